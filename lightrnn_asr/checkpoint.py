@@ -1,0 +1,145 @@
+"""One-file checkpoints: weights, config, vocabulary, table and training state.
+
+The file holds only tensors and plain Python types, so it loads with
+``torch.load(path, weights_only=True)`` (no unpickling of arbitrary objects,
+torch >= 1.13). It is written atomically: to a temporary file in the same
+directory, flushed and fsynced, then renamed over the target, so a crash
+never leaves a half-written checkpoint under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .model import LMConfig, _LanguageModel, build_model
+from .table import WordTable
+from .vocab import Vocabulary
+
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_torch_save"]
+
+FORMAT = "lightrnn-asr/1"
+
+
+class CheckpointError(ValueError):
+    """A file is not a valid lightrnn-asr checkpoint (message names the file)."""
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, rebuilt into live objects.
+
+    Attributes:
+        model: the LM, on the CPU, in eval mode.
+        vocab: its vocabulary.
+        table: its word table (``None`` for the full-softmax LSTM).
+        train_state: optimizer state, RNG state, round counters and history
+            (empty dict when the file was saved without it).
+    """
+
+    model: _LanguageModel
+    vocab: Vocabulary
+    table: WordTable | None
+    train_state: dict[str, Any] = field(default_factory=dict)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file, fsync, then ``os.replace`` onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # some file systems cannot fsync a directory
+        pass
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: _LanguageModel,
+    vocab: Vocabulary,
+    table: WordTable | None,
+    train_state: dict[str, Any] | None = None,
+) -> None:
+    """Write a checkpoint atomically.
+
+    Raises:
+        ValueError: when vocabulary, table and model disagree in size.
+    """
+    cfg = model.config
+    if len(vocab) != cfg.vocab_size or (table is not None and table.vocab_size != cfg.vocab_size):
+        raise ValueError("vocabulary, table and model disagree on the vocabulary size")
+    payload = {
+        "format": FORMAT,
+        "config": cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "vocab": vocab.to_dict(),
+        "table": table.to_dict() if table is not None else None,
+        "train_state": train_state or {},
+    }
+    atomic_torch_save(payload, path)
+
+
+def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpoint:
+    """Load and validate a checkpoint; never unpickles arbitrary objects.
+
+    Args:
+        path: a file written by :func:`save_checkpoint`.
+        expect_type: ``"lightrnn"`` or ``"lstm"`` to insist on a model type.
+
+    Raises:
+        CheckpointError: naming the file when it is missing, truncated,
+            corrupt, holds non-tensor objects, or its config, vocabulary,
+            table and weights are inconsistent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable lightrnn-asr checkpoint ({first})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a lightrnn-asr checkpoint (format tag {FORMAT!r} missing)")
+    try:
+        cfg = LMConfig.from_dict(dict(payload["config"]))
+        vocab = Vocabulary.from_dict(payload["vocab"])
+        table = WordTable.from_dict(payload["table"]) if payload.get("table") is not None else None
+        if expect_type is not None and cfg.model_type != expect_type:
+            raise ValueError(f"expected a {expect_type} model, found {cfg.model_type}")
+        if len(vocab) != cfg.vocab_size:
+            raise ValueError(f"vocabulary has {len(vocab)} words, config says {cfg.vocab_size}")
+        if table is not None and (table.vocab_size, table.n_rows, table.n_cols) != (
+            cfg.vocab_size,
+            cfg.n_rows,
+            cfg.n_cols,
+        ):
+            raise ValueError("word table does not match the config")
+        model = build_model(cfg, table)
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: invalid checkpoint: {e}") from None
+    model.eval()
+    return Checkpoint(model, vocab, table, dict(payload.get("train_state") or {}))

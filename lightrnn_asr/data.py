@@ -1,0 +1,152 @@
+"""Token ids and batches for training and scoring.
+
+Sentences are independent (every one starts from ``<s>`` with a fresh LSTM
+state), which is how N-best hypotheses are scored, so training and scoring
+use the same batches: length-sorted, padded, with a mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+
+from .vocab import Vocabulary
+
+__all__ = ["Corpus", "read_sentences", "encode_corpus", "length_batches", "make_batch"]
+
+
+def read_sentences(path: str | Path) -> Iterator[list[str]]:
+    """Yield the words of each non-empty line of a UTF-8 text file (one sentence per line).
+
+    Raises:
+        ValueError: naming file and line when a line is not valid UTF-8.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                words = raw.decode("utf-8").split()
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
+            if words:
+                yield words
+
+
+@dataclass
+class Corpus:
+    """Sentences as one flat id tensor.
+
+    Attributes:
+        ids: ``(total_tokens,)`` int64 word ids, sentences concatenated (no ``<s>``/``</s>``).
+        offsets: ``(n_sentences + 1,)`` int64 start of each sentence in ``ids``.
+    """
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.offsets.numel() - 1
+
+    def lengths(self) -> torch.Tensor:
+        """``(n_sentences,)`` number of words per sentence (without ``</s>``)."""
+        return self.offsets[1:] - self.offsets[:-1]
+
+    def sentence(self, i: int) -> torch.Tensor:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def num_tokens(self) -> int:
+        """Predicted tokens: words plus one ``</s>`` per sentence."""
+        return int(self.ids.numel()) + len(self)
+
+    @classmethod
+    def from_id_lists(cls, sentences: Sequence[Sequence[int]]) -> "Corpus":
+        lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
+        offsets = torch.zeros(len(sentences) + 1, dtype=torch.long)
+        torch.cumsum(lengths, 0, out=offsets[1:])
+        flat = [i for s in sentences for i in s]
+        return cls(torch.tensor(flat, dtype=torch.long), offsets)
+
+
+def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = None) -> Corpus:
+    """Read a one-sentence-per-line text file and map it to ids.
+
+    Args:
+        path: normalised text (see :func:`lightrnn_asr.text.normalize_text`).
+        vocab: out-of-vocabulary words become ``<unk>``.
+        max_len: split longer sentences into pieces of at most this many words
+            (for training; leave ``None`` for evaluation).
+
+    Raises:
+        ValueError: when the file holds no sentence.
+    """
+    sentences: list[list[int]] = []
+    for words in read_sentences(path):
+        ids = vocab.encode(words)
+        if max_len:
+            sentences.extend(ids[i : i + max_len] for i in range(0, len(ids), max_len))
+        else:
+            sentences.append(ids)
+    if not sentences:
+        raise ValueError(f"{path}: no sentence in file (empty text?)")
+    return Corpus.from_id_lists(sentences)
+
+
+def length_batches(
+    lengths: torch.Tensor, max_tokens: int, generator: torch.Generator | None = None
+) -> list[torch.Tensor]:
+    """Group sentence indices into batches of similar length.
+
+    Sentences are sorted by length and cut into batches whose padded size
+    ``n_sentences * (max_length + 1)`` stays within ``max_tokens``; with a
+    ``generator`` the order of batches (and ties within a length) is shuffled.
+
+    Returns:
+        A list of ``(n_i,)`` int64 index tensors covering every sentence once.
+    """
+    n = lengths.numel()
+    if generator is not None:
+        perm = torch.randperm(n, generator=generator)
+        order = perm[torch.argsort(lengths[perm], stable=True)]
+    else:
+        order = torch.argsort(lengths, stable=True)
+    batches, start = [], 0
+    sorted_len = (lengths[order] + 1).tolist()
+    for i in range(n):
+        if (i - start + 1) * sorted_len[i] > max_tokens and i > start:
+            batches.append(order[start:i])
+            start = i
+    if start < n:
+        batches.append(order[start:])
+    if generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+def make_batch(
+    sentences: Sequence[torch.Tensor], bos_id: int, eos_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad sentences into teacher-forcing tensors.
+
+    Args:
+        sentences: ``n`` 1-D int64 tensors of word ids (may be empty).
+
+    Returns:
+        ``(inputs, targets, mask)``, each ``(n, T)`` with ``T = max_len + 1``:
+        ``inputs = <s> w_1 .. w_L``, ``targets = w_1 .. w_L </s>``, ``mask``
+        bool, True on the ``L + 1`` real target positions. Padding holds ``</s>``.
+    """
+    n = len(sentences)
+    t = max(int(s.numel()) for s in sentences) + 1
+    inputs = torch.full((n, t), eos_id, dtype=torch.long)
+    targets = torch.full((n, t), eos_id, dtype=torch.long)
+    mask = torch.zeros((n, t), dtype=torch.bool)
+    inputs[:, 0] = bos_id
+    for i, s in enumerate(sentences):
+        L = int(s.numel())
+        inputs[i, 1 : L + 1] = s
+        targets[i, :L] = s
+        mask[i, : L + 1] = True
+    return inputs, targets, mask

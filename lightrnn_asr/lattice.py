@@ -1,0 +1,223 @@
+"""Word lattices: the project's lattice type, HTK SLF reading, N-best extraction.
+
+HTK Standard Lattice Format (SLF) is what pocketsphinx, HTK and Julius write
+(HTK Book, Section 20 "HTK Standard Lattice Format"): header fields
+(``start=``, ``end=``, ``base=``, ``N=``, ``L=``), node lines
+``I=<n> t=<sec> W=<word>`` and link lines ``J=<k> S=<from> E=<to> a=<ac> l=<lm>``.
+A word given on a node belongs to every link entering it.
+
+N-best lists are taken from a lattice with kaldifst (OpenFst): fillers become
+epsilons, epsilons are removed, the acceptor is determinized in the tropical
+semiring (which keeps, for every distinct word sequence, its best path) and
+the n shortest paths are read off, so every hypothesis is a distinct word
+sequence with its best score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kaldifst
+import numpy as np
+
+from .nbest import Hypothesis
+from .text import strip_variant
+
+__all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "lattice_nbest"]
+
+
+class LatticeFormatError(ValueError):
+    """A malformed lattice file; the message starts with ``file:line:``."""
+
+
+@dataclass
+class FillerMap:
+    """Which lattice symbols are not words, and how variants are spelt.
+
+    Attributes:
+        fillers: symbols mapped to epsilon (silence, sentence marks, null nodes).
+        filler_pattern: a regular expression; matching symbols are fillers too
+            (default: ``[NOISE]``-like and ``++NOISE++``-like symbols).
+        strip_variants: map ``word(2)`` to ``word``.
+        lowercase: lower-case words (the project's normalisation).
+    """
+
+    fillers: frozenset[str] = frozenset(
+        {"!NULL", "!SENT_START", "!SENT_END", "<s>", "</s>", "<sil>", "sil", "SIL", "<eps>", "-pau-"}
+    )
+    filler_pattern: str = r"^(\[.*\]|\+\+.*\+\+|<.*>)$"
+    strip_variants: bool = True
+    lowercase: bool = True
+    _regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._regex = re.compile(self.filler_pattern)
+
+    def __call__(self, symbol: str) -> str | None:
+        """The word for a lattice symbol, or ``None`` for a filler."""
+        if symbol in self.fillers or self._regex.match(symbol):
+            return None
+        word = strip_variant(symbol) if self.strip_variants else symbol
+        return word.lower() if self.lowercase else word
+
+
+@dataclass
+class Lattice:
+    """An acyclic word lattice with scores on arcs.
+
+    Attributes:
+        num_states: states ``0 .. num_states-1``.
+        start: the start state.
+        final: the final state.
+        src, dst: ``(E,)`` int64 arc endpoints.
+        symbols: ``E`` raw arc symbols as in the file (fillers included).
+        am, lm: ``(E,)`` float64 acoustic and LM log-scores (natural log).
+        times: ``(num_states,)`` float64 node times in seconds (NaN if absent).
+    """
+
+    num_states: int
+    start: int
+    final: int
+    src: np.ndarray
+    dst: np.ndarray
+    symbols: list[str]
+    am: np.ndarray
+    lm: np.ndarray
+    times: np.ndarray
+
+    @property
+    def num_arcs(self) -> int:
+        return int(self.src.size)
+
+
+def _fields(line: str, where: str) -> dict[str, str]:
+    out = {}
+    for tok in line.split():
+        key, sep, value = tok.partition("=")
+        if not sep:
+            raise LatticeFormatError(f"{where}: expected key=value, found {tok!r}")
+        out[key] = value
+    return out
+
+
+def _number(d: dict[str, str], key: str, where: str, kind=float, default=None):
+    if key not in d:
+        if default is not None:
+            return default
+        raise LatticeFormatError(f"{where}: missing field {key}=")
+    try:
+        value = kind(d[key])
+    except ValueError:
+        raise LatticeFormatError(f"{where}: {key}={d[key]!r} is not a valid {kind.__name__}") from None
+    if kind is float and not math.isfinite(value):
+        raise LatticeFormatError(f"{where}: {key}={d[key]!r} is not finite")
+    return value
+
+
+def read_htk(path: str | Path) -> Lattice:
+    """Read an HTK SLF lattice (plain text; scores converted to natural log using ``base=``).
+
+    Raises:
+        LatticeFormatError: naming file and line for missing or non-numeric
+            fields, node or link ids out of range, a missing start/end node,
+            or a node/link count that disagrees with ``N=``/``L=``.
+    """
+    header: dict[str, str] = {}
+    nodes: dict[int, tuple[str | None, float]] = {}
+    links: list[tuple[int, int, str | None, float, float, int]] = []
+    n_nodes = n_links = None
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as e:
+                raise LatticeFormatError(f"{where}: not valid UTF-8 ({e.reason})") from None
+            if not line or line.startswith("#"):
+                continue
+            d = _fields(line, where)
+            if "I" in d:
+                nodes[_number(d, "I", where, int)] = (d.get("W"), _number(d, "t", where, float, math.nan))
+            elif "J" in d:
+                links.append((_number(d, "S", where, int), _number(d, "E", where, int), d.get("W"),
+                              _number(d, "a", where, float, 0.0), _number(d, "l", where, float, 0.0), lineno))
+            else:
+                if "N" in d:
+                    n_nodes, n_links = _number(d, "N", where, int), _number(d, "L", where, int)
+                header.update(d)
+    if n_nodes is None:
+        raise LatticeFormatError(f"{path}: no 'N=... L=...' size line: not an HTK lattice")
+    if len(nodes) != n_nodes or len(links) != n_links:
+        raise LatticeFormatError(
+            f"{path}: header says N={n_nodes} L={n_links}, file has {len(nodes)} nodes and {len(links)} links"
+        )
+    if set(nodes) != set(range(n_nodes)):
+        raise LatticeFormatError(f"{path}: node ids are not 0..{n_nodes - 1}")
+    base = float(header.get("base", math.e))
+    scale = math.log(base) if base > 0 else 1.0  # base=0 means scores are already natural logs
+    start = int(header.get("start", 0))
+    end = int(header.get("end", n_nodes - 1))
+    for name, node in (("start", start), ("end", end)):
+        if not 0 <= node < n_nodes:
+            raise LatticeFormatError(f"{path}: {name}={node} is not a node")
+    src, dst, symbols, am, lm = [], [], [], [], []
+    for s, e, w, a, l, lineno in links:
+        if not (0 <= s < n_nodes and 0 <= e < n_nodes):
+            raise LatticeFormatError(f"{path}:{lineno}: link S={s} E={e} refers to a missing node")
+        src.append(s)
+        dst.append(e)
+        symbols.append(w if w is not None else (nodes[e][0] or "!NULL"))
+        am.append(a * scale)
+        lm.append(l * scale)
+    return Lattice(n_nodes, start, end, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
+                   symbols, np.array(am), np.array(lm),
+                   np.array([nodes[i][1] for i in range(n_nodes)], dtype=np.float64))
+
+
+def lattice_nbest(
+    lat: Lattice,
+    n: int,
+    fillers: FillerMap | None = None,
+    am_scale: float = 1.0,
+    lm_scale: float = 1.0,
+) -> list[Hypothesis]:
+    """The ``n`` best distinct word sequences of a lattice (kaldifst/OpenFst).
+
+    Arcs get the tropical cost ``-(am_scale * am + lm_scale * lm)``; fillers
+    are epsilons. Each returned hypothesis carries, as ``am_score``, the best
+    path's ``am_scale * am + lm_scale * lm`` for that word sequence (with
+    pocketsphinx lattices, which hold no LM scores, that is the acoustic
+    log-likelihood), and ``lm_score=None``. Hypotheses come best first.
+
+    Raises:
+        ValueError: for ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fillers = fillers or FillerMap()
+    words: dict[str, int] = {}
+    labels = []
+    for sym in lat.symbols:
+        w = fillers(sym)
+        labels.append(0 if w is None else words.setdefault(w, len(words) + 1))
+    id2word = {i: w for w, i in words.items()}
+    fst = kaldifst.StdVectorFst()
+    for _ in range(lat.num_states):
+        fst.add_state()
+    fst.start = lat.start
+    fst.set_final(lat.final, 0.0)
+    cost = -(am_scale * lat.am + lm_scale * lat.lm)
+    for s, d, lab, c in zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist()):
+        fst.add_arc(s, kaldifst.StdArc(lab, lab, c, d))
+    kaldifst.rmepsilon(fst)
+    det = kaldifst.determinize(fst)
+    paths = kaldifst.convert_nbest_to_vector(kaldifst.shortest_path(det, n=n))
+    hyps = []
+    for p in paths:
+        _, ilabels, _, weight = kaldifst.get_linear_symbol_sequence(p)
+        hyps.append(Hypothesis(tuple(id2word[i] for i in ilabels if i), -float(weight.value)))
+    hyps.sort(key=lambda h: -h.am_score)
+    return hyps

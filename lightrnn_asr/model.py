@@ -1,0 +1,253 @@
+"""Language models: LightRNN (2-Component shared embedding) and a full-softmax LSTM.
+
+Both models take plain tensors of word ids and return natural-log
+probabilities; neither knows about files, text or vocabularies.
+
+Shapes used throughout:
+    ``inputs``  ``(N, T)`` int64: ``<s> w_1 ... w_{T-1}`` (padded rows allowed),
+    ``targets`` ``(N, T)`` int64: ``w_1 ... w_{T-1} </s>``; padding positions may
+    hold any valid word id and are ignored by the caller through a mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .table import WordTable
+
+__all__ = ["LMConfig", "LightRNN", "LSTMLM", "build_model"]
+
+MODEL_TYPES = ("lightrnn", "lstm")
+
+
+@dataclass
+class LMConfig:
+    """Hyper-parameters of either model (a plain dataclass, stored in checkpoints).
+
+    Attributes:
+        model_type: ``"lightrnn"`` or ``"lstm"`` (full softmax baseline).
+        vocab_size: |V|, including ``<s> </s> <unk>``.
+        n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM).
+        embed_dim: size of the row/column (or word) input vectors.
+        hidden_dim: LSTM hidden size.
+        num_layers: stacked LSTM layers.
+        dropout: dropout on embeddings, between layers and before the heads.
+    """
+
+    model_type: str = "lightrnn"
+    vocab_size: int = 0
+    n_rows: int = 0
+    n_cols: int = 0
+    embed_dim: int = 256
+    hidden_dim: int = 256
+    num_layers: int = 2
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        for name in ("vocab_size", "embed_dim", "hidden_dim", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"config field {name} must be a positive integer, got {value!r}")
+        if self.model_type == "lightrnn" and self.n_rows * self.n_cols < self.vocab_size:
+            raise ValueError(
+                f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words"
+            )
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LMConfig":
+        """Build from a dict, rejecting unknown keys (checkpoint validation)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+class _Trunk(nn.Module):
+    """The shared recurrent trunk: dropout -> multi-layer LSTM -> dropout."""
+
+    def __init__(self, cfg: LMConfig) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(
+            cfg.embed_dim,
+            cfg.hidden_dim,
+            cfg.num_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.drop(x))
+        return self.drop(out)
+
+
+class _LanguageModel(nn.Module):
+    """Common interface: per-token and per-sentence log-probabilities (nats)."""
+
+    config: LMConfig
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``log P(targets[n, t] | inputs[n, :t+1])`` as ``(N, T)`` float32, natural log."""
+        raise NotImplementedError
+
+    def sentence_logprobs(
+        self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Sum of token log-probs over unmasked positions: ``(N,)`` float32 (nats).
+
+        ``mask`` is ``(N, T)`` bool, True on real tokens (the final ``</s>``
+        included), so the result is ``log P(w_1 .. w_n </s> | <s>)``.
+        """
+        return (self.token_logprobs(inputs, targets) * mask).sum(dim=1)
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced mean negative log-likelihood per token (scalar, nats)."""
+        lp = self.token_logprobs(inputs, targets)
+        return -(lp * mask).sum() / mask.sum().clamp(min=1)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class LightRNN(_LanguageModel):
+    """LightRNN language model (Li et al., NeurIPS 2016, Sections 3.1-3.2).
+
+    Every word ``w`` lives in cell ``(r(w), c(w))`` of an R x C table. Its
+    input representation is two vectors, the row vector ``x^r_{r(w)}`` and
+    the column vector ``x^c_{c(w)}`` (``row_embed``: (R, E), ``col_embed``:
+    (C, E)); the output layer is a row head ``Y^r`` (H -> R) and a column head
+    ``Y^c`` (H -> C). So both layers hold ``2 * sqrt|V|`` vectors, not ``|V|``.
+
+    Factorised prediction, ``P(w | h) = P_row(r(w) | h) * P_col(c(w) | h, r(w))``,
+    exactly as in the paper: the LSTM reads the sequence of *half-words*
+
+        x^r(w_0), x^c(w_0), x^r(w_1), x^c(w_1), ..., x^c(w_{T-1}), x^r(w_T)
+
+    The state after reading ``x^c(w_{t-1})`` gives ``P_row(. | h)`` of the
+    next word via ``softmax(Y^r h)``; the state after reading the next word's
+    row vector ``x^r(w_t)`` gives ``P_col(. | h, r(w_t)) = softmax(Y^c h')``.
+    That is how the column is conditioned on the row: the target word's row
+    vector is fed into the recurrence before its column is predicted. With
+    teacher forcing the true row is fed, which makes per-word probabilities
+    (and so sentence probabilities) exact, not approximations.
+
+    The softmaxes run over all R rows and all C columns; cells that hold no
+    word (and the cell of ``<s>``, never a target) are learnt to get almost no
+    mass, so the probabilities of the |V| words sum to at most 1 and
+    perplexity is, if anything, slightly pessimistic.
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="lightrnn"``.
+        table: the word allocation (its shape must match the config).
+
+    Raises:
+        ValueError: when the table does not fit the config.
+    """
+
+    def __init__(self, config: LMConfig, table: WordTable) -> None:
+        super().__init__()
+        self.config = config
+        self.row_embed = nn.Embedding(config.n_rows, config.embed_dim)
+        self.col_embed = nn.Embedding(config.n_cols, config.embed_dim)
+        self.trunk = _Trunk(config)
+        self.row_head = nn.Linear(config.hidden_dim, config.n_rows)
+        self.col_head = nn.Linear(config.hidden_dim, config.n_cols)
+        self.register_buffer("word_row", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
+        self.register_buffer("word_col", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
+        self.set_table(table)
+        nn.init.uniform_(self.row_embed.weight, -0.1, 0.1)
+        nn.init.uniform_(self.col_embed.weight, -0.1, 0.1)
+
+    def set_table(self, table: WordTable) -> None:
+        """Install a (new) allocation; row/column vectors stay, words move (Section 3.3)."""
+        if (table.vocab_size, table.n_rows, table.n_cols) != (
+            self.config.vocab_size,
+            self.config.n_rows,
+            self.config.n_cols,
+        ):
+            raise ValueError(
+                f"table ({table.vocab_size} words, {table.n_rows} x {table.n_cols}) does not match "
+                f"the model ({self.config.vocab_size} words, {self.config.n_rows} x {self.config.n_cols})"
+            )
+        self.word_row.copy_(table.row.to(self.word_row.device))
+        self.word_col.copy_(table.col.to(self.word_col.device))
+
+    def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column logits of every target position.
+
+        Returns:
+            ``(row_logits, col_logits)``: ``(N, T, R)`` and ``(N, T, C)``, in the
+            autocast dtype when autocast is on. ``col_logits[n, t]`` is
+            conditioned on the row of ``targets[n, t]``.
+        """
+        n, t = inputs.shape
+        first_row = self.row_embed(self.word_row[inputs[:, :1]])  # (N, 1, E)
+        in_col = self.col_embed(self.word_col[inputs])  # (N, T, E)
+        tgt_row = self.row_embed(self.word_row[targets])  # (N, T, E)
+        halves = torch.stack((in_col, tgt_row), dim=2).reshape(n, 2 * t, -1)  # (N, 2T, E)
+        out = self.trunk(torch.cat((first_row, halves), dim=1))[:, 1:]  # (N, 2T, H)
+        out = out.reshape(n, t, 2, -1)
+        return self.row_head(out[:, :, 0]), self.col_head(out[:, :, 1])
+
+    def row_col_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-softmax of :meth:`row_col_logits` in float32: ``(N, T, R)``, ``(N, T, C)`` (nats)."""
+        row_logits, col_logits = self.row_col_logits(inputs, targets)
+        return F.log_softmax(row_logits.float(), dim=-1), F.log_softmax(col_logits.float(), dim=-1)
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        row_lp, col_lp = self.row_col_logprobs(inputs, targets)
+        lp_row = row_lp.gather(-1, self.word_row[targets].unsqueeze(-1)).squeeze(-1)
+        lp_col = col_lp.gather(-1, self.word_col[targets].unsqueeze(-1)).squeeze(-1)
+        return lp_row + lp_col
+
+
+class LSTMLM(_LanguageModel):
+    """Baseline LSTM LM: word embedding (|V|, E), the same trunk, full softmax (H -> |V|).
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="lstm"``.
+    """
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.trunk = _Trunk(config)
+        self.head = nn.Linear(config.hidden_dim, config.vocab_size)
+        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = self.head(self.trunk(self.embed(inputs)))
+        return F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # cross_entropy fuses log-softmax and gather: less memory than token_logprobs at large |V|.
+        logits = self.head(self.trunk(self.embed(inputs))).float()
+        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none")
+        mask = mask.reshape(-1)
+        return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+
+def build_model(config: LMConfig, table: WordTable | None = None) -> _LanguageModel:
+    """Instantiate the model named by ``config.model_type``.
+
+    Raises:
+        ValueError: when a LightRNN is asked for without a table.
+    """
+    if config.model_type == "lightrnn":
+        if table is None:
+            raise ValueError("a LightRNN needs a WordTable")
+        return LightRNN(config, table)
+    return LSTMLM(config)

@@ -1,0 +1,95 @@
+"""Batched sentence log-probabilities and perplexity from any of the LMs.
+
+This is the piece N-best rescoring, perplexity and reallocation share: give it
+sentences as id tensors, get ``log P(w_1 .. w_n </s> | <s>)`` in nats back in
+the original order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import Corpus, length_batches, make_batch
+
+__all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for"]
+
+
+def autocast_for(device: torch.device, enabled: bool = True):
+    """Mixed precision context: bf16 (else fp16) autocast on CUDA, a no-op on CPU.
+
+    Log-softmax and the sums are done in float32 by the models whatever the
+    autocast dtype, so sentence scores keep float32 accuracy.
+    """
+    if device.type == "cuda" and enabled:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type="cpu", enabled=False)
+
+
+@torch.no_grad()
+def score_sentences(
+    model: torch.nn.Module,
+    sentences: Sequence[torch.Tensor] | Corpus,
+    bos_id: int = 0,
+    eos_id: int = 1,
+    max_tokens: int = 8000,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Sentence log-probabilities, batched by length.
+
+    Args:
+        model: a :class:`~lightrnn_asr.model.LightRNN` or :class:`~lightrnn_asr.model.LSTMLM`.
+        sentences: 1-D int64 id tensors (no ``<s>``/``</s>``), or a :class:`Corpus`.
+        max_tokens: padded tokens per forward pass.
+        device: defaults to the model's device.
+
+    Returns:
+        ``(n,)`` float64 array of ``log P(w_1 .. w_n </s> | <s>)`` in nats, in input order.
+    """
+    if isinstance(sentences, Corpus):
+        corpus = sentences
+        sentences = [corpus.sentence(i) for i in range(len(corpus))]
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    lengths = torch.tensor([int(s.numel()) for s in sentences], dtype=torch.long)
+    out = np.zeros(len(sentences), dtype=np.float64)
+    batches = length_batches(lengths, max_tokens)
+    try:
+        for idx in tqdm(batches, desc="scoring", unit="batch", disable=not progress, leave=False):
+            inputs, targets, mask = make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id)
+            with autocast_for(device):
+                lp = model.sentence_logprobs(inputs.to(device), targets.to(device), mask.to(device))
+            out[idx.numpy()] = lp.double().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+@dataclass
+class Perplexity:
+    """Perplexity over a corpus: ``exp(-total_logprob / num_tokens)``.
+
+    ``num_tokens`` counts words and one ``</s>`` per sentence; ``oov_rate`` is
+    the fraction of words mapped to ``<unk>`` (they are scored as ``<unk>``).
+    """
+
+    perplexity: float
+    total_logprob: float
+    num_tokens: int
+    oov_rate: float
+
+
+def perplexity(model: torch.nn.Module, corpus: Corpus, unk_id: int = 2, **kwargs) -> Perplexity:
+    """Perplexity of ``model`` on ``corpus`` (keyword arguments go to :func:`score_sentences`)."""
+    total = float(score_sentences(model, corpus, **kwargs).sum())
+    n = corpus.num_tokens
+    oov = float((corpus.ids == unk_id).sum()) / max(1, corpus.ids.numel())
+    return Perplexity(math.exp(-total / n), total, n, oov)

@@ -1,0 +1,232 @@
+"""Training in rounds with bootstrap word reallocation (LightRNN, Section 3.3).
+
+One *round* is ``epochs_per_round`` passes over the training sentences with
+Adam, followed by a validation perplexity. For a LightRNN, between rounds the
+loss tables are computed in one pass over the training data and the words are
+reallocated (see :mod:`lightrnn_asr.reallocation`); the full-softmax LSTM just
+trains. Training stops after ``rounds`` rounds or when validation perplexity
+has not improved for ``patience`` rounds (the learning rate is halved at
+every round without improvement).
+
+Files in ``out_dir``:
+    ``last.pt``  checkpoint after the latest round, with optimizer and RNG
+                 state (what ``resume=True`` continues from);
+    ``best.pt``  the model with the lowest validation perplexity so far;
+    ``history.json``  one record per round (perplexities, throughput,
+                 reallocation cost before/after, words moved).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .data import Corpus, length_batches, make_batch
+from .model import LightRNN, _LanguageModel
+from .reallocation import loss_tables, reallocate
+from .scorer import autocast_for, perplexity
+from .table import WordTable
+from .vocab import Vocabulary
+
+__all__ = ["TrainConfig", "train", "resolve_device"]
+
+log = logging.getLogger("lightrnn_asr")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (stored in ``last.pt`` so a resumed run uses the same).
+
+    Attributes:
+        rounds: maximum number of rounds.
+        epochs_per_round: passes over the training data per round.
+        lr: Adam learning rate.
+        max_tokens: padded tokens per batch.
+        clip_norm: gradient-norm clipping.
+        seed: seeds batch order, dropout and initialisation.
+        reallocate: reallocate words between rounds (LightRNN only).
+        solver: name in :data:`lightrnn_asr.reallocation.SOLVERS`.
+        patience: stop after this many rounds without a better validation perplexity.
+        amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
+    """
+
+    rounds: int = 4
+    epochs_per_round: int = 1
+    lr: float = 2e-3
+    max_tokens: int = 4000
+    clip_norm: float = 1.0
+    seed: int = 0
+    reallocate: bool = True
+    solver: str = "exact"
+    patience: int = 1
+    amp: bool = True
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _grad_scaler(enabled: bool):
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)  # torch < 2.3
+
+
+def _train_epoch(
+    model: _LanguageModel,
+    corpus: Corpus,
+    opt: torch.optim.Optimizer,
+    scaler,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    device: torch.device,
+    desc: str,
+) -> tuple[float, int, float]:
+    """One pass; returns (mean token NLL in nats, tokens, seconds)."""
+    model.train()
+    total_nll, total_tok = 0.0, 0
+    start = time.perf_counter()
+    batches = length_batches(corpus.lengths(), cfg.max_tokens, generator=gen)
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=2.0)
+    nll_acc = torch.zeros((), dtype=torch.float64, device=device)
+    for step, idx in enumerate(bar):
+        inputs, targets, mask = make_batch([corpus.sentence(i) for i in idx.tolist()], 0, 1)
+        inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
+        n_tok = int(mask.sum())
+        with autocast_for(device, cfg.amp):
+            loss = model.loss(inputs, targets, mask)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+        scaler.step(opt)
+        scaler.update()
+        nll_acc += loss.detach().double() * n_tok
+        total_tok += n_tok
+        if step % 50 == 0:
+            elapsed = time.perf_counter() - start
+            total_nll = float(nll_acc)
+            bar.set_postfix(ppl=f"{math.exp(total_nll / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
+    total_nll = float(nll_acc)
+    return total_nll / max(1, total_tok), total_tok, time.perf_counter() - start
+
+
+def train(
+    model: _LanguageModel,
+    vocab: Vocabulary,
+    table: WordTable | None,
+    train_corpus: Corpus,
+    valid_corpus: Corpus,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    device: torch.device | str = "auto",
+    resume: bool = False,
+) -> list[dict[str, Any]]:
+    """Train ``model`` in rounds, reallocating words between rounds for a LightRNN.
+
+    Args:
+        model: a fresh :class:`LightRNN` or :class:`LSTMLM` (ignored weights when resuming).
+        vocab, table: its vocabulary and (LightRNN) word table.
+        train_corpus, valid_corpus: encoded sentences.
+        cfg: optimisation settings; when resuming, the saved ones are used.
+        out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        resume: continue from ``out_dir/last.pt``.
+
+    Returns:
+        The per-round history (also in ``history.json``).
+
+    Raises:
+        CheckpointError: when resuming from an unreadable ``last.pt``.
+        ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device) if isinstance(device, str) else device
+    history: list[dict[str, Any]] = []
+    start_round, best_ppl, bad_rounds = 0, math.inf, 0
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    opt_state = None
+    if resume and (out_dir / "last.pt").exists():
+        ck: Checkpoint = load_checkpoint(out_dir / "last.pt")
+        if ck.vocab.words != vocab.words:
+            raise ValueError(f"{out_dir / 'last.pt'}: vocabulary differs from the one given; cannot resume")
+        model, table = ck.model, ck.table
+        st = ck.train_state
+        cfg = TrainConfig(**st["train_config"])
+        history = json.loads(st["history"])
+        start_round, best_ppl, bad_rounds = int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"])
+        gen.set_state(st["generator"])
+        torch.set_rng_state(st["torch_rng"])
+        opt_state = st["optimizer"]
+        log.info("resuming %s after round %d (best valid ppl %.2f)", out_dir, start_round - 1, best_ppl)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    use_scaler = device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
+    scaler = _grad_scaler(use_scaler)
+    is_lightrnn = isinstance(model, LightRNN)
+    log.info("%s: %d parameters, %d training tokens, device %s", type(model).__name__,
+             model.num_parameters(), train_corpus.num_tokens, device)
+
+    for rnd in range(start_round, cfg.rounds):
+        record: dict[str, Any] = {"round": rnd}
+        nll, n_tok, secs = 0.0, 0, 0.0
+        for ep in range(cfg.epochs_per_round):
+            e_nll, e_tok, e_secs = _train_epoch(
+                model, train_corpus, opt, scaler, cfg, gen, device, f"round {rnd} epoch {ep}"
+            )
+            nll, n_tok, secs = nll + e_nll * e_tok, n_tok + e_tok, secs + e_secs
+        record.update(train_ppl=math.exp(nll / n_tok), train_tokens=n_tok, train_seconds=secs,
+                      tokens_per_s=n_tok / secs, lr=opt.param_groups[0]["lr"])
+        valid = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens)
+        record["valid_ppl"] = valid.perplexity
+        log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
+                 valid.perplexity, record["tokens_per_s"])
+        improved = valid.perplexity < best_ppl
+        if improved:
+            best_ppl, bad_rounds = valid.perplexity, 0
+            save_checkpoint(out_dir / "best.pt", model, vocab, table,
+                            {"history": json.dumps(history + [record])})
+        else:
+            bad_rounds += 1
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+        stop = bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
+        if is_lightrnn and cfg.reallocate and not stop:
+            t0 = time.perf_counter()
+            row_loss, col_loss = loss_tables(model, train_corpus, max_tokens=2 * cfg.max_tokens)
+            new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver)
+            moved = int((new_table.cell != table.cell).sum())
+            table = new_table
+            model.set_table(table)
+            after_ppl = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens)
+            record["realloc"] = {"cost_before": before, "cost_after": after, "words_moved": moved,
+                                 "seconds": time.perf_counter() - t0, "valid_ppl_after": after_ppl.perplexity}
+            log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
+                     rnd, moved, before, after, after_ppl.perplexity, record["realloc"]["seconds"])
+        history.append(record)
+        state = {
+            "round": rnd, "best_ppl": best_ppl, "bad_rounds": bad_rounds,
+            "train_config": asdict(cfg), "history": json.dumps(history),
+            "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+        }
+        save_checkpoint(out_dir / "last.pt", model, vocab, table, state)
+        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        if stop:
+            break
+    return history

@@ -1,0 +1,125 @@
+"""Word vocabulary: word <-> id, counts, and the special symbols.
+
+Ids are dense ``0..|V|-1``. The first three are always the special symbols
+``<s>`` (0), ``</s>`` (1) and ``<unk>`` (2); regular words follow in order of
+decreasing training count (ties broken alphabetically), so a vocabulary built
+twice from the same text is identical.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+
+__all__ = ["Vocabulary", "BOS", "EOS", "UNK"]
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+SPECIALS = (BOS, EOS, UNK)
+
+
+@dataclass
+class Vocabulary:
+    """An ordered word list with training counts.
+
+    Attributes:
+        words: ``words[i]`` is the word with id ``i``; starts with ``<s> </s> <unk>``.
+        counts: ``counts[i]`` is the training count of ``words[i]`` (0 for
+            ``<s>``; ``<unk>`` holds the count of the words cut off).
+
+    Raises:
+        ValueError: when the word list does not start with the special
+            symbols, has duplicates, or ``counts`` has the wrong length.
+    """
+
+    words: list[str]
+    counts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if tuple(self.words[:3]) != SPECIALS:
+            raise ValueError(f"a vocabulary must start with {' '.join(SPECIALS)}, got {self.words[:3]}")
+        if not self.counts:
+            self.counts = [0] * len(self.words)
+        if len(self.counts) != len(self.words):
+            raise ValueError(f"{len(self.counts)} counts for {len(self.words)} words")
+        self._index = {w: i for i, w in enumerate(self.words)}
+        if len(self._index) != len(self.words):
+            dup = next(w for w in self.words if self.words.count(w) > 1)
+            raise ValueError(f"duplicate word in vocabulary: {dup!r}")
+
+    bos_id = 0
+    eos_id = 1
+    unk_id = 2
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._index
+
+    def id(self, word: str) -> int:
+        """Id of ``word``, or of ``<unk>`` when it is out of vocabulary."""
+        return self._index.get(word, self.unk_id)
+
+    def encode(self, words: Sequence[str]) -> list[int]:
+        """Map words to ids (out-of-vocabulary words -> ``<unk>``), no ``<s>``/``</s>`` added."""
+        get = self._index.get
+        return [get(w, self.unk_id) for w in words]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Map ids back to words."""
+        return [self.words[i] for i in ids]
+
+    @classmethod
+    def from_counts(
+        cls, counts: Counter, max_size: int | None = None, min_count: int = 1
+    ) -> "Vocabulary":
+        """Build a vocabulary from word counts.
+
+        Args:
+            counts: word -> count; special symbols in it are ignored.
+            max_size: keep at most this many regular words (the most frequent).
+            min_count: drop words seen fewer times than this.
+
+        Raises:
+            ValueError: when no word survives the cut-off.
+        """
+        items = sorted(
+            ((w, c) for w, c in counts.items() if w not in SPECIALS and c >= min_count),
+            key=lambda wc: (-wc[1], wc[0]),
+        )
+        if max_size is not None:
+            items = items[:max_size]
+        if not items:
+            raise ValueError("no word left after the vocabulary cut-off (empty training text?)")
+        kept = {w for w, _ in items}
+        unk = sum(c for w, c in counts.items() if w not in kept and w not in SPECIALS)
+        n_sent = counts.get(EOS, 0)
+        return cls(list(SPECIALS) + [w for w, _ in items], [0, n_sent, unk] + [c for _, c in items])
+
+    @classmethod
+    def from_sentences(
+        cls, sentences: Iterable[Sequence[str]], max_size: int | None = None, min_count: int = 1
+    ) -> "Vocabulary":
+        """Count words over tokenised sentences and build a vocabulary (see :meth:`from_counts`)."""
+        counts: Counter = Counter()
+        n = 0
+        for sent in sentences:
+            counts.update(sent)
+            n += 1
+        counts[EOS] = n
+        return cls.from_counts(counts, max_size=max_size, min_count=min_count)
+
+    def to_dict(self) -> dict:
+        """Plain-type form for checkpoints (loadable with ``weights_only=True``)."""
+        return {"words": list(self.words), "counts": [int(c) for c in self.counts]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocabulary":
+        return cls(list(d["words"]), list(d["counts"]))
+
+    def counts_tensor(self) -> torch.Tensor:
+        """Counts as a ``(|V|,)`` int64 tensor."""
+        return torch.tensor(self.counts, dtype=torch.long)
