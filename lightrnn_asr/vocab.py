@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-__all__ = ["Vocabulary", "BOS", "EOS", "UNK"]
+__all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab"]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
@@ -123,3 +123,33 @@ class Vocabulary:
     def counts_tensor(self) -> torch.Tensor:
         """Counts as a ``(|V|,)`` int64 tensor."""
         return torch.tensor(self.counts, dtype=torch.long)
+
+
+def write_vocab(path, vocab: Vocabulary) -> None:
+    """Write ``word count`` lines (ids are line numbers minus one)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for w, c in zip(vocab.words, vocab.counts):
+            f.write(f"{w} {c}\n")
+
+
+def read_vocab(path) -> Vocabulary:
+    """Read a file written by :func:`write_vocab` (``word [count]`` per line).
+
+    Raises:
+        ValueError: naming file and line for a malformed line, a duplicate
+            word, or a list that does not start with ``<s> </s> <unk>``.
+    """
+    words, counts = [], []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+                raise ValueError(f"{path}:{lineno}: expected 'word [count]', found {line.strip()!r}")
+            words.append(parts[0])
+            counts.append(int(parts[1]) if len(parts) == 2 else 0)
+    try:
+        return Vocabulary(words, counts)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None

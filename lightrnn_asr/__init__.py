@@ -1,0 +1,30 @@
+"""lightrnn-asr: LightRNN language models for ASR N-best and lattice rescoring.
+
+The public API, in the order data flows: text -> vocabulary/table -> model ->
+scores -> decisions -> report.
+"""
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .data import Corpus, encode_corpus, read_sentences
+from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk
+from .model import LightRNN, LMConfig, LSTMLM, build_model
+from .nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest, write_text
+from .reallocation import SOLVERS, allocation_cost, loss_tables, reallocate, solve_exact
+from .rescore import Scales, one_best, oracle, score_nbest, tune_scales
+from .scorer import perplexity, score_sentences
+from .table import WordTable, table_shape
+from .text import normalize_text
+from .train import TrainConfig, train
+from .vocab import Vocabulary
+from .wer import WerResult, bootstrap_ci, compute_wer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Checkpoint", "CheckpointError", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError",
+    "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
+    "WerResult", "WordTable", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus",
+    "lattice_nbest", "load_checkpoint", "loss_tables", "normalize_text", "one_best", "oracle", "perplexity",
+    "read_htk", "read_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
+    "score_sentences", "solve_exact", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
+]

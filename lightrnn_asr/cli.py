@@ -1,0 +1,292 @@
+"""The ``lightrnn-asr`` command line (click).
+
+Every command is a thin wrapper around library functions; bad input ends in a
+one-line ``Error: file:line: ...`` message and exit status 1, not a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .data import encode_corpus, read_sentences
+from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from .model import LMConfig, build_model
+from .nbest import NBestFormatError, read_nbest, read_text, write_nbest, write_text
+from .report import plot_perplexity_rounds, plot_scale_sweep
+from .rescore import Scales, one_best, score_nbest, total_scores, tune_scales
+from .scorer import perplexity, score_sentences
+from .table import WordTable, table_shape
+from .text import normalize_text, split_sentences
+from .train import TrainConfig, resolve_device, train
+from .vocab import Vocabulary, read_vocab, write_vocab
+from .wer import bootstrap_ci, compute_wer, format_alignment
+
+log = logging.getLogger("lightrnn_asr")
+
+
+def _friendly(fn):
+    """Turn the library's validation errors into click errors (one line, exit 1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (NBestFormatError, LatticeFormatError, CheckpointError, ValueError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def _parse_grid(spec: str) -> np.ndarray:
+    """``"0:2:0.1"`` (start:stop:step, inclusive) or ``"0.5,1,2"``."""
+    if ":" in spec:
+        start, stop, step = (float(x) for x in spec.split(":"))
+        return np.round(np.arange(start, stop + step / 2, step), 6)
+    return np.array([float(x) for x in spec.split(",")])
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """LightRNN language models for ASR N-best and lattice rescoring."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+@main.command("prepare-text")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="One sentence per line.")
+@click.option("--prose/--lines", default=True, show_default=True,
+              help="--prose: join lines into paragraphs (blank-line separated) and split sentences; "
+                   "--lines: every line is a sentence.")
+@_friendly
+def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
+    """Normalise raw UTF-8 text files into LM training text (one sentence per line)."""
+    n_sent = n_words = 0
+    with open(out_path, "w", encoding="utf-8") as out:
+        for path in inputs:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            units = (" ".join(p.split()) for p in text.split("\n\n")) if prose else text.splitlines()
+            for unit in units:
+                for sent in (split_sentences(unit) if prose else [unit]):
+                    norm = normalize_text(sent)
+                    if norm:
+                        out.write(norm + "\n")
+                        n_sent, n_words = n_sent + 1, n_words + len(norm.split())
+    click.echo(f"{out_path}: {n_sent} sentences, {n_words} words")
+
+
+@main.command()
+@click.option("--train-text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--valid-text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--model-type", type=click.Choice(["lightrnn", "lstm"]), default="lightrnn", show_default=True)
+@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
+              help="Use this vocabulary ('word count' lines) instead of building one.")
+@click.option("--vocab-size", type=int, default=None, help="Keep the most frequent words.")
+@click.option("--min-count", type=int, default=1, show_default=True)
+@click.option("--embed-dim", type=int, default=256, show_default=True)
+@click.option("--hidden-dim", type=int, default=256, show_default=True)
+@click.option("--num-layers", type=int, default=2, show_default=True)
+@click.option("--dropout", type=float, default=0.1, show_default=True)
+@click.option("--rounds", type=int, default=4, show_default=True)
+@click.option("--epochs-per-round", type=int, default=1, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
+@click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
+@click.option("--solver", default="exact", show_default=True, help="Reallocation solver.")
+@click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.")
+@click.option("--patience", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt.")
+@_friendly
+def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, min_count, embed_dim,
+              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
+              no_realloc, patience, seed, device, threads, resume) -> None:
+    """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM."""
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if vocab_path:
+        vocab = read_vocab(vocab_path)
+    else:
+        vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
+    write_vocab(out / "vocab.txt", vocab)
+    torch.manual_seed(seed)
+    table = None
+    if model_type == "lightrnn":
+        table = WordTable.sequential(len(vocab))
+        cfg = LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, embed_dim, hidden_dim, num_layers, dropout)
+    else:
+        cfg = LMConfig("lstm", len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout)
+    model = build_model(cfg, table)
+    tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
+                       clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience)
+    train_corpus = encode_corpus(train_text, vocab, max_len=max_len)
+    valid_corpus = encode_corpus(valid_text, vocab)
+    history = train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, resolve_device(device), resume)
+    plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
+    best = min(history, key=lambda h: h["valid_ppl"])
+    click.echo(f"{out}/best.pt: valid perplexity {best['valid_ppl']:.2f} (round {best['round']}), "
+               f"{model.num_parameters()} parameters")
+
+
+main.add_command(train_cmd, "train")
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@_friendly
+def ppl(model_path, text, device, as_json) -> None:
+    """Perplexity of a model on a text (one sentence per line; </s> counted)."""
+    ck = load_checkpoint(model_path)
+    dev = resolve_device(device)
+    res = perplexity(ck.model.to(dev), encode_corpus(text, ck.vocab), unk_id=ck.vocab.unk_id)
+    if as_json:
+        click.echo(json.dumps({"perplexity": res.perplexity, "tokens": res.num_tokens, "oov_rate": res.oov_rate,
+                               "logprob_nats": res.total_logprob, "parameters": ck.model.num_parameters()}))
+    else:
+        click.echo(f"{text}: perplexity {res.perplexity:.2f} over {res.num_tokens} tokens, "
+                   f"OOV rate {100 * res.oov_rate:.2f}%")
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def score(model_path, text, device) -> None:
+    """Print 'log P(sentence </s>) in nats <TAB> sentence' for every line of TEXT."""
+    ck = load_checkpoint(model_path)
+    sents = list(read_sentences(text))
+    ids = [torch.tensor(ck.vocab.encode(s), dtype=torch.long) for s in sents]
+    lp = score_sentences(ck.model.to(resolve_device(device)), ids)
+    for s, x in zip(sents, lp):
+        click.echo(f"{x:.4f}\t{' '.join(s)}")
+
+
+@main.command("lattice-to-nbest")
+@click.argument("lattices", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@click.option("-n", "--nbest", "n", type=int, default=100, show_default=True)
+@_friendly
+def lattice_to_nbest(lattices, out_path, n) -> None:
+    """Distinct N-best lists from HTK SLF lattices (utterance id = file name without suffixes)."""
+    out, fillers = {}, FillerMap()
+    for path in lattices:
+        utt = Path(path).name.split(".")[0]
+        if utt in out:
+            raise ValueError(f"{path}: utterance id {utt!r} already read from another lattice")
+        out[utt] = lattice_nbest(read_htk(path), n, fillers)
+    write_nbest(out_path, out)
+    sizes = [len(h) for h in out.values()]
+    click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")
+
+
+@main.command()
+@click.option("--nbest", "nbest_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="N-best lists to rescore.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
+@click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
+@click.option("--word-penalty", type=float, default=0.0, show_default=True)
+@click.option("--fp-lm-scale", type=float, default=0.0, show_default=True, help="Weight of the first-pass LM score.")
+@click.option("--dev-nbest", type=click.Path(exists=True, dir_okay=False), help="Dev N-best lists for tuning.")
+@click.option("--dev-ref", type=click.Path(exists=True, dir_okay=False), help="Dev references (Kaldi text).")
+@click.option("--lm-scales", default="0:2:0.05", show_default=True, help="Tuning grid, start:stop:step or a,b,c.")
+@click.option("--word-penalties", default="-2:2:0.5", show_default=True)
+@click.option("--oov-penalty", type=float, default=0.0, show_default=True, help="Nats added per OOV word.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="1-best (Kaldi text).")
+@click.option("--scores-out", type=click.Path(dir_okay=False), help="TSV of every hypothesis' scores.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
+@click.option("--device", default="auto", show_default=True)
+@_friendly
+def rescore(nbest_path, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales,
+            word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
+    """Rescore N-best lists: am_score + lm_scale * lm_logprob + word_penalty * |W|."""
+    model = vocab = None
+    if model_path:
+        ck = load_checkpoint(model_path)
+        model, vocab = ck.model.to(resolve_device(device)), ck.vocab
+    if lm_scale is None:
+        if not (dev_nbest and dev_ref):
+            raise click.UsageError("give --lm-scale, or --dev-nbest and --dev-ref to tune it")
+        dev = score_nbest(model, vocab, read_nbest(dev_nbest), oov_penalty, progress=True)
+        tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
+                            fp_lm_scale)
+        scales = tuned.scales
+        click.echo(f"tuned on {dev_nbest}: lm_scale {scales.lm_scale}, word_penalty {scales.word_penalty}, "
+                   f"dev WER {tuned.best_wer:.2f}%", err=True)
+        if plot_path:
+            j = list(tuned.word_penalties).index(scales.word_penalty)
+            plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.wer[:, j])},
+                             plot_path, f"{dev_nbest}: WER vs lm_scale")
+    else:
+        scales = Scales(lm_scale, word_penalty, fp_lm_scale)
+    scored = score_nbest(model, vocab, read_nbest(nbest_path), oov_penalty, progress=True)
+    write_text(out_path, one_best(scored, scales))
+    if scores_out:
+        with open(scores_out, "w", encoding="utf-8") as f:
+            f.write("utt_id\tam_score\tlm_logprob\tn_words\tn_oov\ttotal\twords\n")
+            for utt, s in scored.items():
+                for k, tot in enumerate(total_scores(s, scales)):
+                    f.write(f"{utt}\t{s.am[k]:.4f}\t{s.lm[k]:.4f}\t{s.n_words[k]}\t{s.n_oov[k]}\t{tot:.4f}\t"
+                            f"{' '.join(s.words[k])}\n")
+    click.echo(json.dumps({"lm_scale": scales.lm_scale, "word_penalty": scales.word_penalty,
+                           "fp_lm_scale": scales.fp_lm_scale}))
+
+
+@main.command()
+@click.option("--ref", required=True, type=click.Path(exists=True, dir_okay=False), help="Kaldi text.")
+@click.option("--hyp", required=True, type=click.Path(exists=True, dir_okay=False), help="Kaldi text.")
+@click.option("--hyp2", type=click.Path(exists=True, dir_okay=False), help="A second system to compare.")
+@click.option("--alignments", type=click.Path(dir_okay=False), help="Write per-utterance alignments here.")
+@click.option("--replications", type=int, default=10000, show_default=True, help="Bootstrap replications.")
+@_friendly
+def wer(ref, hyp, hyp2, alignments, replications) -> None:
+    """Kaldi-style WER line, bootstrap 95% CI, and (with --hyp2) P(hyp2 better than hyp)."""
+    refs, hyps = read_text(ref), read_text(hyp)
+    click.echo(f"{hyp}: {compute_wer(refs, hyps).kaldi_line()}")
+    if hyp2:
+        hyps2 = read_text(hyp2)
+        click.echo(f"{hyp2}: {compute_wer(refs, hyps2).kaldi_line()}")
+        ci = bootstrap_ci(refs, hyps, hyps2, replications=replications)
+        for name, key in ((hyp, "system1"), (hyp2, "system2")):
+            c = ci[key]
+            click.echo(f"{name}: bootstrap WER {100 * c['wer']:.2f}% 95% CI "
+                       f"[{100 * c['ci95min']:.2f}, {100 * c['ci95max']:.2f}]")
+        click.echo(f"P({hyp2} better than {hyp}) = {ci['p_s2_improv_over_s1']:.3f}")
+    else:
+        c = bootstrap_ci(refs, hyps, replications=replications)
+        click.echo(f"bootstrap WER {100 * c['wer']:.2f}% 95% CI [{100 * c['ci95min']:.2f}, {100 * c['ci95max']:.2f}]")
+    if alignments:
+        with open(alignments, "w", encoding="utf-8") as f:
+            for utt, r in refs.items():
+                f.write(format_alignment(utt, r, hyps[utt]) + "\n")
+
+
+@main.command("table-shape")
+@click.argument("vocab_size", type=int)
+def table_shape_cmd(vocab_size: int) -> None:
+    """Print the R x C table the paper's rule gives for VOCAB_SIZE words."""
+    r, c = table_shape(vocab_size)
+    click.echo(f"{r} x {c} ({r * c} cells for {vocab_size} words)")
+
+
+if __name__ == "__main__":
+    main()

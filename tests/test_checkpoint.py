@@ -1,0 +1,87 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from lightrnn_asr.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
+from lightrnn_asr.scorer import score_sentences
+from lightrnn_asr.table import WordTable
+from lightrnn_asr.vocab import Vocabulary
+
+SENTS = [torch.tensor(s) for s in ([3, 4, 5], [6], [])]
+
+
+def make(tmp_path, kind="lightrnn"):
+    vocab = Vocabulary.from_sentences([["a", "b", "c", "d", "e", "f"]])
+    table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
+    if kind == "lightrnn":
+        model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table)
+    else:
+        model, table = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 8, 8, 1, 0.0)), None
+    path = tmp_path / "lm.pt"
+    save_checkpoint(path, model, vocab, table, {"round": 3})
+    return path, model.eval(), vocab, table
+
+
+@pytest.mark.parametrize("kind", ["lightrnn", "lstm"])
+def test_round_trip_gives_identical_scores(tmp_path, kind):
+    path, model, vocab, table = make(tmp_path, kind)
+    ck = load_checkpoint(path)
+    assert ck.vocab == vocab and ck.train_state == {"round": 3}
+    if table is not None:
+        assert torch.equal(ck.table.cell, table.cell)
+    assert score_sentences(ck.model, SENTS) == pytest.approx(score_sentences(model, SENTS), abs=0)
+    # plain tensors and types only
+    payload = torch.load(path, weights_only=True)
+    assert set(payload) >= {"config", "state_dict", "vocab", "table"}
+    assert [p.name for p in tmp_path.iterdir()] == ["lm.pt"]  # no temp files left behind
+
+
+def test_truncated_and_garbage_files_are_refused(tmp_path):
+    path, *_ = make(tmp_path)
+    data = path.read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="trunc.pt: not a readable"):
+        load_checkpoint(tmp_path / "trunc.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(CheckpointError, match="text.pt"):
+        load_checkpoint(tmp_path / "text.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_malicious_pickle_is_not_executed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"format": "lightrnn-asr/1", "config": _Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned.txt").exists()
+    with open(tmp_path / "raw.pt", "wb") as f:
+        pickle.dump(_Evil(), f)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "raw.pt")
+    assert not (tmp_path / "pwned.txt").exists()
+
+
+def test_inconsistent_checkpoint_is_refused(tmp_path):
+    path, *_ = make(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    payload["vocab"]["words"] = payload["vocab"]["words"][:-1]
+    payload["vocab"]["counts"] = payload["vocab"]["counts"][:-1]
+    torch.save(payload, tmp_path / "bad_vocab.pt")
+    with pytest.raises(CheckpointError, match="bad_vocab.pt: invalid checkpoint: vocabulary has 8 words"):
+        load_checkpoint(tmp_path / "bad_vocab.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["row_head.weight"] = torch.zeros(1, 1)
+    torch.save(payload, tmp_path / "bad_weights.pt")
+    with pytest.raises(CheckpointError, match="bad_weights.pt: invalid checkpoint"):
+        load_checkpoint(tmp_path / "bad_weights.pt")
+    with pytest.raises(CheckpointError, match="expected a lstm model"):
+        load_checkpoint(path, expect_type="lstm")

@@ -1,0 +1,140 @@
+import math
+
+import pytest
+import torch
+
+from lightrnn_asr.data import Corpus, make_batch
+from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM, build_model
+from lightrnn_asr.scorer import perplexity, score_sentences
+from lightrnn_asr.table import WordTable, table_shape
+
+
+def tiny_lightrnn(vocab_size=23, seed=0, layers=2, table=None):
+    torch.manual_seed(seed)
+    table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
+    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0)
+    return LightRNN(cfg, table).eval(), table
+
+
+def tiny_lstm(vocab_size=23, seed=0):
+    torch.manual_seed(seed)
+    return LSTMLM(LMConfig("lstm", vocab_size, 0, 0, 8, 12, 2, 0.0)).eval()
+
+
+def test_row_and_column_distributions_sum_to_one():
+    model, _ = tiny_lightrnn()
+    inputs = torch.tensor([[0, 5, 7, 9], [0, 3, 3, 1]])
+    targets = torch.tensor([[5, 7, 9, 1], [3, 3, 1, 1]])
+    row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+    assert row_lp.shape == (2, 4, model.config.n_rows) and col_lp.shape == (2, 4, model.config.n_cols)
+    torch.testing.assert_close(row_lp.exp().sum(-1), torch.ones(2, 4))
+    torch.testing.assert_close(col_lp.exp().sum(-1), torch.ones(2, 4))
+
+
+def test_full_table_word_distribution_sums_to_one():
+    # With every cell occupied (|V| = R * C), summing P_row * P_col over all words is exactly 1.
+    v = 20  # 4 x 5 table
+    table = WordTable(torch.randperm(20, generator=torch.Generator().manual_seed(1)), 4, 5)
+    model, _ = tiny_lightrnn(v, table=table)
+    history = torch.tensor([[0, 4, 9]])
+    total = 0.0
+    for w in range(v):
+        targets = torch.tensor([[4, 9, w]])
+        total += model.token_logprobs(history, targets)[0, -1].exp().item()
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_sparse_table_word_distribution_below_one():
+    model, table = tiny_lightrnn(23)  # 5 x 5 table, 2 empty cells
+    assert table.n_rows * table.n_cols > 23
+    total = sum(model.token_logprobs(torch.tensor([[0]]), torch.tensor([[w]]))[0, 0].exp().item() for w in range(23))
+    assert 0.5 < total < 1.0
+
+
+def _stepwise_lightrnn_logprob(model: LightRNN, words: list[int]) -> float:
+    """Independent reference: run the paper's recurrence one half-word at a time."""
+    lstm = model.trunk.lstm
+    state = None
+    total = 0.0
+
+    def step(vec, state):
+        out, state = lstm(vec.view(1, 1, -1), state)
+        return out.view(-1), state
+
+    seq = [0] + words + [1]
+    h, state = step(model.row_embed.weight[model.word_row[seq[0]]], state)
+    for prev, w in zip(seq[:-1], seq[1:]):
+        h, state = step(model.col_embed.weight[model.word_col[prev]], state)
+        total += torch.log_softmax(model.row_head(h), -1)[model.word_row[w]].item()
+        h, state = step(model.row_embed.weight[model.word_row[w]], state)
+        total += torch.log_softmax(model.col_head(h), -1)[model.word_col[w]].item()
+    return total
+
+
+def test_sentence_logprob_equals_stepwise_sum_of_token_terms():
+    model, _ = tiny_lightrnn()
+    sentences = [[5, 7, 9], [3], [], [11, 12, 13, 14, 15, 16]]
+    batch = score_sentences(model, [torch.tensor(s, dtype=torch.long) for s in sentences])
+    with torch.no_grad():
+        ref = [_stepwise_lightrnn_logprob(model, s) for s in sentences]
+    assert batch == pytest.approx(ref, abs=1e-4)
+
+
+def test_sentence_logprob_is_sum_of_token_logprobs_and_padding_invariant():
+    for model in (tiny_lightrnn()[0], tiny_lstm()):
+        sents = [torch.tensor(s) for s in ([4, 5, 6, 7, 8, 9, 10], [4, 5])]
+        inputs, targets, mask = make_batch(sents, 0, 1)
+        tok = model.token_logprobs(inputs, targets)
+        sent = model.sentence_logprobs(inputs, targets, mask)
+        torch.testing.assert_close(sent, (tok * mask).sum(1))
+        alone = model.sentence_logprobs(*make_batch(sents[1:], 0, 1))
+        torch.testing.assert_close(sent[1:], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_lstm_word_distribution_sums_to_one():
+    model = tiny_lstm()
+    total = sum(model.token_logprobs(torch.tensor([[0, 3]]), torch.tensor([[3, w]]))[0, 1].exp().item()
+                for w in range(23))
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_column_prediction_depends_on_target_row():
+    model, table = tiny_lightrnn()
+    inputs = torch.tensor([[0, 5]])
+    words_in_two_rows = [int((table.row == r).nonzero()[0]) for r in (0, 1)]
+    col = [model.row_col_logprobs(inputs, torch.tensor([[5, w]]))[1][0, 1] for w in words_in_two_rows]
+    assert not torch.allclose(col[0], col[1])
+    row = [model.row_col_logprobs(inputs, torch.tensor([[5, w]]))[0][0, 1] for w in words_in_two_rows]
+    torch.testing.assert_close(row[0], row[1])  # the row prediction must not see the target
+
+
+def test_parameter_count_is_sublinear_in_vocab():
+    v = 10000
+    r, c = table_shape(v)
+    light = build_model(LMConfig("lightrnn", v, r, c, 32, 32, 1, 0.0), WordTable.sequential(v))
+    full = build_model(LMConfig("lstm", v, 0, 0, 32, 32, 1, 0.0))
+    lstm_params = 4 * (32 * 32 + 32 * 32 + 2 * 32)
+    assert light.num_parameters() == (r + c) * 32 + lstm_params + (32 + 1) * (r + c)
+    assert full.num_parameters() == v * 32 + lstm_params + (32 + 1) * v
+    assert full.num_parameters() > 20 * light.num_parameters()
+
+
+def test_perplexity_matches_definition():
+    model, _ = tiny_lightrnn()
+    corpus = Corpus.from_id_lists([[5, 2, 7], [9, 9]])
+    res = perplexity(model, corpus)
+    lp = score_sentences(model, corpus)
+    assert res.num_tokens == 7
+    assert res.perplexity == pytest.approx(math.exp(-lp.sum() / 7))
+    assert res.oov_rate == pytest.approx(1 / 5)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="cannot hold"):
+        LMConfig("lightrnn", 30, 5, 5)
+    with pytest.raises(ValueError, match="model_type"):
+        LMConfig("transformer", 30)
+    with pytest.raises(ValueError, match="unknown config fields"):
+        LMConfig.from_dict({"model_type": "lstm", "vocab_size": 3, "evil": 1})
+    with pytest.raises(ValueError, match="needs a WordTable"):
+        build_model(LMConfig("lightrnn", 4, 2, 2))
