@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Rescore the N-best lists with each LM, tune scales on dev, report WER on test.
+
+For every evaluation set the lm_scale x word_penalty grid is searched on the
+set's dev half; the chosen scales are applied unchanged to its test half.
+Writes REPORT/results.md (the table printed at the end), REPORT/results.json,
+REPORT/scale_sweep_<set>.png (dev WER versus lm_scale) and
+REPORT/perplexity_rounds.png, plus the 1-best of every system in REPORT/hyp/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lightrnn_asr import (compute_wer, bootstrap_ci, encode_corpus, load_checkpoint, one_best, oracle,
+                          perplexity, read_nbest, read_text, score_nbest, tune_scales, write_text)
+from lightrnn_asr.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
+
+SETS = ("librivox", "asterisk", "synthetic")
+SET_NOTES = {
+    "librivox": "real read speech (LibriVox, *Sense and Sensibility*)",
+    "asterisk": "real telephony prompts (Asterisk, G.722)",
+    "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
+}
+LM_SCALES = np.round(np.arange(0.0, 12.01, 0.25), 4)
+WORD_PENALTIES = np.round(np.arange(-6.0, 6.01, 1.0), 4)
+LMS = {"LSTM (full softmax)": "lstm", "LightRNN": "lightrnn"}
+
+
+def ci_text(c: dict) -> str:
+    return f"[{100 * c['ci95min']:.1f}, {100 * c['ci95max']:.1f}]"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--exp", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--replications", type=int, default=10000)
+    args = ap.parse_args()
+    out = args.out
+    (out / "hyp").mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(2)
+
+    models, lm_info, histories = {}, {}, {}
+    heldout = args.data / "lm" / "heldout.txt"
+    for name, d in LMS.items():
+        ck = load_checkpoint(args.exp / "lm" / d / "best.pt")
+        models[name] = ck
+        ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab), unk_id=ck.vocab.unk_id)
+        hist = json.loads((args.exp / "lm" / d / "history.json").read_text())
+        histories[name] = hist
+        lm_info[name] = {
+            "parameters": ck.model.num_parameters(),
+            "file_mb": (args.exp / "lm" / d / "best.pt").stat().st_size / 2**20,
+            "heldout_ppl": ppl.perplexity,
+            "heldout_oov": ppl.oov_rate,
+            "vocab": len(ck.vocab),
+            "train_seconds": sum(h["train_seconds"] for h in hist),
+            "tokens_per_s": float(np.mean([h["tokens_per_s"] for h in hist])),
+            "rounds": len(hist),
+        }
+    plot_perplexity_rounds({n: histories[n] for n in LMS}, out / "perplexity_rounds.png")
+
+    results, sections = {}, []
+    for s in SETS:
+        dev_ref = read_text(args.data / f"{s}_dev" / "text")
+        test_ref = read_text(args.data / f"{s}_test" / "text")
+        dev_nb = read_nbest(args.exp / "decode" / f"{s}_dev" / "nbest.txt")
+        test_nb = read_nbest(args.exp / "decode" / f"{s}_test" / "nbest.txt")
+        first = read_text(args.exp / "decode" / f"{s}_test" / "text")
+        systems = {"first pass (pocketsphinx 1-best)": first}
+        am_only = score_nbest(None, None, test_nb)
+        systems["N-best oracle"] = oracle(am_only, test_ref)
+        sweeps, res = {}, {"lm": {}}
+        for name, ck in models.items():
+            t0 = time.perf_counter()
+            dev_scored = score_nbest(ck.model, ck.vocab, dev_nb)
+            test_scored = score_nbest(ck.model, ck.vocab, test_nb)
+            secs = time.perf_counter() - t0
+            n_hyps = sum(len(h) for h in dev_nb.values()) + sum(len(h) for h in test_nb.values())
+            tuned = tune_scales(dev_scored, dev_ref, LM_SCALES, WORD_PENALTIES)
+            j = list(tuned.word_penalties).index(tuned.scales.word_penalty)
+            sweeps[name] = (tuned.lm_scales, tuned.wer[:, j])
+            systems[f"{name} rescoring"] = one_best(test_scored, tuned.scales)
+            res["lm"][name] = {"lm_scale": tuned.scales.lm_scale, "word_penalty": tuned.scales.word_penalty,
+                               "dev_wer": tuned.best_wer, "hyps_per_s": n_hyps / secs}
+        plot_scale_sweep(sweeps, out / f"scale_sweep_{s}.png", f"{s} dev: WER vs lm_scale (best word penalty)")
+        rows, first_wer = [], compute_wer(test_ref, first)
+        for sys_name, hyp in systems.items():
+            w = compute_wer(test_ref, hyp)
+            write_text(out / "hyp" / f"{s}_test_{sys_name.split()[0].lower().strip('(')}.txt", hyp)
+            cmp = bootstrap_ci(test_ref, first, hyp, replications=args.replications)
+            lm_name = next((n for n in LMS if sys_name.startswith(n)), None)
+            info = lm_info.get(lm_name, {})
+            res[sys_name] = {"wer": w.wer, "errors": w.errors, "ref_words": w.ref_words,
+                             "ci95": [100 * cmp["system2"]["ci95min"], 100 * cmp["system2"]["ci95max"]],
+                             "p_better_than_first_pass": cmp["p_s2_improv_over_s1"]}
+            rows.append([
+                sys_name, f"{w.wer:.2f}", f"{w.errors}/{w.ref_words}", ci_text(cmp["system2"]),
+                f"{w.wer - first_wer.wer:+.2f}" if sys_name != next(iter(systems)) else "",
+                f"{cmp['p_s2_improv_over_s1']:.3f}" if sys_name != next(iter(systems)) else "",
+                f"{info['parameters'] / 1e6:.2f}M" if info else "",
+                f"{info['heldout_ppl']:.1f}" if info else "",
+                f"{res['lm'][lm_name]['lm_scale']:g} / {res['lm'][lm_name]['word_penalty']:g}" if lm_name else "",
+            ])
+        n_avg = np.mean([len(h) for h in test_nb.values()])
+        sections.append(
+            f"### {s} test: {SET_NOTES[s]}\n\n{len(test_ref)} utterances, {first_wer.ref_words} reference words, "
+            f"{n_avg:.1f} distinct hypotheses per N-best list on average; scales tuned on {len(dev_ref)} dev "
+            f"utterances.\n\n" + markdown_table(
+                ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
+                 "held-out ppl", "lm_scale / word_penalty"], rows))
+        results[s] = res
+
+    lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['heldout_ppl']:.1f}",
+                f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_seconds'] / 60:.1f}",
+                f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
+    ratio = lm_info["LSTM (full softmax)"]["parameters"] / lm_info["LightRNN"]["parameters"]
+    header = (
+        f"## Results of `make demo` (recipes/pocketsphinx)\n\n"
+        f"Date {date.today().isoformat()}; machine: {platform.machine()}, {torch.get_num_threads()} CPU threads, "
+        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, torch {torch.__version__}.\n\n"
+        f"### Language models (same vocabulary, training text and trunk)\n\n"
+        + markdown_table(["LM", "|V|", "parameters", "file MB", "held-out ppl (S&S)", "OOV %", "rounds",
+                          "train min", "train tokens/s"], lm_rows)
+        + f"\n\nThe full-softmax LSTM has {ratio:.1f}x the parameters of the LightRNN.\n"
+    )
+    report = header + "\n" + "\n\n".join(sections) + "\n"
+    (out / "results.md").write_text(report)
+    (out / "results.json").write_text(json.dumps({"lms": lm_info, "sets": results}, indent=1))
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+import math
+from pathlib import Path
+
+import pytest
+
+from lightrnn_asr.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+
+DATA = Path(__file__).parent / "data"
+
+# Hand-built: paths and their log-scores (natural log, a= only)
+#   0 -<sil>- 1 -hello- 2 -world- 4 -!SENT_END- 5 : -1 -10 -5 -1 = -17   "hello world"
+#   0 -hello- 2 -world- 4 -!SENT_END- 5           : -12 -5 -1   = -18   "hello world" (duplicate)
+#   0 -<sil>- 1 -yellow(2)- 3 -world- 4 - 5       : -1 -9 -7 -1 = -18   "yellow world"
+#   0 -<sil>- 1 -[NOISE]- 3 ...                   : -1 -15 -7 -1 = -24  "world"
+SLF = """VERSION=1.0
+# a comment
+start=0
+end=5
+N=6\tL=8
+I=0\tt=0.00\tW=!NULL
+I=1\tt=0.10\tW=<sil>
+I=2\tt=0.50\tW=hello
+I=3\tt=0.50\tW=yellow(2)
+I=4\tt=0.90\tW=world
+I=5\tt=1.00\tW=!SENT_END
+J=0\tS=0\tE=1\ta=-1.0
+J=1\tS=1\tE=2\ta=-10.0
+J=2\tS=1\tE=3\ta=-9.0
+J=3\tS=0\tE=2\ta=-12.0
+J=4\tS=2\tE=4\ta=-5.0
+J=5\tS=3\tE=4\ta=-7.0
+J=6\tS=4\tE=5\ta=-1.0
+J=7\tS=1\tE=3\tW=[NOISE]\ta=-15.0
+"""
+
+
+def write(tmp_path, text, name="lat.slf"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_hand_built_lattice_nbest_is_distinct_and_scored_by_hand(tmp_path):
+    lat = read_htk(write(tmp_path, SLF))
+    assert (lat.num_states, lat.num_arcs, lat.start, lat.final) == (6, 8, 0, 5)
+    assert lat.symbols[1] == "hello" and lat.symbols[7] == "[NOISE]"
+    hyps = lattice_nbest(lat, 10)
+    assert [(h.words, h.am_score) for h in hyps] == [
+        (("hello", "world"), -17.0), (("yellow", "world"), -18.0), (("world",), -24.0)]
+    assert [h.words for h in lattice_nbest(lat, 1)] == [("hello", "world")]
+    keep_variants = lattice_nbest(lat, 10, FillerMap(strip_variants=False))
+    assert keep_variants[1].words == ("yellow(2)", "world")
+
+
+def test_log_base_is_converted_to_natural_log(tmp_path):
+    lat = read_htk(write(tmp_path, SLF.replace("start=0", "base=10\nstart=0")))
+    assert lattice_nbest(lat, 1)[0].am_score == pytest.approx(-17 * math.log(10), rel=1e-6)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("N=6\tL=8", "N=6\tL=9", "header says N=6 L=9, file has 6 nodes and 8 links"),
+    ("J=4\tS=2\tE=4", "J=4\tS=2\tE=40", r"lat.slf:16: link S=2 E=40 refers to a missing node"),
+    ("a=-5.0", "a=five", r"lat.slf:16: a='five' is not a valid float"),
+    ("J=4\tS=2", "J=4\tX", r"lat.slf:16: expected key=value, found 'X'"),
+    ("end=5", "end=9", "end=9 is not a node"),
+    ("N=6\tL=8\n", "", "no 'N=... L=...' size line"),
+])
+def test_malformed_lattices_name_file_and_line(tmp_path, old, new, message):
+    assert old in SLF
+    with pytest.raises(LatticeFormatError, match=message):
+        read_htk(write(tmp_path, SLF.replace(old, new)))
+
+
+def test_real_pocketsphinx_lattice():
+    lat = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    hyps = lattice_nbest(lat, 100)
+    assert len(hyps) == 50  # all the distinct word sequences this lattice has
+    assert len({h.words for h in hyps}) == len(hyps)
+    assert all(a.am_score >= b.am_score for a, b in zip(hyps, hyps[1:]))
+    assert not any(w.startswith(("<", "!", "[")) or "(" in w for h in hyps for w in h.words)
+    assert hyps[0].words == ("bank", "you", "for", "your", "patients")  # the acoustically best path
+    assert ("thank", "you", "for", "your", "patience") in {h.words for h in hyps}  # the reference

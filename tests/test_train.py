@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+
+from lightrnn_asr.checkpoint import load_checkpoint
+from lightrnn_asr.data import encode_corpus, read_sentences
+from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
+from lightrnn_asr.table import WordTable
+from lightrnn_asr.train import TrainConfig, train
+from lightrnn_asr.vocab import Vocabulary
+
+
+def setup(toy_text):
+    train_path, valid_path = toy_text
+    vocab = Vocabulary.from_sentences(read_sentences(train_path))
+    return vocab, encode_corpus(train_path, vocab), encode_corpus(valid_path, vocab)
+
+
+def lightrnn(vocab, seed=0):
+    torch.manual_seed(seed)
+    table = WordTable.sequential(len(vocab))
+    return LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 16, 32, 1, 0.0), table), table
+
+
+def test_lightrnn_training_with_reallocation(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    model, table = lightrnn(vocab)
+    cfg = TrainConfig(rounds=3, lr=1e-2, max_tokens=400, patience=3)
+    hist = train(model, vocab, table, tr, va, cfg, tmp_path / "exp", device="cpu")
+    assert [h["round"] for h in hist] == [0, 1, 2]
+    assert hist[-1]["valid_ppl"] < 6.0  # learnt the grammar: uniform would be 28
+    assert hist[-1]["valid_ppl"] < hist[0]["valid_ppl"]
+    for h in hist[:-1]:  # reallocation between rounds, never after the last
+        r = h["realloc"]
+        assert r["cost_after"] <= r["cost_before"]
+        assert r["words_moved"] > 0
+    assert "realloc" not in hist[-1]
+    assert json.loads((tmp_path / "exp" / "history.json").read_text()) == hist
+    best = load_checkpoint(tmp_path / "exp" / "best.pt")
+    last = load_checkpoint(tmp_path / "exp" / "last.pt")
+    assert last.train_state["round"] == 2
+    assert not torch.equal(last.table.cell, table.cell)  # words moved
+
+
+def test_resume_continues_after_last_round(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    cfg = TrainConfig(rounds=1, lr=1e-2, max_tokens=400, patience=5)
+    model, table = lightrnn(vocab)
+    train(model, vocab, table, tr, va, cfg, tmp_path, device="cpu")
+    model2, table2 = lightrnn(vocab, seed=1)
+    hist = train(model2, vocab, table2, tr, va, TrainConfig(rounds=1), tmp_path, device="cpu", resume=True)
+    assert [h["round"] for h in hist] == [0]  # saved config (1 round) already done: nothing more
+    ck = load_checkpoint(tmp_path / "last.pt")
+    ck.train_state["train_config"]["rounds"] = 3
+    from lightrnn_asr.checkpoint import save_checkpoint
+    save_checkpoint(tmp_path / "last.pt", ck.model, ck.vocab, ck.table, ck.train_state)
+    hist = train(model2, vocab, table2, tr, va, cfg, tmp_path, device="cpu", resume=True)
+    assert [h["round"] for h in hist] == [0, 1, 2]
+    assert hist[1]["lr"] > 0
+
+
+def test_resume_refuses_other_vocabulary(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    model, table = lightrnn(vocab)
+    train(model, vocab, table, tr, va, TrainConfig(rounds=1, max_tokens=400), tmp_path, device="cpu")
+    other = Vocabulary(vocab.words[:-1] + ["zebra"], vocab.counts)
+    with pytest.raises(ValueError, match="vocabulary differs"):
+        train(model, other, table, tr, va, TrainConfig(rounds=2), tmp_path, device="cpu", resume=True)
+
+
+def test_lstm_baseline_trains(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    torch.manual_seed(0)
+    model = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 16, 32, 1, 0.0))
+    hist = train(model, vocab, None, tr, va, TrainConfig(rounds=2, lr=1e-2, max_tokens=400), tmp_path, device="cpu")
+    assert hist[-1]["valid_ppl"] < 8.0
+    assert all("realloc" not in h for h in hist)
+    assert load_checkpoint(tmp_path / "best.pt").table is None
