@@ -11,12 +11,14 @@ stage=0
 stop_stage=100
 nj=2
 nbest=100
+books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --nj) nj=$2; shift 2 ;;
     --nbest) nbest=$2; shift 2 ;;
+    --books) books=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -63,7 +65,7 @@ fi
 
 if run_stage 3; then
   log 3 "LM training text"
-  [ -f $data/lm/train.txt ] || python local/prepare_text.py build --download $dl --data $data
+  [ -f $data/lm/train.txt ] || python local/prepare_text.py build --download $dl --data $data --books $books
 fi
 
 if run_stage 4; then
@@ -85,14 +87,16 @@ fi
 
 if run_stage 6; then
   log 6 "train LightRNN (with reallocation) and the full-softmax LSTM on the same vocabulary"
+  # Same text, vocabulary, trunk and number of epochs for both models; the LightRNN reallocates
+  # its words between rounds (one round = one epoch).
   common="--train-text $data/lm/train.txt --valid-text $data/lm/valid.txt --embed-dim 200 --hidden-dim 200
-          --num-layers 1 --dropout 0.1 --rounds 4 --max-tokens 3000 --max-len 40 --lr 3e-3 --threads 2"
+          --num-layers 1 --dropout 0.1 --rounds 3 --max-tokens 3000 --max-len 40 --lr 3e-3 --threads 2"
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
     python -c "
 from lightrnn_asr import Vocabulary, read_sentences
 from lightrnn_asr.vocab import write_vocab
-write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=3))"
+write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
   fi
   for m in lightrnn lstm; do
     [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common --model-type $m --vocab $exp/lm/vocab.txt \

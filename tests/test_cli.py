@@ -1,0 +1,107 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lightrnn_asr.cli import main
+from lightrnn_asr.nbest import read_text
+from lightrnn_asr.wer import compute_wer
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny LightRNN trained on in-domain text: the six reference prompts among toy sentences."""
+    from conftest import toy_sentences
+
+    d = tmp_path_factory.mktemp("lm")
+    refs = [" ".join(w) for w in read_text(DATA / "asterisk_dev_sample.ref").values()]
+    (d / "train.txt").write_text("\n".join(refs * 100 + toy_sentences(300)) + "\n")
+    (d / "valid.txt").write_text("\n".join(refs) + "\n")
+    run("train", "--train-text", d / "train.txt", "--valid-text", d / "valid.txt", "--out-dir", d / "exp",
+        "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1, "--rounds", 4, "--lr", 0.01, "--max-tokens", 300,
+        "--patience", 3, "--device", "cpu")
+    return d
+
+
+def test_prepare_text(tmp_path):
+    raw = tmp_path / "raw.txt"
+    raw.write_text("Press 1 for Sales.  Then wait!\n\nA second\nparagraph, here.\n")
+    out = tmp_path / "out.txt"
+    run("prepare-text", raw, "--out", out)
+    assert out.read_text().splitlines() == ["press one for sales", "then wait", "a second paragraph here"]
+
+
+def test_train_outputs_and_ppl_and_score(model):
+    exp = model / "exp"
+    assert {p.name for p in exp.iterdir()} >= {"best.pt", "last.pt", "history.json", "vocab.txt", "perplexity.png"}
+    res = json.loads(run("ppl", "--model", exp / "best.pt", "--text", model / "valid.txt", "--json",
+                         "--device", "cpu").output)
+    assert 1.0 < res["perplexity"] < 20.0 and res["oov_rate"] == 0.0  # uniform: |V| = 52
+    lines = run("score", "--model", exp / "best.pt", "--text", model / "valid.txt", "--device", "cpu").output.splitlines()
+    assert len(lines) == 6
+    assert all(float(line.split("\t")[0]) < 0 for line in lines)
+
+
+def test_rescore_tunes_scales_and_lowers_wer(model, tmp_path):
+    refs = read_text(DATA / "asterisk_dev_sample.ref")
+    nbest = DATA / "asterisk_dev_sample.nbest"
+    run("rescore", "--nbest", nbest, "--lm-scale", 0, "--out", tmp_path / "am.txt")
+    res = run("rescore", "--nbest", nbest, "--model", model / "exp" / "best.pt", "--dev-nbest", nbest,
+              "--dev-ref", DATA / "asterisk_dev_sample.ref", "--out", tmp_path / "lm.txt", "--scores-out",
+              tmp_path / "scores.tsv", "--plot", tmp_path / "sweep.png", "--device", "cpu")
+    scales = json.loads(res.output.strip().splitlines()[-1])
+    assert scales["lm_scale"] > 0
+    am_wer = compute_wer(refs, read_text(tmp_path / "am.txt")).wer
+    lm_wer = compute_wer(refs, read_text(tmp_path / "lm.txt")).wer
+    assert lm_wer < am_wer
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+    rows = (tmp_path / "scores.tsv").read_text().splitlines()
+    assert rows[0].startswith("utt_id\tam_score\tlm_logprob") and len(rows) == 1 + sum(1 for _ in open(nbest))
+
+
+def test_wer_command(tmp_path):
+    out = run("wer", "--ref", DATA / "asterisk_dev_sample.ref", "--hyp", DATA / "asterisk_dev_sample.first_pass",
+              "--hyp2", DATA / "asterisk_dev_sample.ref", "--alignments", tmp_path / "ali.txt",
+              "--replications", 200).output
+    # by hand: 32 reference words; errors per prompt 0 + 2 + 4 + 1 + 5 + 1 (2 ins, 2 del, 9 sub)
+    assert "%WER 40.62 [ 13 / 32, 2 ins, 2 del, 9 sub ]" in out
+    assert "%WER 0.00 [ 0 / 32, 0 ins, 0 del, 0 sub ]" in out
+    assert "95% CI" in out and "better than" in out
+    ali = (tmp_path / "ali.txt").read_text().splitlines()
+    assert len(ali) == 18 and ali[0].startswith("asterisk-queue-thankyou ref")
+
+
+def test_lattice_to_nbest(tmp_path):
+    run("lattice-to-nbest", DATA / "asterisk-queue-thankyou.slf", "-n", 20, "--out", tmp_path / "n.txt")
+    lines = (tmp_path / "n.txt").read_text().splitlines()
+    assert len(lines) == 20 and lines[0] == "asterisk-queue-thankyou\t-418.487885\tbank you for your patients"
+
+
+def test_bad_input_gives_one_line_error(tmp_path, model):
+    bad = tmp_path / "bad.nbest"
+    bad.write_text("u1\t-1\tok\nu1\toops\tbad\n")
+    res = run("rescore", "--nbest", bad, "--lm-scale", 1, "--out", tmp_path / "o.txt", ok=False)
+    assert res.exit_code == 1 and "bad.nbest:2: am_score 'oops' is not a number" in res.output
+    assert "Traceback" not in res.output
+    broken = tmp_path / "broken.pt"
+    shutil.copy(model / "exp" / "best.pt", broken)
+    broken.write_bytes(broken.read_bytes()[:1000])
+    res = run("ppl", "--model", broken, "--text", model / "valid.txt", ok=False)
+    assert res.exit_code == 1 and "broken.pt: not a readable lightrnn-asr checkpoint" in res.output
+    res = run("rescore", "--nbest", DATA / "asterisk_dev_sample.nbest", "--out", tmp_path / "o.txt", ok=False)
+    assert res.exit_code == 2 and "--dev-nbest" in res.output
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("asterisk-queue-thankyou thank you\n")
+    res = run("wer", "--ref", DATA / "asterisk_dev_sample.ref", "--hyp", hyp, ok=False)
+    assert res.exit_code == 1 and "5 reference utterances have no hypothesis" in res.output
