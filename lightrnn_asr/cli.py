@@ -20,6 +20,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import encode_corpus, read_sentences
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
 from .model import LMConfig, build_model
+from .reallocation import SOLVERS
 from .nbest import NBestFormatError, read_nbest, read_text, write_nbest, write_text
 from .report import plot_perplexity_rounds, plot_scale_sweep
 from .rescore import Scales, one_best, score_nbest, total_scores, tune_scales
@@ -104,7 +105,9 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
 @click.option("--lr", type=float, default=2e-3, show_default=True)
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
 @click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
-@click.option("--solver", default="exact", show_default=True, help="Reallocation solver.")
+@click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="exact", show_default=True,
+              help="Reallocation solver: exact (dense min-cost matching; up to a few thousand words) or "
+                   "alternating (exact row/column block steps; seconds at tens of thousands of words).")
 @click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.")
 @click.option("--patience", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -34,6 +34,7 @@ __all__ = [
     "loss_tables",
     "allocation_cost",
     "solve_exact",
+    "solve_alternating",
     "reallocate",
     "SOLVERS",
     "AllocationSolver",
@@ -129,7 +130,63 @@ def solve_exact(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_c
     return WordTable(torch.from_numpy(cell), n_rows, n_cols)
 
 
-SOLVERS: dict[str, AllocationSolver] = {"exact": solve_exact}
+def solve_alternating(
+    row_loss: torch.Tensor,
+    col_loss: torch.Tensor,
+    n_rows: int,
+    n_cols: int,
+    init: WordTable | None = None,
+    max_sweeps: int = 20,
+) -> WordTable:
+    """Block-coordinate descent whose every step is an exact assignment.
+
+    Starting from ``init`` (the current allocation; the row-major one when
+    ``None``), a sweep first re-places, for every column, the words of that
+    column among its R cells (an exact ``linear_sum_assignment`` on
+    ``row_loss``, the column term being constant), then, for every row, the
+    words of that row among its C cells (on ``col_loss``). A word can thus
+    change row and column over one sweep. Every step is optimal for its block,
+    so the total cost never increases; sweeps stop when one gains less than
+    1e-9 relative. Cost: ``O(sqrt|V| * sqrt|V|^3)`` per sweep, a second or so
+    at |V| = 15K, where the dense exact solver takes minutes.
+
+    Returns:
+        A local optimum: no single column and no single row can be re-arranged
+        for less cost. Not in general the global optimum (see :func:`solve_exact`).
+    """
+    _check_tables(row_loss, col_loss, n_rows, n_cols)
+    v = row_loss.shape[0]
+    rl, cl = row_loss.double().numpy(), col_loss.double().numpy()
+    cell = (init.cell.clone() if init is not None else torch.arange(v)).numpy().astype(np.int64)
+    grid = np.full(n_rows * n_cols, -1, dtype=np.int64)
+    grid[cell] = np.arange(v)
+    grid = grid.reshape(n_rows, n_cols)
+
+    def cost() -> float:
+        return float(rl[np.arange(v), cell // n_cols].sum() + cl[np.arange(v), cell % n_cols].sum())
+
+    previous = cost()
+    for _ in range(max_sweeps):
+        for axis in (0, 1):  # 0: re-place words within each column (choose rows); 1: within each row
+            lines = grid.T if axis == 0 else grid
+            table = rl if axis == 0 else cl
+            for k in range(lines.shape[0]):
+                words = lines[k][lines[k] >= 0]
+                if words.size == 0:
+                    continue
+                _, slots = linear_sum_assignment(table[words])
+                lines[k, :] = -1
+                lines[k, slots] = words
+            occupied = grid.reshape(-1) >= 0
+            cell[grid.reshape(-1)[occupied]] = np.flatnonzero(occupied)
+        current = cost()
+        if previous - current <= 1e-9 * max(1.0, abs(previous)):
+            break
+        previous = current
+    return WordTable(torch.from_numpy(cell), n_rows, n_cols)
+
+
+SOLVERS: dict[str, AllocationSolver] = {"exact": solve_exact, "alternating": solve_alternating}
 
 
 def reallocate(
@@ -149,7 +206,10 @@ def reallocate(
     """
     fn = SOLVERS[solver] if isinstance(solver, str) else solver
     before = allocation_cost(row_loss, col_loss, current)
-    new = fn(row_loss, col_loss, current.n_rows, current.n_cols)
+    if fn is solve_alternating:
+        new = fn(row_loss, col_loss, current.n_rows, current.n_cols, init=current)
+    else:
+        new = fn(row_loss, col_loss, current.n_rows, current.n_cols)
     after = allocation_cost(row_loss, col_loss, new)
     if after > before:
         return current, before, before
