@@ -19,6 +19,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import kaldifst
 import numpy as np
@@ -177,20 +178,73 @@ def read_htk(path: str | Path) -> Lattice:
                    np.array([nodes[i][1] for i in range(n_nodes)], dtype=np.float64))
 
 
+BigramFn = Callable[[str, str], float]
+
+
+def _bigram_acceptor(fst, id2word: dict[int, str], bigram: BigramFn, scale: float):
+    """An acceptor G scoring ``scale * log P(w | prev)`` (as cost), over the word pairs of ``fst`` only.
+
+    G's states are "previous word" (state 0: ``<s>``); composing an epsilon-free
+    lattice with it puts exact bigram scores on every path, ``</s>`` included.
+    """
+    incoming: dict[int, set[int]] = {fst.start: {0}}
+    arcs_by_state: dict[int, list[int]] = {}
+    for state in range(fst.num_states):
+        labels = []
+        for arc in kaldifst.ArcIterator(fst, state):
+            labels.append(arc.ilabel)
+            incoming.setdefault(arc.nextstate, set()).add(arc.ilabel)
+        arcs_by_state[state] = labels
+    pairs: set[tuple[int, int]] = set()
+    for state, labels in arcs_by_state.items():
+        for prev in incoming.get(state, ()):
+            pairs.update((prev, w) for w in labels)
+    g = kaldifst.StdVectorFst()
+    states = {0: g.add_state()}
+    for label in id2word:
+        states[label] = g.add_state()
+    g.start = states[0]
+    name = {0: "<s>", **id2word}
+    for prev, w in sorted(pairs):
+        g.add_arc(states[prev], kaldifst.StdArc(w, w, -scale * bigram(name[prev], name[w]), states[w]))
+    for label, st in states.items():
+        g.set_final(st, -scale * bigram(name[label], "</s>"))
+    kaldifst.arcsort(g, sort_type="ilabel")
+    return g
+
+
+def _sequence_logprob(words: tuple[str, ...], bigram: BigramFn) -> float:
+    seq = ("<s>", *words, "</s>")
+    return sum(bigram(p, w) for p, w in zip(seq[:-1], seq[1:]))
+
+
 def lattice_nbest(
     lat: Lattice,
     n: int,
     fillers: FillerMap | None = None,
     am_scale: float = 1.0,
     lm_scale: float = 1.0,
+    bigram: BigramFn | None = None,
+    bigram_scale: float = 0.0,
 ) -> list[Hypothesis]:
     """The ``n`` best distinct word sequences of a lattice (kaldifst/OpenFst).
 
     Arcs get the tropical cost ``-(am_scale * am + lm_scale * lm)``; fillers
-    are epsilons. Each returned hypothesis carries, as ``am_score``, the best
-    path's ``am_scale * am + lm_scale * lm`` for that word sequence (with
-    pocketsphinx lattices, which hold no LM scores, that is the acoustic
-    log-likelihood), and ``lm_score=None``. Hypotheses come best first.
+    are epsilons. When the lattice holds no LM scores (pocketsphinx writes
+    acoustic scores only), ranking by acoustic score alone keeps poor
+    hypotheses; give ``bigram`` (a first-pass LM, ``bigram(prev, word) ->
+    log P(word | prev)`` in nats, with ``<s>``/``</s>``) and ``bigram_scale``:
+    the epsilon-free lattice is composed with a bigram acceptor built over the
+    word pairs that occur in it, so paths are ranked by
+    ``am + bigram_scale * log P_bigram(W)``. The bigram term is a function of
+    the words alone, so the best path of each word sequence is also its best
+    acoustic path, and it is subtracted again from the reported score.
+
+    Returns:
+        Hypotheses, best first (by the ranking score), each a distinct word
+        sequence whose ``am_score`` is its best path's
+        ``am_scale * am + lm_scale * lm`` (for pocketsphinx lattices: the
+        acoustic log-likelihood, nats), ``lm_score=None``.
 
     Raises:
         ValueError: for ``n < 1``.
@@ -213,11 +267,18 @@ def lattice_nbest(
     for s, d, lab, c in zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist()):
         fst.add_arc(s, kaldifst.StdArc(lab, lab, c, d))
     kaldifst.rmepsilon(fst)
+    use_lm = bigram is not None and bigram_scale != 0.0
+    if use_lm:
+        kaldifst.arcsort(fst, sort_type="olabel")
+        fst = kaldifst.compose(fst, _bigram_acceptor(fst, id2word, bigram, bigram_scale))
     det = kaldifst.determinize(fst)
     paths = kaldifst.convert_nbest_to_vector(kaldifst.shortest_path(det, n=n))
-    hyps = []
+    ranked = []
     for p in paths:
         _, ilabels, _, weight = kaldifst.get_linear_symbol_sequence(p)
-        hyps.append(Hypothesis(tuple(id2word[i] for i in ilabels if i), -float(weight.value)))
-    hyps.sort(key=lambda h: -h.am_score)
-    return hyps
+        seq = tuple(id2word[i] for i in ilabels if i)
+        score = -float(weight.value)
+        lm_part = bigram_scale * _sequence_logprob(seq, bigram) if use_lm else 0.0
+        ranked.append((score, Hypothesis(seq, score - lm_part)))
+    ranked.sort(key=lambda x: -x[0])
+    return [h for _, h in ranked]

@@ -80,3 +80,22 @@ def test_real_pocketsphinx_lattice():
     assert not any(w.startswith(("<", "!", "[")) or "(" in w for h in hyps for w in h.words)
     assert hyps[0].words == ("bank", "you", "for", "your", "patients")  # the acoustically best path
     assert ("thank", "you", "for", "your", "patience") in {h.words for h in hyps}  # the reference
+
+
+def test_bigram_ranking_changes_order_not_acoustic_scores(tmp_path):
+    lat = read_htk(write(tmp_path, SLF))
+    logp = {("<s>", "yellow"): -0.1, ("yellow", "world"): -0.1, ("world", "</s>"): -0.1,
+            ("<s>", "hello"): -3.0, ("hello", "world"): -3.0, ("<s>", "world"): -9.0}
+    calls = []
+
+    def bigram(prev, word):
+        calls.append((prev, word))
+        return logp[(prev, word)]
+
+    hyps = lattice_nbest(lat, 10, bigram=bigram, bigram_scale=1.0)
+    # ranking score: yellow world -18 - 0.3 = -18.3 beats hello world -17 - 6.1 = -23.1
+    assert [h.words for h in hyps] == [("yellow", "world"), ("hello", "world"), ("world",)]
+    # reported scores stay the exact acoustic ones
+    assert [h.am_score for h in hyps] == pytest.approx([-18.0, -17.0, -24.0])
+    assert set(calls) <= set(logp)  # only word pairs that occur in the lattice are asked for
+    assert [h.words for h in lattice_nbest(lat, 10, bigram=bigram, bigram_scale=0.0)][0] == ("hello", "world")

@@ -78,10 +78,9 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-  log 5 "distinct $nbest-best lists from the lattices (kaldifst)"
+  log 5 "distinct $nbest-best lists from the lattices (kaldifst), ranked with the first-pass LM"
   for d in $exp/decode/*/; do
-    name=$(basename "$d")
-    [ -f $d/nbest.txt ] || lightrnn-asr lattice-to-nbest $d/lattices/*.slf -n $nbest --out $d/nbest.txt
+    [ -f $d/nbest.txt ] || python local/nbest_from_lattices.py $d/lattices/*.slf -n $nbest --out $d/nbest.txt
   done
 fi
 

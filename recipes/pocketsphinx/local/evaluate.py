@@ -11,6 +11,7 @@ REPORT/perplexity_rounds.png, plus the 1-best of every system in REPORT/hyp/.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -30,9 +31,29 @@ SET_NOTES = {
     "asterisk": "real telephony prompts (Asterisk, G.722)",
     "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
 }
-LM_SCALES = np.round(np.arange(0.0, 12.01, 0.25), 4)
-WORD_PENALTIES = np.round(np.arange(-6.0, 6.01, 1.0), 4)
+LM_SCALES = np.round(np.arange(0.0, 20.01, 0.5), 4)
+WORD_PENALTIES = np.round(np.arange(-10.0, 10.01, 2.0), 4)
+FP_LM_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 LMS = {"LSTM (full softmax)": "lstm", "LightRNN": "lightrnn"}
+NGRAM = "pocketsphinx trigram"
+
+
+def as_lm(scored: dict) -> dict:
+    """The same N-best lists with the first-pass LM score moved into the ``lm`` slot."""
+    return {u: dataclasses.replace(x, lm=x.fp_lm, fp_lm=None) for u, x in scored.items()}
+
+
+def tune_with_ngram(dev_scored: dict, dev_ref: dict):
+    """Log-linear LM + trigram: tune lm_scale x word_penalty for each trigram weight, keep the best."""
+    results = [tune_scales(dev_scored, dev_ref, LM_SCALES, WORD_PENALTIES, fp_lm_scale=b) for b in FP_LM_SCALES]
+    return min(results, key=lambda r: r.best_wer)
+
+
+def scales_text(r: dict | None) -> str:
+    if not r:
+        return ""
+    text = f"{r['lm_scale']:g} / {r['word_penalty']:g}"
+    return text + (f" / {r['fp_lm_scale']:g}" if "fp_lm_scale" in r else "")
 
 
 def ci_text(c: dict) -> str:
@@ -81,6 +102,12 @@ def main() -> None:
         am_only = score_nbest(None, None, test_nb)
         systems["N-best oracle"] = oracle(am_only, test_ref)
         sweeps, res = {}, {"lm": {}}
+        tuned = tune_scales(as_lm(score_nbest(None, None, dev_nb)), dev_ref, LM_SCALES, WORD_PENALTIES)
+        j = list(tuned.word_penalties).index(tuned.scales.word_penalty)
+        sweeps[NGRAM] = (tuned.lm_scales, tuned.wer[:, j])
+        systems[f"{NGRAM} rescoring"] = one_best(as_lm(am_only), tuned.scales)
+        res["lm"][NGRAM] = {"lm_scale": tuned.scales.lm_scale, "word_penalty": tuned.scales.word_penalty,
+                            "dev_wer": tuned.best_wer}
         for name, ck in models.items():
             t0 = time.perf_counter()
             dev_scored = score_nbest(ck.model, ck.vocab, dev_nb)
@@ -93,14 +120,21 @@ def main() -> None:
             systems[f"{name} rescoring"] = one_best(test_scored, tuned.scales)
             res["lm"][name] = {"lm_scale": tuned.scales.lm_scale, "word_penalty": tuned.scales.word_penalty,
                                "dev_wer": tuned.best_wer, "hyps_per_s": n_hyps / secs}
+            if name == "LightRNN":
+                both = tune_with_ngram(dev_scored, dev_ref)
+                combo = f"{name} + {NGRAM}"
+                systems[f"{combo} rescoring"] = one_best(test_scored, both.scales)
+                res["lm"][combo] = {"lm_scale": both.scales.lm_scale, "word_penalty": both.scales.word_penalty,
+                                    "fp_lm_scale": both.scales.fp_lm_scale, "dev_wer": both.best_wer}
         plot_scale_sweep(sweeps, out / f"scale_sweep_{s}.png", f"{s} dev: WER vs lm_scale (best word penalty)")
         rows, first_wer = [], compute_wer(test_ref, first)
         for sys_name, hyp in systems.items():
             w = compute_wer(test_ref, hyp)
-            write_text(out / "hyp" / f"{s}_test_{sys_name.split()[0].lower().strip('(')}.txt", hyp)
+            slug = "_".join(w for w in sys_name.lower().replace("(", "").replace(")", "").replace("+", "").split())
+            write_text(out / "hyp" / f"{s}_test_{slug}.txt", hyp)
             cmp = bootstrap_ci(test_ref, first, hyp, replications=args.replications)
-            lm_name = next((n for n in LMS if sys_name.startswith(n)), None)
-            info = lm_info.get(lm_name, {})
+            lm_name = next((n for n in res["lm"] if sys_name == f"{n} rescoring"), None)
+            info = lm_info.get(lm_name.split(" + ")[0], {}) if lm_name else {}
             res[sys_name] = {"wer": w.wer, "errors": w.errors, "ref_words": w.ref_words,
                              "ci95": [100 * cmp["system2"]["ci95min"], 100 * cmp["system2"]["ci95max"]],
                              "p_better_than_first_pass": cmp["p_s2_improv_over_s1"]}
@@ -110,7 +144,7 @@ def main() -> None:
                 f"{cmp['p_s2_improv_over_s1']:.3f}" if sys_name != next(iter(systems)) else "",
                 f"{info['parameters'] / 1e6:.2f}M" if info else "",
                 f"{info['heldout_ppl']:.1f}" if info else "",
-                f"{res['lm'][lm_name]['lm_scale']:g} / {res['lm'][lm_name]['word_penalty']:g}" if lm_name else "",
+                scales_text(res["lm"].get(lm_name)),
             ])
         n_avg = np.mean([len(h) for h in test_nb.values()])
         sections.append(
@@ -118,7 +152,7 @@ def main() -> None:
             f"{n_avg:.1f} distinct hypotheses per N-best list on average; scales tuned on {len(dev_ref)} dev "
             f"utterances.\n\n" + markdown_table(
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
-                 "held-out ppl", "lm_scale / word_penalty"], rows))
+                 "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
         results[s] = res
 
     lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['heldout_ppl']:.1f}",
