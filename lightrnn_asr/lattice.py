@@ -196,9 +196,12 @@ def _bigram_acceptor(fst, id2word: dict[int, str], bigram: BigramFn, scale: floa
             incoming.setdefault(arc.nextstate, set()).add(arc.ilabel)
         arcs_by_state[state] = labels
     pairs: set[tuple[int, int]] = set()
+    enders: set[int] = set()  # labels that can precede </s>
     for state, labels in arcs_by_state.items():
         for prev in incoming.get(state, ()):
             pairs.update((prev, w) for w in labels)
+        if math.isfinite(fst.final(state).value):
+            enders.update(incoming.get(state, ()))
     g = kaldifst.StdVectorFst()
     states = {0: g.add_state()}
     for label in id2word:
@@ -207,8 +210,8 @@ def _bigram_acceptor(fst, id2word: dict[int, str], bigram: BigramFn, scale: floa
     name = {0: "<s>", **id2word}
     for prev, w in sorted(pairs):
         g.add_arc(states[prev], kaldifst.StdArc(w, w, -scale * bigram(name[prev], name[w]), states[w]))
-    for label, st in states.items():
-        g.set_final(st, -scale * bigram(name[label], "</s>"))
+    for label in enders:
+        g.set_final(states[label], -scale * bigram(name[label], "</s>"))
     kaldifst.arcsort(g, sort_type="ilabel")
     return g
 
