@@ -103,8 +103,8 @@ def _train_epoch(
     nll_acc = torch.zeros((), dtype=torch.float64, device=device)
     for step, idx in enumerate(bar):
         inputs, targets, mask = make_batch([corpus.sentence(i) for i in idx.tolist()], 0, 1)
+        n_tok = int(mask.sum())  # on the CPU, before the copy: no device sync per step
         inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
-        n_tok = int(mask.sum())
         with autocast_for(device, cfg.amp):
             loss = model.loss(inputs, targets, mask)
         opt.zero_grad(set_to_none=True)
