@@ -31,9 +31,9 @@ SET_NOTES = {
     "asterisk": "real telephony prompts (Asterisk, G.722)",
     "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
 }
-LM_SCALES = np.round(np.arange(0.0, 20.01, 0.5), 4)
-WORD_PENALTIES = np.round(np.arange(-10.0, 10.01, 2.0), 4)
-FP_LM_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+LM_SCALES = np.round(np.arange(0.0, 40.01, 1.0), 4)
+WORD_PENALTIES = np.round(np.arange(-30.0, 10.01, 2.5), 4)
+FP_LM_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 LMS = {"LSTM (full softmax)": "lstm", "LightRNN": "lightrnn"}
 NGRAM = "pocketsphinx trigram"
 
