@@ -12,13 +12,14 @@ approximation that keeps both tables at ``|V| x sqrt|V|``. The new allocation
 is the minimum-weight perfect matching of words to cells with cost
 ``row_loss[w, r] + col_loss[w, c]``.
 
-A solver is any callable ``(row_loss, col_loss, n_rows, n_cols) -> WordTable``;
+A solver is any callable ``(row_loss, col_loss, n_rows, n_cols, init=current) -> WordTable``
+(``init`` is the current allocation, which a solver may start from or ignore);
 :data:`SOLVERS` maps names to them so that a scalable solver can be swapped in.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ __all__ = [
     "AllocationSolver",
 ]
 
-AllocationSolver = Callable[[torch.Tensor, torch.Tensor, int, int], WordTable]
+AllocationSolver = Callable[..., WordTable]  # (row_loss, col_loss, n_rows, n_cols, init=WordTable | None)
 
 #: Largest dense cost matrix (in float64 entries) :func:`solve_exact` accepts: 2 GiB.
 EXACT_MAX_ENTRIES = 2**28
@@ -104,13 +105,16 @@ def _check_tables(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n
         raise ValueError(f"a {n_rows} x {n_cols} table cannot hold {row_loss.shape[0]} words")
 
 
-def solve_exact(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int) -> WordTable:
+def solve_exact(
+    row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int, init: WordTable | None = None
+) -> WordTable:
     """Exact minimum-weight matching of |V| words to R*C cells.
 
     Builds the dense ``(|V|, R*C)`` cost matrix and solves it with
     ``scipy.optimize.linear_sum_assignment`` (rectangular: every word gets a
     distinct cell, cells may stay empty). Time is cubic, memory
-    ``8 * |V| * R * C`` bytes: fine up to a few thousand words.
+    ``8 * |V| * R * C`` bytes: fine up to a few thousand words. ``init`` is
+    ignored (the optimum does not depend on the start).
 
     Raises:
         ValueError: on inconsistent shapes, or when the dense problem would
@@ -206,15 +210,9 @@ def reallocate(
     """
     fn = SOLVERS[solver] if isinstance(solver, str) else solver
     before = allocation_cost(row_loss, col_loss, current)
-    if fn is solve_alternating:
-        new = fn(row_loss, col_loss, current.n_rows, current.n_cols, init=current)
-    else:
-        new = fn(row_loss, col_loss, current.n_rows, current.n_cols)
+    new = fn(row_loss, col_loss, current.n_rows, current.n_cols, init=current)
     after = allocation_cost(row_loss, col_loss, new)
     if after > before:
         return current, before, before
     return new, before, after
 
-
-def solver_names() -> Iterable[str]:
-    return SOLVERS.keys()

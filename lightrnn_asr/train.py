@@ -96,7 +96,7 @@ def _train_epoch(
 ) -> tuple[float, int, float]:
     """One pass; returns (mean token NLL in nats, tokens, seconds)."""
     model.train()
-    total_nll, total_tok = 0.0, 0
+    total_tok = 0
     start = time.perf_counter()
     batches = length_batches(corpus.lengths(), cfg.max_tokens, generator=gen)
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=2.0)
@@ -117,10 +117,8 @@ def _train_epoch(
         total_tok += n_tok
         if step % 50 == 0:
             elapsed = time.perf_counter() - start
-            total_nll = float(nll_acc)
-            bar.set_postfix(ppl=f"{math.exp(total_nll / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
-    total_nll = float(nll_acc)
-    return total_nll / max(1, total_tok), total_tok, time.perf_counter() - start
+            bar.set_postfix(ppl=f"{math.exp(float(nll_acc) / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
+    return float(nll_acc) / max(1, total_tok), total_tok, time.perf_counter() - start
 
 
 def train(

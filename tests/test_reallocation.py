@@ -45,7 +45,7 @@ def test_reallocate_keeps_current_table_when_solver_is_worse():
     row_loss = torch.tensor([[0.0, 9], [0, 9], [9, 0], [9, 0]], dtype=torch.float64)
     col_loss = torch.tensor([[0.0, 9], [9, 0], [0, 9], [9, 0]], dtype=torch.float64)
     worst = WordTable(torch.tensor([3, 2, 1, 0]), 2, 2)
-    table, before, after = reallocate(row_loss, col_loss, current, solver=lambda *a: worst)
+    table, before, after = reallocate(row_loss, col_loss, current, solver=lambda *a, **k: worst)
     assert table is current and before == after == 0.0
 
 
