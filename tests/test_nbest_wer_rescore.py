@@ -114,6 +114,7 @@ def test_rescoring_arithmetic_tuning_and_oracle():
     assert one_best(scored, Scales(0.4)) == {"u1": ["right"], "u2": ["right"]}
     tuned = tune_scales(scored, refs, np.arange(0, 1.01, 0.1), [0.0])
     assert tuned.best_wer == 0.0 and 0.4 <= tuned.scales.lm_scale <= 1.0
+    assert tuned.scales.lm_scale == pytest.approx(0.7)  # the median of the tied optimum 0.4 .. 1.0
     assert tuned.wer[0, 0] == pytest.approx(100 * 3 / 2)  # lm_scale 0: 1 sub + (1 sub + 1 ins)
     assert oracle(scored, refs) == {"u1": ["right"], "u2": ["right"]}
     # the word penalty alone can also prefer the shorter u2 hypothesis
