@@ -23,7 +23,7 @@ from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .nbest import NBestFormatError, read_nbest, read_text, write_nbest, write_text
 from .report import plot_perplexity_rounds, plot_scale_sweep
-from .rescore import Scales, one_best, score_nbest, total_scores, tune_scales
+from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
 from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
 from .text import normalize_text, split_sentences
@@ -281,6 +281,20 @@ def wer(ref, hyp, hyp2, alignments, replications) -> None:
         with open(alignments, "w", encoding="utf-8") as f:
             for utt, r in refs.items():
                 f.write(format_alignment(utt, r, hyps[utt]) + "\n")
+
+
+@main.command("nbest-oracle")
+@click.option("--nbest", "nbest_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--ref", required=True, type=click.Path(exists=True, dir_okay=False), help="Kaldi text.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the oracle hypotheses here.")
+@_friendly
+def nbest_oracle(nbest_path, ref, out_path) -> None:
+    """Oracle WER of N-best lists: the lowest-error hypothesis of every list."""
+    refs = read_text(ref)
+    best = oracle(score_nbest(None, None, read_nbest(nbest_path)), refs)
+    if out_path:
+        write_text(out_path, best)
+    click.echo(f"{nbest_path} oracle: {compute_wer(refs, best).kaldi_line()}")
 
 
 @main.command("table-shape")

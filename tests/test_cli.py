@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from lightrnn_asr.cli import main
-from lightrnn_asr.nbest import read_text
+from lightrnn_asr.nbest import read_nbest, read_text
 from lightrnn_asr.wer import compute_wer
 
 DATA = Path(__file__).parent / "data"
@@ -80,6 +80,16 @@ def test_wer_command(tmp_path):
     assert "95% CI" in out and "better than" in out
     ali = (tmp_path / "ali.txt").read_text().splitlines()
     assert len(ali) == 18 and ali[0].startswith("asterisk-queue-thankyou ref")
+
+
+def test_nbest_oracle(tmp_path):
+    out = run("nbest-oracle", "--nbest", DATA / "asterisk_dev_sample.nbest", "--ref", DATA / "asterisk_dev_sample.ref",
+              "--out", tmp_path / "o.txt").output
+    refs = read_text(DATA / "asterisk_dev_sample.ref")
+    oracle_wer = compute_wer(refs, read_text(tmp_path / "o.txt"))
+    assert f"oracle: {oracle_wer.kaldi_line()}" in out
+    top1 = {u: list(h[0].words) for u, h in read_nbest(DATA / "asterisk_dev_sample.nbest").items()}
+    assert oracle_wer.errors < compute_wer(refs, top1).errors  # the oracle can only beat the top hypothesis
 
 
 def test_lattice_to_nbest(tmp_path):
