@@ -9,7 +9,8 @@ from .data import Corpus, encode_corpus, read_sentences
 from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk
 from .model import LightRNN, LMConfig, LSTMLM, build_model
 from .nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest, write_text
-from .reallocation import SOLVERS, allocation_cost, loss_tables, reallocate, solve_exact
+from .assignment import lower_bound, solve_alternating, solve_exact, solve_greedy, solve_transport
+from .reallocation import SOLVERS, allocation_cost, loss_tables, reallocate
 from .rescore import Scales, one_best, oracle, score_nbest, tune_scales
 from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
@@ -24,7 +25,7 @@ __all__ = [
     "Checkpoint", "CheckpointError", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError",
     "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
     "WerResult", "WordTable", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus",
-    "lattice_nbest", "load_checkpoint", "loss_tables", "normalize_text", "one_best", "oracle", "perplexity",
+    "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
     "read_htk", "read_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
-    "score_sentences", "solve_exact", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
+    "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_transport", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
 ]
