@@ -1,66 +1,167 @@
 #!/usr/bin/env python3
-"""Reallocation solvers: total cost and wall time, exact versus alternating.
+"""Reallocation solvers side by side: total cost, wall time and peak memory.
 
-Loss tables are synthetic (Zipf-scaled uniform costs, a hard case for local
-search) unless --tables gives a file saved from a real model, a dict with
-``row_loss`` (V, R), ``col_loss`` (V, C), ``cell`` (V,), ``n_rows``, ``n_cols``
-(e.g. ``torch.save`` of :func:`lightrnn_asr.reallocation.loss_tables` output and
-the current table). Prints one JSON line per problem.
+For every problem the solvers run on the same loss tables, each in its own
+process (so that peak RSS is the solver's, tables included). Costs are
+reported relative to the exact optimum where it is computed, to the greedy
+baseline, and to the relaxation lower bound (a certificate: no allocation
+costs less), which is what remains at |V| = 1M.
 
-    python benchmarks/realloc_solvers.py --sizes 1000 3000 8000
+Synthetic tables (``--kinds``) have Zipf-scaled magnitudes (count of the
+word of rank i ~ 1/i) and either uniform noise or an LM-like structure (a
+shared preference for some rows/columns plus Gaussian noise, like the loss
+tables of a trained model). ``--tables FILE`` adds real tables: a dict with
+``row_loss`` (V, R), ``col_loss`` (V, C), ``cell`` (V,), ``n_rows``,
+``n_cols`` (see ``--dump-tables``). Tables from 500K words on are stored in
+bfloat16 (2 bytes an entry: 4 GB at |V| = 1M) unless ``--dtype`` says otherwise.
+
+    python benchmarks/realloc_solvers.py --sizes 1000 3000 10000 100000 1000000 \\
+        --out docs/bench/realloc_solvers.jsonl
+    python benchmarks/realloc_solvers.py --dump-tables lm.pt train.txt tables.pt
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import multiprocessing as mp
 import platform
 import resource
+import sys
 import time
 
 import scipy
 import torch
 
-from lightrnn_asr.reallocation import allocation_cost, solve_alternating, solve_exact
+from lightrnn_asr.assignment import _table_cost, lower_bound
+from lightrnn_asr.reallocation import SOLVERS
 from lightrnn_asr.table import WordTable, table_shape
 
 
-def synthetic(v: int, seed: int):
+def synthetic(v: int, kind: str, seed: int, dtype: torch.dtype):
+    """``(row_loss, col_loss, init)`` with Zipf-scaled magnitudes, generated in chunks into ``dtype``."""
     g = torch.Generator().manual_seed(seed)
-    r, c = table_shape(v)
-    scale = (1000.0 / torch.arange(1, v + 1, dtype=torch.float64))[:, None]
-    return (torch.rand(v, r, generator=g, dtype=torch.float64) * scale,
-            torch.rand(v, c, generator=g, dtype=torch.float64) * scale, WordTable.sequential(v))
+    n_rows, n_cols = table_shape(v)
+    tables = []
+    for n in (n_rows, n_cols):
+        pref = torch.rand(n, generator=g) * 3
+        out = torch.empty(v, n, dtype=dtype)
+        for s in range(0, v, 1 << 16):
+            counts = (1e6 / torch.arange(s + 1, min(v, s + (1 << 16)) + 1, dtype=torch.float32))[:, None]
+            if kind == "uniform":
+                noise = torch.rand(counts.shape[0], n, generator=g)
+            else:
+                noise = pref + torch.randn(counts.shape[0], n, generator=g)
+            out[s : s + (1 << 16)] = (counts * noise).to(dtype)
+        tables.append(out)
+    return tables[0], tables[1], WordTable.random(v, g)
 
 
-def run(name, row_loss, col_loss, init, exact: bool) -> dict:
-    out = {"problem": name, "vocab": row_loss.shape[0], "rows": init.n_rows, "cols": init.n_cols,
-           "cost_start": allocation_cost(row_loss, col_loss, init)}
+def load_problem(spec: dict):
+    if spec["kind"] == "real":
+        d = torch.load(spec["path"], weights_only=True)
+        return d["row_loss"], d["col_loss"], WordTable(d["cell"], d["n_rows"], d["n_cols"])
+    return synthetic(spec["vocab"], spec["kind"], spec["vocab"], getattr(torch, spec["dtype"]))
+
+
+def run_one(spec: dict, solver: str, queue) -> None:
+    torch.set_num_threads(spec["threads"])
+    row_loss, col_loss, init = load_problem(spec)
+    stats: dict = {}
     t = time.perf_counter()
-    alt = solve_alternating(row_loss, col_loss, init.n_rows, init.n_cols, init=init)
-    out.update(alternating_s=round(time.perf_counter() - t, 2), cost_alternating=allocation_cost(row_loss, col_loss, alt))
-    if exact:
-        t = time.perf_counter()
-        ex = solve_exact(row_loss, col_loss, init.n_rows, init.n_cols)
-        out.update(exact_s=round(time.perf_counter() - t, 2), cost_exact=allocation_cost(row_loss, col_loss, ex))
-        out["alternating_gap_pct"] = round(100 * (out["cost_alternating"] / out["cost_exact"] - 1), 3)
-    out.update(peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-               torch=torch.__version__, scipy=scipy.__version__, machine=platform.machine())
+    if solver == "lower_bound":
+        cost = lower_bound(row_loss, col_loss)
+    else:
+        kwargs = {"stats": stats} if solver == "transport" else {}
+        table = SOLVERS[solver](row_loss, col_loss, init.n_rows, init.n_cols, init=init, **kwargs)
+        cost = _table_cost(row_loss, col_loss, table.cell, init.n_cols)
+    seconds = time.perf_counter() - t
+    queue.put({"solver": solver, "cost": cost, "seconds": round(seconds, 2),
+               "start_cost": _table_cost(row_loss, col_loss, init.cell, init.n_cols),
+               "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+               **({"lower_bound": stats["lower_bound"]} if "lower_bound" in stats else {})})
+
+
+def run_problem(spec: dict, solvers: list[str]) -> dict:
+    ctx = mp.get_context("spawn")
+    out = dict(spec)
+    for solver in solvers:
+        queue = ctx.Queue()
+        p = ctx.Process(target=run_one, args=(spec, solver, queue))
+        p.start()
+        res = queue.get()
+        p.join()
+        out[solver] = res
+        print(f"  {spec['name']} {solver}: cost {res['cost']:.6g} in {res['seconds']} s, "
+              f"peak {res['peak_rss_gb']} GiB", file=sys.stderr, flush=True)
+    ref = out.get("exact", {}).get("cost")
+    greedy = out.get("greedy", {}).get("cost")
+    bound = out.get("transport", {}).get("lower_bound")
+    for solver in solvers:
+        c = out[solver]["cost"]
+        if ref is not None:
+            out[solver]["vs_exact_pct"] = round(100 * (c - ref) / abs(ref), 3)
+        if greedy is not None:
+            out[solver]["vs_greedy_pct"] = round(100 * (c - greedy) / abs(greedy), 3)
+        if bound is not None and bound > float("-inf"):
+            out[solver]["vs_lower_bound_pct"] = round(100 * (c - bound) / abs(bound), 3)
     return out
+
+
+def dump_tables(model_path: str, text: str, out_path: str) -> None:
+    """Loss tables of a trained LightRNN on a text, saved for ``--tables``."""
+    from lightrnn_asr.checkpoint import load_checkpoint
+    from lightrnn_asr.data import encode_corpus
+    from lightrnn_asr.reallocation import loss_tables
+
+    ck = load_checkpoint(model_path, expect_type="lightrnn")
+    corpus = encode_corpus(text, ck.vocab, max_len=40)
+    row_loss, col_loss = loss_tables(ck.model, corpus, progress=True)
+    torch.save({"row_loss": row_loss, "col_loss": col_loss, "cell": ck.table.cell,
+                "n_rows": ck.table.n_rows, "n_cols": ck.table.n_cols}, out_path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 3000, 8000])
-    ap.add_argument("--tables", help="real loss tables (see above)")
-    ap.add_argument("--no-exact", action="store_true")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 3000, 10000])
+    ap.add_argument("--kinds", nargs="*", default=["lm", "uniform"], choices=["lm", "uniform"])
+    ap.add_argument("--tables", nargs="*", default=[], help="real loss tables (see above)")
+    ap.add_argument("--solvers", nargs="*", default=["exact", "greedy", "alternating", "transport"])
+    ap.add_argument("--exact-max", type=int, default=3000, help="largest |V| for the exact solver")
+    ap.add_argument("--alternating-max", type=int, default=100000, help="largest |V| for alternating")
+    ap.add_argument("--dtype", default=None, help="table dtype (default float32, bfloat16 from 500K words)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", help="append JSON lines here")
+    ap.add_argument("--dump-tables", nargs=3, metavar=("MODEL", "TEXT", "OUT"))
     args = ap.parse_args()
-    for v in args.sizes:
-        print(json.dumps(run("synthetic-zipf", *synthetic(v, v), exact=not args.no_exact)), flush=True)
-    if args.tables:
-        d = torch.load(args.tables, weights_only=True)
-        init = WordTable(d["cell"], d["n_rows"], d["n_cols"])
-        print(json.dumps(run(args.tables, d["row_loss"], d["col_loss"], init, exact=not args.no_exact)), flush=True)
+    if args.dump_tables:
+        dump_tables(*args.dump_tables)
+        return
+    specs = [{"name": f"{kind}-{v}", "kind": kind, "vocab": v, "threads": args.threads,
+              "dtype": args.dtype or ("bfloat16" if v >= 500_000 else "float32")}
+             for v in args.sizes for kind in args.kinds]
+    for path in args.tables:
+        v = torch.load(path, weights_only=True)["cell"].numel()
+        specs.append({"name": f"real:{path}", "kind": "real", "path": path, "vocab": v, "threads": args.threads,
+                      "dtype": "as stored"})
+    env = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {mp.cpu_count()} CPUs",
+           "python": platform.python_version(), "torch": torch.__version__, "scipy": scipy.__version__}
+    try:
+        import ortools
+
+        env["ortools"] = ortools.__version__
+    except ImportError:
+        pass
+    for spec in specs:
+        solvers = [s for s in args.solvers
+                   if not (s == "exact" and spec["vocab"] > args.exact_max)
+                   and not (s == "alternating" and spec["vocab"] > args.alternating_max)]
+        row = {**run_problem(spec, solvers), **env}
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ import click
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
 from .model import LMConfig, build_model
 from .reallocation import SOLVERS
+from .openvocab import add_words
 from .nbest import NBestFormatError, read_nbest, read_text, write_nbest, write_text
 from .report import plot_perplexity_rounds, plot_scale_sweep
 from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
@@ -149,6 +150,42 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
 
 
 main.add_command(train_cmd, "train")
+
+
+@main.command("add-words")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A trained LightRNN checkpoint.")
+@click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="New words, one per line: WORD [LIKE_WORD] (LIKE_WORD: an existing word it behaves like).")
+@click.option("--examples", type=click.Path(exists=True, dir_okay=False),
+              help="Sentences using the new words; each word then takes the free cell of least loss on them.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@_friendly
+def add_words_cmd(model_path, words_path, examples, out_path) -> None:
+    """Add words (names, places) to a trained LightRNN without retraining.
+
+    Existing words keep their cells and all weights stay; each new word takes a free cell of the
+    word table (rows are added when it is full). See lightrnn_asr.openvocab for how cells are chosen.
+    """
+    ck = load_checkpoint(model_path, expect_type="lightrnn")
+    words, like = [], {}
+    for lineno, fields in enumerate((line.split() for line in open(words_path, encoding="utf-8")), 1):
+        if not fields:
+            continue
+        if len(fields) > 2:
+            raise click.ClickException(f"{words_path}:{lineno}: expected WORD [LIKE_WORD], got {' '.join(fields)}")
+        words.append(fields[0])
+        if len(fields) == 2:
+            like[fields[0]] = fields[1]
+    if not words:
+        raise click.ClickException(f"{words_path}: no words")
+    sentences = list(read_sentences(examples)) if examples else None
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like)
+    save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
+    for p in placements:
+        click.echo(f"{p.word}\trow {p.row}\tcol {p.col}\t{p.method}: {p.detail}")
+    grown = f", table grown to {table.n_rows} x {table.n_cols}" if table.n_rows > ck.table.n_rows else ""
+    click.echo(f"{out_path}: {len(vocab)} words ({len(words)} added){grown}", err=True)
 
 
 @main.command()

@@ -1,0 +1,193 @@
+"""Adding words to a trained LightRNN without retraining (open vocabulary).
+
+A word's probability is ``P_row(r | h) * P_col(c | h, r)``, with the row and
+column vectors shared by every word in that row and column. A new word placed
+into a free cell therefore gets, in every context, the probability the model
+already gives that cell: nothing is trained, and the existing words'
+probabilities stay exactly as they were (the softmaxes cover all R rows and
+C columns, empty cells included). What matters is *which* cell:
+
+- with example sentences, the row minimising the word's total row loss
+  ``-sum log P_row(r | h)`` over its occurrences (rows with a free cell),
+  then, in that row, the free column minimising ``-sum log P_col(c | h, r)``:
+  the reallocation criterion of Li et al. (NeurIPS 2016, Section 3.3)
+  restricted to free cells;
+- without examples, a free cell in the row of a word it should behave like
+  (``like``; default ``<unk>``, whose row and column the model trained on all
+  words cut from the vocabulary, so a new rare word inherits exactly the
+  probability that rare words as a class had), picking the free column with
+  the largest column-head bias; failing that, a free cell in that word's
+  column; failing that, any free cell.
+
+When the table has fewer free cells than new words, rows are added: their
+vectors are the mean of the existing ones and their row-head bias is the
+lowest existing one, so existing words lose little probability (the added
+rows' share is reported by :func:`add_words`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .data import make_batch
+from .model import LightRNN, LMConfig
+from .table import WordTable
+from .vocab import Vocabulary
+
+__all__ = ["Placement", "add_words"]
+
+
+@dataclass
+class Placement:
+    """Where a new word went and why: ``method`` is ``"examples"`` or ``"like"``."""
+
+    word: str
+    row: int
+    col: int
+    method: str
+    detail: str
+
+
+def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
+    """A copy of ``model`` for ``vocab_size`` words on ``n_rows`` rows (new rows: mean vectors, lowest bias)."""
+    cfg = model.config
+    new_cfg = LMConfig.from_dict({**cfg.to_dict(), "vocab_size": vocab_size, "n_rows": n_rows})
+    placeholder = WordTable(torch.arange(vocab_size), n_rows, cfg.n_cols)
+    out = LightRNN(new_cfg, placeholder)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    extra = n_rows - cfg.n_rows
+    if extra:
+        emb, w, b = state["row_embed.weight"], state["row_head.weight"], state["row_head.bias"]
+        state["row_embed.weight"] = torch.cat([emb, emb.mean(0, keepdim=True).expand(extra, -1)])
+        state["row_head.weight"] = torch.cat([w, w.mean(0, keepdim=True).expand(extra, -1)])
+        state["row_head.bias"] = torch.cat([b, b.min().expand(extra)])
+    out.load_state_dict(state)
+    return out.to(next(model.parameters()).device).eval()
+
+
+@torch.no_grad()
+def _losses(model: LightRNN, sentences: list[list[int]], word: int, bos: int, eos: int, max_tokens: int):
+    """Summed row and column NLL ``(R,), (C,)`` float64 of ``word`` at its occurrences (nats)."""
+    device = next(model.parameters()).device
+    row = torch.zeros(model.config.n_rows, dtype=torch.float64)
+    col = torch.zeros(model.config.n_cols, dtype=torch.float64)
+    batch: list[torch.Tensor] = []
+    size = 0
+    for s in sentences + [None]:  # type: ignore[list-item]
+        if s is not None:
+            batch.append(torch.tensor(s))
+            size += len(s) + 1
+        if batch and (s is None or size >= max_tokens):
+            inputs, targets, mask = (t.to(device) for t in make_batch(batch, bos, eos))
+            row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+            at = (targets == word) & mask
+            row -= row_lp[at].double().sum(0).cpu()
+            col -= col_lp[at].double().sum(0).cpu()
+            batch, size = [], 0
+    return row, col
+
+
+def add_words(
+    model: LightRNN,
+    vocab: Vocabulary,
+    table: WordTable,
+    words: Sequence[str],
+    examples: Sequence[Sequence[str]] | None = None,
+    like: dict[str, str] | None = None,
+    max_tokens: int = 4000,
+) -> tuple[LightRNN, Vocabulary, WordTable, list[Placement]]:
+    """Give new words cells of a trained LightRNN, keeping every existing word's cell and all weights.
+
+    Args:
+        model: the trained model (not modified).
+        vocab, table: its vocabulary and allocation.
+        words: the new words, in order (each gets the next id).
+        examples: sentences (lists of words) that show the new words in use;
+            other words of these sentences must be in ``vocab`` or map to ``<unk>``.
+        like: optional ``{new word: existing word}`` for the fallback placement.
+        max_tokens: batch size of the example passes.
+
+    Returns:
+        ``(model, vocab, table, placements)``: a new model (same weights, rows
+        added only if the table was full), the extended vocabulary, the new
+        table, and one :class:`Placement` per new word.
+
+    Raises:
+        ValueError: for a word already in the vocabulary, a duplicate or empty
+            word, or a ``like`` word that is not in the vocabulary.
+    """
+    like = dict(like or {})
+    seen: set[str] = set()
+    for w in words:
+        if not w or any(ch.isspace() for ch in w):
+            raise ValueError(f"not a word: {w!r}")
+        if w in vocab:
+            raise ValueError(f"{w!r} is already in the vocabulary (id {vocab.id(w)})")
+        if w in seen:
+            raise ValueError(f"{w!r} is listed twice")
+        seen.add(w)
+    for w, ref in like.items():
+        if ref not in vocab:
+            raise ValueError(f"like-word {ref!r} (for {w!r}) is not in the vocabulary")
+    v_old, n_new = len(vocab), len(words)
+    n_cols = table.n_cols
+    n_rows = max(table.n_rows, -(-(v_old + n_new) // n_cols))
+    new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
+    new_model = _grown(model, n_rows, v_old + n_new)
+    occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
+    old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
+    occupied[old_cells] = True
+    # until placed, a new word reads and scores like <unk> (what the model saw for unseen words)
+    unk_cell = int(old_cells[vocab.unk_id])
+    cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
+    new_model.word_row.copy_(cells // n_cols)
+    new_model.word_col.copy_(cells % n_cols)
+
+    encoded: list[list[int]] = []
+    if examples:
+        encoded = [new_vocab.encode(s) for s in examples]
+    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
+    order = sorted(range(n_new), key=lambda i: -sum(s.count(v_old + i) for s in occurrences[v_old + i]))
+    col_bias = new_model.col_head.bias.detach().double().cpu()
+    row_bias = new_model.row_head.bias.detach().double().cpu()
+    placements: dict[int, Placement] = {}
+    for i in order:
+        wid = v_old + i
+        free = ~occupied.view(n_rows, n_cols)
+        sents = occurrences[wid]
+        if sents:
+            row_loss, _ = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+            row_loss[~free.any(1)] = float("inf")
+            r = int(row_loss.argmin())
+            new_model.word_row[wid] = r
+            _, col_loss = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+            col_loss[~free[r]] = float("inf")
+            c = int(col_loss.argmin())
+            n_occ = sum(s.count(wid) for s in sents)
+            detail = f"{n_occ} occurrence(s), NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
+            placements[i] = Placement(words[i], r, c, "examples", detail)
+        else:
+            ref = like.get(words[i], "<unk>")
+            ref_cell = int(old_cells[vocab.id(ref)])
+            r0, c0 = divmod(ref_cell, n_cols)
+            if free[r0].any():
+                r, c = r0, int(col_bias.masked_fill(~free[r0], float("-inf")).argmax())
+                detail = f"row of {ref!r}"
+            elif free[:, c0].any():
+                r, c = int(row_bias.masked_fill(~free[:, c0], float("-inf")).argmax()), c0
+                detail = f"column of {ref!r}"
+            else:
+                score = (row_bias[:, None] + col_bias[None, :]).masked_fill(~free, float("-inf"))
+                r, c = divmod(int(score.argmax()), n_cols)
+                detail = f"any free cell ({ref!r}'s row and column are full)"
+            placements[i] = Placement(words[i], r, c, "like", detail)
+        occupied[r * n_cols + c] = True
+        cells[wid] = r * n_cols + c
+        new_model.word_row[wid] = r
+        new_model.word_col[wid] = c
+    new_table = WordTable(cells, n_rows, n_cols)
+    new_model.set_table(new_table)
+    return new_model, new_vocab, new_table, [placements[i] for i in range(n_new)]

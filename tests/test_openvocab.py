@@ -1,0 +1,117 @@
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lightrnn_asr.checkpoint import load_checkpoint
+from lightrnn_asr.cli import main
+from lightrnn_asr.data import make_batch
+from lightrnn_asr.openvocab import add_words
+from lightrnn_asr.table import WordTable
+from lightrnn_asr.vocab import Vocabulary, write_vocab
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny LightRNN trained while "dog" was out of its vocabulary (it read and predicted <unk>)."""
+    from conftest import toy_sentences
+
+    d = tmp_path_factory.mktemp("openvocab")
+    sentences = toy_sentences(1200, 0)
+    (d / "train.txt").write_text("\n".join(sentences) + "\n")
+    (d / "valid.txt").write_text("\n".join(toy_sentences(40, 1)) + "\n")
+    counts: dict[str, int] = {}
+    for s in sentences:
+        for w in s.split():
+            counts[w] = counts.get(w, 0) + 1
+    del counts["dog"]
+    write_vocab(d / "vocab.txt", Vocabulary.from_counts(counts))
+    result = CliRunner().invoke(main, [
+        "train", "--train-text", str(d / "train.txt"), "--valid-text", str(d / "valid.txt"), "--out-dir",
+        str(d / "exp"), "--vocab", str(d / "vocab.txt"), "--embed-dim", "16", "--hidden-dim", "32",
+        "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    examples = [s.split() for s in toy_sentences(60, 2) if "dog" in s.split()]
+    return d, load_checkpoint(d / "exp" / "best.pt"), examples
+
+
+def sentence_logprob(model, vocab, sentences):
+    inputs, targets, mask = make_batch([torch.tensor(vocab.encode(s)) for s in sentences], 0, 1)
+    with torch.no_grad():
+        return float(model.sentence_logprobs(inputs, targets, mask).sum())
+
+
+def test_new_word_takes_a_free_cell_and_nothing_else_changes(trained):
+    _, ck, examples = trained
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples)
+    assert len(vocab) == len(ck.vocab) + 1 and vocab.id("dog") == len(ck.vocab)
+    assert torch.equal(table.cell[:-1], ck.table.cell) and table.cell[-1] not in set(ck.table.cell.tolist())
+    assert (table.n_rows, table.n_cols) == (ck.table.n_rows, ck.table.n_cols)
+    for k, v in ck.model.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v)
+    others = [s.split() for s in ["the cat sees the ball today", "a bird calls her sister"]]
+    assert sentence_logprob(model, vocab, others) == pytest.approx(sentence_logprob(ck.model, ck.vocab, others))
+    p = placements[0]
+    assert p.method == "examples" and (p.row, p.col) == (int(table.row[-1]), int(table.col[-1]))
+
+
+def test_examples_choose_a_cell_as_good_as_the_fallback_and_better_than_chance(trained):
+    _, ck, examples = trained
+    with_examples = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples)
+    fallback = add_words(ck.model, ck.vocab, ck.table, ["dog"])
+    assert fallback[3][0].method == "like" and "<unk>" in fallback[3][0].detail
+    assert int(fallback[2].row[-1]) == int(ck.table.row[ck.vocab.unk_id])  # the row of <unk>
+    lp_examples = sentence_logprob(with_examples[0], with_examples[1], examples)
+    lp_fallback = sentence_logprob(fallback[0], fallback[1], examples)
+    # "dog" was trained as <unk>, so the examples confirm <unk>'s row; never worse than the fallback
+    assert lp_examples >= lp_fallback
+    # every other free cell in the table, tried one by one
+    model, vocab, table = with_examples[0], with_examples[1], with_examples[2]
+    free = sorted(set(range(table.n_rows * table.n_cols)) - set(ck.table.cell.tolist()))
+    others = []
+    for cell in free:
+        model.set_table(WordTable(torch.cat([ck.table.cell, torch.tensor([cell])]), table.n_rows, table.n_cols))
+        others.append(sentence_logprob(model, vocab, examples))
+    assert lp_examples >= sorted(others)[len(others) // 2]  # better than the median free cell
+    assert lp_examples >= max(others) - 0.05 * abs(max(others))
+
+
+def test_full_table_grows_rows_and_keeps_old_words(trained):
+    _, ck, examples = trained
+    n_free = ck.table.n_rows * ck.table.n_cols - ck.table.vocab_size
+    new = [f"name{i}" for i in range(n_free + 3)]
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, new, like={"name0": "cat"})
+    assert table.n_rows > ck.table.n_rows and table.n_cols == ck.table.n_cols
+    assert torch.equal(table.row[: ck.table.vocab_size], ck.table.row)
+    assert torch.equal(table.col[: ck.table.vocab_size], ck.table.col)
+    assert placements[0].detail.startswith("row of 'cat'") or "column of 'cat'" in placements[0].detail
+    others = [s.split() for s in ["the cat sees the ball today", "a bird calls her sister"]]
+    before = sentence_logprob(ck.model, ck.vocab, others)
+    after = sentence_logprob(model, vocab, others)
+    assert after <= before and after == pytest.approx(before, rel=0.05)  # added rows take a little mass
+
+
+def test_bad_new_words_are_refused(trained):
+    _, ck, _ = trained
+    with pytest.raises(ValueError, match="already in the vocabulary"):
+        add_words(ck.model, ck.vocab, ck.table, ["cat"])
+    with pytest.raises(ValueError, match="listed twice"):
+        add_words(ck.model, ck.vocab, ck.table, ["dog", "dog"])
+    with pytest.raises(ValueError, match="like-word 'zebra'"):
+        add_words(ck.model, ck.vocab, ck.table, ["dog"], like={"dog": "zebra"})
+
+
+def test_add_words_command(trained, tmp_path):
+    d, ck, examples = trained
+    (tmp_path / "names.txt").write_text("dog\nfido cat\n")
+    (tmp_path / "ex.txt").write_text("\n".join(" ".join(s) for s in examples) + "\n")
+    result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
+                                       str(tmp_path / "names.txt"), "--examples", str(tmp_path / "ex.txt"),
+                                       "--out", str(tmp_path / "new.pt")])
+    assert result.exit_code == 0, result.output
+    assert "dog\trow" in result.output and "examples" in result.output and "of 'cat'" in result.output
+    new = load_checkpoint(tmp_path / "new.pt")
+    assert new.vocab.words[-2:] == ["dog", "fido"]
+    (tmp_path / "bad.txt").write_text("dog cat extra\n")
+    result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
+                                       str(tmp_path / "bad.txt"), "--out", str(tmp_path / "x.pt")])
+    assert result.exit_code != 0 and "bad.txt:1" in result.output
