@@ -73,7 +73,7 @@ def run_one(spec: dict, solver: str, queue) -> None:
     if solver == "lower_bound":
         cost = lower_bound(row_loss, col_loss)
     else:
-        kwargs = {"stats": stats} if solver == "transport" else {}
+        kwargs = {"stats": stats, **spec.get("transport", {})} if solver == "transport" else {}
         table = SOLVERS[solver](row_loss, col_loss, init.n_rows, init.n_cols, init=init, **kwargs)
         cost = _table_cost(row_loss, col_loss, table.cell, init.n_cols)
     seconds = time.perf_counter() - t
@@ -109,6 +109,21 @@ def run_problem(spec: dict, solvers: list[str]) -> dict:
     return out
 
 
+def markdown(path: str) -> str:
+    """A Markdown table of a results file: cost relative to exact / greedy / lower bound, seconds, GiB."""
+    lines = ["| problem | |V| | dtype | solver | vs exact | vs greedy | vs lower bound | seconds | peak GiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in map(json.loads, open(path)):
+        for solver in ("exact", "greedy", "alternating", "transport"):
+            if solver not in row:
+                continue
+            r = row[solver]
+            pct = [f"{r[k]:+.2f}%" if k in r else "" for k in ("vs_exact_pct", "vs_greedy_pct", "vs_lower_bound_pct")]
+            lines.append(f"| {row['kind']} | {row['vocab']:,} | {row['dtype']} | {solver} | {' | '.join(pct)} | "
+                         f"{r['seconds']} | {r['peak_rss_gb']} |")
+    return "\n".join(lines)
+
+
 def dump_tables(model_path: str, text: str, out_path: str) -> None:
     """Loss tables of a trained LightRNN on a text, saved for ``--tables``."""
     from lightrnn_asr.checkpoint import load_checkpoint
@@ -132,19 +147,26 @@ def main() -> None:
     ap.add_argument("--alternating-max", type=int, default=100000, help="largest |V| for alternating")
     ap.add_argument("--dtype", default=None, help="table dtype (default float32, bfloat16 from 500K words)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--k", type=int, default=8, help="transport: candidate rows/columns per word")
+    ap.add_argument("--rounds", type=int, default=3, help="transport: refinement rounds")
     ap.add_argument("--out", help="append JSON lines here")
     ap.add_argument("--dump-tables", nargs=3, metavar=("MODEL", "TEXT", "OUT"))
+    ap.add_argument("--markdown", metavar="JSONL", help="print a results file as a Markdown table and exit")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(args.markdown))
+        return
     if args.dump_tables:
         dump_tables(*args.dump_tables)
         return
-    specs = [{"name": f"{kind}-{v}", "kind": kind, "vocab": v, "threads": args.threads,
+    transport = {"k": args.k, "rounds": args.rounds}
+    specs = [{"name": f"{kind}-{v}", "kind": kind, "vocab": v, "threads": args.threads, "transport": transport,
               "dtype": args.dtype or ("bfloat16" if v >= 500_000 else "float32")}
              for v in args.sizes for kind in args.kinds]
     for path in args.tables:
         v = torch.load(path, weights_only=True)["cell"].numel()
         specs.append({"name": f"real:{path}", "kind": "real", "path": path, "vocab": v, "threads": args.threads,
-                      "dtype": "as stored"})
+                      "transport": transport, "dtype": "as stored"})
     env = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {mp.cpu_count()} CPUs",
            "python": platform.python_version(), "torch": torch.__version__, "scipy": scipy.__version__}
     try:

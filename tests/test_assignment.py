@@ -40,6 +40,19 @@ def zipf_tables(v, seed, kind):
             counts * (col_pref + torch.randn(v, n_cols, generator=g, dtype=torch.float64)), n_rows, n_cols)
 
 
+def separable_tables(n, seed, other=None):
+    """n*n words on an n x n grid, each with one clearly best row and column, all distinct cells.
+
+    Returns ``(row_loss, col_loss, target)``; non-best entries are 1, or ``other`` (a tensor) when given.
+    """
+    target = torch.randperm(n * n, generator=torch.Generator().manual_seed(seed))
+    row_loss = torch.ones(n * n, n, dtype=torch.float64) if other is None else other[0].clone()
+    col_loss = torch.ones(n * n, n, dtype=torch.float64) if other is None else other[1].clone()
+    row_loss[torch.arange(n * n), target // n] = 0
+    col_loss[torch.arange(n * n), target % n] = 0
+    return row_loss, col_loss, target
+
+
 @pytest.mark.parametrize("v,n_rows,n_cols,seed", [(4, 2, 2, 0), (4, 2, 2, 1), (5, 2, 3, 2), (6, 2, 3, 3), (5, 3, 2, 4)])
 def test_exact_solver_matches_brute_force(v, n_rows, n_cols, seed):
     g = torch.Generator().manual_seed(seed)
@@ -94,11 +107,8 @@ def test_transport_accepts_low_precision_tables():
 
 def test_greedy_gives_every_word_its_best_cell_when_there_is_no_conflict():
     n = 5
-    target = torch.randperm(n * n, generator=torch.Generator().manual_seed(1))
-    row_loss = torch.rand(n * n, n, dtype=torch.float64) + 1
-    col_loss = torch.rand(n * n, n, dtype=torch.float64) + 1
-    row_loss[torch.arange(n * n), target // n] = 0
-    col_loss[torch.arange(n * n), target % n] = 0
+    noise = (torch.rand(n * n, n, dtype=torch.float64) + 1, torch.rand(n * n, n, dtype=torch.float64) + 1)
+    row_loss, col_loss, target = separable_tables(n, 1, noise)
     for solver in (solve_greedy, solve_transport):
         assert torch.equal(solver(row_loss, col_loss, n, n).cell, target)
 
@@ -131,12 +141,7 @@ def test_lower_bound_is_below_the_optimum_and_tight_without_conflicts():
     exact = allocation_cost(row_loss, col_loss, solve_exact(row_loss, col_loss, n_rows, n_cols))
     assert lower_bound(row_loss, col_loss) <= exact
     # without conflicts the relaxation is exact
-    n = 4
-    target = torch.randperm(n * n, generator=torch.Generator().manual_seed(3))
-    rl = torch.ones(n * n, n, dtype=torch.float64)
-    cl = torch.ones(n * n, n, dtype=torch.float64)
-    rl[torch.arange(n * n), target // n] = 0
-    cl[torch.arange(n * n), target % n] = 0
+    rl, cl, _ = separable_tables(4, 3)
     assert lower_bound(rl, cl) == pytest.approx(0.0, abs=1e-3)
 
 
@@ -171,11 +176,7 @@ def test_alternating_solver_finds_separable_optimum():
     # Each word has one clearly best row and one clearly best column, all distinct cells:
     # any row/column permutation of the start is undone within one sweep.
     n = 4
-    target = torch.randperm(n * n, generator=torch.Generator().manual_seed(2))
-    row_loss = torch.ones(n * n, n, dtype=torch.float64)
-    col_loss = torch.ones(n * n, n, dtype=torch.float64)
-    row_loss[torch.arange(n * n), target // n] = 0
-    col_loss[torch.arange(n * n), target % n] = 0
+    row_loss, col_loss, target = separable_tables(n, 2)
     alt = solve_alternating(row_loss, col_loss, n, n, init=WordTable(torch.arange(n * n), n, n))
     assert allocation_cost(row_loss, col_loss, alt) == 0.0
     assert torch.equal(alt.cell, target)
