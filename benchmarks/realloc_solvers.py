@@ -34,7 +34,7 @@ import time
 import scipy
 import torch
 
-from lightrnn_asr.assignment import _table_cost, lower_bound
+from lightrnn_asr.assignment import allocation_cost, lower_bound
 from lightrnn_asr.reallocation import SOLVERS
 from lightrnn_asr.table import WordTable, table_shape
 
@@ -75,10 +75,10 @@ def run_one(spec: dict, solver: str, queue) -> None:
     else:
         kwargs = {"stats": stats, **spec.get("transport", {})} if solver == "transport" else {}
         table = SOLVERS[solver](row_loss, col_loss, init.n_rows, init.n_cols, init=init, **kwargs)
-        cost = _table_cost(row_loss, col_loss, table.cell, init.n_cols)
+        cost = allocation_cost(row_loss, col_loss, table)
     seconds = time.perf_counter() - t
     queue.put({"solver": solver, "cost": cost, "seconds": round(seconds, 2),
-               "start_cost": _table_cost(row_loss, col_loss, init.cell, init.n_cols),
+               "start_cost": allocation_cost(row_loss, col_loss, init),
                "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
                **({"lower_bound": stats["lower_bound"]} if "lower_bound" in stats else {})})
 

@@ -40,6 +40,7 @@ from scipy.optimize import linear_sum_assignment
 from .table import WordTable
 
 __all__ = [
+    "allocation_cost",
     "solve_exact",
     "solve_greedy",
     "solve_alternating",
@@ -76,10 +77,21 @@ def _gather_cost(table: torch.Tensor, words: torch.Tensor, cols: torch.Tensor) -
     return out
 
 
+def _cell_costs(row_loss: torch.Tensor, col_loss: torch.Tensor, cells: torch.Tensor, n_cols: int) -> torch.Tensor:
+    """``row_loss[w, r] + col_loss[w, c]`` float64 for word ``w`` in ``cells[w, j]``; same shape as ``cells``."""
+    words = torch.arange(cells.shape[0]).view(-1, *([1] * (cells.dim() - 1))).expand_as(cells).reshape(-1)
+    flat = cells.reshape(-1)
+    cost = _gather_cost(row_loss, words, torch.div(flat, n_cols, rounding_mode="floor"))
+    return (cost + _gather_cost(col_loss, words, flat % n_cols)).view(cells.shape)
+
+
 def _table_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, cell: torch.Tensor, n_cols: int) -> float:
-    words = torch.arange(cell.numel())
-    row = torch.div(cell, n_cols, rounding_mode="floor")
-    return float(_gather_cost(row_loss, words, row).sum() + _gather_cost(col_loss, words, cell % n_cols).sum())
+    return float(_cell_costs(row_loss, col_loss, cell, n_cols).sum())
+
+
+def allocation_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, table: WordTable) -> float:
+    """Total cost ``sum_w row_loss[w, r(w)] + col_loss[w, c(w)]`` of an allocation (nats, float64 sum)."""
+    return _table_cost(row_loss, col_loss, table.cell, table.n_cols)
 
 
 def solve_exact(
@@ -138,9 +150,8 @@ def solve_greedy(
     room = np.full(n_rows, n_cols, dtype=np.int64)
     full = np.zeros(n_rows, dtype=bool)
     row = np.empty(v, dtype=np.int64)
-    rl = row_loss
-    for w in torch.argsort(_regret(rl, words), descending=True).tolist():
-        cost = rl[w].double().numpy()
+    for w in torch.argsort(_regret(row_loss, words), descending=True).tolist():
+        cost = row_loss[w].double().numpy()
         r = int(np.argmin(np.where(full, np.inf, cost)))
         row[w] = r
         room[r] -= 1
@@ -225,49 +236,41 @@ def _assign_lines(table: torch.Tensor, line: torch.Tensor, n_lines: int) -> torc
     return pos
 
 
-def _auction(
-    table: torch.Tensor,
-    words: torch.Tensor,
-    line: torch.Tensor,
-    n_lines: int,
-    cap: int,
-    eps: float,
-    phases: int = 3,
-    theta: float = 10.0,
-    max_iter: int = 20000,
-) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Many independent assignment problems at once, by a vectorised auction.
+def _transport(
+    table: torch.Tensor, capacity: int, eps: float, phases: int = 3, theta: float = 10.0, max_iter: int = 20000
+) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
+    """The transportation problem: every word one of K lines, at most ``capacity`` words per line.
 
-    Entry ``i`` (word ``words[i]``, or a dummy with zero costs when ``-1``)
-    must take one of the ``K = table.shape[1]`` objects of its line
-    ``line[i]``; object ``k`` of a line has ``cap`` identical slots; costs are
-    ``table[words[i], k]``. Every line has exactly ``K * cap`` entries
-    (callers pad with dummies), so the problem is symmetric.
-
+    ``K * capacity - |V|`` dummy words with zero costs make it symmetric.
     Bertsekas' forward auction (minimisation form) with Jacobi bidding and
-    epsilon-scaling; an object's ``cap`` slots are sold as a class whose
+    epsilon-scaling; a line's ``capacity`` slots are sold as a class whose
     price is its cheapest slot, and a bid is set against the best *other*
-    object (Bertsekas and Castanon's treatment of similar objects, which
-    avoids price wars between identical slots): ``phases`` phases with epsilon ``eps * theta**j``
-    each ending when every entry holds a slot. The result is within
-    ``n * eps`` of the optimum (epsilon-complementary slackness). When an epsilon phase fails to
-    finish within ``max_iter`` rounds, the remaining entries fill the free
-    slots of their lines (valid, just not certified).
+    line (Bertsekas and Castanon's treatment of similar objects, which avoids
+    price wars between identical slots). ``phases`` phases with epsilon
+    ``eps * theta**j``, each ending when every word holds a slot; at the
+    start of a phase every slot takes its class price again. When a phase
+    fails to finish within ``max_iter`` rounds, the remaining words fill
+    the free slots (valid, just not certified).
+
+    Args:
+        table: ``(|V|, K)`` costs of each word on each line.
+        eps: final epsilon (nats).
 
     Returns:
-        ``(choice, price, certified)``: ``(n,)`` int64 object index within the
-        line for every entry; ``(n_lines * K,)`` float64 object prices (the
-        dual variables); whether the last phase finished by bidding.
+        ``(choice, price, slack, certified)``: ``(|V|,)`` int64 line of every
+        word; ``(K,)`` float64 line prices (dual variables); when
+        ``certified``, the cost of ``choice`` is within ``slack`` nats of the
+        optimum (epsilon-complementary slackness).
     """
-    k_objs = table.shape[1]
-    n = words.numel()
-    n_cls = n_lines * k_objs
-    price = torch.zeros(n_cls, cap, dtype=torch.float64)
-    owner = torch.full((n_cls, cap), -1, dtype=torch.long)
+    v, k_objs = table.shape
+    n = k_objs * capacity  # words plus dummies (ids >= v)
+    price = torch.zeros(k_objs, capacity, dtype=torch.float64)
+    owner = torch.full((k_objs, capacity), -1, dtype=torch.long)
     held = torch.full((n,), -1, dtype=torch.long)
+    certified = True
     for phase in range(phases):
         e = eps * theta ** (phases - 1 - phase)
-        # the dual variable is one price per object (class); held bids above it are not carried over
+        # the dual variable is one price per line (class); held bids above it are not carried over
         price[:] = price.amin(dim=1, keepdim=True)
         owner.fill_(-1)
         held.fill_(-1)
@@ -281,22 +284,18 @@ def _auction(
             bid = torch.empty(todo.numel(), dtype=torch.float64)
             for s in range(0, todo.numel(), _CHUNK):
                 idx = todo[s : s + _CHUNK]
-                w = words[idx]
-                cost = table[w.clamp(min=0)].double()
-                cost[w < 0] = 0.0
-                base = line[idx] * k_objs
-                vals = cost + (pi1.view(n_lines, k_objs)[line[idx]] if n_lines > 1 else pi1[None, :])
+                cost = table[idx.clamp(max=v - 1)].double()
+                cost[idx >= v] = 0.0
+                vals = cost + pi1[None, :]
                 if k_objs > 1:
                     top = vals.topk(2, dim=1, largest=False)
                     v1, v2, k1 = top.values[:, 0], top.values[:, 1], top.indices[:, 0]
                 else:
-                    v1 = vals[:, 0]
+                    v1, k1 = vals[:, 0], torch.zeros_like(idx)
                     v2 = v1 + 1e3 * e
-                    k1 = torch.zeros_like(idx)
-                c1 = base + k1
-                cls1[s : s + _CHUNK] = c1
-                bid[s : s + _CHUNK] = pi1[c1] + (v2 - v1) + e
-            # resolve: per object, bidders in decreasing bid take its slots in increasing price
+                cls1[s : s + _CHUNK] = k1
+                bid[s : s + _CHUNK] = pi1[k1] + (v2 - v1) + e
+            # resolve: per line, bidders in decreasing bid take its slots in increasing price
             order = torch.argsort(bid, descending=True)
             order = order[torch.sort(cls1[order], stable=True).indices]
             c_sorted, b_sorted, who = cls1[order], bid[order], todo[order]
@@ -304,11 +303,10 @@ def _auction(
             first[1:] = c_sorted[1:] != c_sorted[:-1]
             pos = torch.arange(c_sorted.numel())
             rank = pos - torch.cummax(torch.where(first, pos, torch.zeros_like(pos)), 0).values
-            ok = rank < cap
-            rank_c = rank.clamp(max=cap - 1)
-            ok &= b_sorted > sorted_price[c_sorted, rank_c]
-            acc_c, acc_r, acc_w, acc_b = c_sorted[ok], rank_c[ok], who[ok], b_sorted[ok]
-            slot = slot_order[acc_c, acc_r]
+            rank_c = rank.clamp(max=capacity - 1)
+            ok = (rank < capacity) & (b_sorted > sorted_price[c_sorted, rank_c])
+            acc_c, acc_w, acc_b = c_sorted[ok], who[ok], b_sorted[ok]
+            slot = slot_order[acc_c, rank_c[ok]]
             evicted = owner[acc_c, slot]
             evicted = evicted[evicted >= 0]
             held[evicted] = -1
@@ -316,50 +314,24 @@ def _auction(
             price[acc_c, slot] = acc_b
             held[acc_w] = acc_c
             todo = torch.cat([who[~ok], evicted])
-        if todo.numel():  # not certified: fill free slots of each line in any order
-            free_cls = (owner < 0).nonzero()[:, 0]
-            free_cls = free_cls[torch.argsort(free_cls, stable=True)]
-            todo = todo[torch.argsort(line[todo], stable=True)]
-            held[todo] = free_cls
-            return held % k_objs, price.amin(1), False
-    return held % k_objs, price.amin(1), True
+        if todo.numel():  # not certified: fill the free slots in any order
+            held[todo] = (owner < 0).nonzero()[:, 0]
+            certified = False
+            break
+    return held[:v], price.amin(1), n * eps, certified
 
 
-def _epsilon(tables: tuple[torch.Tensor, ...], rel: float) -> float:
-    """Auction epsilon: ``rel`` times the mean over words of a word's cost range (summed over ``tables``).
+def _epsilon(table: torch.Tensor, rel: float) -> float:
+    """Auction epsilon: ``rel`` times the mean over words of a word's cost range.
 
     One epsilon for all words converges much faster than one per word and
     gives the same total slack ``|V| * eps = rel * sum_w range_w``.
     """
-    v = tables[0].shape[0]
-    out = torch.zeros(v, dtype=torch.float64)
-    for s in range(0, v, _CHUNK):
-        for t in tables:
-            c = t[s : s + _CHUNK].double()
-            out[s : s + _CHUNK] += c.amax(1) - c.amin(1)
-    return max(rel * float(out.mean()), 1e-12)
-
-
-def _pad_lines(words: torch.Tensor, line: torch.Tensor, n_lines: int, size: int):
-    """Append ``-1`` dummies so that every line has exactly ``size`` entries."""
-    counts = torch.bincount(line, minlength=n_lines)
-    pad_line = torch.repeat_interleave(torch.arange(n_lines), size - counts)
-    return torch.cat([words, torch.full((pad_line.numel(),), -1, dtype=torch.long)]), torch.cat([line, pad_line])
-
-
-def _transport(table: torch.Tensor, capacity: int, eps: float) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
-    """The transportation problem: every word one of K lines, at most ``capacity`` words per line.
-
-    Returns:
-        ``(choice, price, slack, certified)``: ``(|V|,)`` int64 line of every
-        word; ``(K,)`` float64 line prices (dual variables); when
-        ``certified``, the cost of ``choice`` is within ``slack`` nats of the
-        optimum.
-    """
-    v, k = table.shape
-    words, line = _pad_lines(torch.arange(v), torch.zeros(v, dtype=torch.long), 1, k * capacity)
-    choice, price, certified = _auction(table, words, line, 1, capacity, eps)
-    return choice[:v], price, words.numel() * eps, certified
+    total = 0.0
+    for s in range(0, table.shape[0], _CHUNK):
+        c = table[s : s + _CHUNK].double()
+        total += float((c.amax(1) - c.amin(1)).sum())
+    return max(rel * total / table.shape[0], 1e-12)
 
 
 def _relaxation(row_loss: torch.Tensor, col_loss: torch.Tensor, rel_eps: float):
@@ -368,7 +340,7 @@ def _relaxation(row_loss: torch.Tensor, col_loss: torch.Tensor, rel_eps: float):
     n_cols = col_loss.shape[1]
     bound, certified, prices = 0.0, True, []
     for table, capacity in ((row_loss, n_cols), (col_loss, n_rows)):
-        choice, price, slack, ok = _transport(table, capacity, _epsilon((table,), rel_eps))
+        choice, price, slack, ok = _transport(table, capacity, _epsilon(table, rel_eps))
         bound += float(_gather_cost(table, torch.arange(v), choice).sum()) - slack
         certified &= ok
         prices.append(price)
@@ -435,25 +407,16 @@ def _min_cost_matching(cost: torch.Tensor, cand: torch.Tensor, n_cells: int) -> 
     return cell
 
 
-def _candidate_matching(row_loss, col_loss, rows, cols, cell, n_cols: int, n_cells: int) -> torch.Tensor:
-    """Exact matching over each word's candidate cells: ``rows x cols``, its current cell, and the
-    cells of its current row in ``cols`` and of its current column in ``rows``."""
-    v = cell.numel()
+def _candidate_matching(row_loss, col_loss, rows, cols, grid, grid_cost, cell, n_cols: int) -> torch.Tensor:
+    """Exact matching over each word's candidate cells: the ``rows x cols`` grid (``grid``, with
+    costs ``grid_cost``), its current cell, and the cells of its current row in ``cols`` and of its
+    current column in ``rows``."""
     row, col = torch.div(cell, n_cols, rounding_mode="floor"), cell % n_cols
-    cand = torch.cat(
-        [
-            (rows[:, :, None] * n_cols + cols[:, None, :]).reshape(v, -1),
-            cell[:, None],  # keeps the problem feasible, so the cost never rises
-            row[:, None] * n_cols + cols,
-            rows * n_cols + col[:, None],
-        ],
-        1,
-    )
-    words = torch.arange(v)[:, None].expand_as(cand).reshape(-1)
-    flat = cand.reshape(-1)
-    cost = _gather_cost(row_loss, words, torch.div(flat, n_cols, rounding_mode="floor"))
-    cost += _gather_cost(col_loss, words, flat % n_cols)
-    return _min_cost_matching(cost.view(v, -1), cand, n_cells)
+    # the current cell keeps the problem feasible, so the cost never rises
+    near = torch.cat([cell[:, None], row[:, None] * n_cols + cols, rows * n_cols + col[:, None]], 1)
+    cand = torch.cat([grid, near], 1)
+    cost = torch.cat([grid_cost, _cell_costs(row_loss, col_loss, near, n_cols)], 1)
+    return _min_cost_matching(cost, cand, row_loss.shape[1] * n_cols)
 
 
 def _top_k(table: torch.Tensor, price: torch.Tensor, k: int) -> torch.Tensor:
@@ -518,6 +481,8 @@ def solve_transport(
     alpha, beta, bound = _relaxation(row_loss, col_loss, rel_eps)
     rows = _top_k(row_loss, alpha, min(k, n_rows))
     cols = _top_k(col_loss, beta, min(k, n_cols))
+    grid = (rows[:, :, None] * n_cols + cols[:, None, :]).reshape(v, -1)
+    grid_cost = _cell_costs(row_loss, col_loss, grid, n_cols)
     cell = (init.cell if init is not None else torch.arange(v)).to(torch.long)
     history = [_table_cost(row_loss, col_loss, cell, n_cols)]
     round_start = history[-1]
@@ -525,7 +490,7 @@ def solve_transport(
         if step % 2:  # exact block-coordinate sweeps: whole rows and columns, which the candidates lack
             new = _sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, 0.0)
         else:  # exact matching over the candidate cells plus the current ones
-            new = _candidate_matching(row_loss, col_loss, rows, cols, cell, n_cols, n_rows * n_cols)
+            new = _candidate_matching(row_loss, col_loss, rows, cols, grid, grid_cost, cell, n_cols)
         cost = _table_cost(row_loss, col_loss, new, n_cols)
         if cost < history[-1]:
             cell = new

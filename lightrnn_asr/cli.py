@@ -169,7 +169,9 @@ def add_words_cmd(model_path, words_path, examples, out_path) -> None:
     """
     ck = load_checkpoint(model_path, expect_type="lightrnn")
     words, like = [], {}
-    for lineno, fields in enumerate((line.split() for line in open(words_path, encoding="utf-8")), 1):
+    with open(words_path, encoding="utf-8") as f:
+        lines = [line.split() for line in f]
+    for lineno, fields in enumerate(lines, 1):
         if not fields:
             continue
         if len(fields) > 2:

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from .data import make_batch
+from .data import length_batches, make_batch
 from .model import LightRNN, LMConfig
 from .table import WordTable
 from .vocab import Vocabulary
@@ -74,19 +74,13 @@ def _losses(model: LightRNN, sentences: list[list[int]], word: int, bos: int, eo
     device = next(model.parameters()).device
     row = torch.zeros(model.config.n_rows, dtype=torch.float64)
     col = torch.zeros(model.config.n_cols, dtype=torch.float64)
-    batch: list[torch.Tensor] = []
-    size = 0
-    for s in sentences + [None]:  # type: ignore[list-item]
-        if s is not None:
-            batch.append(torch.tensor(s))
-            size += len(s) + 1
-        if batch and (s is None or size >= max_tokens):
-            inputs, targets, mask = (t.to(device) for t in make_batch(batch, bos, eos))
-            row_lp, col_lp = model.row_col_logprobs(inputs, targets)
-            at = (targets == word) & mask
-            row -= row_lp[at].double().sum(0).cpu()
-            col -= col_lp[at].double().sum(0).cpu()
-            batch, size = [], 0
+    for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens):
+        batch = make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos)
+        inputs, targets, mask = (t.to(device) for t in batch)
+        row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+        at = (targets == word) & mask
+        row -= row_lp[at].double().sum(0).cpu()
+        col -= col_lp[at].double().sum(0).cpu()
     return row, col
 
 
@@ -150,7 +144,8 @@ def add_words(
     if examples:
         encoded = [new_vocab.encode(s) for s in examples]
     occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
-    order = sorted(range(n_new), key=lambda i: -sum(s.count(v_old + i) for s in occurrences[v_old + i]))
+    n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
+    order = sorted(range(n_new), key=lambda i: -n_occ[v_old + i])
     col_bias = new_model.col_head.bias.detach().double().cpu()
     row_bias = new_model.row_head.bias.detach().double().cpu()
     placements: dict[int, Placement] = {}
@@ -166,8 +161,7 @@ def add_words(
             _, col_loss = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
             col_loss[~free[r]] = float("inf")
             c = int(col_loss.argmin())
-            n_occ = sum(s.count(wid) for s in sents)
-            detail = f"{n_occ} occurrence(s), NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
+            detail = f"{n_occ[wid]} occurrence(s), NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
             placements[i] = Placement(words[i], r, c, "examples", detail)
         else:
             ref = like.get(words[i], "<unk>")

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .assignment import solve_alternating, solve_exact, solve_greedy, solve_transport
+from .assignment import allocation_cost, solve_alternating, solve_exact, solve_greedy, solve_transport
 
 from .data import Corpus, length_batches, make_batch
 from .model import LightRNN
@@ -89,12 +89,6 @@ def loss_tables(
     finally:
         model.train(was_training)
     return row_loss.cpu(), col_loss.cpu()
-
-
-def allocation_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, table: WordTable) -> float:
-    """Total cost ``sum_w row_loss[w, r(w)] + col_loss[w, c(w)]`` of an allocation (nats)."""
-    words = torch.arange(table.vocab_size)
-    return float(row_loss[words, table.row].double().sum() + col_loss[words, table.col].double().sum())
 
 
 #: Reallocation solvers by name (see :mod:`lightrnn_asr.assignment`).
