@@ -32,6 +32,8 @@ each a relaxation, so the sum of their optima is <= the optimum.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 from ortools.graph.python import min_cost_flow
@@ -226,13 +228,16 @@ def _assign_lines(table: torch.Tensor, line: torch.Tensor, n_lines: int) -> torc
     """
     pos = torch.empty(table.shape[0], dtype=torch.long)
     order = torch.argsort(line, stable=True)
-    start = 0
-    for n in torch.bincount(line, minlength=n_lines).tolist():
-        members = order[start : start + n]
-        start += n
-        if n:
-            _, cols = linear_sum_assignment(table[members].double().numpy())
-            pos[members] = torch.from_numpy(cols).long()
+    sizes = torch.bincount(line, minlength=n_lines)
+    blocks = [b for b in torch.split(order, sizes.tolist()) if b.numel()]
+
+    def solve(members: torch.Tensor) -> None:
+        _, cols = linear_sum_assignment(table[members].double().numpy())
+        pos[members] = torch.from_numpy(cols).long()
+
+    # the lines are independent and scipy releases the GIL while it solves
+    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+        list(pool.map(solve, blocks))
     return pos
 
 
@@ -275,11 +280,10 @@ def _transport(
         owner.fill_(-1)
         held.fill_(-1)
         todo = torch.arange(n)
+        pi1 = price[:, 0].clone()  # every line's class price: its cheapest slot
         for _ in range(max_iter):
             if todo.numel() == 0:
                 break
-            sorted_price, slot_order = price.sort(dim=1)
-            pi1 = sorted_price[:, 0]
             cls1 = torch.empty(todo.numel(), dtype=torch.long)
             bid = torch.empty(todo.numel(), dtype=torch.float64)
             for s in range(0, todo.numel(), _CHUNK):
@@ -299,20 +303,25 @@ def _transport(
             order = torch.argsort(bid, descending=True)
             order = order[torch.sort(cls1[order], stable=True).indices]
             c_sorted, b_sorted, who = cls1[order], bid[order], todo[order]
+            # only the lines bid on are sorted: late rounds have few bidders, and sorting
+            # all K * capacity prices every round dominated the run time
+            lines, line_of = torch.unique_consecutive(c_sorted, return_inverse=True)
+            sorted_price, slot_order = price[lines].sort(dim=1)
             first = torch.ones_like(c_sorted, dtype=torch.bool)
             first[1:] = c_sorted[1:] != c_sorted[:-1]
             pos = torch.arange(c_sorted.numel())
             rank = pos - torch.cummax(torch.where(first, pos, torch.zeros_like(pos)), 0).values
             rank_c = rank.clamp(max=capacity - 1)
-            ok = (rank < capacity) & (b_sorted > sorted_price[c_sorted, rank_c])
+            ok = (rank < capacity) & (b_sorted > sorted_price[line_of, rank_c])
             acc_c, acc_w, acc_b = c_sorted[ok], who[ok], b_sorted[ok]
-            slot = slot_order[acc_c, rank_c[ok]]
+            slot = slot_order[line_of[ok], rank_c[ok]]
             evicted = owner[acc_c, slot]
             evicted = evicted[evicted >= 0]
             held[evicted] = -1
             owner[acc_c, slot] = acc_w
             price[acc_c, slot] = acc_b
             held[acc_w] = acc_c
+            pi1[lines] = price[lines].amin(1)
             todo = torch.cat([who[~ok], evicted])
         if todo.numel():  # not certified: fill the free slots in any order
             held[todo] = (owner < 0).nonzero()[:, 0]
