@@ -269,6 +269,12 @@ def _transport(
     """
     v, k_objs = table.shape
     n = k_objs * capacity  # words plus dummies (ids >= v)
+    if n - v > v // 8:
+        # Many free slots (a vocabulary from a word list: few words occur in the text). Dummy
+        # bidders would all chase the cheapest line, one line per round; instead solve the
+        # asymmetric problem: no dummies, one phase from zero prices, which keeps the
+        # slots no word wants at the lowest price, as optimality requires (Bertsekas, "Network Optimization", 1998: asymmetric assignment).
+        n, phases = v, 1
     price = torch.zeros(k_objs, capacity, dtype=torch.float64)
     owner = torch.full((k_objs, capacity), -1, dtype=torch.long)
     held = torch.full((n,), -1, dtype=torch.long)
@@ -324,7 +330,7 @@ def _transport(
             pi1[lines] = price[lines].amin(1)
             todo = torch.cat([who[~ok], evicted])
         if todo.numel():  # not certified: fill the free slots in any order
-            held[todo] = (owner < 0).nonzero()[:, 0]
+            held[todo] = (owner < 0).nonzero()[: todo.numel(), 0]
             certified = False
             break
     return held[:v], price.amin(1), n * eps, certified

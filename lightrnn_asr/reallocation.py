@@ -33,6 +33,7 @@ from .table import WordTable
 
 __all__ = [
     "loss_tables",
+    "occurring_words",
     "allocation_cost",
     "reallocate",
     "SOLVERS",
@@ -51,6 +52,7 @@ def loss_tables(
     max_tokens: int = 8000,
     progress: bool = False,
     dtype: torch.dtype = torch.float32,
+    words: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Accumulate the row- and column-loss tables in one pass over ``corpus``.
 
@@ -64,16 +66,27 @@ def loss_tables(
         dtype: accumulation and result dtype. float32 (default) takes
             ``8 |V| sqrt|V|`` bytes for both tables (0.25 GB at |V| = 100K,
             8 GB at |V| = 1M); float64 doubles that.
+        words: ``(n,)`` int64 distinct word ids: accumulate only their rows
+            (see :func:`occurring_words`), in this order. A vocabulary read
+            from a word list has many words that never occur in the text;
+            their rows would be all zero.
 
     Returns:
-        ``(row_loss, col_loss)``: ``(|V|, R)`` and ``(|V|, C)`` on the CPU, in
-        nats (sums of negative log-probabilities). Words that never occur as a
-        target have all-zero rows (any cell costs them nothing).
+        ``(row_loss, col_loss)``: ``(n, R)`` and ``(n, C)`` on the CPU (``n``
+        is ``|V|`` without ``words``), in nats (sums of negative
+        log-probabilities). Words that never occur as a target have all-zero
+        rows (any cell costs them nothing).
     """
     cfg = model.config
     device = next(model.parameters()).device
-    row_loss = torch.zeros(cfg.vocab_size, cfg.n_rows, dtype=dtype, device=device)
-    col_loss = torch.zeros(cfg.vocab_size, cfg.n_cols, dtype=dtype, device=device)
+    # slot[w]: the table row of word w, or n (a scratch row) for words left out
+    n = cfg.vocab_size if words is None else words.numel()
+    slot = torch.arange(n) if words is None else torch.full((cfg.vocab_size,), n, dtype=torch.long)
+    if words is not None:
+        slot[words] = torch.arange(n)
+    slot = slot.to(device)
+    row_loss = torch.zeros(n + 1, cfg.n_rows, dtype=dtype, device=device)
+    col_loss = torch.zeros(n + 1, cfg.n_cols, dtype=dtype, device=device)
     was_training = model.training
     model.eval()
     try:
@@ -83,12 +96,20 @@ def loss_tables(
             inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
             with autocast_for(device):
                 row_lp, col_lp = model.row_col_logprobs(inputs, targets)
-            words = targets[mask]
-            row_loss.index_add_(0, words, -row_lp[mask].to(dtype))
-            col_loss.index_add_(0, words, -col_lp[mask].to(dtype))
+            at = slot[targets[mask]]
+            row_loss.index_add_(0, at, -row_lp[mask].to(dtype))
+            col_loss.index_add_(0, at, -col_lp[mask].to(dtype))
     finally:
         model.train(was_training)
-    return row_loss.cpu(), col_loss.cpu()
+    return row_loss[:n].cpu(), col_loss[:n].cpu()
+
+
+def occurring_words(corpus: Corpus, vocab_size: int, eos_id: int = 1) -> torch.Tensor:
+    """``(n,)`` int64 sorted ids of the words that occur as a target in ``corpus`` (``</s>`` included)."""
+    seen = torch.bincount(corpus.ids, minlength=vocab_size) > 0
+    if len(corpus):
+        seen[eos_id] = True
+    return seen.nonzero()[:, 0]
 
 
 #: Reallocation solvers by name (see :mod:`lightrnn_asr.assignment`).
@@ -105,8 +126,19 @@ def reallocate(
     col_loss: torch.Tensor,
     current: WordTable,
     solver: str | AllocationSolver = "transport",
+    words: torch.Tensor | None = None,
 ) -> tuple[WordTable, float, float]:
     """Run a solver and keep the result only if it does not cost more.
+
+    Args:
+        row_loss, col_loss: ``(n, R)``, ``(n, C)`` loss tables (nats) of all
+            words, or of ``words`` only.
+        words: ``(n,)`` int64 ids the tables are for (from
+            :func:`occurring_words`). The other words cost nothing anywhere,
+            so only these are matched; the others keep their cells where
+            they are still free and fill the remaining cells otherwise. The
+            result is as optimal as the solver's, at the cost of an ``n``-word
+            problem (15K instead of 700K words for a vocabulary from a word list).
 
     Returns:
         ``(table, cost_before, cost_after)`` in nats; ``table`` is ``current``
@@ -114,12 +146,35 @@ def reallocate(
 
     Raises:
         KeyError: for an unknown solver name.
+        ValueError: when the tables and ``words`` disagree in size.
     """
     fn = SOLVERS[solver] if isinstance(solver, str) else solver
-    before = allocation_cost(row_loss, col_loss, current)
-    new = fn(row_loss, col_loss, current.n_rows, current.n_cols, init=current)
+    if words is None:
+        sub = current
+    else:
+        if words.numel() != row_loss.shape[0]:
+            raise ValueError(f"{words.numel()} words for loss tables of {row_loss.shape[0]} rows")
+        sub = WordTable(current.cell[words], current.n_rows, current.n_cols)
+    before = allocation_cost(row_loss, col_loss, sub)
+    new = fn(row_loss, col_loss, current.n_rows, current.n_cols, init=sub)
     after = allocation_cost(row_loss, col_loss, new)
     if after > before:
         return current, before, before
-    return new, before, after
+    if words is None:
+        return new, before, after
+    return _fill_idle(current, words, new.cell), before, after
 
+
+def _fill_idle(current: WordTable, words: torch.Tensor, cells: torch.Tensor) -> WordTable:
+    """``current`` with ``words`` moved to ``cells``; every other word keeps its cell unless one of
+    ``words`` took it, and then gets a free cell (in id order)."""
+    cell = current.cell.clone()
+    idle = torch.ones(cell.numel(), dtype=torch.bool)
+    idle[words] = False
+    taken = torch.zeros(current.n_rows * current.n_cols, dtype=torch.bool)
+    taken[cells] = True
+    cell[words] = cells
+    evicted = idle & taken[current.cell]
+    taken[cell[idle & ~evicted]] = True
+    cell[evicted] = (~taken).nonzero()[: int(evicted.sum()), 0]
+    return WordTable(cell, current.n_rows, current.n_cols)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, length_batches, make_batch
 from .model import LightRNN, _LanguageModel
-from .reallocation import loss_tables, reallocate
+from .reallocation import loss_tables, occurring_words, reallocate
 from .scorer import autocast_for, perplexity
 from .table import WordTable
 from .vocab import Vocabulary
@@ -207,8 +207,9 @@ def train(
         stop = bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
         if is_lightrnn and cfg.reallocate and not stop:
             t0 = time.perf_counter()
-            row_loss, col_loss = loss_tables(model, train_corpus, max_tokens=2 * cfg.max_tokens)
-            new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver)
+            active = occurring_words(train_corpus, len(vocab), vocab.eos_id)
+            row_loss, col_loss = loss_tables(model, train_corpus, max_tokens=2 * cfg.max_tokens, words=active)
+            new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
             moved = int((new_table.cell != table.cell).sum())
             table = new_table
             model.set_table(table)

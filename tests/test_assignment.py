@@ -122,11 +122,13 @@ def test_greedy_gives_contested_row_to_the_word_with_most_to_lose():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_transportation_auction_is_optimal(seed):
+@pytest.mark.parametrize("cap", [8, 12, 30])  # 3 free slots (dummy bidders); 23 and 113 (asymmetric auction)
+def test_transportation_auction_is_optimal(seed, cap):
     g = torch.Generator().manual_seed(seed)
-    v, k, cap = 37, 5, 8
+    v, k = 37, 5
     counts = (20.0 / torch.arange(1, v + 1, dtype=torch.float64))[:, None]
-    table = torch.rand(v, k, generator=g, dtype=torch.float64) * counts
+    # a shared preference for the first lines makes them contested at every capacity
+    table = (torch.rand(v, k, generator=g, dtype=torch.float64) + torch.arange(k) * 0.5) * counts
     choice, price, slack, certified = _transport(table, cap, 1e-6)
     assert certified and torch.bincount(choice, minlength=k).max() <= cap
     # the same problem as a dense assignment with every line repeated `cap` times

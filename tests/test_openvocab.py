@@ -102,13 +102,17 @@ def test_bad_new_words_are_refused(trained):
 
 def test_add_words_command(trained, tmp_path):
     d, ck, examples = trained
-    (tmp_path / "names.txt").write_text("dog\nfido cat\n")
+    grid = ck.table.word_at()
+    roomy = int((grid == -1).sum(1).argmax())  # "dog" may take one of its free cells; one stays free
+    assert int((grid[roomy] == -1).sum()) >= 2
+    like = ck.vocab.words[int(grid[roomy][grid[roomy] >= 0][0])]
+    (tmp_path / "names.txt").write_text(f"dog\nfido {like}\n")
     (tmp_path / "ex.txt").write_text("\n".join(" ".join(s) for s in examples) + "\n")
     result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
                                        str(tmp_path / "names.txt"), "--examples", str(tmp_path / "ex.txt"),
                                        "--out", str(tmp_path / "new.pt")])
     assert result.exit_code == 0, result.output
-    assert "dog\trow" in result.output and "examples" in result.output and "of 'cat'" in result.output
+    assert "dog\trow" in result.output and "examples" in result.output and f"of '{like}'" in result.output
     new = load_checkpoint(tmp_path / "new.pt")
     assert new.vocab.words[-2:] == ["dog", "fido"]
     (tmp_path / "bad.txt").write_text("dog cat extra\n")

@@ -3,7 +3,7 @@ import torch
 
 from lightrnn_asr.data import Corpus
 from lightrnn_asr.model import LMConfig, LightRNN
-from lightrnn_asr.reallocation import SOLVERS, allocation_cost, loss_tables, reallocate
+from lightrnn_asr.reallocation import SOLVERS, allocation_cost, loss_tables, occurring_words, reallocate
 from lightrnn_asr.table import WordTable
 
 
@@ -53,3 +53,39 @@ def test_loss_tables_match_explicit_sums():
     total_nll = -sum(model.sentence_logprobs(torch.tensor([[0] + s]), torch.tensor([s + [1]]),
                                              torch.ones(1, len(s) + 1, dtype=torch.bool)).item() for s in sentences)
     assert allocation_cost(row_loss, col_loss, table) == pytest.approx(total_nll, rel=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["exact", "transport"])
+def test_reallocating_the_occurring_words_only_is_exact(solver):
+    """Words absent from the text cost nothing anywhere: matching only the others loses nothing."""
+    g = torch.Generator().manual_seed(3)
+    v, active = 60, torch.tensor([0, 1, 4, 9, 10, 17, 23, 31, 42, 50, 51, 59])
+    current = WordTable.random(v, g)
+    row_loss = torch.zeros(v, current.n_rows, dtype=torch.float64)
+    col_loss = torch.zeros(v, current.n_cols, dtype=torch.float64)
+    row_loss[active] = torch.rand(active.numel(), current.n_rows, generator=g, dtype=torch.float64)
+    col_loss[active] = torch.rand(active.numel(), current.n_cols, generator=g, dtype=torch.float64)
+    full, _, full_cost = reallocate(row_loss, col_loss, current, "exact")
+    sub, before, after = reallocate(row_loss[active], col_loss[active], current, solver, words=active)
+    assert before == pytest.approx(allocation_cost(row_loss, col_loss, current))
+    assert after == pytest.approx(allocation_cost(row_loss, col_loss, sub))  # a bijection of all 60 words
+    assert after == pytest.approx(full_cost, rel=1e-6 if solver == "exact" else 1e-2)
+    idle = torch.ones(v, dtype=torch.bool)
+    idle[active] = False
+    kept = idle & ~torch.isin(current.cell, sub.cell[active])
+    assert torch.equal(sub.cell[kept], current.cell[kept])  # the others stay unless displaced
+    with pytest.raises(ValueError, match="12 words for loss tables of 60 rows"):
+        reallocate(row_loss, col_loss, current, solver, words=active)
+
+
+def test_loss_tables_of_occurring_words_are_rows_of_the_full_tables():
+    torch.manual_seed(0)
+    table = WordTable.random(11, torch.Generator().manual_seed(0))
+    model = LightRNN(LMConfig("lightrnn", 11, table.n_rows, table.n_cols, 6, 6, 1, 0.0), table).eval()
+    corpus = Corpus.from_id_lists([[3, 4, 5], [5, 5], [6, 3, 4, 7, 8]])
+    words = occurring_words(corpus, 11)
+    assert words.tolist() == [1, 3, 4, 5, 6, 7, 8]
+    row_loss, col_loss = loss_tables(model, corpus, max_tokens=7)
+    sub_row, sub_col = loss_tables(model, corpus, max_tokens=7, words=words)
+    torch.testing.assert_close(sub_row, row_loss[words])
+    torch.testing.assert_close(sub_col, col_loss[words])
