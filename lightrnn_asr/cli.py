@@ -29,7 +29,7 @@ from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
 from .text import normalize_text, split_sentences
 from .train import TrainConfig, resolve_device, train
-from .vocab import Vocabulary, read_vocab, write_vocab
+from .vocab import Vocabulary, read_vocab, read_word_list, write_vocab
 from .wer import bootstrap_ci, compute_wer, format_alignment
 
 log = logging.getLogger("lightrnn_asr")
@@ -96,6 +96,9 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
               help="Use this vocabulary ('word count' lines) instead of building one.")
 @click.option("--vocab-size", type=int, default=None, help="Keep the most frequent words.")
+@click.option("--word-list", "word_lists", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Also give a cell to every word of this list (one per line, e.g. "
+                   "/usr/share/dict/american-english-insane), seen in the text or not. Repeatable.")
 @click.option("--min-count", type=int, default=1, show_default=True)
 @click.option("--embed-dim", type=int, default=256, show_default=True)
 @click.option("--hidden-dim", type=int, default=256, show_default=True)
@@ -117,7 +120,7 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt.")
 @_friendly
-def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, min_count, embed_dim,
+def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, word_lists, min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume) -> None:
     """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM."""
@@ -129,6 +132,12 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
         vocab = read_vocab(vocab_path)
     else:
         vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
+    for path in word_lists:
+        words, skipped = read_word_list(path)
+        before = len(vocab)
+        vocab = vocab.with_words(words)
+        click.echo(f"{path}: {len(vocab) - before} new words ({len(words)} read, {skipped} entries skipped: "
+                   f"not one word after normalisation); vocabulary now {len(vocab)}")
     write_vocab(out / "vocab.txt", vocab)
     torch.manual_seed(seed)
     table = None
@@ -158,14 +167,18 @@ main.add_command(train_cmd, "train")
 @click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="New words, one per line: WORD [LIKE_WORD] (LIKE_WORD: an existing word it behaves like).")
 @click.option("--examples", type=click.Path(exists=True, dir_okay=False),
-              help="Sentences using the new words; each word then takes the free cell of least loss on them.")
+              help="Sentences using the new words (not your test sentences).")
+@click.option("--fit-steps", type=int, default=100, show_default=True,
+              help="With --examples: put the words that have examples in new rows and fit those rows' "
+                   "vectors to the examples (all trained weights frozen). 0: the free cell of least loss.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @_friendly
-def add_words_cmd(model_path, words_path, examples, out_path) -> None:
-    """Add words (names, places) to a trained LightRNN without retraining.
+def add_words_cmd(model_path, words_path, examples, fit_steps, out_path) -> None:
+    """Add words (names, places) to a trained LightRNN without retraining it.
 
-    Existing words keep their cells and all weights stay; each new word takes a free cell of the
-    word table (rows are added when it is full). See lightrnn_asr.openvocab for how cells are chosen.
+    Existing words keep their cells and weights. With --examples, the new words get rows of their
+    own fitted to the examples (or, with --fit-steps 0, the free cells of least loss on them);
+    without, free cells chosen by the fallback rule. See lightrnn_asr.openvocab.
     """
     ck = load_checkpoint(model_path, expect_type="lightrnn")
     words, like = [], {}
@@ -182,7 +195,8 @@ def add_words_cmd(model_path, words_path, examples, out_path) -> None:
     if not words:
         raise click.ClickException(f"{words_path}: no words")
     sentences = list(read_sentences(examples)) if examples else None
-    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like)
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
+                                                fit_steps=fit_steps)
     save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
     for p in placements:
         click.echo(f"{p.word}\trow {p.row}\tcol {p.col}\t{p.method}: {p.detail}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from .data import length_batches, make_batch
 from .model import LightRNN, LMConfig
@@ -92,6 +93,8 @@ def add_words(
     examples: Sequence[Sequence[str]] | None = None,
     like: dict[str, str] | None = None,
     max_tokens: int = 4000,
+    fit_steps: int = 0,
+    lr: float = 0.01,
 ) -> tuple[LightRNN, Vocabulary, WordTable, list[Placement]]:
     """Give new words cells of a trained LightRNN, keeping every existing word's cell and all weights.
 
@@ -103,6 +106,13 @@ def add_words(
             other words of these sentences must be in ``vocab`` or map to ``<unk>``.
         like: optional ``{new word: existing word}`` for the fallback placement.
         max_tokens: batch size of the example passes.
+        fit_steps: when > 0, the words with examples go to new rows of their
+            own, whose three vectors (input row vector, row-head weight and
+            bias) are fitted to the examples by ``fit_steps`` full passes of
+            Adam (learning rate ``lr``) with every trained weight frozen; their
+            columns are then re-chosen (an exact assignment on column NLL) and
+            the rows fitted again. Existing words keep their cells and
+            weights but lose the probability mass the new rows take.
 
     Returns:
         ``(model, vocab, table, placements)``: a new model (same weights, rows
@@ -128,10 +138,16 @@ def add_words(
             raise ValueError(f"like-word {ref!r} (for {w!r}) is not in the vocabulary")
     v_old, n_new = len(vocab), len(words)
     n_cols = table.n_cols
-    n_rows = max(table.n_rows, -(-(v_old + n_new) // n_cols))
     new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
+    encoded: list[list[int]] = [new_vocab.encode(s) for s in examples] if examples else []
+    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
+    fitted = [i for i in range(n_new) if fit_steps > 0 and occurrences[v_old + i]]
+    n_rows = max(table.n_rows, -(-(v_old + n_new - len(fitted)) // n_cols))
+    first_fit_row = n_rows
+    n_rows += -(-len(fitted) // n_cols)
     new_model = _grown(model, n_rows, v_old + n_new)
     occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
+    occupied[first_fit_row * n_cols :] = True  # the fitted rows hold only the fitted words
     old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
     occupied[old_cells] = True
     # until placed, a new word reads and scores like <unk> (what the model saw for unseen words)
@@ -140,12 +156,9 @@ def add_words(
     new_model.word_row.copy_(cells // n_cols)
     new_model.word_col.copy_(cells % n_cols)
 
-    encoded: list[list[int]] = []
-    if examples:
-        encoded = [new_vocab.encode(s) for s in examples]
-    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
     n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
-    order = sorted(range(n_new), key=lambda i: -n_occ[v_old + i])
+    fit_set = set(fitted)
+    order = sorted((i for i in range(n_new) if i not in fit_set), key=lambda i: -n_occ[v_old + i])
     col_bias = new_model.col_head.bias.detach().double().cpu()
     row_bias = new_model.row_head.bias.detach().double().cpu()
     placements: dict[int, Placement] = {}
@@ -182,6 +195,68 @@ def add_words(
         cells[wid] = r * n_cols + c
         new_model.word_row[wid] = r
         new_model.word_col[wid] = c
+    if fitted:
+        ids = torch.tensor([v_old + i for i in sorted(fitted, key=lambda i: -n_occ[v_old + i])])
+        cells[ids] = first_fit_row * n_cols + torch.arange(ids.numel())
+        new_model.word_row[ids], new_model.word_col[ids] = cells[ids] // n_cols, cells[ids] % n_cols
+        rows = list(range(first_fit_row, n_rows))
+        sents = [s for s in encoded if any(w >= v_old for w in s)]
+        nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        for r in rows:  # re-choose the columns inside each fitted row: an exact assignment on column NLL
+            members = ids[cells[ids] // n_cols == r]
+            cost = torch.stack([_losses(new_model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
+                                        max_tokens)[1] for w in members])
+            _, cols = linear_sum_assignment(cost.numpy())
+            cells[members] = r * n_cols + torch.from_numpy(cols).long()
+            new_model.word_col[members] = torch.from_numpy(cols).long().to(new_model.word_col.device)
+        nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        for w in ids.tolist():
+            r, c = divmod(int(cells[w]), n_cols)
+            placements[w - v_old] = Placement(new_vocab.words[w], r, c, "fitted",
+                                              f"{n_occ[w]} occurrence(s); new row fitted, example NLL "
+                                              f"{nll:.3f} nats/token")
     new_table = WordTable(cells, n_rows, n_cols)
     new_model.set_table(new_table)
     return new_model, new_vocab, new_table, [placements[i] for i in range(n_new)]
+
+
+def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], steps: int, lr: float,
+              bos: int, eos: int, max_tokens: int) -> float:
+    """Fit the input vectors, row-head weights and biases of ``rows`` (nothing else) to ``sentences``.
+
+    Minimises the mean NLL of all tokens of ``sentences`` (the new words and
+    the existing words around them, so that the new rows take only the mass
+    the examples justify) with Adam, ``steps`` passes, every other parameter
+    frozen (their gradients are zeroed, so Adam leaves them exactly as they were).
+
+    Returns:
+        The final mean NLL (nats per token).
+    """
+    device = next(model.parameters()).device
+    params = [model.row_embed.weight, model.row_head.weight, model.row_head.bias]
+    keep = torch.ones(model.config.n_rows, dtype=torch.bool, device=device)
+    keep[rows] = False
+    for p in model.parameters():
+        p.requires_grad_(any(p is q for q in params))
+    opt = torch.optim.Adam(params, lr=lr)
+    batches = [make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos)
+               for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens)]
+    model.eval()
+    nll = float("nan")
+    for _ in range(steps):
+        opt.zero_grad()
+        total, n = 0.0, 0
+        for inputs, targets, mask in batches:
+            inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
+            k = int(mask.sum())
+            loss = model.loss(inputs, targets, mask) * k
+            loss.backward()
+            total, n = total + float(loss), n + k
+        for p in params:
+            p.grad[keep] = 0.0
+            p.grad /= n
+        opt.step()
+        nll = total / n
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return nll

@@ -14,7 +14,9 @@ from typing import Iterable, Sequence
 
 import torch
 
-__all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab"]
+from .text import normalize_text
+
+__all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab", "read_word_list"]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
@@ -112,6 +114,27 @@ class Vocabulary:
         counts[EOS] = n
         return cls.from_counts(counts, max_size=max_size, min_count=min_count)
 
+    def with_words(self, words: Iterable[str]) -> "Vocabulary":
+        """A vocabulary with ``words`` appended (count 0) after the existing ones, skipping words
+        already present (and repeats); existing ids do not change.
+
+        Words that never occur in the training text still get a cell of the
+        word table and so a probability of their own: the mass the model
+        gives to that cell (see README, "Vocabularies larger than the text").
+
+        Raises:
+            ValueError: for a special symbol or a word containing whitespace.
+        """
+        new: list[str] = []
+        seen = set(self._index)
+        for w in words:
+            if w in SPECIALS or not w or any(ch.isspace() for ch in w):
+                raise ValueError(f"cannot add {w!r} to a vocabulary")
+            if w not in seen:
+                seen.add(w)
+                new.append(w)
+        return Vocabulary(self.words + new, self.counts + [0] * len(new))
+
     def to_dict(self) -> dict:
         """Plain-type form for checkpoints (loadable with ``weights_only=True``)."""
         return {"words": list(self.words), "counts": [int(c) for c in self.counts]}
@@ -153,3 +176,36 @@ def read_vocab(path) -> Vocabulary:
         return Vocabulary(words, counts)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
+
+
+def read_word_list(path) -> tuple[list[str], int]:
+    """Read a word list (one entry per line, e.g. Debian's ``/usr/share/dict`` lists).
+
+    Every entry is normalised like the training text
+    (:func:`lightrnn_asr.text.normalize_text`: ``"Aaron's"`` -> ``aaron's``,
+    ``"élan"`` -> ``elan``); entries that normalise to several words
+    (``"A&P"``) or to none are skipped, and repeats are dropped.
+
+    Returns:
+        ``(words, skipped)``: the distinct words in file order and the number
+        of entries skipped.
+
+    Raises:
+        ValueError: naming file and line when a line is not valid UTF-8.
+    """
+    words: dict[str, None] = {}
+    skipped = 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
+            if not line:
+                continue
+            norm = normalize_text(line).split()
+            if len(norm) == 1 and norm[0] not in SPECIALS:
+                words[norm[0]] = None
+            else:
+                skipped += 1
+    return list(words), skipped

@@ -1,10 +1,12 @@
 import json
+import math
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.cli import main
 from lightrnn_asr.nbest import read_nbest, read_text
 from lightrnn_asr.wer import compute_wer
@@ -115,3 +117,27 @@ def test_bad_input_gives_one_line_error(tmp_path, model):
     hyp.write_text("asterisk-queue-thankyou thank you\n")
     res = run("wer", "--ref", DATA / "asterisk_dev_sample.ref", "--hyp", hyp, ok=False)
     assert res.exit_code == 1 and "5 reference utterances have no hypothesis" in res.output
+
+
+def test_train_with_a_word_list_gives_unseen_words_their_own_cells(tmp_path):
+    from conftest import toy_sentences
+
+    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(300, 0)) + "\n")
+    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(20, 1)) + "\n")
+    (tmp_path / "list.txt").write_text("Zebra\nlion\ncat\n")
+    out = tmp_path / "exp"
+    result = CliRunner().invoke(main, [
+        "train", "--train-text", str(tmp_path / "train.txt"), "--valid-text", str(tmp_path / "valid.txt"),
+        "--out-dir", str(out), "--word-list", str(tmp_path / "list.txt"), "--embed-dim", "8", "--hidden-dim", "8",
+        "--num-layers", "1", "--rounds", "2", "--max-tokens", "400", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "2 new words (3 read, 0 entries skipped" in result.output
+    ck = load_checkpoint(out / "best.pt")
+    assert ck.vocab.words[-2:] == ["zebra", "lion"] and ck.vocab.counts[-2:] == [0, 0]
+    zebra, lion, unk = (int(ck.table.cell[ck.vocab.id(w)]) for w in ("zebra", "lion", "<unk>"))
+    assert len({zebra, lion, unk}) == 3  # cells of their own, not <unk>'s
+    (tmp_path / "s.txt").write_text("the zebra sees the lion\nthe cat sees the dog\n")
+    result = CliRunner().invoke(main, ["score", "--model", str(out / "best.pt"), "--text", str(tmp_path / "s.txt")])
+    assert result.exit_code == 0, result.output
+    scores = [float(line.split("\t")[0]) for line in result.output.strip().splitlines()]
+    assert all(math.isfinite(s) for s in scores) and scores[0] < scores[1]  # unseen words are unlikely

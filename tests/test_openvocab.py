@@ -112,10 +112,29 @@ def test_add_words_command(trained, tmp_path):
                                        str(tmp_path / "names.txt"), "--examples", str(tmp_path / "ex.txt"),
                                        "--out", str(tmp_path / "new.pt")])
     assert result.exit_code == 0, result.output
-    assert "dog\trow" in result.output and "examples" in result.output and f"of '{like}'" in result.output
+    assert "dog\trow" in result.output and "fitted" in result.output and f"of '{like}'" in result.output
     new = load_checkpoint(tmp_path / "new.pt")
     assert new.vocab.words[-2:] == ["dog", "fido"]
     (tmp_path / "bad.txt").write_text("dog cat extra\n")
     result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
                                        str(tmp_path / "bad.txt"), "--out", str(tmp_path / "x.pt")])
     assert result.exit_code != 0 and "bad.txt:1" in result.output
+
+
+def test_fitted_rows_beat_free_cells_on_new_sentences_and_leave_trained_weights(trained):
+    from conftest import toy_sentences
+
+    _, ck, examples = trained
+    fitted = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples, fit_steps=60, lr=0.05)
+    free = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples)
+    model, vocab, table, placements = fitted
+    assert placements[0].method == "fitted" and placements[0].row == ck.table.n_rows  # a row of its own
+    assert torch.equal(table.cell[:-1], ck.table.cell)
+    old, new = ck.model.state_dict(), model.state_dict()
+    for k, v in old.items():
+        if k.startswith(("row_embed", "row_head")):
+            assert torch.equal(new[k][: ck.table.n_rows], v)  # trained rows untouched
+        else:
+            assert torch.equal(new[k], v)
+    unseen = [s.split() for s in toy_sentences(200, 9) if "dog" in s.split()][:20]
+    assert sentence_logprob(model, vocab, unseen) > sentence_logprob(free[0], free[1], unseen) + 1.0

@@ -64,3 +64,21 @@ def test_vocabulary_validation_and_file_round_trip(tmp_path):
     bad.write_text("<s> 0\n</s> 1\n<unk> 0\nword lots\n")
     with pytest.raises(ValueError, match=r"bad.txt:4: expected 'word \[count\]'"):
         read_vocab(bad)
+
+
+def test_word_list_is_normalised_like_the_text_and_appended_with_zero_counts(tmp_path):
+    from lightrnn_asr.vocab import read_word_list
+
+    path = tmp_path / "words"
+    path.write_text("Aaron's\n\u00e9lan\nA&P\ncat\nCat\n\nzebra\n", encoding="utf-8")
+    words, skipped = read_word_list(path)
+    assert words == ["aaron's", "elan", "cat", "zebra"] and skipped == 1
+    base = Vocabulary.from_sentences([["the", "cat"], ["the", "dog"]])
+    big = base.with_words(words)
+    assert big.words[: len(base)] == base.words and big.counts[: len(base)] == base.counts
+    assert big.words[len(base):] == ["aaron's", "elan", "zebra"] and big.counts[len(base):] == [0, 0, 0]
+    with pytest.raises(ValueError, match="cannot add '<unk>'"):
+        base.with_words(["<unk>"])
+    path.write_bytes(b"cat\n\xff\xfe\n")
+    with pytest.raises(ValueError, match=r"words:2: not valid UTF-8"):
+        read_word_list(path)
