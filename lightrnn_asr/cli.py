@@ -171,9 +171,12 @@ main.add_command(train_cmd, "train")
 @click.option("--fit-steps", type=int, default=100, show_default=True,
               help="With --examples: put the words that have examples in new rows and fit those rows' "
                    "vectors to the examples (all trained weights frozen). 0: the free cell of least loss.")
+@click.option("--background", type=click.Path(exists=True, dir_okay=False),
+              help="Sentences of the target domain without the new words (e.g. some training text): "
+                   "fitted with the examples so that the new rows take only the mass the words deserve.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @_friendly
-def add_words_cmd(model_path, words_path, examples, fit_steps, out_path) -> None:
+def add_words_cmd(model_path, words_path, examples, fit_steps, background, out_path) -> None:
     """Add words (names, places) to a trained LightRNN without retraining it.
 
     Existing words keep their cells and weights. With --examples, the new words get rows of their
@@ -196,7 +199,8 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, out_path) -> None
         raise click.ClickException(f"{words_path}: no words")
     sentences = list(read_sentences(examples)) if examples else None
     model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
-                                                fit_steps=fit_steps)
+                                                fit_steps=fit_steps,
+                                                background=list(read_sentences(background)) if background else None)
     save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
     for p in placements:
         click.echo(f"{p.word}\trow {p.row}\tcol {p.col}\t{p.method}: {p.detail}")

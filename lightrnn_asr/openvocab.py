@@ -95,6 +95,7 @@ def add_words(
     max_tokens: int = 4000,
     fit_steps: int = 0,
     lr: float = 0.01,
+    background: Sequence[Sequence[str]] | None = None,
 ) -> tuple[LightRNN, Vocabulary, WordTable, list[Placement]]:
     """Give new words cells of a trained LightRNN, keeping every existing word's cell and all weights.
 
@@ -113,6 +114,10 @@ def add_words(
             columns are then re-chosen (an exact assignment on column NLL) and
             the rows fitted again. Existing words keep their cells and
             weights but lose the probability mass the new rows take.
+        background: sentences of the target domain without the new words
+            (e.g. a sample of the training text), added to the fitted loss so
+            that the new rows take the share of the mass the new words have
+            in that domain, not the share they have in the examples.
 
     Returns:
         ``(model, vocab, table, placements)``: a new model (same weights, rows
@@ -200,7 +205,7 @@ def add_words(
         cells[ids] = first_fit_row * n_cols + torch.arange(ids.numel())
         new_model.word_row[ids], new_model.word_col[ids] = cells[ids] // n_cols, cells[ids] % n_cols
         rows = list(range(first_fit_row, n_rows))
-        sents = [s for s in encoded if any(w >= v_old for w in s)]
+        sents = [s for s in encoded if any(w >= v_old for w in s)] + [new_vocab.encode(s) for s in background or ()]
         nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
         for r in rows:  # re-choose the columns inside each fitted row: an exact assignment on column NLL
             members = ids[cells[ids] // n_cols == r]

@@ -109,3 +109,8 @@ if run_stage 7; then
   log 7 "rescore, tune scales on dev, WER on test, report"
   python local/evaluate.py --data $data --exp $exp --out $exp/report
 fi
+
+if run_stage 8; then
+  log 8 "add the held-out novel's names to the LightRNN after training; perplexity and WER before/after"
+  python local/add_names.py --data $data --exp $exp --out $exp/report
+fi

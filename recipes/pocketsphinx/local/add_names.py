@@ -73,23 +73,33 @@ def main() -> None:
     models = {"before (names are <unk>)": base.model}
     vocabs = {"before (names are <unk>)": base.vocab}
     placements = {}
-    variants = (("added, examples, fitted rows", examples, 100), ("added, examples, free cells", examples, 0),
-                ("added, fallback (no examples)", None, 0))
-    for label, ex, steps in variants:
-        model, vocab, _, placed = add_words(base.model, base.vocab, base.table, names, ex, fit_steps=steps)
+    # the background: held-out sentences without a name (the domain's share of sentences with names)
+    plain = [s for s in read_sentences(args.data / "lm" / "heldout.txt")
+             if not known & set(s) and tuple(s) not in test_sents][:2000]
+    variants = (("added, examples, fitted rows + background", examples, 100, plain),
+                ("added, examples, fitted rows", examples, 100, None),
+                ("added, examples, free cells", examples, 0, None),
+                ("added, fallback (no examples)", None, 0, None))
+    for label, ex, steps, bg in variants:
+        model, vocab, _, placed = add_words(base.model, base.vocab, base.table, names, ex, fit_steps=steps,
+                                            background=bg)
         models[label], vocabs[label] = model, vocab
         placements[label] = [{"word": p.word, "row": p.row, "col": p.col, "method": p.method} for p in placed]
 
     results = {"names_added": names, "examples": len(examples), "evaluation_sentences": len(evaluation),
                "models": {}}
     ppl_rows = []
+    valid = list(read_sentences(args.data / "lm" / "valid.txt"))  # other books: the cost to everything else
     for label, model in models.items():
         lp, words = token_logprobs(model, vocabs[label], evaluation)
         is_name = np.array([w in known for w in words])
+        other_lp, _ = token_logprobs(model, vocabs[label], valid)
         r = {"perplexity": math.exp(-lp.mean()), "name_tokens": int(is_name.sum()),
-             "name_logprob": float(lp[is_name].mean()), "other_logprob": float(lp[~is_name].mean())}
+             "name_logprob": float(lp[is_name].mean()), "other_logprob": float(lp[~is_name].mean()),
+             "valid_perplexity": math.exp(-other_lp.mean())}
         results["models"][label] = r
-        ppl_rows.append([label, f"{r['perplexity']:.1f}", f"{r['name_logprob']:.2f}", f"{r['other_logprob']:.3f}"])
+        ppl_rows.append([label, f"{r['perplexity']:.1f}", f"{r['name_logprob']:.2f}", f"{r['other_logprob']:.3f}",
+                         f"{r['valid_perplexity']:.2f}"])
 
     dev_ref = read_text(args.data / "synthetic_dev" / "text")
     test_ref = read_text(args.data / "synthetic_test" / "text")
@@ -120,7 +130,8 @@ def main() -> None:
         f"{len(names)} names added ({', '.join(names)}); {len(examples)} example sentences; "
         f"perplexity on {len(evaluation)} other held-out sentences with a name "
         f"({results['models']['before (names are <unk>)']['name_tokens']} name tokens):\n\n"
-        + markdown_table(["model", "perplexity", "mean log P(name) (nats)", "mean log P(other words)"], ppl_rows)
+        + markdown_table(["model", "perplexity", "mean log P(name) (nats)", "mean log P(other words)",
+                          "valid.txt perplexity (other books)"], ppl_rows)
         + f"\n\nRescoring the synthetic N-best lists (scales tuned on dev for every model); {len(test_ref)} test "
         f"utterances, {len(name_utts)} of them with an added name in the reference:\n\n"
         + markdown_table(["system", "LightRNN", "WER % (all)", "WER % (utterances with a name)"], wer_rows)
