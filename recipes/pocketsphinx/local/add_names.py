@@ -70,8 +70,8 @@ def main() -> None:
                   if known & set(s) and tuple(s) not in test_sents]
     examples, evaluation = with_names[0::2], with_names[1::2]
 
-    models = {"before (names are <unk>)": base.model}
-    vocabs = {"before (names are <unk>)": base.vocab}
+    models = {"before (names map to `<unk>`)": base.model}
+    vocabs = {"before (names map to `<unk>`)": base.vocab}
     placements = {}
     # the background: held-out sentences without a name (the domain's share of sentences with names)
     plain = [s for s in read_sentences(args.data / "lm" / "heldout.txt")
@@ -129,7 +129,7 @@ def main() -> None:
     report = (
         f"{len(names)} names added ({', '.join(names)}); {len(examples)} example sentences; "
         f"perplexity on {len(evaluation)} other held-out sentences with a name "
-        f"({results['models']['before (names are <unk>)']['name_tokens']} name tokens):\n\n"
+        f"({results['models']['before (names map to `<unk>`)']['name_tokens']} name tokens):\n\n"
         + markdown_table(["model", "perplexity", "mean log P(name) (nats)", "mean log P(other words)",
                           "valid.txt perplexity (other books)"], ppl_rows)
         + f"\n\nRescoring the synthetic N-best lists (scales tuned on dev for every model); {len(test_ref)} test "
