@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 
 import torch
 
+from .text import utf8_lines
 from .vocab import Vocabulary
 
 __all__ = ["Corpus", "read_sentences", "encode_corpus", "length_batches", "make_batch"]
@@ -24,14 +25,10 @@ def read_sentences(path: str | Path) -> Iterator[list[str]]:
     Raises:
         ValueError: naming file and line when a line is not valid UTF-8.
     """
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                words = raw.decode("utf-8").split()
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
-            if words:
-                yield words
+    for _, line in utf8_lines(path):
+        words = line.split()
+        if words:
+            yield words
 
 
 @dataclass

@@ -256,7 +256,7 @@ def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], step
             k = int(mask.sum())
             loss = model.loss(inputs, targets, mask) * k
             loss.backward()
-            total, n = total + float(loss), n + k
+            total, n = total + float(loss.detach()), n + k
         for p in params:
             p.grad[keep] = 0.0
             p.grad /= n

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterator
 
 from num2words import num2words
 
-__all__ = ["normalize_text", "strip_variant", "split_sentences"]
+__all__ = ["normalize_text", "strip_variant", "split_sentences", "utf8_lines"]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -68,3 +69,17 @@ def split_sentences(paragraph: str) -> list[str]:
     training text, where a wrong split only shortens a context.
     """
     return [s for s in _SENTENCE_END.split(paragraph.strip()) if s]
+
+
+def utf8_lines(path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` of a UTF-8 text file, line ends kept.
+
+    Raises:
+        ValueError: naming file and line when a line is not valid UTF-8.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None

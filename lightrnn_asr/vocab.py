@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from .text import normalize_text
+from .text import normalize_text, utf8_lines
 
 __all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab", "read_word_list"]
 
@@ -195,17 +195,12 @@ def read_word_list(path) -> tuple[list[str], int]:
     """
     words: dict[str, None] = {}
     skipped = 0
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid UTF-8 ({e.reason})") from None
-            if not line:
-                continue
-            norm = normalize_text(line).split()
-            if len(norm) == 1 and norm[0] not in SPECIALS:
-                words[norm[0]] = None
-            else:
-                skipped += 1
+    for _, line in utf8_lines(path):
+        if not line.strip():
+            continue
+        norm = normalize_text(line).split()
+        if len(norm) == 1 and norm[0] not in SPECIALS:
+            words[norm[0]] = None
+        else:
+            skipped += 1
     return list(words), skipped
