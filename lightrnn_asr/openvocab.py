@@ -19,6 +19,12 @@ C columns, empty cells included). What matters is *which* cell:
   the largest column-head bias; failing that, a free cell in that word's
   column; failing that, any free cell.
 
+With ``fit_steps > 0`` the words that have examples instead go to rows of
+their own whose three vectors are fitted to the examples (optionally with
+background sentences) while every trained weight stays frozen; see
+:func:`add_words`. Existing cells and weights still stay, but the new rows
+take some probability mass.
+
 When the table has fewer free cells than new words, rows are added: their
 vectors are the mean of the existing ones and their row-head bias is the
 lowest existing one, so existing words lose little probability (the added
@@ -43,7 +49,8 @@ __all__ = ["Placement", "add_words"]
 
 @dataclass
 class Placement:
-    """Where a new word went and why: ``method`` is ``"examples"`` or ``"like"``."""
+    """Where a new word went and why: ``method`` is ``"examples"`` (free cell of least loss),
+    ``"fitted"`` (a fitted row of its own) or ``"like"`` (the fallback)."""
 
     word: str
     row: int
@@ -206,7 +213,7 @@ def add_words(
         new_model.word_row[ids], new_model.word_col[ids] = cells[ids] // n_cols, cells[ids] % n_cols
         rows = list(range(first_fit_row, n_rows))
         sents = [s for s in encoded if any(w >= v_old for w in s)] + [new_vocab.encode(s) for s in background or ()]
-        nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
         for r in rows:  # re-choose the columns inside each fitted row: an exact assignment on column NLL
             members = ids[cells[ids] // n_cols == r]
             cost = torch.stack([_losses(new_model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
@@ -244,24 +251,22 @@ def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], step
     for p in model.parameters():
         p.requires_grad_(any(p is q for q in params))
     opt = torch.optim.Adam(params, lr=lr)
-    batches = [make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos)
+    batches = [tuple(t.to(device) for t in make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos))
                for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens)]
+    n = int(sum(int(mask.sum()) for _, _, mask in batches))  # tokens predicted
     model.eval()
-    nll = float("nan")
+    total = torch.full((), float("nan"))
     for _ in range(steps):
         opt.zero_grad()
-        total, n = 0.0, 0
+        total = torch.zeros((), device=device)
         for inputs, targets, mask in batches:
-            inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
-            k = int(mask.sum())
-            loss = model.loss(inputs, targets, mask) * k
+            loss = model.loss(inputs, targets, mask) * mask.sum()
             loss.backward()
-            total, n = total + float(loss.detach()), n + k
+            total += loss.detach()
         for p in params:
             p.grad[keep] = 0.0
             p.grad /= n
         opt.step()
-        nll = total / n
     for p in model.parameters():
         p.requires_grad_(True)
-    return nll
+    return float(total) / n
