@@ -71,9 +71,9 @@ def run_one(spec: dict, solver: str, queue) -> None:
     stats: dict = {}
     t = time.perf_counter()
     if solver == "lower_bound":
-        cost = lower_bound(row_loss, col_loss)
+        cost = lower_bound(row_loss, col_loss, rel_eps=1e-4, tail=1e-5)
     else:
-        kwargs = {"stats": stats, **spec.get("transport", {})} if solver == "transport" else {}
+        kwargs = {"stats": stats, **spec["options"][solver]} if solver in spec.get("options", {}) else {}
         table = SOLVERS[solver](row_loss, col_loss, init.n_rows, init.n_cols, init=init, **kwargs)
         cost = allocation_cost(row_loss, col_loss, table)
     seconds = time.perf_counter() - t
@@ -97,8 +97,12 @@ def run_problem(spec: dict, solvers: list[str]) -> dict:
               f"peak {res['peak_rss_gb']} GiB", file=sys.stderr, flush=True)
     ref = out.get("exact", {}).get("cost")
     greedy = out.get("greedy", {}).get("cost")
-    bound = out.get("transport", {}).get("lower_bound")
+    bound = out.get("lower_bound", out.get("transport", {}).get("lower_bound"))
+    if isinstance(bound, dict):
+        bound = bound["cost"]
     for solver in solvers:
+        if solver == "lower_bound":
+            continue
         c = out[solver]["cost"]
         if ref is not None:
             out[solver]["vs_exact_pct"] = round(100 * (c - ref) / abs(ref), 3)
@@ -114,8 +118,8 @@ def markdown(path: str) -> str:
     lines = ["| problem | |V| | dtype | solver | vs exact | vs greedy | vs lower bound | seconds | peak GiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in map(json.loads, open(path)):
-        for solver in ("exact", "greedy", "alternating", "transport"):
-            if solver not in row:
+        for solver in ("exact", "greedy", "alternating", "transport", "rows-columns", "lower_bound"):
+            if "cost" not in row.get(solver, {}):
                 continue
             r = row[solver]
             pct = [f"{r[k]:+.2f}%" if k in r else "" for k in ("vs_exact_pct", "vs_greedy_pct", "vs_lower_bound_pct")]
@@ -142,13 +146,15 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 3000, 10000])
     ap.add_argument("--kinds", nargs="*", default=["lm", "uniform"], choices=["lm", "uniform"])
     ap.add_argument("--tables", nargs="*", default=[], help="real loss tables (see above)")
-    ap.add_argument("--solvers", nargs="*", default=["exact", "greedy", "alternating", "transport"])
+    ap.add_argument("--solvers", nargs="*", default=["exact", "greedy", "alternating", "transport", "rows-columns"],
+                    help="solver names, and lower_bound for the relaxation bound on its own")
     ap.add_argument("--exact-max", type=int, default=3000, help="largest |V| for the exact solver")
     ap.add_argument("--alternating-max", type=int, default=100000, help="largest |V| for alternating")
     ap.add_argument("--dtype", default=None, help="table dtype (default float32, bfloat16 from 500K words)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=8, help="transport: candidate rows/columns per word")
     ap.add_argument("--rounds", type=int, default=3, help="transport: refinement rounds")
+    ap.add_argument("--sweeps", type=int, default=0, help="rows-columns: alternating sweeps")
     ap.add_argument("--out", help="append JSON lines here")
     ap.add_argument("--dump-tables", nargs=3, metavar=("MODEL", "TEXT", "OUT"))
     ap.add_argument("--markdown", metavar="JSONL", help="print a results file as a Markdown table and exit")
@@ -159,14 +165,14 @@ def main() -> None:
     if args.dump_tables:
         dump_tables(*args.dump_tables)
         return
-    transport = {"k": args.k, "rounds": args.rounds}
-    specs = [{"name": f"{kind}-{v}", "kind": kind, "vocab": v, "threads": args.threads, "transport": transport,
+    options = {"transport": {"k": args.k, "rounds": args.rounds}, "rows-columns": {"sweeps": args.sweeps}}
+    specs = [{"name": f"{kind}-{v}", "kind": kind, "vocab": v, "threads": args.threads, "options": options,
               "dtype": args.dtype or ("bfloat16" if v >= 500_000 else "float32")}
              for v in args.sizes for kind in args.kinds]
     for path in args.tables:
         v = torch.load(path, weights_only=True)["cell"].numel()
         specs.append({"name": f"real:{path}", "kind": "real", "path": path, "vocab": v, "threads": args.threads,
-                      "transport": transport, "dtype": "as stored"})
+                      "options": options, "dtype": "as stored"})
     env = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {mp.cpu_count()} CPUs",
            "python": platform.python_version(), "torch": torch.__version__, "scipy": scipy.__version__}
     try:

@@ -10,7 +10,14 @@ from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read
 from .model import LightRNN, LMConfig, LSTMLM, build_model
 from .openvocab import Placement, add_words
 from .nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest, write_text
-from .assignment import lower_bound, solve_alternating, solve_exact, solve_greedy, solve_transport
+from .assignment import (
+    lower_bound,
+    solve_alternating,
+    solve_exact,
+    solve_greedy,
+    solve_rows_then_columns,
+    solve_transport,
+)
 from .reallocation import SOLVERS, allocation_cost, loss_tables, reallocate
 from .rescore import Scales, one_best, oracle, score_nbest, tune_scales
 from .scorer import perplexity, score_sentences
@@ -28,5 +35,5 @@ __all__ = [
     "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus",
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
     "read_htk", "read_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
-    "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_transport", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
+    "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_rows_then_columns", "solve_transport", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
 ]

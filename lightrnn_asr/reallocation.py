@@ -24,7 +24,14 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .assignment import allocation_cost, solve_alternating, solve_exact, solve_greedy, solve_transport
+from .assignment import (
+    allocation_cost,
+    solve_alternating,
+    solve_exact,
+    solve_greedy,
+    solve_rows_then_columns,
+    solve_transport,
+)
 
 from .data import Corpus, length_batches, make_batch
 from .model import LightRNN
@@ -112,12 +119,26 @@ def occurring_words(corpus: Corpus, vocab_size: int, eos_id: int = 1) -> torch.T
     return seen.nonzero()[:, 0]
 
 
+#: Problems (words to place) from which ``auto`` uses :func:`solve_rows_then_columns`: above it the
+#: candidate graph of :func:`solve_transport` (``81 |V|`` edges) takes minutes.
+AUTO_ROWS_COLUMNS_FROM = 300_000
+
+
+def solve_auto(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int, init=None) -> WordTable:
+    """:func:`solve_transport` below :data:`AUTO_ROWS_COLUMNS_FROM` words, :func:`solve_rows_then_columns` above."""
+    if row_loss.shape[0] < AUTO_ROWS_COLUMNS_FROM:
+        return solve_transport(row_loss, col_loss, n_rows, n_cols, init=init)
+    return solve_rows_then_columns(row_loss, col_loss, n_rows, n_cols, init=init)
+
+
 #: Reallocation solvers by name (see :mod:`lightrnn_asr.assignment`).
 SOLVERS: dict[str, AllocationSolver] = {
+    "auto": solve_auto,
     "exact": solve_exact,
     "greedy": solve_greedy,
     "alternating": solve_alternating,
     "transport": solve_transport,
+    "rows-columns": solve_rows_then_columns,
 }
 
 
@@ -125,7 +146,7 @@ def reallocate(
     row_loss: torch.Tensor,
     col_loss: torch.Tensor,
     current: WordTable,
-    solver: str | AllocationSolver = "transport",
+    solver: str | AllocationSolver = "auto",
     words: torch.Tensor | None = None,
 ) -> tuple[WordTable, float, float]:
     """Run a solver and keep the result only if it does not cost more.

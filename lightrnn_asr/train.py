@@ -66,7 +66,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     seed: int = 0
     reallocate: bool = True
-    solver: str = "transport"
+    solver: str = "auto"
     patience: int = 1
     amp: bool = True
 

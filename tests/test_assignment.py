@@ -11,6 +11,7 @@ from lightrnn_asr.assignment import (
     solve_alternating,
     solve_exact,
     solve_greedy,
+    solve_rows_then_columns,
     solve_transport,
 )
 from lightrnn_asr.reallocation import allocation_cost
@@ -62,7 +63,8 @@ def test_exact_solver_matches_brute_force(v, n_rows, n_cols, seed):
     assert allocation_cost(row_loss, col_loss, table) == pytest.approx(brute_force(row_loss, col_loss, n_rows, n_cols))
 
 
-@pytest.mark.parametrize("solver", [solve_exact, solve_greedy, solve_alternating, solve_transport])
+@pytest.mark.parametrize("solver", [solve_exact, solve_greedy, solve_alternating, solve_transport,
+                                    solve_rows_then_columns])
 def test_solvers_reject_bad_shapes(solver):
     with pytest.raises(ValueError, match="do not match"):
         solver(torch.zeros(4, 2), torch.zeros(4, 3), 2, 2)
@@ -129,13 +131,20 @@ def test_transportation_auction_is_optimal(seed, cap):
     counts = (20.0 / torch.arange(1, v + 1, dtype=torch.float64))[:, None]
     # a shared preference for the first lines makes them contested at every capacity
     table = (torch.rand(v, k, generator=g, dtype=torch.float64) + torch.arange(k) * 0.5) * counts
-    choice, price, slack, certified = _transport(table, cap, 1e-6)
-    assert certified and torch.bincount(choice, minlength=k).max() <= cap
+    choice, price, bound = _transport(table, cap, 1e-6)
+    assert torch.bincount(choice, minlength=k).max() <= cap
     # the same problem as a dense assignment with every line repeated `cap` times
     dense = table.numpy().repeat(cap, axis=1)
     r, c = linear_sum_assignment(dense)
-    assert float(table[torch.arange(v), choice].sum()) == pytest.approx(dense[r, c].sum(), abs=slack + 1e-9)
+    optimum = dense[r, c].sum()
+    assert float(table[torch.arange(v), choice].sum()) == pytest.approx(optimum, abs=v * 1e-6 + 1e-9)
+    assert optimum - v * 1e-6 - 1e-9 <= bound <= optimum + 1e-9  # the dual bound is valid and tight
     assert price.shape == (k,) and bool((price >= 0).all())
+    # stopped early, the last bidders take lines with room and the bound stays valid
+    early, _, early_bound = _transport(table, cap, 1e-6, tail=0.3)
+    assert (early >= 0).all() and torch.bincount(early, minlength=k).max() <= cap
+    assert early_bound <= optimum + 1e-9
+    assert float(table[torch.arange(v), early].sum()) >= optimum - 1e-9
 
 
 def test_lower_bound_is_below_the_optimum_and_tight_without_conflicts():
@@ -182,3 +191,39 @@ def test_alternating_solver_finds_separable_optimum():
     alt = solve_alternating(row_loss, col_loss, n, n, init=WordTable(torch.arange(n * n), n, n))
     assert allocation_cost(row_loss, col_loss, alt) == 0.0
     assert torch.equal(alt.cell, target)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "lm"])
+@pytest.mark.parametrize("v", [60, 400, 900])
+def test_rows_then_columns_is_valid_and_beats_greedy(v, kind):
+    row_loss, col_loss, n_rows, n_cols = zipf_tables(v, v, kind)
+    init = WordTable.random(v, torch.Generator().manual_seed(v))
+    stats = {}
+    table = solve_rows_then_columns(row_loss, col_loss, n_rows, n_cols, init=init, sweeps=1, stats=stats)
+    assert torch.unique(table.cell).numel() == v and int(table.cell.max()) < n_rows * n_cols
+    cost = allocation_cost(row_loss, col_loss, table)
+    exact = allocation_cost(row_loss, col_loss, solve_exact(row_loss, col_loss, n_rows, n_cols))
+    greedy = allocation_cost(row_loss, col_loss, solve_greedy(row_loss, col_loss, n_rows, n_cols))
+    assert stats["costs"][0] == pytest.approx(allocation_cost(row_loss, col_loss, init))
+    assert stats["costs"][-1] == pytest.approx(cost)
+    assert stats["costs"][2] <= stats["costs"][1] + 1e-9  # a sweep never raises the cost
+    assert exact - 1e-9 <= cost < greedy
+    assert cost - exact <= 0.5 * (greedy - exact)  # closes more than half of greedy's gap to the optimum
+
+
+def test_rows_then_columns_places_each_row_optimally():
+    """After the row auction, every row's words sit in the columns that an exact per-row matching picks."""
+    row_loss, col_loss, n_rows, n_cols = zipf_tables(400, 1, "lm")
+    table = solve_rows_then_columns(row_loss, col_loss, n_rows, n_cols)
+    for r in range(n_rows):
+        members = (table.row == r).nonzero()[:, 0]
+        _, cols = linear_sum_assignment(col_loss[members].numpy())
+        assert float(col_loss[members, table.col[members]].sum()) == pytest.approx(
+            float(col_loss[members, torch.from_numpy(cols)].sum()))
+
+
+def test_rows_then_columns_keeps_a_better_start():
+    rl, cl, target = separable_tables(4, 2)
+    optimum = WordTable(target, 4, 4)
+    table = solve_rows_then_columns(rl, cl, 4, 4, init=optimum)
+    assert allocation_cost(rl, cl, table) == 0.0

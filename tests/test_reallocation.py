@@ -89,3 +89,17 @@ def test_loss_tables_of_occurring_words_are_rows_of_the_full_tables():
     sub_row, sub_col = loss_tables(model, corpus, max_tokens=7, words=words)
     torch.testing.assert_close(sub_row, row_loss[words])
     torch.testing.assert_close(sub_col, col_loss[words])
+
+
+def test_auto_solver_switches_to_rows_then_columns_for_large_problems(monkeypatch):
+    import lightrnn_asr.reallocation as realloc
+
+    calls = []
+    monkeypatch.setattr(realloc, "solve_transport", lambda *a, **k: calls.append("transport") or k["init"])
+    monkeypatch.setattr(realloc, "solve_rows_then_columns", lambda *a, **k: calls.append("rows") or k["init"])
+    current = WordTable.random(50, torch.Generator().manual_seed(0))
+    tables = torch.rand(50, current.n_rows), torch.rand(50, current.n_cols)
+    reallocate(*tables, current, "auto")
+    monkeypatch.setattr(realloc, "AUTO_ROWS_COLUMNS_FROM", 50)
+    reallocate(*tables, current, "auto")
+    assert calls == ["transport", "rows"]
