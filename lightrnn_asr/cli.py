@@ -19,6 +19,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from .lattice_rescore import LatticeRescoreConfig, rescore_lattices
 from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .openvocab import add_words
@@ -109,10 +110,12 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
 @click.option("--lr", type=float, default=2e-3, show_default=True)
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
 @click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
-@click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="transport", show_default=True,
-              help="Reallocation solver: transport (relaxation duals + sparse exact matchings; near-optimal, "
-                   "scales to |V| = 1M), exact (dense matching; a few thousand words), alternating (exact "
-                   "row/column block steps from the current table) or greedy (the reference code's heuristic).")
+@click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="auto", show_default=True,
+              help="Reallocation solver: transport (relaxation duals + sparse exact matchings; near-optimal "
+                   "up to a few 100K words), rows-columns (rows by transportation, exact columns per row; "
+                   "|V| = 1M in under 2 minutes), auto (transport below 300K words to place, rows-columns "
+                   "above), exact (dense matching; a few thousand words), alternating (exact row/column "
+                   "block steps from the current table) or greedy (the reference code's heuristic).")
 @click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.")
 @click.option("--patience", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -260,9 +263,39 @@ def lattice_to_nbest(lattices, out_path, n) -> None:
     click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")
 
 
+def _read_lattices(path: str, fmt: str) -> dict:
+    """``{utt_id: Lattice}`` from a lattice file or a directory of them (utterance id = name without suffixes)."""
+    if fmt != "htk":
+        raise click.UsageError(f"--format {fmt}: only htk lattices can be rescored for now")
+    p = Path(path)
+    files = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [p]
+    if not files:
+        raise click.UsageError(f"{path}: no lattice files")
+    out = {}
+    for f in files:
+        utt = f.name.split(".")[0]
+        if utt in out:
+            raise ValueError(f"{f}: utterance id {utt!r} already read from another lattice")
+        out[utt] = read_htk(f)
+    return out
+
+
 @main.command()
-@click.option("--nbest", "nbest_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--nbest", "nbest_path", type=click.Path(exists=True, dir_okay=False),
               help="N-best lists to rescore.")
+@click.option("--lattices", "lattices_path", type=click.Path(exists=True),
+              help="Lattices to rescore instead: a file or a directory of files (pruned lattice rescoring).")
+@click.option("--dev-lattices", type=click.Path(exists=True), help="Dev lattices for tuning (with --lattices).")
+@click.option("--format", "lattice_format", type=click.Choice(["htk"]), default="htk", show_default=True,
+              help="Lattice format (HTK SLF, as pocketsphinx, HTK and Julius write).")
+@click.option("--ngram-order", type=int, default=4, show_default=True,
+              help="Lattice rescoring: merge histories sharing the last n-1 words (0: never merge).")
+@click.option("--max-histories", type=int, default=8, show_default=True, help="Histories kept per lattice state.")
+@click.option("--beam", type=float, default=float("inf"), help="Per-state beam on the combined score (nats).")
+@click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
+              help="lm_scale of the combination used for pruning during lattice expansion.")
+@click.option("--lattice-nbest", type=int, default=100, show_default=True,
+              help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
 @click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
 @click.option("--word-penalty", type=float, default=0.0, show_default=True)
@@ -277,29 +310,51 @@ def lattice_to_nbest(lattices, out_path, n) -> None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
 @click.option("--device", default="auto", show_default=True)
 @_friendly
-def rescore(nbest_path, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales,
-            word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
-    """Rescore N-best lists: am_score + lm_scale * lm_logprob + word_penalty * |W|."""
+def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, ngram_order, max_histories, beam,
+            prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref,
+            lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
+    """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
+
+    With --lattices, every lattice is rescored by pruned expansion (histories
+    merged by their last n-1 words) and its --lattice-nbest best distinct
+    hypotheses are kept with their separate scores; tuning and the 1-best then
+    work as for N-best lists.
+    """
+    if bool(nbest_path) == bool(lattices_path):
+        raise click.UsageError("give exactly one of --nbest and --lattices")
     model = vocab = None
     if model_path:
         ck = load_checkpoint(model_path)
         model, vocab = ck.model.to(resolve_device(device)), ck.vocab
+    if lattices_path:
+        if model is None:
+            raise click.UsageError("lattice rescoring needs --model")
+        cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
+                                   scales=Scales(prune_lm_scale, word_penalty), oov_penalty=oov_penalty)
+
+        def load(path):
+            return rescore_lattices(_read_lattices(path, lattice_format), model, vocab, cfg, lattice_nbest,
+                                    progress=True)
+    else:
+        def load(path):
+            return score_nbest(model, vocab, read_nbest(path), oov_penalty, progress=True)
+    dev_input = dev_lattices if lattices_path else dev_nbest
     if lm_scale is None:
-        if not (dev_nbest and dev_ref):
-            raise click.UsageError("give --lm-scale, or --dev-nbest and --dev-ref to tune it")
-        dev = score_nbest(model, vocab, read_nbest(dev_nbest), oov_penalty, progress=True)
+        if not (dev_input and dev_ref):
+            raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices) and --dev-ref to tune it")
+        dev = load(dev_input)
         tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
                             fp_lm_scale)
         scales = tuned.scales
-        click.echo(f"tuned on {dev_nbest}: lm_scale {scales.lm_scale}, word_penalty {scales.word_penalty}, "
+        click.echo(f"tuned on {dev_input}: lm_scale {scales.lm_scale}, word_penalty {scales.word_penalty}, "
                    f"dev WER {tuned.best_wer:.2f}%", err=True)
         if plot_path:
             j = list(tuned.word_penalties).index(scales.word_penalty)
             plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.wer[:, j])},
-                             plot_path, f"{dev_nbest}: WER vs lm_scale")
+                             plot_path, f"{dev_input}: WER vs lm_scale")
     else:
         scales = Scales(lm_scale, word_penalty, fp_lm_scale)
-    scored = score_nbest(model, vocab, read_nbest(nbest_path), oov_penalty, progress=True)
+    scored = load(nbest_path or lattices_path)
     write_text(out_path, one_best(scored, scales))
     if scores_out:
         with open(scores_out, "w", encoding="utf-8") as f:

@@ -77,6 +77,8 @@ class Lattice:
         symbols: ``E`` raw arc symbols as in the file (fillers included).
         am, lm: ``(E,)`` float64 acoustic and LM log-scores (natural log).
         times: ``(num_states,)`` float64 node times in seconds (NaN if absent).
+        fp_lm: ``(E,)`` float64 first-pass n-gram log-probabilities (nats) of a
+            rescored lattice, or ``None``.
     """
 
     num_states: int
@@ -88,6 +90,7 @@ class Lattice:
     am: np.ndarray
     lm: np.ndarray
     times: np.ndarray
+    fp_lm: np.ndarray | None = None
 
     @property
     def num_arcs(self) -> int:

@@ -74,6 +74,10 @@ class LMConfig:
         return cls(**d)
 
 
+#: A recurrent state for word-at-a-time scoring: ``(out (B, H), h (L, B, H), c (L, B, H))``.
+LMState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
 class _Trunk(nn.Module):
     """The shared recurrent trunk: dropout -> multi-layer LSTM -> dropout."""
 
@@ -119,6 +123,35 @@ class _LanguageModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def initial_state(self, n: int, bos_id: int = 0) -> LMState:
+        """The recurrent state after reading ``<s>``, repeated ``n`` times (for :meth:`score_next`)."""
+        raise NotImplementedError
+
+    def score_next(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        """One word at a time, for lattice expansion: ``log P(words[i] | history of state i)``.
+
+        Args:
+            state: an :data:`LMState` of batch ``B``: ``(out, h, c)`` with the
+                top layer's last output ``(B, H)`` and the LSTM's ``(L, B, H)``
+                hidden and cell states.
+            words: ``(B,)`` int64 word ids.
+
+        Returns:
+            ``(logprob, new_state)``: ``(B,)`` float32 nats, and the state
+            after reading the words. Summed over a sentence (``</s>``
+            included) this is :meth:`sentence_logprobs`, up to float error.
+        """
+        raise NotImplementedError
+
+    def _read(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> LMState:
+        out, (h, c) = self.trunk.lstm(x[:, None], state)
+        return out[:, 0], h, c
+
+    def _zero_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        weight = self.trunk.lstm.weight_hh_l0
+        shape = (self.config.num_layers, n, self.config.hidden_dim)
+        return weight.new_zeros(shape), weight.new_zeros(shape)
 
 
 class LightRNN(_LanguageModel):
@@ -206,6 +239,19 @@ class LightRNN(_LanguageModel):
         row_logits, col_logits = self.row_col_logits(inputs, targets)
         return F.log_softmax(row_logits.float(), dim=-1), F.log_softmax(col_logits.float(), dim=-1)
 
+    def initial_state(self, n: int, bos_id: int = 0) -> LMState:
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.word_row.device)
+        _, h, c = self._read(self.row_embed(self.word_row[bos]), self._zero_state(n))
+        return self._read(self.col_embed(self.word_col[bos]), (h, c))
+
+    def score_next(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        out, h, c = state
+        rows, cols = self.word_row[words], self.word_col[words]
+        lp = F.log_softmax(self.row_head(out).float(), dim=-1).gather(1, rows[:, None])[:, 0]
+        out, h, c = self._read(self.row_embed(rows), (h, c))  # the row is read before the column is predicted
+        lp = lp + F.log_softmax(self.col_head(out).float(), dim=-1).gather(1, cols[:, None])[:, 0]
+        return lp, self._read(self.col_embed(cols), (h, c))
+
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         row_lp, col_lp = self.row_col_logprobs(inputs, targets)
         lp_row = row_lp.gather(-1, self.word_row[targets].unsqueeze(-1)).squeeze(-1)
@@ -227,6 +273,15 @@ class LSTMLM(_LanguageModel):
         self.trunk = _Trunk(config)
         self.head = nn.Linear(config.hidden_dim, config.vocab_size)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+
+    def initial_state(self, n: int, bos_id: int = 0) -> LMState:
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.embed.weight.device)
+        return self._read(self.embed(bos), self._zero_state(n))
+
+    def score_next(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        out, h, c = state
+        lp = F.log_softmax(self.head(out).float(), dim=-1).gather(1, words[:, None])[:, 0]
+        return lp, self._read(self.embed(words), (h, c))
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.head(self.trunk(self.embed(inputs)))

@@ -141,3 +141,24 @@ def test_train_with_a_word_list_gives_unseen_words_their_own_cells(tmp_path):
     assert result.exit_code == 0, result.output
     scores = [float(line.split("\t")[0]) for line in result.output.strip().splitlines()]
     assert all(math.isfinite(s) for s in scores) and scores[0] < scores[1]  # unseen words are unlikely
+
+
+def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
+    lats = tmp_path / "lats"
+    lats.mkdir()
+    shutil.copy(DATA / "asterisk-queue-thankyou.slf", lats)
+    ref = read_text(DATA / "asterisk_dev_sample.ref")["asterisk-queue-thankyou"]
+    common = ["rescore", "--lattices", lats, "--model", model / "exp" / "best.pt", "--device", "cpu",
+              "--ngram-order", 3, "--max-histories", 4]
+    run(*common, "--lm-scale", 0, "--prune-lm-scale", 0, "--out", tmp_path / "am.txt")
+    assert read_text(tmp_path / "am.txt")["asterisk-queue-thankyou"] == "bank you for your patients".split()
+    run(*common, "--lm-scale", 15, "--prune-lm-scale", 15, "--out", tmp_path / "lm.txt",
+        "--scores-out", tmp_path / "s.tsv")
+    assert read_text(tmp_path / "lm.txt")["asterisk-queue-thankyou"] == ref
+    assert len((tmp_path / "s.tsv").read_text().splitlines()) > 10
+    res = run("rescore", "--lattices", lats, "--nbest", DATA / "asterisk_dev_sample.nbest", "--lm-scale", 1,
+              "--out", tmp_path / "x.txt", ok=False)
+    assert res.exit_code == 2 and "exactly one of --nbest and --lattices" in res.output
+    (lats / "broken.slf").write_text("VERSION=1.0\nN=2 L=1\nI=0 t=0\nI=1 t=1\nJ=0 S=0 E=7\n")
+    res = run(*common, "--lm-scale", 1, "--out", tmp_path / "x.txt", ok=False)
+    assert res.exit_code == 1 and "broken.slf:5: link S=0 E=7 refers to a missing node" in res.output

@@ -138,3 +138,19 @@ def test_config_validation():
         LMConfig.from_dict({"model_type": "lstm", "vocab_size": 3, "evil": 1})
     with pytest.raises(ValueError, match="needs a WordTable"):
         build_model(LMConfig("lightrnn", 4, 2, 2))
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_lightrnn()[0], tiny_lstm])
+def test_word_at_a_time_scoring_equals_sentence_scoring(make):
+    model = make()
+    sent = [0, 5, 7, 9, 3, 1]  # <s> ... </s>
+    x = torch.tensor([sent])
+    with torch.no_grad():
+        whole = model.token_logprobs(x[:, :-1], x[:, 1:])[0]
+        state = model.initial_state(2, bos_id=0)  # a batch of two identical histories
+        steps = []
+        for w in sent[1:]:
+            lp, state = model.score_next(state, torch.tensor([w, w]))
+            assert lp[0] == lp[1]
+            steps.append(lp[0])
+    torch.testing.assert_close(torch.stack(steps), whole, rtol=1e-5, atol=1e-5)

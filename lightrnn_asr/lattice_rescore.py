@@ -1,0 +1,447 @@
+"""Pruned neural-LM lattice rescoring.
+
+The algorithm of Xu et al., "A pruned RNNLM lattice-rescoring algorithm for
+automatic speech recognition" (ICASSP 2018), as in Kaldi's
+``lmrescore_pruned.sh``, for LightRNN and LSTM LMs:
+
+- The lattice is expanded in topological order. A state of the rescored
+  lattice is a lattice state plus a word history; it carries the LM's
+  recurrent state. Every word arc out of it is scored by the LM from that
+  state (``log P(word | history)``), and its destination is the
+  destination lattice state with the history extended by the word.
+- Histories that share their last ``n - 1`` words are merged
+  (``ngram_order = n``): the merged state keeps the recurrent state of its
+  best incoming path (by forward score), as in Kaldi. ``ngram_order=None``
+  never merges, so every path is scored exactly (the lattice becomes a tree
+  of histories).
+- Pruning: before expansion, arcs whose best path is more than
+  ``lattice_beam`` below the lattice's best path (forward-backward over the
+  first-pass scores) are dropped; during expansion a lattice state keeps at
+  most ``max_histories`` histories, those within ``beam`` of its best one
+  (forward scores under the combination ``scales``, with the new LM).
+- The LM work is batched: all lattice states at the same depth (longest
+  arc count from the start) are expanded together, one
+  :meth:`score_next` call per batch of frontier arcs.
+
+The result is a :class:`~lightrnn_asr.lattice.Lattice` whose arcs carry the
+acoustic score, the new LM's log-probability (nats) and, when a first-pass
+n-gram is given, its log-probability on the same history; a final ``</s>``
+arc carries ``log P(</s> | history)``. :func:`rescored_nbest` takes the
+N best distinct word sequences from it with every score separately, for the
+same scale tuning and reports as N-best rescoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import kaldifst
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .lattice import FillerMap, Lattice, LatticeFormatError
+from .rescore import Scales, ScoredNBest
+from .vocab import Vocabulary
+
+__all__ = ["LatticeRescoreConfig", "rescore_lattice", "rescore_lattices", "rescored_nbest", "topological_order"]
+
+log = logging.getLogger(__name__)
+
+#: ``fp_lm(history, word) -> log P(word | history)`` in nats; ``history`` is a tuple of words, most
+#: recent last, starting with ``<s>`` when the sentence start is within reach; ``word`` may be ``</s>``.
+NgramFn = Callable[[tuple[str, ...], str], float]
+
+
+@dataclass(frozen=True)
+class LatticeRescoreConfig:
+    """Settings of :func:`rescore_lattice`.
+
+    Attributes:
+        ngram_order: histories sharing their last ``ngram_order - 1`` words are
+            merged; ``None`` never merges (exact, exponential in the worst case).
+        max_histories: most histories kept per lattice state (``None``: all).
+        beam: histories more than this (nats of the combined score) below the
+            best one of their lattice state are dropped.
+        lattice_beam: arcs of the input lattice whose best path is more than
+            this below the best path (``am + lm`` as in the file) are dropped
+            before expansion; ``inf`` keeps all (use it when the lattice holds
+            acoustic scores only, as pocketsphinx's do).
+        scales: the score combination used for pruning (``lm_scale`` on the
+            new LM, ``word_penalty`` per word, ``fp_lm_scale`` on the n-gram).
+        oov_penalty: added (nats) to the LM score of out-of-vocabulary words.
+        batch_size: frontier arcs per LM call.
+    """
+
+    ngram_order: int | None = 4
+    max_histories: int | None = 8
+    beam: float = math.inf
+    lattice_beam: float = math.inf
+    scales: Scales = field(default_factory=lambda: Scales(lm_scale=10.0))
+    oov_penalty: float = 0.0
+    batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.ngram_order is not None and self.ngram_order < 1:
+            raise ValueError(f"ngram_order must be >= 1 or None, got {self.ngram_order}")
+        if self.max_histories is not None and self.max_histories < 1:
+            raise ValueError(f"max_histories must be >= 1 or None, got {self.max_histories}")
+
+
+def topological_order(lat: Lattice, where: str = "lattice") -> np.ndarray:
+    """States in topological order (Kahn's algorithm), ``(num_states,)`` int64.
+
+    Raises:
+        LatticeFormatError: when the lattice has a cycle (naming ``where``).
+    """
+    indeg = np.bincount(lat.dst, minlength=lat.num_states)
+    out = _out_arcs(lat)
+    queue = deque(np.flatnonzero(indeg == 0).tolist())
+    order = []
+    while queue:
+        s = queue.popleft()
+        order.append(s)
+        for a in out[s]:
+            d = int(lat.dst[a])
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                queue.append(d)
+    if len(order) != lat.num_states:
+        raise LatticeFormatError(f"{where}: the lattice has a cycle (through state {int(np.flatnonzero(indeg)[0])})")
+    return np.array(order, dtype=np.int64)
+
+
+def _out_arcs(lat: Lattice) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in range(lat.num_states)]
+    for a, s in enumerate(lat.src.tolist()):
+        out[s].append(a)
+    return out
+
+
+def _best_through(lat: Lattice, weight: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``(E,)`` best total weight of a start-to-final path through every arc (``-inf`` if none)."""
+    fwd = np.full(lat.num_states, -np.inf)
+    bwd = np.full(lat.num_states, -np.inf)
+    fwd[lat.start], bwd[lat.final] = 0.0, 0.0
+    out = _out_arcs(lat)
+    for s in order.tolist():
+        for a in out[s]:
+            d = lat.dst[a]
+            fwd[d] = max(fwd[d], fwd[s] + weight[a])
+    for s in order[::-1].tolist():
+        for a in out[s]:
+            bwd[s] = max(bwd[s], weight[a] + bwd[lat.dst[a]])
+    return fwd[lat.src] + weight + bwd[lat.dst]
+
+
+@dataclass
+class _Expanded:
+    """Growing arrays of the rescored lattice."""
+
+    orig: list[int] = field(default_factory=list)  # lattice state of every rescored state
+    hist: list[tuple[int, ...]] = field(default_factory=list)  # word ids (merged: last n-1)
+    words: list[tuple[str, ...]] = field(default_factory=list)  # the same history as words (for the n-gram)
+    fwd: list[float] = field(default_factory=list)  # best combined forward score
+    ref: list[tuple[int, int]] = field(default_factory=list)  # (state batch, row) of its LM state
+    arcs: list[tuple[int, int, int, float, float]] = field(default_factory=list)  # src, dst, lattice arc, lm, fp
+
+    def add(self, orig: int, hist, words, fwd: float, ref) -> int:
+        self.orig.append(orig)
+        self.hist.append(hist)
+        self.words.append(words)
+        self.fwd.append(fwd)
+        self.ref.append(ref)
+        return len(self.orig) - 1
+
+
+def _gather(store: list, refs: Sequence[tuple[int, int]]):
+    """Stack the LM states ``store[b][*][row]`` for ``refs``: ``(out, h, c)`` of batch ``len(refs)``."""
+    refs_t = torch.tensor(refs, dtype=torch.long)
+    parts = [[], [], []]
+    order = []
+    for b in torch.unique(refs_t[:, 0]).tolist():
+        pick = (refs_t[:, 0] == b).nonzero()[:, 0]
+        rows = refs_t[pick, 1].to(store[b][0].device)
+        out, h, c = store[b]
+        parts[0].append(out[rows])
+        parts[1].append(h[:, rows])
+        parts[2].append(c[:, rows])
+        order.append(pick)
+    inv = torch.argsort(torch.cat(order)).to(store[refs[0][0]][0].device)
+    return torch.cat(parts[0])[inv], torch.cat(parts[1], 1)[:, inv], torch.cat(parts[2], 1)[:, inv]
+
+
+@torch.inference_mode()
+def rescore_lattice(
+    lat: Lattice,
+    model: torch.nn.Module,
+    vocab: Vocabulary,
+    config: LatticeRescoreConfig | None = None,
+    fillers: FillerMap | None = None,
+    fp_lm: NgramFn | None = None,
+    where: str = "lattice",
+) -> Lattice:
+    """Rescore a lattice with a neural LM by pruned expansion (see the module docstring).
+
+    Args:
+        lat: an acyclic lattice (any state numbering).
+        model: a :class:`~lightrnn_asr.model.LightRNN` or ``LSTMLM`` (its
+            device is used; evaluation mode is set for the call).
+        vocab: the model's vocabulary; lattice words outside it are scored as
+            ``<unk>`` plus ``config.oov_penalty``.
+        fillers: which lattice symbols are not words (epsilon arcs).
+        fp_lm: a first-pass n-gram scored on the same histories (exact when
+            its order is at most ``ngram_order``).
+        where: the lattice's name for error messages (its file).
+
+    Returns:
+        The rescored lattice: state 0 is the start, the last state the final
+        one; ``lm`` holds the new LM's log-probabilities (nats), ``fp_lm``
+        the n-gram's (or zeros), ``am`` the input's acoustic scores, and the
+        arcs into the final state have the symbol ``</s>`` (a filler).
+
+    Raises:
+        LatticeFormatError: for a cycle or when no path reaches the final state.
+    """
+    config = config or LatticeRescoreConfig()
+    fillers = fillers or FillerMap()
+    scales = config.scales
+    word = [fillers(s) for s in lat.symbols]
+    word_id = [vocab.id(w) if w is not None else -1 for w in word]
+    order = topological_order(lat, where)
+    keep = np.isfinite(_best_through(lat, lat.am + lat.lm, order))
+    if not keep.any():
+        raise LatticeFormatError(f"{where}: no path from the start state {lat.start} to the final state {lat.final}")
+    if math.isfinite(config.lattice_beam):
+        through = _best_through(lat, lat.am + lat.lm, order)
+        keep &= through >= through[keep].max() - config.lattice_beam
+    out = [[a for a in arcs if keep[a]] for arcs in _out_arcs(lat)]
+    # depth: longest arc count from the start over the kept arcs; states of equal depth are independent
+    depth = np.full(lat.num_states, -1, dtype=np.int64)
+    depth[lat.start] = 0
+    for s in order.tolist():
+        if depth[s] >= 0:
+            for a in out[s]:
+                depth[lat.dst[a]] = max(depth[lat.dst[a]], depth[s] + 1)
+    by_depth: dict[int, list[int]] = {}
+    for s in np.flatnonzero(depth >= 0).tolist():
+        by_depth.setdefault(int(depth[s]), []).append(s)
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    store = [model.initial_state(1, vocab.bos_id)]
+    ex = _Expanded()
+    n_keep = None if config.ngram_order is None else config.ngram_order - 1
+    at_state: dict[int, dict[tuple, int]] = {lat.start: {(): ex.add(lat.start, (), ("<s>",), 0.0, (0, 0))}}
+    alive = np.zeros(0, dtype=bool)
+
+    def cut(h: tuple) -> tuple:
+        return h if n_keep is None else h[len(h) - n_keep :] if n_keep else ()
+
+    def arrive(dst: int, hist: tuple, words: tuple, fwd: float, ref) -> int:
+        states = at_state.setdefault(dst, {})
+        e = states.get(hist)
+        if e is None:
+            return states.setdefault(hist, ex.add(dst, hist, words, fwd, ref))
+        if fwd > ex.fwd[e]:  # merged: keep the best incoming path's LM state
+            ex.fwd[e], ex.ref[e], ex.words[e] = fwd, ref, words
+        return e
+
+    try:
+        for d in sorted(by_depth):
+            frontier = []  # (rescored state, lattice arc) pairs with a word
+            for s in by_depth[d]:
+                states = sorted(at_state.get(s, {}).values(), key=lambda e: -ex.fwd[e])
+                if not states:
+                    continue
+                best = ex.fwd[states[0]]
+                states = [e for e in states if ex.fwd[e] >= best - config.beam][: config.max_histories]
+                at_state[s] = {ex.hist[e]: e for e in states}
+                for e in states:
+                    for a in out[s]:
+                        if word_id[a] < 0:  # a filler: no LM step, same history
+                            e2 = arrive(int(lat.dst[a]), ex.hist[e], ex.words[e], ex.fwd[e] + lat.am[a], ex.ref[e])
+                            ex.arcs.append((e, e2, a, 0.0, 0.0))
+                        else:
+                            frontier.append((e, a))
+            for k in range(0, len(frontier), config.batch_size):
+                chunk = frontier[k : k + config.batch_size]
+                state = _gather(store, [ex.ref[e] for e, _ in chunk])
+                ids = torch.tensor([word_id[a] for _, a in chunk], dtype=torch.long, device=device)
+                lp, new_state = model.score_next(state, ids)
+                store.append(new_state)
+                for row, ((e, a), logp) in enumerate(zip(chunk, lp.tolist())):
+                    w = word[a]
+                    if word_id[a] == vocab.unk_id and w != "<unk>":
+                        logp += config.oov_penalty
+                    fp = fp_lm(ex.words[e], w) if fp_lm is not None else 0.0
+                    fwd = (ex.fwd[e] + lat.am[a] + scales.lm_scale * logp + scales.word_penalty
+                           + scales.fp_lm_scale * fp)
+                    words = ex.words[e] + (w,)
+                    e2 = arrive(int(lat.dst[a]), cut(ex.hist[e] + (word_id[a],)),
+                                words if n_keep is None else words[-max(n_keep, 1):], fwd, (len(store) - 1, row))
+                    ex.arcs.append((e, e2, a, logp, fp))
+        finals = list(at_state.get(lat.final, {}).values())
+        if not finals:
+            raise LatticeFormatError(f"{where}: no path reaches the final state {lat.final} after pruning")
+        eos = torch.full((len(finals),), vocab.eos_id, dtype=torch.long, device=device)
+        end_lp, _ = model.score_next(_gather(store, [ex.ref[e] for e in finals]), eos)
+        final = len(ex.orig)
+        for e, logp in zip(finals, end_lp.tolist()):
+            fp = fp_lm(ex.words[e], "</s>") if fp_lm is not None else 0.0
+            ex.arcs.append((e, final, -1, logp, fp))
+        alive = np.zeros(final + 1, dtype=bool)
+        for states in at_state.values():
+            alive[list(states.values())] = True
+        alive[final] = True
+    finally:
+        model.train(was_training)
+    return _build(lat, ex, alive, final)
+
+
+def _build(lat: Lattice, ex: _Expanded, alive: np.ndarray, final: int) -> Lattice:
+    """The rescored lattice from the expansion, keeping arcs between live states on a start-final path."""
+    arcs = [x for x in ex.arcs if alive[x[0]] and alive[x[1]]]
+    src = np.array([x[0] for x in arcs], dtype=np.int64)
+    dst = np.array([x[1] for x in arcs], dtype=np.int64)
+    orig = np.array([x[2] for x in arcs], dtype=np.int64)
+    # co-reachability of the final state (arcs go from lower to higher ids? not necessarily: walk back)
+    useful = np.zeros(final + 1, dtype=bool)
+    useful[final] = True
+    incoming: dict[int, list[int]] = {}
+    for i, d in enumerate(dst.tolist()):
+        incoming.setdefault(d, []).append(i)
+    stack = [final]
+    while stack:
+        for i in incoming.get(stack.pop(), []):
+            s = int(src[i])
+            if not useful[s]:
+                useful[s] = True
+                stack.append(s)
+    keep = useful[src] & useful[dst]
+    renumber = np.cumsum(useful) - 1
+    times = np.append(lat.times[np.array(ex.orig, dtype=np.int64)], lat.times[lat.final])
+    sel = np.flatnonzero(keep)
+    return Lattice(
+        num_states=int(useful.sum()),
+        start=int(renumber[0]),
+        final=int(renumber[final]),
+        src=renumber[src[sel]],
+        dst=renumber[dst[sel]],
+        symbols=[lat.symbols[orig[i]] if orig[i] >= 0 else "</s>" for i in sel.tolist()],
+        am=np.array([lat.am[orig[i]] if orig[i] >= 0 else 0.0 for i in sel.tolist()]),
+        lm=np.array([arcs[i][3] for i in sel.tolist()]),
+        times=times[useful],
+        fp_lm=np.array([arcs[i][4] for i in sel.tolist()]),
+    )
+
+
+def rescored_nbest(
+    lat: Lattice,
+    n: int,
+    scales: Scales,
+    fillers: FillerMap | None = None,
+    vocab: Vocabulary | None = None,
+) -> ScoredNBest:
+    """The ``n`` best distinct word sequences of a rescored lattice, with every score separately.
+
+    Paths are ranked by ``am + lm_scale * lm + word_penalty * |W| +
+    fp_lm_scale * fp_lm``. Distinct sequences come from kaldifst
+    (determinization in the tropical semiring, then ``shortest_path``);
+    each sequence's scores are those of its best path, found by composing the
+    lattice (arc ids as output labels) with the sequence.
+
+    Returns:
+        A :class:`~lightrnn_asr.rescore.ScoredNBest` (best first) with
+        ``am``, ``lm`` (new LM, nats), ``fp_lm`` (n-gram, nats, or ``None``
+        when the lattice has none), ``n_words`` and ``n_oov`` (when ``vocab``).
+
+    Raises:
+        ValueError: for ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fillers = fillers or FillerMap()
+    labels, id2word = [], {}
+    index: dict[str, int] = {}
+    for sym in lat.symbols:
+        w = fillers(sym)
+        labels.append(0 if w is None else index.setdefault(w, len(index) + 1))
+    id2word = {i: w for w, i in index.items()}
+    fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
+    is_word = np.array([x > 0 for x in labels], dtype=np.float64)
+    total = lat.am + scales.lm_scale * lat.lm + scales.word_penalty * is_word + scales.fp_lm_scale * fp
+    fst, acceptor = _fst(lat, labels, -total, arc_ids=True), _fst(lat, labels, -total, arc_ids=False)
+    kaldifst.arcsort(fst, sort_type="ilabel")
+    kaldifst.rmepsilon(acceptor)
+    det = kaldifst.determinize(acceptor)
+    seqs = []
+    for p in kaldifst.convert_nbest_to_vector(kaldifst.shortest_path(det, n=n)):
+        _, ilabels, _, weight = kaldifst.get_linear_symbol_sequence(p)
+        seqs.append((-float(weight.value), [i for i in ilabels if i]))
+    seqs.sort(key=lambda x: -x[0])
+    words, am, lm, fpl = [], [], [], []
+    for _, seq in seqs:
+        best = kaldifst.shortest_path(kaldifst.compose(kaldifst.make_linear_acceptor(seq), fst), n=1)
+        _, _, olabels, _ = kaldifst.get_linear_symbol_sequence(best)
+        arcs = np.array([o - 1 for o in olabels if o], dtype=np.int64)
+        words.append(tuple(id2word[i] for i in seq))
+        am.append(float(lat.am[arcs].sum()))
+        lm.append(float(lat.lm[arcs].sum()))
+        fpl.append(float(fp[arcs].sum()))
+    n_oov = [sum(1 for w in ws if w not in vocab and w != "<unk>") if vocab else 0 for ws in words]
+    return ScoredNBest(words=words, am=np.array(am), lm=np.array(lm),
+                       n_words=np.array([len(w) for w in words], dtype=np.int64),
+                       n_oov=np.array(n_oov, dtype=np.int64),
+                       fp_lm=np.array(fpl) if lat.fp_lm is not None else None)
+
+
+def _fst(lat: Lattice, labels: list[int], cost: np.ndarray, arc_ids: bool):
+    """The lattice as a kaldifst FST: input labels ``labels`` (0: epsilon), tropical weights ``cost``;
+    output labels the arc ids plus one (``arc_ids``) or the input labels (an acceptor)."""
+    fst = kaldifst.StdVectorFst()
+    for _ in range(lat.num_states):
+        fst.add_state()
+    fst.start = lat.start
+    fst.set_final(lat.final, 0.0)
+    for a, (s, d, lab, c) in enumerate(zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist())):
+        fst.add_arc(s, kaldifst.StdArc(lab, a + 1 if arc_ids else lab, c, d))
+    return fst
+
+
+def rescore_lattices(
+    lattices: Mapping[str, Lattice],
+    model: torch.nn.Module,
+    vocab: Vocabulary,
+    config: LatticeRescoreConfig | None = None,
+    n: int = 100,
+    fillers: FillerMap | None = None,
+    fp_lm: NgramFn | None = None,
+    progress: bool = False,
+) -> dict[str, ScoredNBest]:
+    """Rescore every lattice and take its ``n`` best (:func:`rescore_lattice`, :func:`rescored_nbest`).
+
+    The N-best lists are ranked with ``config.scales``; their separate scores
+    feed :func:`~lightrnn_asr.rescore.tune_scales` and
+    :func:`~lightrnn_asr.rescore.one_best` exactly like rescored N-best lists.
+    Logs lattices/s and LM arcs/s at the end.
+
+    Raises:
+        LatticeFormatError: naming the utterance for a lattice that cannot be rescored.
+    """
+    config = config or LatticeRescoreConfig()
+    out, arcs, start = {}, 0, time.perf_counter()
+    for utt, lat in tqdm(lattices.items(), desc="lattice rescoring", unit="lat", disable=not progress):
+        rescored = rescore_lattice(lat, model, vocab, config, fillers, fp_lm, where=utt)
+        arcs += rescored.num_arcs
+        out[utt] = rescored_nbest(rescored, n, config.scales, fillers, vocab)
+    seconds = time.perf_counter() - start
+    log.info("rescored %d lattices in %.1f s (%.2f s per lattice, %d rescored arcs)",
+             len(out), seconds, seconds / max(1, len(out)), arcs)
+    return out

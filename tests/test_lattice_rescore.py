@@ -1,0 +1,192 @@
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lightrnn_asr.lattice import FillerMap, Lattice, LatticeFormatError, read_htk
+from lightrnn_asr.lattice_rescore import LatticeRescoreConfig, rescore_lattice, rescored_nbest
+from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
+from lightrnn_asr.rescore import Scales
+from lightrnn_asr.table import WordTable
+from lightrnn_asr.vocab import Vocabulary
+
+DATA = Path(__file__).parent / "data"
+WORDS = ["a", "b", "c", "d"]
+VOCAB = Vocabulary(["<s>", "</s>", "<unk>", *WORDS], [0, 1, 0, 1, 1, 1, 1])
+
+
+class BigramLM(nn.Module):
+    """A stub LM with a known bigram table: ``score_next`` returns ``table[prev, word]``."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = nn.Parameter(table, requires_grad=False)
+
+    def initial_state(self, n, bos_id=0):
+        return torch.full((n, 1), float(bos_id)), torch.zeros(1, n, 1), torch.zeros(1, n, 1)
+
+    def score_next(self, state, words):
+        prev = state[0][:, 0].long()
+        return self.table[prev, words], (words[:, None].float(), state[1], state[2])
+
+
+def bigram_table(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.log_softmax(torch.randn(len(VOCAB), len(VOCAB), generator=g), dim=1)
+
+
+def lattice(arcs, n_states, final=None):
+    """A lattice from ``(src, dst, symbol, am)`` tuples."""
+    src, dst, sym, am = zip(*arcs)
+    return Lattice(n_states, 0, n_states - 1 if final is None else final, np.array(src), np.array(dst),
+                   list(sym), np.array(am, dtype=np.float64), np.zeros(len(arcs)), np.full(n_states, np.nan))
+
+
+# 0 -a- 1 -c- 3 -d- 4 -</s>(filler)- 5
+# 0 -b- 2 -c- 3          (two histories meet at 3: "a c" and "b c")
+# 1 -<sil>- 2            (so "a <sil> c" is a third path, the same words as ... no: "a c")
+# 2 -d- 4
+DIAMOND = [(0, 1, "a", -1.0), (0, 2, "b", -2.0), (1, 3, "c", -1.5), (2, 3, "c", -0.5), (1, 2, "<sil>", -0.25),
+           (3, 4, "d", -1.0), (2, 4, "d", -3.0), (4, 5, "</s>", 0.0)]
+
+
+def paths(lat, fillers=FillerMap()):
+    """Every start-final path as (words, am)."""
+    out = {s: [] for s in range(lat.num_states)}
+    for a in range(lat.num_arcs):
+        out[int(lat.src[a])].append(a)
+
+    def walk(s):
+        if s == lat.final:
+            yield (), 0.0
+        for a in out[s]:
+            w = fillers(lat.symbols[a])
+            for rest, am in walk(int(lat.dst[a])):
+                yield ((w,) if w else ()) + rest, lat.am[a] + am
+
+    return list(walk(lat.start))
+
+
+def sentence_lp(table, words):
+    seq = [VOCAB.bos_id, *VOCAB.encode(words), VOCAB.eos_id]
+    return float(sum(table[p, w] for p, w in zip(seq[:-1], seq[1:])))
+
+
+def test_bigram_scores_by_hand_and_best_path():
+    table = bigram_table()
+    lat = lattice(DIAMOND, 6)
+    scales = Scales(lm_scale=2.0, word_penalty=-0.5)
+    cfg = LatticeRescoreConfig(ngram_order=2, max_histories=None, scales=scales)
+    out = rescore_lattice(lat, BigramLM(table), VOCAB, cfg)
+    # a bigram LM with order-2 merging is exact: every hypothesis scores sum of table entries
+    expected = {}
+    for words, am in paths(lat):
+        lm = sentence_lp(table, words)
+        best = expected.get(words)
+        if best is None or am > best[0]:
+            expected[words] = (am, lm)
+    hyps = rescored_nbest(out, 10, scales)
+    assert sorted(hyps.words) == sorted(expected)
+    for w, am, lm in zip(hyps.words, hyps.am, hyps.lm):
+        assert (am, lm) == pytest.approx(expected[w])
+    totals = {w: am + 2.0 * lm - 0.5 * len(w) for w, (am, lm) in expected.items()}
+    assert hyps.words[0] == max(totals, key=totals.get)  # best first
+    # merging by the last word: one rescored state per (lattice state, previous word)
+    assert out.num_states < sum(1 for _ in paths(lat)) * 4
+
+
+@pytest.mark.parametrize("model_type", ["lightrnn", "lstm"])
+def test_without_merging_lattice_rescoring_equals_exhaustive_enumeration(model_type):
+    torch.manual_seed(0)
+    v = len(VOCAB)
+    if model_type == "lightrnn":
+        table = WordTable.random(v, torch.Generator().manual_seed(1))
+        model = LightRNN(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0), table)
+    else:
+        model = LSTMLM(LMConfig("lstm", v, 0, 0, 8, 12, 2, 0.0))
+    lat = lattice(DIAMOND + [(3, 4, "zzz", -0.75)], 6)  # an out-of-vocabulary word too
+    scales = Scales(lm_scale=1.0, word_penalty=0.3)
+    cfg = LatticeRescoreConfig(ngram_order=None, max_histories=None, scales=scales, oov_penalty=-4.0)
+    out = rescore_lattice(lat, model, VOCAB, cfg)
+    hyps = rescored_nbest(out, 100, scales, vocab=VOCAB)
+    seqs = {}
+    for words, am in paths(lat):
+        seqs[words] = max(am, seqs.get(words, -math.inf))
+    assert sorted(hyps.words) == sorted(seqs)
+    ids = [torch.tensor([VOCAB.bos_id, *VOCAB.encode(w), VOCAB.eos_id]) for w in hyps.words]
+    for w, am, lm, x, n_oov in zip(hyps.words, hyps.am, hyps.lm, ids, hyps.n_oov):
+        with torch.no_grad():
+            exact = float(model.sentence_logprobs(x[None, :-1], x[None, 1:], torch.ones(1, len(x) - 1, dtype=torch.bool)))
+        assert n_oov == w.count("zzz")
+        assert lm == pytest.approx(exact - 4.0 * n_oov, abs=1e-4)
+        assert am == pytest.approx(seqs[w])
+    totals = hyps.am + hyps.lm + 0.3 * hyps.n_words
+    assert list(totals) == sorted(totals, reverse=True)
+
+
+def test_merging_keeps_the_best_history_and_pruning_caps_histories():
+    table = bigram_table(1)
+    lat = lattice(DIAMOND, 6)
+    full = rescore_lattice(lat, BigramLM(table), VOCAB, LatticeRescoreConfig(ngram_order=None, max_histories=None))
+    one = rescore_lattice(lat, BigramLM(table), VOCAB, LatticeRescoreConfig(ngram_order=None, max_histories=1))
+    # one history per lattice state: the rescored lattice has the input's shape plus the </s> state
+    assert one.num_states <= lat.num_states + 1 < full.num_states
+    s = Scales(lm_scale=10.0)
+    best_full = rescored_nbest(full, 1, s)
+    assert rescored_nbest(one, 1, s).words[0] == best_full.words[0]  # the best path survives
+
+
+def test_cycles_and_unreachable_finals_are_errors():
+    table = bigram_table()
+    cyc = lattice([(0, 1, "a", 0.0), (1, 2, "b", 0.0), (2, 1, "c", 0.0), (2, 3, "d", 0.0)], 4)
+    with pytest.raises(LatticeFormatError, match="x.slf: the lattice has a cycle"):
+        rescore_lattice(cyc, BigramLM(table), VOCAB, where="x.slf")
+    dead = lattice([(0, 1, "a", 0.0), (2, 3, "b", 0.0)], 4)
+    with pytest.raises(LatticeFormatError, match="y.slf: no path from the start state 0 to the final state 3"):
+        rescore_lattice(dead, BigramLM(table), VOCAB, where="y.slf")
+    with pytest.raises(ValueError, match="ngram_order"):
+        LatticeRescoreConfig(ngram_order=0)
+
+
+def test_first_pass_ngram_is_scored_on_the_same_histories():
+    table = bigram_table(2)
+    calls = []
+
+    def trigram(history, word):
+        calls.append(history)
+        return -1.0 - 0.1 * len(history)
+
+    lat = lattice(DIAMOND, 6)
+    out = rescore_lattice(lat, BigramLM(table), VOCAB, LatticeRescoreConfig(ngram_order=3), fp_lm=trigram)
+    assert all(1 <= len(h) <= 2 and (h[0] == "<s>" or len(h) == 2) for h in calls)
+    hyps = rescored_nbest(out, 10, Scales(lm_scale=1.0))
+    for w, fp in zip(hyps.words, hyps.fp_lm):
+        seq = ("<s>", *w, "</s>")
+        assert fp == pytest.approx(sum(-1.0 - 0.1 * min(i, 2) for i in range(1, len(seq))))
+
+
+def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
+    lat = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    words = sorted({w for w in map(FillerMap(), lat.symbols) if w})
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
+    torch.manual_seed(0)
+    table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
+    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 12, 1, 0.0), table)
+    cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0))
+    out = rescore_lattice(lat, model, vocab, cfg)
+    hyps = rescored_nbest(out, 20, Scales(lm_scale=1.0))
+    assert len(set(hyps.words)) == len(hyps.words) > 1
+    # a hypothesis's acoustic score is that of a real path of the input lattice with its words
+    best_am = {}
+    src = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    from lightrnn_asr.lattice import lattice_nbest
+
+    for h in lattice_nbest(src, 500):
+        best_am.setdefault(h.words, h.am_score)
+    for w, am in zip(hyps.words, hyps.am):
+        if w in best_am:
+            assert am <= best_am[w] + 1e-3  # kaldifst weights are float32
