@@ -27,7 +27,7 @@ import numpy as np
 from .nbest import Hypothesis
 from .text import strip_variant
 
-__all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "lattice_nbest"]
+__all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "write_htk", "lattice_nbest"]
 
 
 class LatticeFormatError(ValueError):
@@ -147,7 +147,8 @@ def read_htk(path: str | Path) -> Lattice:
                 nodes[_number(d, "I", where, int)] = (d.get("W"), _number(d, "t", where, float, math.nan))
             elif "J" in d:
                 links.append((_number(d, "S", where, int), _number(d, "E", where, int), d.get("W"),
-                              _number(d, "a", where, float, 0.0), _number(d, "l", where, float, 0.0), lineno))
+                              _number(d, "a", where, float, 0.0), _number(d, "l", where, float, 0.0), lineno,
+                              _number(d, "n", where, float, 0.0) if "n" in d else None))
             else:
                 if "N" in d:
                     n_nodes, n_links = _number(d, "N", where, int), _number(d, "L", where, int)
@@ -167,8 +168,8 @@ def read_htk(path: str | Path) -> Lattice:
     for name, node in (("start", start), ("end", end)):
         if not 0 <= node < n_nodes:
             raise LatticeFormatError(f"{path}: {name}={node} is not a node")
-    src, dst, symbols, am, lm = [], [], [], [], []
-    for s, e, w, a, l, lineno in links:
+    src, dst, symbols, am, lm, fp = [], [], [], [], [], []
+    for s, e, w, a, l, lineno, n in links:
         if not (0 <= s < n_nodes and 0 <= e < n_nodes):
             raise LatticeFormatError(f"{path}:{lineno}: link S={s} E={e} refers to a missing node")
         src.append(s)
@@ -176,9 +177,34 @@ def read_htk(path: str | Path) -> Lattice:
         symbols.append(w if w is not None else (nodes[e][0] or "!NULL"))
         am.append(a * scale)
         lm.append(l * scale)
+        fp.append(n)
+    has_fp = bool(fp) and all(x is not None for x in fp)
     return Lattice(n_nodes, start, end, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
                    symbols, np.array(am), np.array(lm),
-                   np.array([nodes[i][1] for i in range(n_nodes)], dtype=np.float64))
+                   np.array([nodes[i][1] for i in range(n_nodes)], dtype=np.float64),
+                   np.array(fp, dtype=np.float64) * scale if has_fp else None)
+
+
+def write_htk(path: str | Path, lat: Lattice, utterance: str | None = None) -> None:
+    """Write a lattice as HTK SLF, natural-log scores (``base=0``: no conversion on reading).
+
+    Words go on links (``W=``), acoustic scores in ``a=``, LM scores in
+    ``l=``, node times where known; a rescored lattice's first-pass n-gram
+    scores go in ``n=``, a field of this project, not of HTK. :func:`read_htk` reads it back
+    with the same states, arcs and scores (to 8 significant digits).
+    """
+    lines = ["VERSION=1.0"]
+    if utterance:
+        lines.append(f"UTTERANCE={utterance}")
+    lines += ["base=0", f"start={lat.start}", f"end={lat.final}", f"N={lat.num_states}\tL={lat.num_arcs}"]
+    for i, t in enumerate(lat.times.tolist()):
+        lines.append(f"I={i}" + ("" if math.isnan(t) else f"\tt={t:.2f}"))
+    fp = lat.fp_lm
+    for k in range(lat.num_arcs):
+        extra = f"\tn={fp[k]:.8g}" if fp is not None else ""
+        lines.append(f"J={k}\tS={lat.src[k]}\tE={lat.dst[k]}\tW={lat.symbols[k]}\ta={lat.am[k]:.8g}"
+                     f"\tl={lat.lm[k]:.8g}{extra}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 BigramFn = Callable[[str, str], float]

@@ -190,3 +190,25 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
     for w, am in zip(hyps.words, hyps.am):
         if w in best_am:
             assert am <= best_am[w] + 1e-3  # kaldifst weights are float32
+
+
+def test_rescored_lattice_round_trips_through_htk(tmp_path):
+    from lightrnn_asr.lattice import write_htk
+
+    src = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    write_htk(tmp_path / "copy.slf", src)
+    back = read_htk(tmp_path / "copy.slf")
+    assert back.symbols == src.symbols and back.fp_lm is None
+    np.testing.assert_allclose(back.am, src.am, rtol=1e-7)
+    lat = lattice(DIAMOND, 6)
+    out = rescore_lattice(lat, BigramLM(bigram_table()), VOCAB, fp_lm=lambda h, w: -0.5 * len(h))
+    write_htk(tmp_path / "r.slf", out, utterance="u1")
+    again = read_htk(tmp_path / "r.slf")
+    assert (again.num_states, again.start, again.final, again.symbols) == (out.num_states, out.start, out.final,
+                                                                           out.symbols)
+    for name in ("src", "dst"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(out, name))
+    for name in ("am", "lm", "fp_lm"):
+        np.testing.assert_allclose(getattr(again, name), getattr(out, name), rtol=1e-7, atol=1e-9)
+    s = Scales(lm_scale=3.0)
+    assert rescored_nbest(again, 5, s).words == rescored_nbest(out, 5, s).words

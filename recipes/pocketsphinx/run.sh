@@ -114,3 +114,8 @@ if run_stage 8; then
   log 8 "add the held-out novel's names to the LightRNN after training; perplexity and WER before/after"
   python local/add_names.py --data $data --exp $exp --out $exp/report
 fi
+
+if run_stage 9; then
+  log 9 "N-best (N = 10, 100, 1000) versus pruned lattice rescoring, with oracles and time per utterance"
+  python local/lattice_eval.py --data $data --exp $exp --out $exp/report
+fi
