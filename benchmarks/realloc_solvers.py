@@ -80,7 +80,8 @@ def run_one(spec: dict, solver: str, queue) -> None:
     queue.put({"solver": solver, "cost": cost, "seconds": round(seconds, 2),
                "start_cost": allocation_cost(row_loss, col_loss, init),
                "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-               **({"lower_bound": stats["lower_bound"]} if "lower_bound" in stats else {})})
+               **{k: stats[k] for k in ("lower_bound", "costs") if k in stats},
+               **({"step_seconds": stats["seconds"]} if "seconds" in stats else {})})
 
 
 def run_problem(spec: dict, solvers: list[str]) -> dict:
@@ -97,9 +98,7 @@ def run_problem(spec: dict, solvers: list[str]) -> dict:
               f"peak {res['peak_rss_gb']} GiB", file=sys.stderr, flush=True)
     ref = out.get("exact", {}).get("cost")
     greedy = out.get("greedy", {}).get("cost")
-    bound = out.get("lower_bound", out.get("transport", {}).get("lower_bound"))
-    if isinstance(bound, dict):
-        bound = bound["cost"]
+    bound = out.get("lower_bound", {}).get("cost", out.get("transport", {}).get("lower_bound"))
     for solver in solvers:
         if solver == "lower_bound":
             continue

@@ -252,32 +252,31 @@ def score(model_path, text, device) -> None:
 @_friendly
 def lattice_to_nbest(lattices, out_path, n) -> None:
     """Distinct N-best lists from HTK SLF lattices (utterance id = file name without suffixes)."""
-    out, fillers = {}, FillerMap()
-    for path in lattices:
-        utt = Path(path).name.split(".")[0]
-        if utt in out:
-            raise ValueError(f"{path}: utterance id {utt!r} already read from another lattice")
-        out[utt] = lattice_nbest(read_htk(path), n, fillers)
+    fillers = FillerMap()
+    out = {utt: lattice_nbest(lat, n, fillers) for utt, lat in _read_htk_files(lattices).items()}
     write_nbest(out_path, out)
     sizes = [len(h) for h in out.values()]
     click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")
 
 
-def _read_lattices(path: str, fmt: str) -> dict:
-    """``{utt_id: Lattice}`` from a lattice file or a directory of them (utterance id = name without suffixes)."""
-    if fmt != "htk":
-        raise click.UsageError(f"--format {fmt}: only htk lattices can be rescored for now")
+def _read_htk_files(paths) -> dict:
+    """``{utt_id: Lattice}`` from HTK SLF files (utterance id = file name without suffixes)."""
+    out = {}
+    for path in paths:
+        utt = Path(path).name.split(".")[0]
+        if utt in out:
+            raise ValueError(f"{path}: utterance id {utt!r} already read from another lattice")
+        out[utt] = read_htk(path)
+    return out
+
+
+def _read_lattices(path: str) -> dict:
+    """``{utt_id: Lattice}`` from a lattice file or a directory of them."""
     p = Path(path)
     files = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [p]
     if not files:
         raise click.UsageError(f"{path}: no lattice files")
-    out = {}
-    for f in files:
-        utt = f.name.split(".")[0]
-        if utt in out:
-            raise ValueError(f"{f}: utterance id {utt!r} already read from another lattice")
-        out[utt] = read_htk(f)
-    return out
+    return _read_htk_files(files)
 
 
 @main.command()
@@ -333,7 +332,7 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, ngram_order
                                    scales=Scales(prune_lm_scale, word_penalty), oov_penalty=oov_penalty)
 
         def load(path):
-            return rescore_lattices(_read_lattices(path, lattice_format), model, vocab, cfg, lattice_nbest,
+            return rescore_lattices(_read_lattices(path), model, vocab, cfg, lattice_nbest,
                                     progress=True)
     else:
         def load(path):

@@ -207,6 +207,30 @@ def write_htk(path: str | Path, lat: Lattice, utterance: str | None = None) -> N
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def word_labels(lat: Lattice, fillers: FillerMap) -> tuple[list[int], dict[int, str]]:
+    """Integer labels of the arcs (0 for fillers, 1.. for words in order of appearance) and label -> word."""
+    index: dict[str, int] = {}
+    labels = []
+    for sym in lat.symbols:
+        w = fillers(sym)
+        labels.append(0 if w is None else index.setdefault(w, len(index) + 1))
+    return labels, {i: w for w, i in index.items()}
+
+
+def to_fst(lat: Lattice, labels: list[int], cost: np.ndarray, arc_ids: bool = False):
+    """The lattice as a kaldifst ``StdVectorFst``: input labels ``labels`` (0: epsilon), tropical
+    weights ``cost`` (``(E,)``); output labels the input labels (an acceptor) or, with ``arc_ids``,
+    the arc index plus one (to find the arcs of a path)."""
+    fst = kaldifst.StdVectorFst()
+    for _ in range(lat.num_states):
+        fst.add_state()
+    fst.start = lat.start
+    fst.set_final(lat.final, 0.0)
+    for a, (s, d, lab, c) in enumerate(zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist())):
+        fst.add_arc(s, kaldifst.StdArc(lab, a + 1 if arc_ids else lab, c, d))
+    return fst
+
+
 BigramFn = Callable[[str, str], float]
 
 
@@ -283,21 +307,8 @@ def lattice_nbest(
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    fillers = fillers or FillerMap()
-    words: dict[str, int] = {}
-    labels = []
-    for sym in lat.symbols:
-        w = fillers(sym)
-        labels.append(0 if w is None else words.setdefault(w, len(words) + 1))
-    id2word = {i: w for w, i in words.items()}
-    fst = kaldifst.StdVectorFst()
-    for _ in range(lat.num_states):
-        fst.add_state()
-    fst.start = lat.start
-    fst.set_final(lat.final, 0.0)
-    cost = -(am_scale * lat.am + lm_scale * lat.lm)
-    for s, d, lab, c in zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist()):
-        fst.add_arc(s, kaldifst.StdArc(lab, lab, c, d))
+    labels, id2word = word_labels(lat, fillers or FillerMap())
+    fst = to_fst(lat, labels, -(am_scale * lat.am + lm_scale * lat.lm))
     kaldifst.rmepsilon(fst)
     use_lm = bigram is not None and bigram_scale != 0.0
     if use_lm:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .lattice import FillerMap, Lattice, LatticeFormatError
+from .lattice import FillerMap, Lattice, LatticeFormatError, to_fst, word_labels
 from .rescore import Scales, ScoredNBest
 from .vocab import Vocabulary
 
@@ -123,12 +123,12 @@ def _out_arcs(lat: Lattice) -> list[list[int]]:
     return out
 
 
-def _best_through(lat: Lattice, weight: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``(E,)`` best total weight of a start-to-final path through every arc (``-inf`` if none)."""
+def _best_through(lat: Lattice, weight: np.ndarray, order: np.ndarray, out: list[list[int]]) -> np.ndarray:
+    """``(E,)`` best total weight of a start-to-final path through every arc (``-inf`` if none);
+    ``out`` lists every state's arcs."""
     fwd = np.full(lat.num_states, -np.inf)
     bwd = np.full(lat.num_states, -np.inf)
     fwd[lat.start], bwd[lat.final] = 0.0, 0.0
-    out = _out_arcs(lat)
     for s in order.tolist():
         for a in out[s]:
             d = lat.dst[a]
@@ -214,13 +214,14 @@ def rescore_lattice(
     word = [fillers(s) for s in lat.symbols]
     word_id = [vocab.id(w) if w is not None else -1 for w in word]
     order = topological_order(lat, where)
-    keep = np.isfinite(_best_through(lat, lat.am + lat.lm, order))
+    out = _out_arcs(lat)
+    through = _best_through(lat, lat.am + lat.lm, order, out)
+    keep = np.isfinite(through)
     if not keep.any():
         raise LatticeFormatError(f"{where}: no path from the start state {lat.start} to the final state {lat.final}")
     if math.isfinite(config.lattice_beam):
-        through = _best_through(lat, lat.am + lat.lm, order)
         keep &= through >= through[keep].max() - config.lattice_beam
-    out = [[a for a in arcs if keep[a]] for arcs in _out_arcs(lat)]
+    out = [[a for a in arcs if keep[a]] for arcs in out]
     # depth: longest arc count from the start over the kept arcs; states of equal depth are independent
     depth = np.full(lat.num_states, -1, dtype=np.int64)
     depth[lat.start] = 0
@@ -239,7 +240,6 @@ def rescore_lattice(
     ex = _Expanded()
     n_keep = None if config.ngram_order is None else config.ngram_order - 1
     at_state: dict[int, dict[tuple, int]] = {lat.start: {(): ex.add(lat.start, (), ("<s>",), 0.0, (0, 0))}}
-    alive = np.zeros(0, dtype=bool)
 
     def cut(h: tuple) -> tuple:
         return h if n_keep is None else h[len(h) - n_keep :] if n_keep else ()
@@ -311,7 +311,7 @@ def _build(lat: Lattice, ex: _Expanded, alive: np.ndarray, final: int) -> Lattic
     src = np.array([x[0] for x in arcs], dtype=np.int64)
     dst = np.array([x[1] for x in arcs], dtype=np.int64)
     orig = np.array([x[2] for x in arcs], dtype=np.int64)
-    # co-reachability of the final state (arcs go from lower to higher ids? not necessarily: walk back)
+    # states from which the final state is reached (pruning leaves dead ends), by a walk back from it
     useful = np.zeros(final + 1, dtype=bool)
     useful[final] = True
     incoming: dict[int, list[int]] = {}
@@ -367,17 +367,11 @@ def rescored_nbest(
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    fillers = fillers or FillerMap()
-    labels, id2word = [], {}
-    index: dict[str, int] = {}
-    for sym in lat.symbols:
-        w = fillers(sym)
-        labels.append(0 if w is None else index.setdefault(w, len(index) + 1))
-    id2word = {i: w for w, i in index.items()}
+    labels, id2word = word_labels(lat, fillers or FillerMap())
     fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
     is_word = np.array([x > 0 for x in labels], dtype=np.float64)
     total = lat.am + scales.lm_scale * lat.lm + scales.word_penalty * is_word + scales.fp_lm_scale * fp
-    fst, acceptor = _fst(lat, labels, -total, arc_ids=True), _fst(lat, labels, -total, arc_ids=False)
+    fst, acceptor = to_fst(lat, labels, -total, arc_ids=True), to_fst(lat, labels, -total)
     kaldifst.arcsort(fst, sort_type="ilabel")
     kaldifst.rmepsilon(acceptor)
     det = kaldifst.determinize(acceptor)
@@ -400,19 +394,6 @@ def rescored_nbest(
                        n_words=np.array([len(w) for w in words], dtype=np.int64),
                        n_oov=np.array(n_oov, dtype=np.int64),
                        fp_lm=np.array(fpl) if lat.fp_lm is not None else None)
-
-
-def _fst(lat: Lattice, labels: list[int], cost: np.ndarray, arc_ids: bool):
-    """The lattice as a kaldifst FST: input labels ``labels`` (0: epsilon), tropical weights ``cost``;
-    output labels the arc ids plus one (``arc_ids``) or the input labels (an acceptor)."""
-    fst = kaldifst.StdVectorFst()
-    for _ in range(lat.num_states):
-        fst.add_state()
-    fst.start = lat.start
-    fst.set_final(lat.final, 0.0)
-    for a, (s, d, lab, c) in enumerate(zip(lat.src.tolist(), lat.dst.tolist(), labels, cost.tolist())):
-        fst.add_arc(s, kaldifst.StdArc(lab, a + 1 if arc_ids else lab, c, d))
-    return fst
 
 
 def rescore_lattices(

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
-import math
 import platform
 import subprocess
 import sys
@@ -34,27 +32,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pocketsphinx import NGramModel, get_model_path
-
 from lightrnn_asr import (LatticeRescoreConfig, Scales, compute_wer, load_checkpoint, one_best, oracle, read_htk,
                           read_nbest, read_text, rescore_lattices, score_nbest)
 from lightrnn_asr.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import tune_with_ngram  # noqa: E402
+from nbest_from_lattices import load_ngram  # noqa: E402
 
 SETS = ("asterisk", "synthetic", "librivox")
-LN_BASE = math.log(1.0001)  # pocketsphinx's LogMath base
 
 
 def trigram_fn():
-    lm = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
-
-    @functools.lru_cache(maxsize=1 << 20)
-    def ngram(word: str, *history: str) -> float:
-        return lm.prob([word, *history]) * LN_BASE
-
-    return lambda history, word: ngram(word, *reversed(history[-2:]))
+    """The first-pass trigram as ``fp_lm(history, word)`` (history most recent last)."""
+    ngram, order = load_ngram()
+    return lambda history, word: ngram(word, *reversed(history[len(history) - order + 1:]))
 
 
 def nbest_1000(decode: Path) -> Path:

@@ -25,6 +25,17 @@ from lightrnn_asr.nbest import Hypothesis, write_nbest
 LN_BASE = math.log(1.0001)  # pocketsphinx's default LogMath base
 
 
+def load_ngram():
+    """pocketsphinx's en-us LM: ``(ngram(word, *history) -> log P in nats, history most recent first; order)``."""
+    lm = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
+
+    @functools.lru_cache(maxsize=1 << 20)
+    def ngram(word: str, *history: str) -> float:
+        return lm.prob([word, *history]) * LN_BASE
+
+    return ngram, lm.size()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("lattices", type=Path, nargs="+")
@@ -32,12 +43,7 @@ def main() -> None:
     ap.add_argument("-n", "--nbest", type=int, default=100)
     ap.add_argument("--bigram-scale", type=float, default=8.0, help="LM weight for ranking paths (nats)")
     args = ap.parse_args()
-    lm = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
-    order = lm.size()
-
-    @functools.lru_cache(maxsize=1 << 20)
-    def ngram(word: str, *history: str) -> float:  # history most recent first, as NGramModel wants
-        return lm.prob([word, *history]) * LN_BASE
+    ngram, order = load_ngram()
 
     def bigram(prev: str, word: str) -> float:
         return ngram(word, prev)
