@@ -227,3 +227,12 @@ def test_rows_then_columns_keeps_a_better_start():
     optimum = WordTable(target, 4, 4)
     table = solve_rows_then_columns(rl, cl, 4, 4, init=optimum)
     assert allocation_cost(rl, cl, table) == 0.0
+
+
+def test_rows_then_columns_returns_the_start_when_it_finds_nothing_cheaper():
+    row_loss, col_loss, n_rows, n_cols = zipf_tables(400, 2, "uniform")
+    optimum = solve_exact(row_loss, col_loss, n_rows, n_cols)
+    stats = {}
+    table = solve_rows_then_columns(row_loss, col_loss, n_rows, n_cols, init=optimum, stats=stats)
+    assert stats["costs"][-1] > stats["costs"][0]  # its own answer is worse than the optimum it started from
+    assert torch.equal(table.cell, optimum.cell)

@@ -212,3 +212,38 @@ def test_rescored_lattice_round_trips_through_htk(tmp_path):
         np.testing.assert_allclose(getattr(again, name), getattr(out, name), rtol=1e-7, atol=1e-9)
     s = Scales(lm_scale=3.0)
     assert rescored_nbest(again, 5, s).words == rescored_nbest(out, 5, s).words
+
+
+class TrigramLM(BigramLM):
+    """A stub LM scoring ``table[prev2, prev, word]``: its state remembers two words."""
+
+    def initial_state(self, n, bos_id=0):
+        return torch.full((n, 2), float(bos_id)), torch.zeros(1, n, 1), torch.zeros(1, n, 1)
+
+    def score_next(self, state, words):
+        pp, p = state[0][:, 0].long(), state[0][:, 1].long()
+        return self.table[pp, p, words], (torch.stack([p.float(), words.float()], 1), state[1], state[2])
+
+
+def test_a_merged_state_keeps_the_lm_state_of_its_best_incoming_path():
+    v = len(VOCAB)
+    g = torch.Generator().manual_seed(5)
+    table = torch.log_softmax(torch.randn(v, v, v, generator=g) * 3, dim=2)
+    lat = lattice(DIAMOND, 6)
+    lat.times = np.arange(6, dtype=np.float64)  # to find the lattice state of a rescored state
+    cfg = LatticeRescoreConfig(ngram_order=2, max_histories=None, scales=Scales(lm_scale=1.0))
+    out = rescore_lattice(lat, TrigramLM(table), VOCAB, cfg)
+    # the paths into lattice state 3 all end in "c": merged into one state
+    ids = {w: VOCAB.id(w) for w in WORDS}
+    into_3 = [(("a", "c"), -2.5), (("b", "c"), -2.5), (("a", "c"), -1.75)]  # a-c, b-c, a-<sil>-c
+
+    def lm(words):
+        seq = [VOCAB.bos_id, VOCAB.bos_id, *(ids[w] for w in words)]
+        return float(sum(table[seq[i - 2], seq[i - 1], seq[i]] for i in range(2, len(seq))))
+
+    best_first = max(into_3, key=lambda p: p[1] + lm(p[0]))[0][0]
+    d_arcs = [k for k in range(out.num_arcs) if out.symbols[k] == "d" and out.times[out.src[k]] == 3]
+    assert len(d_arcs) == 1
+    assert out.lm[d_arcs[0]] == pytest.approx(float(table[ids[best_first], ids["c"], ids["d"]]))
+    other = "b" if best_first == "a" else "a"
+    assert out.lm[d_arcs[0]] != pytest.approx(float(table[ids[other], ids["c"], ids["d"]]))
