@@ -6,7 +6,8 @@ scores -> decisions -> report.
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import Corpus, encode_corpus, read_sentences
-from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk
+from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk, write_htk
+from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
 from .lattice_rescore import LatticeRescoreConfig, rescore_lattice, rescore_lattices, rescored_nbest
 from .model import LightRNN, LMConfig, LSTMLM, build_model
 from .openvocab import Placement, add_words
@@ -35,6 +36,7 @@ __all__ = [
     "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
     "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus",
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
-    "read_htk", "read_nbest", "rescore_lattice", "rescore_lattices", "rescored_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
+    "read_fst_lattice", "read_htk", "read_kaldi_lattices", "read_nbest", "read_words", "write_fst_lattice", "write_htk",
+    "write_kaldi_lattices", "rescore_lattice", "rescore_lattices", "rescored_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
     "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_rows_then_columns", "solve_transport", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
 ]

@@ -18,8 +18,9 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
-from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
-from .lattice_rescore import LatticeRescoreConfig, rescore_lattices
+from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
+from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk, write_htk
+from .lattice_rescore import LatticeRescoreConfig, combine_scores, rescore_lattices
 from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .openvocab import add_words
@@ -245,38 +246,86 @@ def score(model_path, text, device) -> None:
         click.echo(f"{x:.4f}\t{' '.join(s)}")
 
 
+LATTICE_FORMATS = ("htk", "fst", "kaldi")
+_format_option = click.option(
+    "--format", "lattice_format", type=click.Choice(LATTICE_FORMATS), default="htk", show_default=True,
+    help="htk: HTK SLF files (pocketsphinx, HTK, Julius); fst: OpenFst binary kaldifst.Lattice files, one "
+         "utterance each; kaldi: Kaldi text lattice archives (ark,t; .gz allowed). See docs/lattice-formats.md.")
+_words_option = click.option("--words", "words_path", type=click.Path(exists=True, dir_okay=False),
+                             help="words.txt symbol table for integer word labels (fst, kaldi).")
+
+
+def _read_lattices(path: str, lattice_format: str = "htk", words_path: str | None = None) -> dict:
+    """``{utt_id: Lattice}`` from a lattice file or a directory of them (utterance id: the file name
+    without suffixes, or the archive's keys)."""
+    p = Path(path)
+    files = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [p]
+    if not files:
+        raise click.UsageError(f"{path}: no lattice files")
+    if lattice_format == "fst" and not words_path:
+        raise click.UsageError("--format fst needs --words (words.txt)")
+    words = read_words(words_path) if words_path else None
+    out: dict = {}
+    for f in files:
+        if lattice_format == "kaldi":
+            entries = read_kaldi_lattices(f, words)
+        else:
+            utt = f.name.split(".")[0]
+            entries = {utt: read_htk(f) if lattice_format == "htk" else read_fst_lattice(f, words)}
+        for utt, lat in entries.items():
+            if utt in out:
+                raise LatticeFormatError(f"{f}: utterance id {utt!r} already read from another lattice")
+            out[utt] = lat
+    return out
+
+
 @main.command("lattice-to-nbest")
-@click.argument("lattices", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("lattices", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @click.option("-n", "--nbest", "n", type=int, default=100, show_default=True)
+@_format_option
+@_words_option
 @_friendly
-def lattice_to_nbest(lattices, out_path, n) -> None:
-    """Distinct N-best lists from HTK SLF lattices (utterance id = file name without suffixes)."""
+def lattice_to_nbest(lattices, out_path, n, lattice_format, words_path) -> None:
+    """Distinct N-best lists from lattices (files or directories), ranked by am + lm of the lattice."""
     fillers = FillerMap()
-    out = {utt: lattice_nbest(lat, n, fillers) for utt, lat in _read_htk_files(lattices).items()}
+    out = {}
+    for path in lattices:
+        for utt, lat in _read_lattices(path, lattice_format, words_path).items():
+            if utt in out:
+                raise LatticeFormatError(f"{path}: utterance id {utt!r} already read from another lattice")
+            out[utt] = lattice_nbest(lat, n, fillers)
     write_nbest(out_path, out)
     sizes = [len(h) for h in out.values()]
     click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")
 
 
-def _read_htk_files(paths) -> dict:
-    """``{utt_id: Lattice}`` from HTK SLF files (utterance id = file name without suffixes)."""
-    out = {}
-    for path in paths:
-        utt = Path(path).name.split(".")[0]
-        if utt in out:
-            raise ValueError(f"{path}: utterance id {utt!r} already read from another lattice")
-        out[utt] = read_htk(path)
-    return out
+class _LatticeWriter:
+    """Writes rescored lattices into a directory in the input's format: ``utt.slf`` (HTK, new LM in
+    ``l=``, n-gram in ``n=``), ``utt.fst`` or one ``lattices.txt`` archive (Kaldi/OpenFst: graph
+    cost = the tuned combination, :func:`combine_scores`)."""
 
+    def __init__(self, out_dir: str, lattice_format: str, words_path: str | None, scales: Scales) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.format, self.scales = lattice_format, scales
+        self.words = read_words(words_path) if words_path else None
+        self.fillers = FillerMap()
+        self.archive: dict = {}
 
-def _read_lattices(path: str) -> dict:
-    """``{utt_id: Lattice}`` from a lattice file or a directory of them."""
-    p = Path(path)
-    files = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [p]
-    if not files:
-        raise click.UsageError(f"{path}: no lattice files")
-    return _read_htk_files(files)
+    def __call__(self, utt: str, lat) -> None:
+        if self.format == "htk":
+            write_htk(self.dir / f"{utt}.slf", lat, utterance=utt)
+            return
+        lat = combine_scores(lat, self.scales, self.fillers)
+        if self.format == "fst":
+            write_fst_lattice(self.dir / f"{utt}.fst", lat, self.words, self.fillers)
+        else:
+            self.archive[utt] = lat
+
+    def close(self) -> None:
+        if self.format == "kaldi":
+            write_kaldi_lattices(self.dir / "lattices.txt", self.archive, self.words, self.fillers)
 
 
 @main.command()
@@ -285,12 +334,16 @@ def _read_lattices(path: str) -> dict:
 @click.option("--lattices", "lattices_path", type=click.Path(exists=True),
               help="Lattices to rescore instead: a file or a directory of files (pruned lattice rescoring).")
 @click.option("--dev-lattices", type=click.Path(exists=True), help="Dev lattices for tuning (with --lattices).")
-@click.option("--format", "lattice_format", type=click.Choice(["htk"]), default="htk", show_default=True,
-              help="Lattice format (HTK SLF, as pocketsphinx, HTK and Julius write).")
+@_format_option
+@_words_option
+@click.option("--lattices-out", type=click.Path(file_okay=False),
+              help="Write the rescored lattices into this directory (the input's format).")
 @click.option("--ngram-order", type=int, default=4, show_default=True,
               help="Lattice rescoring: merge histories sharing the last n-1 words (0: never merge).")
 @click.option("--max-histories", type=int, default=8, show_default=True, help="Histories kept per lattice state.")
 @click.option("--beam", type=float, default=float("inf"), help="Per-state beam on the combined score (nats).")
+@click.option("--global-beam", type=float, default=float("inf"),
+              help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).")
 @click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
               help="lm_scale of the combination used for pruning during lattice expansion.")
 @click.option("--lattice-nbest", type=int, default=100, show_default=True,
@@ -309,8 +362,8 @@ def _read_lattices(path: str) -> dict:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
 @click.option("--device", default="auto", show_default=True)
 @_friendly
-def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, ngram_order, max_histories, beam,
-            prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref,
+def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path, lattices_out, ngram_order,
+            max_histories, beam, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref,
             lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
     """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
 
@@ -329,13 +382,17 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, ngram_order
         if model is None:
             raise click.UsageError("lattice rescoring needs --model")
         cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
-                                   scales=Scales(prune_lm_scale, word_penalty), oov_penalty=oov_penalty)
+                                   global_beam=global_beam, scales=Scales(prune_lm_scale, word_penalty),
+                                   oov_penalty=oov_penalty)
 
-        def load(path):
-            return rescore_lattices(_read_lattices(path), model, vocab, cfg, lattice_nbest,
-                                    progress=True)
+        def load(path, sink=None):
+            return rescore_lattices(_read_lattices(path, lattice_format, words_path), model, vocab, cfg,
+                                    lattice_nbest, progress=True, sink=sink)
     else:
-        def load(path):
+        if lattices_out:
+            raise click.UsageError("--lattices-out needs --lattices")
+
+        def load(path, sink=None):
             return score_nbest(model, vocab, read_nbest(path), oov_penalty, progress=True)
     dev_input = dev_lattices if lattices_path else dev_nbest
     if lm_scale is None:
@@ -353,7 +410,10 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, ngram_order
                              plot_path, f"{dev_input}: WER vs lm_scale")
     else:
         scales = Scales(lm_scale, word_penalty, fp_lm_scale)
-    scored = load(nbest_path or lattices_path)
+    writer = _LatticeWriter(lattices_out, lattice_format, words_path, scales) if lattices_out else None
+    scored = load(nbest_path or lattices_path, writer)
+    if writer is not None:
+        writer.close()
     write_text(out_path, one_best(scored, scales))
     if scores_out:
         with open(scores_out, "w", encoding="utf-8") as f:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,7 @@ import numpy as np
 from .nbest import Hypothesis
 from .text import strip_variant
 
-__all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "write_htk", "lattice_nbest"]
+__all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "write_htk", "lattice_nbest", "topological_order"]
 
 
 class LatticeFormatError(ValueError):
@@ -205,6 +206,37 @@ def write_htk(path: str | Path, lat: Lattice, utterance: str | None = None) -> N
         lines.append(f"J={k}\tS={lat.src[k]}\tE={lat.dst[k]}\tW={lat.symbols[k]}\ta={lat.am[k]:.8g}"
                      f"\tl={lat.lm[k]:.8g}{extra}")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def topological_order(lat: Lattice, where: str = "lattice") -> np.ndarray:
+    """States in topological order (Kahn's algorithm), ``(num_states,)`` int64.
+
+    Raises:
+        LatticeFormatError: when the lattice has a cycle (naming ``where``).
+    """
+    indeg = np.bincount(lat.dst, minlength=lat.num_states)
+    out = out_arcs(lat)
+    queue = deque(np.flatnonzero(indeg == 0).tolist())
+    order = []
+    while queue:
+        s = queue.popleft()
+        order.append(s)
+        for a in out[s]:
+            d = int(lat.dst[a])
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                queue.append(d)
+    if len(order) != lat.num_states:
+        raise LatticeFormatError(f"{where}: the lattice has a cycle (through state {int(np.flatnonzero(indeg)[0])})")
+    return np.array(order, dtype=np.int64)
+
+
+def out_arcs(lat: Lattice) -> list[list[int]]:
+    """The arcs leaving every state, ``num_states`` lists of arc indices."""
+    out: list[list[int]] = [[] for _ in range(lat.num_states)]
+    for a, s in enumerate(lat.src.tolist()):
+        out[s].append(a)
+    return out
 
 
 def word_labels(lat: Lattice, fillers: FillerMap) -> tuple[list[int], dict[int, str]]:

@@ -33,10 +33,11 @@ same scale tuning and reports as N-best rescoring.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -45,11 +46,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .lattice import FillerMap, Lattice, LatticeFormatError, to_fst, word_labels
+from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
 from .rescore import Scales, ScoredNBest
 from .vocab import Vocabulary
 
-__all__ = ["LatticeRescoreConfig", "rescore_lattice", "rescore_lattices", "rescored_nbest", "topological_order"]
+__all__ = ["LatticeRescoreConfig", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ class LatticeRescoreConfig:
             this below the best path (``am + lm`` as in the file) are dropped
             before expansion; ``inf`` keeps all (use it when the lattice holds
             acoustic scores only, as pocketsphinx's do).
+        global_beam: histories whose estimated best complete path is more than
+            this (nats of the combined score) below the best estimate at the
+            same depth are dropped (Xu et al.'s heuristic, see the module docstring);
+            ``inf`` turns it off. Should it prune every path, the lattice is
+            expanded again without it (with a warning).
         scales: the score combination used for pruning (``lm_scale`` on the
             new LM, ``word_penalty`` per word, ``fp_lm_scale`` on the n-gram).
         oov_penalty: added (nats) to the LM score of out-of-vocabulary words.
@@ -82,6 +88,7 @@ class LatticeRescoreConfig:
     max_histories: int | None = 8
     beam: float = math.inf
     lattice_beam: float = math.inf
+    global_beam: float = math.inf
     scales: Scales = field(default_factory=lambda: Scales(lm_scale=10.0))
     oov_penalty: float = 0.0
     batch_size: int = 1024
@@ -93,41 +100,14 @@ class LatticeRescoreConfig:
             raise ValueError(f"max_histories must be >= 1 or None, got {self.max_histories}")
 
 
-def topological_order(lat: Lattice, where: str = "lattice") -> np.ndarray:
-    """States in topological order (Kahn's algorithm), ``(num_states,)`` int64.
-
-    Raises:
-        LatticeFormatError: when the lattice has a cycle (naming ``where``).
-    """
-    indeg = np.bincount(lat.dst, minlength=lat.num_states)
-    out = _out_arcs(lat)
-    queue = deque(np.flatnonzero(indeg == 0).tolist())
-    order = []
-    while queue:
-        s = queue.popleft()
-        order.append(s)
-        for a in out[s]:
-            d = int(lat.dst[a])
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                queue.append(d)
-    if len(order) != lat.num_states:
-        raise LatticeFormatError(f"{where}: the lattice has a cycle (through state {int(np.flatnonzero(indeg)[0])})")
-    return np.array(order, dtype=np.int64)
-
-
-def _out_arcs(lat: Lattice) -> list[list[int]]:
-    out: list[list[int]] = [[] for _ in range(lat.num_states)]
-    for a, s in enumerate(lat.src.tolist()):
-        out[s].append(a)
-    return out
-
-
-def _best_through(lat: Lattice, weight: np.ndarray, order: np.ndarray, out: list[list[int]]) -> np.ndarray:
-    """``(E,)`` best total weight of a start-to-final path through every arc (``-inf`` if none);
-    ``out`` lists every state's arcs."""
+def _forward_backward(lat: Lattice, weight: np.ndarray, is_word: np.ndarray, order: np.ndarray,
+                      out: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Viterbi forward and backward scores of every state (``-inf`` where no path) under arc weights
+    ``weight`` (``(E,)``), and the number of words on every state's best backward path; ``out``
+    lists every state's arcs."""
     fwd = np.full(lat.num_states, -np.inf)
     bwd = np.full(lat.num_states, -np.inf)
+    words_left = np.zeros(lat.num_states)
     fwd[lat.start], bwd[lat.final] = 0.0, 0.0
     for s in order.tolist():
         for a in out[s]:
@@ -135,8 +115,10 @@ def _best_through(lat: Lattice, weight: np.ndarray, order: np.ndarray, out: list
             fwd[d] = max(fwd[d], fwd[s] + weight[a])
     for s in order[::-1].tolist():
         for a in out[s]:
-            bwd[s] = max(bwd[s], weight[a] + bwd[lat.dst[a]])
-    return fwd[lat.src] + weight + bwd[lat.dst]
+            b = weight[a] + bwd[lat.dst[a]]
+            if b > bwd[s]:
+                bwd[s], words_left[s] = b, is_word[a] + words_left[lat.dst[a]]
+    return fwd, bwd, words_left
 
 
 @dataclass
@@ -157,6 +139,55 @@ class _Expanded:
         self.fwd.append(fwd)
         self.ref.append(ref)
         return len(self.orig) - 1
+
+    def replace(self, e: int, words, fwd: float, ref) -> None:
+        """A better path into the merged state ``e``: keep its LM state and scores."""
+        self.words[e], self.fwd[e], self.ref[e] = words, fwd, ref
+
+
+@dataclass
+class _Estimate:
+    """What the global beam needs: the input lattice's backward scores ``bwd`` (``am + lm``), the
+    words left on each state's best backward path, and the running mean, over the word arcs scored so
+    far, of the new combined LM score minus the input's LM score."""
+
+    bwd: np.ndarray
+    words_left: np.ndarray
+    beam: float
+    delta_sum: float = 0.0
+    delta_count: int = 0
+
+    def observe(self, delta: float) -> None:
+        self.delta_sum += delta
+        self.delta_count += 1
+
+    def __call__(self, ex: _Expanded, e: int) -> float:
+        """Estimated best complete path through ``e``: its forward score, the input's backward score,
+        and the mean LM change per word times the words left on that backward path."""
+        s = ex.orig[e]
+        rate = self.delta_sum / self.delta_count if self.delta_count else 0.0
+        return ex.fwd[e] + self.bwd[s] + rate * self.words_left[s]
+
+
+def _select(level: list[int], at_state: dict[int, dict[tuple, int]], ex: _Expanded, config: LatticeRescoreConfig,
+            estimate: _Estimate | None) -> list[tuple[int, list[int]]]:
+    """The histories to expand at the lattice states ``level`` (one depth): per state, at most
+    ``max_histories`` within ``beam`` of its best; then, with ``estimate``, those whose estimated
+    complete path is within ``global_beam`` of the best estimate at this depth (so a depth is never
+    emptied). Pruned histories are dropped from ``at_state``."""
+    chosen = []
+    for s in level:
+        states = sorted(at_state.get(s, {}).values(), key=lambda e: -ex.fwd[e])
+        if states:
+            best = ex.fwd[states[0]]
+            chosen.append((s, [e for e in states if ex.fwd[e] >= best - config.beam][: config.max_histories]))
+    if estimate is not None and chosen:
+        scores = {e: estimate(ex, e) for _, states in chosen for e in states}
+        floor = max(scores.values()) - estimate.beam
+        chosen = [(s, [e for e in states if scores[e] >= floor]) for s, states in chosen]
+    for s, states in chosen:
+        at_state[s] = {ex.hist[e]: e for e in states}
+    return chosen
 
 
 def _gather(store: list, refs: Sequence[tuple[int, int]]):
@@ -210,12 +241,14 @@ def rescore_lattice(
     """
     config = config or LatticeRescoreConfig()
     fillers = fillers or FillerMap()
-    scales = config.scales
     word = [fillers(s) for s in lat.symbols]
     word_id = [vocab.id(w) if w is not None else -1 for w in word]
     order = topological_order(lat, where)
-    out = _out_arcs(lat)
-    through = _best_through(lat, lat.am + lat.lm, order, out)
+    out = out_arcs(lat)
+    weight = lat.am + lat.lm
+    fwd, bwd, words_left = _forward_backward(lat, weight, np.array([i >= 0 for i in word_id], dtype=np.float64),
+                                             order, out)
+    through = fwd[lat.src] + weight + bwd[lat.dst]
     keep = np.isfinite(through)
     if not keep.any():
         raise LatticeFormatError(f"{where}: no path from the start state {lat.start} to the final state {lat.final}")
@@ -235,6 +268,28 @@ def rescore_lattice(
 
     was_training = model.training
     model.eval()
+    try:
+        run = functools.partial(_expand, lat, model, vocab, config, word, word_id, out, by_depth, fp_lm)
+        result = None
+        if math.isfinite(config.global_beam):
+            result = run(_Estimate(bwd, words_left, config.global_beam))
+            if result is None:
+                log.warning("%s: the global beam %g pruned every path; expanding again without it",
+                            where, config.global_beam)
+        if result is None:
+            result = run(None)
+        if result is None:
+            raise LatticeFormatError(f"{where}: no path reaches the final state {lat.final} after pruning")
+    finally:
+        model.train(was_training)
+    return _build(lat, *result)
+
+
+def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig, word: list[str | None],
+            word_id: list[int], out: list[list[int]], by_depth: dict[int, list[int]], fp_lm: NgramFn | None,
+            estimate: _Estimate | None) -> tuple[_Expanded, np.ndarray, int] | None:
+    """The expansion of :func:`rescore_lattice`; ``None`` when pruning left no path to the final state."""
+    scales = config.scales
     device = next(model.parameters()).device
     store = [model.initial_state(1, vocab.bos_id)]
     ex = _Expanded()
@@ -250,59 +305,61 @@ def rescore_lattice(
         if e is None:
             return states.setdefault(hist, ex.add(dst, hist, words, fwd, ref))
         if fwd > ex.fwd[e]:  # merged: keep the best incoming path's LM state
-            ex.fwd[e], ex.ref[e], ex.words[e] = fwd, ref, words
+            ex.replace(e, words, fwd, ref)
         return e
 
-    try:
-        for d in sorted(by_depth):
-            frontier = []  # (rescored state, lattice arc) pairs with a word
-            for s in by_depth[d]:
-                states = sorted(at_state.get(s, {}).values(), key=lambda e: -ex.fwd[e])
-                if not states:
-                    continue
-                best = ex.fwd[states[0]]
-                states = [e for e in states if ex.fwd[e] >= best - config.beam][: config.max_histories]
-                at_state[s] = {ex.hist[e]: e for e in states}
-                for e in states:
-                    for a in out[s]:
-                        if word_id[a] < 0:  # a filler: no LM step, same history
-                            e2 = arrive(int(lat.dst[a]), ex.hist[e], ex.words[e], ex.fwd[e] + lat.am[a], ex.ref[e])
-                            ex.arcs.append((e, e2, a, 0.0, 0.0))
-                        else:
-                            frontier.append((e, a))
-            for k in range(0, len(frontier), config.batch_size):
-                chunk = frontier[k : k + config.batch_size]
-                state = _gather(store, [ex.ref[e] for e, _ in chunk])
-                ids = torch.tensor([word_id[a] for _, a in chunk], dtype=torch.long, device=device)
-                lp, new_state = model.score_next(state, ids)
-                store.append(new_state)
-                for row, ((e, a), logp) in enumerate(zip(chunk, lp.tolist())):
-                    w = word[a]
-                    if word_id[a] == vocab.unk_id and w != "<unk>":
-                        logp += config.oov_penalty
-                    fp = fp_lm(ex.words[e], w) if fp_lm is not None else 0.0
-                    fwd = (ex.fwd[e] + lat.am[a] + scales.lm_scale * logp + scales.word_penalty
-                           + scales.fp_lm_scale * fp)
-                    words = ex.words[e] + (w,)
-                    e2 = arrive(int(lat.dst[a]), cut(ex.hist[e] + (word_id[a],)),
-                                words if n_keep is None else words[-max(n_keep, 1):], fwd, (len(store) - 1, row))
-                    ex.arcs.append((e, e2, a, logp, fp))
-        finals = list(at_state.get(lat.final, {}).values())
-        if not finals:
-            raise LatticeFormatError(f"{where}: no path reaches the final state {lat.final} after pruning")
-        eos = torch.full((len(finals),), vocab.eos_id, dtype=torch.long, device=device)
-        end_lp, _ = model.score_next(_gather(store, [ex.ref[e] for e in finals]), eos)
-        final = len(ex.orig)
-        for e, logp in zip(finals, end_lp.tolist()):
-            fp = fp_lm(ex.words[e], "</s>") if fp_lm is not None else 0.0
-            ex.arcs.append((e, final, -1, logp, fp))
-        alive = np.zeros(final + 1, dtype=bool)
-        for states in at_state.values():
-            alive[list(states.values())] = True
-        alive[final] = True
-    finally:
-        model.train(was_training)
-    return _build(lat, ex, alive, final)
+    for d in sorted(by_depth):
+        level = _select(by_depth[d], at_state, ex, config, estimate)
+        frontier: dict[tuple[int, int], int] = {}  # (rescored state, word id) -> LM row: one LM step each
+        pending = []  # (rescored state, lattice arc, LM row)
+        for s, states in level:
+            for e in states:
+                for a in out[s]:
+                    if word_id[a] < 0:  # a filler: no LM step, same history
+                        e2 = arrive(int(lat.dst[a]), ex.hist[e], ex.words[e], ex.fwd[e] + lat.am[a], ex.ref[e])
+                        ex.arcs.append((e, e2, a, 0.0, 0.0))
+                    else:
+                        pending.append((e, a, frontier.setdefault((e, word_id[a]), len(frontier))))
+        keys = list(frontier)
+        logps, refs = [], []
+        for k in range(0, len(keys), config.batch_size):
+            chunk = keys[k : k + config.batch_size]
+            ids = torch.tensor([w for _, w in chunk], dtype=torch.long, device=device)
+            lp, new_state = model.score_next(_gather(store, [ex.ref[e] for e, _ in chunk]), ids)
+            store.append(new_state)
+            logps += lp.tolist()
+            refs += [(len(store) - 1, row) for row in range(len(chunk))]
+        fps: dict[tuple[int, str], float] = {}  # (rescored state, word) -> n-gram log-prob
+        for e, a, u in pending:
+            w, logp = word[a], logps[u]
+            if word_id[a] == vocab.unk_id and w != "<unk>":
+                logp += config.oov_penalty
+            fp = 0.0
+            if fp_lm is not None:
+                fp = fps.get((e, w))
+                if fp is None:
+                    fp = fps[e, w] = fp_lm(ex.words[e], w)
+            new = scales.lm_scale * logp + scales.word_penalty + scales.fp_lm_scale * fp
+            if estimate is not None:
+                estimate.observe(new - lat.lm[a])
+            words = ex.words[e] + (w,)
+            e2 = arrive(int(lat.dst[a]), cut(ex.hist[e] + (word_id[a],)),
+                        words if n_keep is None else words[-max(n_keep, 1):], ex.fwd[e] + lat.am[a] + new, refs[u])
+            ex.arcs.append((e, e2, a, logp, fp))
+    finals = list(at_state.get(lat.final, {}).values())
+    if not finals:
+        return None
+    eos = torch.full((len(finals),), vocab.eos_id, dtype=torch.long, device=device)
+    end_lp, _ = model.score_next(_gather(store, [ex.ref[e] for e in finals]), eos)
+    final = len(ex.orig)
+    for e, logp in zip(finals, end_lp.tolist()):
+        fp = fp_lm(ex.words[e], "</s>") if fp_lm is not None else 0.0
+        ex.arcs.append((e, final, -1, logp, fp))
+    alive = np.zeros(final + 1, dtype=bool)
+    for states in at_state.values():
+        alive[list(states.values())] = True
+    alive[final] = True
+    return ex, alive, final
 
 
 def _build(lat: Lattice, ex: _Expanded, alive: np.ndarray, final: int) -> Lattice:
@@ -396,6 +453,17 @@ def rescored_nbest(
                        fp_lm=np.array(fpl) if lat.fp_lm is not None else None)
 
 
+def combine_scores(lat: Lattice, scales: Scales, fillers: FillerMap | None = None) -> Lattice:
+    """A rescored lattice with one LM score per arc: ``lm_scale * lm + fp_lm_scale * fp_lm +
+    word_penalty`` (per word arc), ``fp_lm=None``; ``am`` unchanged. For formats with a single
+    graph cost (Kaldi, OpenFst), where ``am + lm`` then ranks paths as :func:`rescored_nbest` does."""
+    fillers = fillers or FillerMap()
+    is_word = np.array([fillers(s) is not None for s in lat.symbols], dtype=np.float64)
+    fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
+    lm = scales.lm_scale * lat.lm + scales.fp_lm_scale * fp + scales.word_penalty * is_word
+    return dataclasses.replace(lat, lm=lm, fp_lm=None)
+
+
 def rescore_lattices(
     lattices: Mapping[str, Lattice],
     model: torch.nn.Module,
@@ -405,13 +473,15 @@ def rescore_lattices(
     fillers: FillerMap | None = None,
     fp_lm: NgramFn | None = None,
     progress: bool = False,
+    sink: Callable[[str, Lattice], None] | None = None,
 ) -> dict[str, ScoredNBest]:
     """Rescore every lattice and take its ``n`` best (:func:`rescore_lattice`, :func:`rescored_nbest`).
 
     The N-best lists are ranked with ``config.scales``; their separate scores
     feed :func:`~lightrnn_asr.rescore.tune_scales` and
     :func:`~lightrnn_asr.rescore.one_best` exactly like rescored N-best lists.
-    Logs lattices/s and LM arcs/s at the end.
+    Logs lattices/s and LM arcs/s at the end. ``sink(utt, rescored_lattice)``,
+    when given, receives every rescored lattice (to write it).
 
     Raises:
         LatticeFormatError: naming the utterance for a lattice that cannot be rescored.
@@ -421,6 +491,8 @@ def rescore_lattices(
     for utt, lat in tqdm(lattices.items(), desc="lattice rescoring", unit="lat", disable=not progress):
         rescored = rescore_lattice(lat, model, vocab, config, fillers, fp_lm, where=utt)
         arcs += rescored.num_arcs
+        if sink is not None:
+            sink(utt, rescored)
         out[utt] = rescored_nbest(rescored, n, config.scales, fillers, vocab)
     seconds = time.perf_counter() - start
     log.info("rescored %d lattices in %.1f s (%.2f s per lattice, %d rescored arcs)",

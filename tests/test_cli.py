@@ -162,3 +162,39 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
     (lats / "broken.slf").write_text("VERSION=1.0\nN=2 L=1\nI=0 t=0\nI=1 t=1\nJ=0 S=0 E=7\n")
     res = run(*common, "--lm-scale", 1, "--out", tmp_path / "x.txt", ok=False)
     assert res.exit_code == 1 and "broken.slf:5: link S=0 E=7 refers to a missing node" in res.output
+
+
+def test_rescore_kaldi_and_openfst_lattices_and_write_the_rescored_lattices(model, tmp_path):
+    from lightrnn_asr.kaldi_lattice import (read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice,
+                                            write_kaldi_lattices)
+    from lightrnn_asr.lattice import FillerMap, lattice_nbest, read_htk
+
+    utt = "asterisk-queue-thankyou"
+    src, fillers = read_htk(DATA / f"{utt}.slf"), FillerMap()
+    vocab = sorted({fillers(s) for s in src.symbols} - {None})
+    words_txt = tmp_path / "words.txt"
+    words_txt.write_text("<eps> 0\n" + "".join(f"{w} {i}\n" for i, w in enumerate(vocab, 1)))
+    words = read_words(words_txt)
+    write_kaldi_lattices(tmp_path / "lat.txt", {utt: src}, words, fillers)
+    (tmp_path / "fst").mkdir()
+    write_fst_lattice(tmp_path / "fst" / f"{utt}.fst", src, words, fillers)
+    ref = tuple(read_text(DATA / "asterisk_dev_sample.ref")[utt])
+    common = ["rescore", "--model", model / "exp" / "best.pt", "--device", "cpu", "--ngram-order", 3,
+              "--max-histories", 4, "--lm-scale", 15, "--prune-lm-scale", 15, "--words", words_txt]
+    run(*common, "--lattices", tmp_path / "lat.txt", "--format", "kaldi", "--out", tmp_path / "k.txt",
+        "--lattices-out", tmp_path / "k_out")
+    run(*common, "--lattices", tmp_path / "fst", "--format", "fst", "--out", tmp_path / "f.txt",
+        "--lattices-out", tmp_path / "f_out")
+    run(*common, "--lattices", DATA / f"{utt}.slf", "--out", tmp_path / "h.txt", "--lattices-out", tmp_path / "h_out")
+    for name in ("k.txt", "f.txt", "h.txt"):
+        assert tuple(read_text(tmp_path / name)[utt]) == ref
+    # the written lattices carry the new LM: their best path (am + graph score) is the rescored 1-best
+    written = [read_kaldi_lattices(tmp_path / "k_out" / "lattices.txt", words)[utt],
+               read_fst_lattice(tmp_path / "f_out" / f"{utt}.fst", words)]
+    for lat in written:
+        assert lattice_nbest(lat, 1)[0].words == ref
+        assert lattice_nbest(lat, 1, lm_scale=0.0)[0].words != ref  # acoustics alone get it wrong
+    htk = read_htk(tmp_path / "h_out" / f"{utt}.slf")
+    assert htk.fp_lm is not None and lattice_nbest(htk, 1, lm_scale=15.0)[0].words == ref
+    res = run(*common[:-2], "--lattices", tmp_path / "fst", "--format", "fst", "--out", tmp_path / "x.txt", ok=False)
+    assert res.exit_code != 0 and "--format fst needs --words" in res.output

@@ -247,3 +247,28 @@ def test_a_merged_state_keeps_the_lm_state_of_its_best_incoming_path():
     assert out.lm[d_arcs[0]] == pytest.approx(float(table[ids[best_first], ids["c"], ids["d"]]))
     other = "b" if best_first == "a" else "a"
     assert out.lm[d_arcs[0]] != pytest.approx(float(table[ids[other], ids["c"], ids["d"]]))
+
+
+def test_distinct_oov_words_get_their_own_ngram_scores():
+    """Two out-of-vocabulary words from one state share the LM step (both are <unk>) but not the n-gram."""
+    table = bigram_table(3)
+    lat = lattice(DIAMOND + [(3, 4, "zzz", -1.0), (3, 4, "yyy", -1.0)], 6)
+    unigram = {"zzz": -9.0, "yyy": -2.0}
+
+    def fp(history, word):
+        return unigram.get(word, -1.0)
+
+    calls = []
+    model = BigramLM(table)
+    score_next = model.score_next
+    model.score_next = lambda state, words: calls.append(len(words)) or score_next(state, words)
+    out = rescore_lattice(lat, model, VOCAB, LatticeRescoreConfig(ngram_order=None, max_histories=None), fp_lm=fp)
+    hyps = rescored_nbest(out, 100, Scales(lm_scale=1.0))
+    assert {w[-1] for w in hyps.words} >= {"zzz", "yyy"}
+    for w, f in zip(hyps.words, hyps.fp_lm):
+        assert f == pytest.approx(sum(unigram.get(x, -1.0) for x in (*w, "</s>")))
+    # one LM step per (rescored state, word id): zzz and yyy out of one state share a row
+    fillers = FillerMap()
+    word_arcs = [(int(s), VOCAB.id(fillers(w))) for s, w in zip(out.src, out.symbols) if fillers(w)]
+    to_final = int((out.dst == out.final).sum())
+    assert sum(calls) == len(set(word_arcs)) + to_final < len(word_arcs) + to_final
