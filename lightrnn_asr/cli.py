@@ -342,6 +342,9 @@ class _LatticeWriter:
               help="Lattice rescoring: merge histories sharing the last n-1 words (0: never merge).")
 @click.option("--max-histories", type=int, default=8, show_default=True, help="Histories kept per lattice state.")
 @click.option("--beam", type=float, default=float("inf"), help="Per-state beam on the combined score (nats).")
+@click.option("--input-lm", is_flag=True,
+              help="Lattice rescoring: keep the lattice's own LM scores (Kaldi graph costs) as the first-pass "
+                   "LM term, weighted by --fp-lm-scale.")
 @click.option("--global-beam", type=float, default=float("inf"),
               help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).")
 @click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
@@ -363,8 +366,8 @@ class _LatticeWriter:
 @click.option("--device", default="auto", show_default=True)
 @_friendly
 def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path, lattices_out, ngram_order,
-            max_histories, beam, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest, dev_ref,
-            lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
+            max_histories, beam, input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale,
+            word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
     """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
 
     With --lattices, every lattice is rescored by pruned expansion (histories
@@ -382,8 +385,8 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path,
         if model is None:
             raise click.UsageError("lattice rescoring needs --model")
         cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
-                                   global_beam=global_beam, scales=Scales(prune_lm_scale, word_penalty),
-                                   oov_penalty=oov_penalty)
+                                   global_beam=global_beam, input_lm=input_lm,
+                                   scales=Scales(prune_lm_scale, word_penalty, fp_lm_scale), oov_penalty=oov_penalty)
 
         def load(path, sink=None):
             return rescore_lattices(_read_lattices(path, lattice_format, words_path), model, vocab, cfg,

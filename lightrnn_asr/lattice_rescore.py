@@ -19,9 +19,24 @@ automatic speech recognition" (ICASSP 2018), as in Kaldi's
   first-pass scores) are dropped; during expansion a lattice state keeps at
   most ``max_histories`` histories, those within ``beam`` of its best one
   (forward scores under the combination ``scales``, with the new LM).
+- Global pruning (``global_beam``), Xu et al.'s heuristic: a history's
+  best complete path is estimated as its forward score (new LM) plus the
+  backward score of its lattice state in the input lattice, corrected for
+  the LM change still to come. Kaldi's ``ComposeLatticePruned`` takes that
+  correction from paths already completed in its best-first search; this
+  expansion goes depth by depth and completes no path early, so the
+  correction is the mean change per word seen so far (new combined LM score
+  minus the input's LM score, over every word arc scored) times the number
+  of words on the state's best backward path. Histories more than
+  ``global_beam`` below the best estimate at their depth are dropped.
 - The LM work is batched: all lattice states at the same depth (longest
   arc count from the start) are expanded together, one
-  :meth:`score_next` call per batch of frontier arcs.
+  :meth:`score_next` call per batch of frontier arcs, and one LM step per
+  distinct (history, word): arcs with the same word out of one rescored
+  state (to different end times) share it.
+- A first-pass LM term: an n-gram function ``fp_lm`` scored on the same
+  histories, or (``input_lm``) the input lattice's own LM scores, as
+  Kaldi interpolates its graph costs with the new LM.
 
 The result is a :class:`~lightrnn_asr.lattice.Lattice` whose arcs carry the
 acoustic score, the new LM's log-probability (nats) and, when a first-pass
@@ -78,6 +93,10 @@ class LatticeRescoreConfig:
             same depth are dropped (Xu et al.'s heuristic, see the module docstring);
             ``inf`` turns it off. Should it prune every path, the lattice is
             expanded again without it (with a warning).
+        input_lm: keep the input lattice's own LM scores (Kaldi: the graph
+            cost) as the first-pass term ``fp_lm`` of every arc, so that
+            ``fp_lm_scale`` interpolates them with the new LM as Kaldi's
+            ``lmrescore_pruned.sh`` does. Not together with an ``fp_lm`` function.
         scales: the score combination used for pruning (``lm_scale`` on the
             new LM, ``word_penalty`` per word, ``fp_lm_scale`` on the n-gram).
         oov_penalty: added (nats) to the LM score of out-of-vocabulary words.
@@ -89,6 +108,7 @@ class LatticeRescoreConfig:
     beam: float = math.inf
     lattice_beam: float = math.inf
     global_beam: float = math.inf
+    input_lm: bool = False
     scales: Scales = field(default_factory=lambda: Scales(lm_scale=10.0))
     oov_penalty: float = 0.0
     batch_size: int = 1024
@@ -227,7 +247,7 @@ def rescore_lattice(
             ``<unk>`` plus ``config.oov_penalty``.
         fillers: which lattice symbols are not words (epsilon arcs).
         fp_lm: a first-pass n-gram scored on the same histories (exact when
-            its order is at most ``ngram_order``).
+            its order is at most ``ngram_order``); or see ``config.input_lm``.
         where: the lattice's name for error messages (its file).
 
     Returns:
@@ -238,8 +258,11 @@ def rescore_lattice(
 
     Raises:
         LatticeFormatError: for a cycle or when no path reaches the final state.
+        ValueError: for both ``fp_lm`` and ``config.input_lm``.
     """
     config = config or LatticeRescoreConfig()
+    if config.input_lm and fp_lm is not None:
+        raise ValueError("give either an fp_lm function or config.input_lm, not both")
     fillers = fillers or FillerMap()
     word = [fillers(s) for s in lat.symbols]
     word_id = [vocab.id(w) if w is not None else -1 for w in word]
@@ -316,8 +339,10 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
             for e in states:
                 for a in out[s]:
                     if word_id[a] < 0:  # a filler: no LM step, same history
-                        e2 = arrive(int(lat.dst[a]), ex.hist[e], ex.words[e], ex.fwd[e] + lat.am[a], ex.ref[e])
-                        ex.arcs.append((e, e2, a, 0.0, 0.0))
+                        fp = lat.lm[a] if config.input_lm else 0.0
+                        e2 = arrive(int(lat.dst[a]), ex.hist[e], ex.words[e],
+                                    ex.fwd[e] + lat.am[a] + scales.fp_lm_scale * fp, ex.ref[e])
+                        ex.arcs.append((e, e2, a, 0.0, fp))
                     else:
                         pending.append((e, a, frontier.setdefault((e, word_id[a]), len(frontier))))
         keys = list(frontier)
@@ -334,7 +359,7 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
             w, logp = word[a], logps[u]
             if word_id[a] == vocab.unk_id and w != "<unk>":
                 logp += config.oov_penalty
-            fp = 0.0
+            fp = lat.lm[a] if config.input_lm else 0.0
             if fp_lm is not None:
                 fp = fps.get((e, w))
                 if fp is None:

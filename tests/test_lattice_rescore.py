@@ -272,3 +272,17 @@ def test_distinct_oov_words_get_their_own_ngram_scores():
     word_arcs = [(int(s), VOCAB.id(fillers(w))) for s, w in zip(out.src, out.symbols) if fillers(w)]
     to_final = int((out.dst == out.final).sum())
     assert sum(calls) == len(set(word_arcs)) + to_final < len(word_arcs) + to_final
+
+
+def test_input_lm_scores_become_the_first_pass_term():
+    """Kaldi-style: the input's own graph scores, filler arcs included, are kept as fp_lm."""
+    lat = lattice([(0, 1, "a", -1.0), (0, 1, "b", -1.5), (1, 2, "c", -0.5), (1, 2, "<sil>", -0.75),
+                   (2, 3, "</s>", 0.0)], 4)
+    lat.lm = np.array([-1.0, -2.0, -0.5, -0.25, -0.125])
+    cfg = LatticeRescoreConfig(ngram_order=None, max_histories=None, input_lm=True)
+    out = rescore_lattice(lat, BigramLM(bigram_table(4)), VOCAB, cfg)
+    hyps = rescored_nbest(out, 10, Scales(lm_scale=1.0, fp_lm_scale=2.0))
+    expected = {("a", "c"): -1.625, ("a",): -1.375, ("b", "c"): -2.625, ("b",): -2.375}
+    assert dict(zip(hyps.words, hyps.fp_lm)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="either an fp_lm function or config.input_lm"):
+        rescore_lattice(lat, BigramLM(bigram_table(4)), VOCAB, cfg, fp_lm=lambda h, w: 0.0)

@@ -8,9 +8,11 @@ trigram (as in evaluate.py):
   the first-pass LM), and their top 10 and top 100, are scored with the LightRNN; the
   lm_scale x word_penalty x trigram-scale grid is tuned on dev and applied to test.
 - Lattice: every lattice is expanded with the LightRNN (histories merged by their last two
-  words, so the trigram is exact on every arc; at most --max-histories per lattice state;
-  pruning scales: those tuned for 100-best), the rescored lattice's 100 best distinct
-  hypotheses are kept with their separate scores, and the same grid is tuned on dev.
+  words, so the trigram is exact on every arc; at most --max-histories per lattice state,
+  then also with the --global-beam heuristic, then with half the histories; pruning scales:
+  those tuned for 100-best), the rescored lattice's 100 best distinct hypotheses are kept
+  with their separate scores, and the same grid is tuned on dev. The oracle is taken from
+  the first lattice configuration.
 - Oracles: the best hypothesis of each 1000-best list and of each rescored lattice's N-best.
 
 Time per utterance is the wall time of the LM work (scoring the N-best lists; expanding the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sets", nargs="*", default=list(SETS))
     ap.add_argument("--max-histories", type=int, default=4)
+    ap.add_argument("--global-beam", type=float, default=100.0)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
@@ -97,20 +101,27 @@ def main() -> None:
                                         f"{tuned.scales.fp_lm_scale:g}"])
             res[f"{n}-best"] = {"wer": w.wer, "seconds_per_utt": secs, "dev_wer": tuned.best_wer,
                                 "scales": dataclasses.asdict(tuned.scales)}
-        cfg = LatticeRescoreConfig(ngram_order=3, max_histories=args.max_histories, scales=prune_scales)
-        t0 = time.perf_counter()
-        lat_scored = {split: rescore_lattices({p.name.split(".")[0]: read_htk(p)
+        lat_scored = None
+        for max_histories, global_beam in ((args.max_histories, math.inf), (args.max_histories, args.global_beam),
+                                           (max(1, args.max_histories // 2), math.inf)):
+            cfg = LatticeRescoreConfig(ngram_order=3, max_histories=max_histories, global_beam=global_beam,
+                                       scales=prune_scales)
+            t0 = time.perf_counter()
+            scored = {split: rescore_lattices({p.name.split(".")[0]: read_htk(p)
                                                for p in sorted((decode[split] / "lattices").glob("*.slf"))},
                                               ck.model, ck.vocab, cfg, n=100, fp_lm=fp_lm, progress=True)
                       for split in ("dev", "test")}
-        secs = (time.perf_counter() - t0) / n_utts
-        tuned = tune_with_ngram(lat_scored["dev"], refs["dev"])
-        w = compute_wer(refs["test"], one_best(lat_scored["test"], tuned.scales))
-        rows.append([f"lattice rescoring (trigram histories, {args.max_histories} per state)", f"{w.wer:.2f}",
-                     f"{w.errors}/{w.ref_words}", "lattice", f"{secs:.3f}",
-                     f"{tuned.scales.lm_scale:g} / {tuned.scales.word_penalty:g} / {tuned.scales.fp_lm_scale:g}"])
-        res["lattice"] = {"wer": w.wer, "seconds_per_utt": secs, "dev_wer": tuned.best_wer,
-                          "scales": dataclasses.asdict(tuned.scales), "max_histories": args.max_histories}
+            secs = (time.perf_counter() - t0) / n_utts
+            lat_scored = lat_scored or scored
+            tuned = tune_with_ngram(scored["dev"], refs["dev"])
+            w = compute_wer(refs["test"], one_best(scored["test"], tuned.scales))
+            name = (f"lattice rescoring (trigram histories, {max_histories} per state"
+                    + (f", global beam {global_beam:g})" if math.isfinite(global_beam) else ")"))
+            rows.append([name, f"{w.wer:.2f}", f"{w.errors}/{w.ref_words}", "lattice", f"{secs:.3f}",
+                         f"{tuned.scales.lm_scale:g} / {tuned.scales.word_penalty:g} / {tuned.scales.fp_lm_scale:g}"])
+            res[name] = {"wer": w.wer, "seconds_per_utt": secs, "dev_wer": tuned.best_wer,
+                         "scales": dataclasses.asdict(tuned.scales), "max_histories": max_histories,
+                         "global_beam": global_beam if math.isfinite(global_beam) else None}
         for name, scored in (("1000-best oracle", score_nbest(None, None, full["test"])),
                              ("rescored-lattice 100-best oracle", lat_scored["test"])):
             w = compute_wer(refs["test"], oracle(scored, refs["test"]))
