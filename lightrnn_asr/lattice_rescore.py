@@ -331,8 +331,26 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
             ex.replace(e, words, fwd, ref)
         return e
 
+    # Scoring a word and advancing the LM state past it are separate steps (score_words, advance):
+    # most scored arcs lead to histories that are pruned or merged away, so a state is advanced
+    # only when its history is kept. ``unadvanced`` holds the words of store batches not advanced yet.
+    lazy = hasattr(model, "score_words")
+    unadvanced: dict[int, list[int]] = {}
+
+    def realise(histories: list[int]) -> None:
+        todo = sorted({ex.ref[e] for e in histories if ex.ref[e][0] in unadvanced})
+        moved = {}
+        for k in range(0, len(todo), config.batch_size):
+            chunk = todo[k : k + config.batch_size]
+            ids = torch.tensor([unadvanced[b][row] for b, row in chunk], dtype=torch.long, device=device)
+            store.append(model.advance(_gather(store, chunk), ids))
+            moved.update({ref: (len(store) - 1, i) for i, ref in enumerate(chunk)})
+        for e in histories:
+            ex.ref[e] = moved.get(ex.ref[e], ex.ref[e])
+
     for d in sorted(by_depth):
         level = _select(by_depth[d], at_state, ex, config, estimate)
+        realise([e for _, states in level for e in states])
         frontier: dict[tuple[int, int], int] = {}  # (rescored state, word id) -> LM row: one LM step each
         pending = []  # (rescored state, lattice arc, LM row)
         for s, states in level:
@@ -350,8 +368,11 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
         for k in range(0, len(keys), config.batch_size):
             chunk = keys[k : k + config.batch_size]
             ids = torch.tensor([w for _, w in chunk], dtype=torch.long, device=device)
-            lp, new_state = model.score_next(_gather(store, [ex.ref[e] for e, _ in chunk]), ids)
+            state = _gather(store, [ex.ref[e] for e, _ in chunk])
+            lp, new_state = model.score_words(state, ids) if lazy else model.score_next(state, ids)
             store.append(new_state)
+            if lazy:
+                unadvanced[len(store) - 1] = [w for _, w in chunk]
             logps += lp.tolist()
             refs += [(len(store) - 1, row) for row in range(len(chunk))]
         fps: dict[tuple[int, str], float] = {}  # (rescored state, word) -> n-gram log-prob
@@ -374,8 +395,10 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
     finals = list(at_state.get(lat.final, {}).values())
     if not finals:
         return None
+    realise(finals)
     eos = torch.full((len(finals),), vocab.eos_id, dtype=torch.long, device=device)
-    end_lp, _ = model.score_next(_gather(store, [ex.ref[e] for e in finals]), eos)
+    score = model.score_words if lazy else model.score_next
+    end_lp, _ = score(_gather(store, [ex.ref[e] for e in finals]), eos)
     final = len(ex.orig)
     for e, logp in zip(finals, end_lp.tolist()):
         fp = fp_lm(ex.words[e], "</s>") if fp_lm is not None else 0.0

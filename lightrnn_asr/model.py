@@ -141,7 +141,24 @@ class _LanguageModel(nn.Module):
             ``(logprob, new_state)``: ``(B,)`` float32 nats, and the state
             after reading the words. Summed over a sentence (``</s>``
             included) this is :meth:`sentence_logprobs`, up to float error.
+            It is :meth:`score_words` followed by :meth:`advance`.
         """
+        lp, partial = self.score_words(state, words)
+        return lp, self.advance(partial, words)
+
+    def score_words(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        """The log-probabilities of :meth:`score_next` without the last state update.
+
+        Returns:
+            ``(logprob, partial)``: ``(B,)`` float32 nats, and an
+            :data:`LMState`-shaped tuple (rows can be selected and stacked like
+            a state's) that :meth:`advance` turns into the state after the
+            words. Lattice rescoring advances only the histories it keeps.
+        """
+        raise NotImplementedError
+
+    def advance(self, partial: LMState, words: torch.Tensor) -> LMState:
+        """The state after ``words`` (``(B,)`` int64) from :meth:`score_words`' ``partial``."""
         raise NotImplementedError
 
     def _read(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> LMState:
@@ -244,13 +261,17 @@ class LightRNN(_LanguageModel):
         _, h, c = self._read(self.row_embed(self.word_row[bos]), self._zero_state(n))
         return self._read(self.col_embed(self.word_col[bos]), (h, c))
 
-    def score_next(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+    def score_words(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
         out, h, c = state
         rows, cols = self.word_row[words], self.word_col[words]
         lp = F.log_softmax(self.row_head(out).float(), dim=-1).gather(1, rows[:, None])[:, 0]
-        out, h, c = self._read(self.row_embed(rows), (h, c))  # the row is read before the column is predicted
-        lp = lp + F.log_softmax(self.col_head(out).float(), dim=-1).gather(1, cols[:, None])[:, 0]
-        return lp, self._read(self.col_embed(cols), (h, c))
+        partial = self._read(self.row_embed(rows), (h, c))  # the row is read before the column is predicted
+        lp = lp + F.log_softmax(self.col_head(partial[0]).float(), dim=-1).gather(1, cols[:, None])[:, 0]
+        return lp, partial
+
+    def advance(self, partial: LMState, words: torch.Tensor) -> LMState:
+        _, h, c = partial
+        return self._read(self.col_embed(self.word_col[words]), (h, c))
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         row_lp, col_lp = self.row_col_logprobs(inputs, targets)
@@ -278,10 +299,13 @@ class LSTMLM(_LanguageModel):
         bos = torch.full((n,), bos_id, dtype=torch.long, device=self.embed.weight.device)
         return self._read(self.embed(bos), self._zero_state(n))
 
-    def score_next(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
-        out, h, c = state
-        lp = F.log_softmax(self.head(out).float(), dim=-1).gather(1, words[:, None])[:, 0]
-        return lp, self._read(self.embed(words), (h, c))
+    def score_words(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        lp = F.log_softmax(self.head(state[0]).float(), dim=-1).gather(1, words[:, None])[:, 0]
+        return lp, state
+
+    def advance(self, partial: LMState, words: torch.Tensor) -> LMState:
+        _, h, c = partial
+        return self._read(self.embed(words), (h, c))
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.head(self.trunk(self.embed(inputs)))

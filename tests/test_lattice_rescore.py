@@ -286,3 +286,13 @@ def test_input_lm_scores_become_the_first_pass_term():
     assert dict(zip(hyps.words, hyps.fp_lm)) == pytest.approx(expected)
     with pytest.raises(ValueError, match="either an fp_lm function or config.input_lm"):
         rescore_lattice(lat, BigramLM(bigram_table(4)), VOCAB, cfg, fp_lm=lambda h, w: 0.0)
+
+
+def test_combine_scores_puts_the_tuned_combination_on_word_arcs():
+    from lightrnn_asr.lattice_rescore import combine_scores
+
+    lat = lattice([(0, 1, "a", -1.0), (1, 2, "<sil>", -0.5), (2, 3, "</s>", 0.0)], 4)
+    lat.lm, lat.fp_lm = np.array([-2.0, 0.0, -1.0]), np.array([-3.0, 0.0, -0.5])
+    out = combine_scores(lat, Scales(lm_scale=2.0, word_penalty=-0.25, fp_lm_scale=0.5))
+    assert out.lm.tolist() == [-4.0 - 1.5 - 0.25, 0.0, -2.0 - 0.25] and out.fp_lm is None
+    assert out.am.tolist() == lat.am.tolist()
