@@ -2,7 +2,10 @@
 
 The file holds only tensors and plain Python types, so it loads with
 ``torch.load(path, weights_only=True)`` (no unpickling of arbitrary objects,
-torch >= 1.13). It is written atomically: to a temporary file in the same
+torch >= 1.13). Python floats (config, optimizer hyper-parameters, training
+history) are stored as ``{"__float__": repr(x)}``: torch 1.13's weights-only
+unpickler has no float opcode, and this keeps a file written under torch 2.x
+loadable there (k2's wheels pin torch 1.13.1), exactly. It is written atomically: to a temporary file in the same
 directory, flushed and fsynced, then renamed over the target, so a crash
 never leaves a half-written checkpoint under the real name.
 """
@@ -46,6 +49,31 @@ class Checkpoint:
     vocab: Vocabulary
     table: WordTable | None
     train_state: dict[str, Any] = field(default_factory=dict)
+
+
+_FLOAT_TAG = "__float__"
+
+
+def _encode_floats(obj: Any) -> Any:
+    """``obj`` with every Python float replaced by ``{"__float__": repr(x)}`` (exact, see module doc)."""
+    if isinstance(obj, float):
+        return {_FLOAT_TAG: repr(obj)}
+    if isinstance(obj, dict):
+        return {k: _encode_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_encode_floats(v) for v in obj)
+    return obj
+
+
+def _decode_floats(obj: Any) -> Any:
+    """The inverse of :func:`_encode_floats`; plain floats (older files) pass through."""
+    if isinstance(obj, dict):
+        if len(obj) == 1 and _FLOAT_TAG in obj:
+            return float(obj[_FLOAT_TAG])
+        return {k: _decode_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_decode_floats(v) for v in obj)
+    return obj
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
@@ -99,7 +127,7 @@ def save_checkpoint(
         "table": table.to_dict() if table is not None else None,
         "train_state": train_state or {},
     }
-    atomic_torch_save(payload, path)
+    atomic_torch_save(_encode_floats(payload), path)
 
 
 def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpoint:
@@ -122,6 +150,10 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
     except Exception as e:  # torch.load raises many types on corrupt input (KeyError, EOFError, ...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable lightrnn-asr checkpoint ({first})") from None
+    try:
+        payload = _decode_floats(payload)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: invalid checkpoint: {e}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a lightrnn-asr checkpoint (format tag {FORMAT!r} missing)")
     try:

@@ -252,7 +252,7 @@ _format_option = click.option(
     help="htk: HTK SLF files (pocketsphinx, HTK, Julius); fst: OpenFst binary kaldifst.Lattice files, one "
          "utterance each; kaldi: Kaldi text lattice archives (ark,t; .gz allowed). See docs/lattice-formats.md.")
 _words_option = click.option("--words", "words_path", type=click.Path(exists=True, dir_okay=False),
-                             help="words.txt symbol table for integer word labels (fst, kaldi).")
+                             help="words.txt symbol table for integer word labels (fst, kaldi, k2).")
 
 
 def _read_lattices(path: str, lattice_format: str = "htk", words_path: str | None = None) -> dict:
@@ -328,12 +328,49 @@ class _LatticeWriter:
             write_kaldi_lattices(self.dir / "lattices.txt", self.archive, self.words, self.fillers)
 
 
+class _K2Writer:
+    """Writes ``best_path.pt`` (the rescored 1-best paths) and, after lattice rescoring, ``lattices.pt``
+    (the rescored lattices) into a directory, as ``torch.save(fsa.as_dict())`` with ``utt_ids``."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, result, utt_ids) -> None:
+        from .k2 import save_k2_lattices
+
+        save_k2_lattices(self.dir / "best_path.pt", result.best_path, utt_ids)
+        if result.lattices is not None:
+            save_k2_lattices(self.dir / "lattices.pt", result.lattices, utt_ids)
+
+    def close(self) -> None:
+        pass
+
+
+def _k2_module():
+    try:
+        from . import k2 as k2_adapter
+    except ImportError as e:
+        raise click.UsageError(str(e)) from None
+    return k2_adapter
+
+
 @main.command()
 @click.option("--nbest", "nbest_path", type=click.Path(exists=True, dir_okay=False),
               help="N-best lists to rescore.")
 @click.option("--lattices", "lattices_path", type=click.Path(exists=True),
               help="Lattices to rescore instead: a file or a directory of files (pruned lattice rescoring).")
 @click.option("--dev-lattices", type=click.Path(exists=True), help="Dev lattices for tuning (with --lattices).")
+@click.option("--k2-lattices", "k2_path", type=click.Path(exists=True),
+              help="k2 lattices (FsaVec) saved with torch.save(lattice.as_dict()), a .pt file or a directory of "
+                   "them; needs k2 and --words.")
+@click.option("--dev-k2-lattices", type=click.Path(exists=True), help="Dev k2 lattices for tuning.")
+@click.option("--k2-method", type=click.Choice(["nbest", "lattice"]), default="nbest", show_default=True,
+              help="k2 lattices: icefall-style sampled N-best (--num-paths, --nbest-scale) or pruned lattice "
+                   "rescoring.")
+@click.option("--num-paths", type=int, default=100, show_default=True, help="k2 N-best: paths sampled per lattice.")
+@click.option("--nbest-scale", type=float, default=0.5, show_default=True,
+              help="k2 N-best: scale of the lattice scores when sampling (smaller: more distinct paths).")
 @_format_option
 @_words_option
 @click.option("--lattices-out", type=click.Path(file_okay=False),
@@ -365,7 +402,8 @@ class _LatticeWriter:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
 @click.option("--device", default="auto", show_default=True)
 @_friendly
-def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path, lattices_out, ngram_order,
+def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method, num_paths, nbest_scale,
+            lattice_format, words_path, lattices_out, ngram_order,
             max_histories, beam, input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale,
             word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
     """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
@@ -374,33 +412,55 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path,
     merged by their last n-1 words) and its --lattice-nbest best distinct
     hypotheses are kept with their separate scores; tuning and the 1-best then
     work as for N-best lists.
+
+    With --k2-lattices (k2 FsaVec files from icefall-style decoding), the
+    N-best lists are sampled from the lattices as icefall does, or the
+    lattices are rescored by pruned expansion (--k2-method lattice); the
+    lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale).
     """
-    if bool(nbest_path) == bool(lattices_path):
-        raise click.UsageError("give exactly one of --nbest and --lattices")
+    if sum(bool(x) for x in (nbest_path, lattices_path, k2_path)) != 1:
+        raise click.UsageError("give exactly one of --nbest, --lattices and --k2-lattices")
     model = vocab = None
     if model_path:
         ck = load_checkpoint(model_path)
         model, vocab = ck.model.to(resolve_device(device)), ck.vocab
-    if lattices_path:
-        if model is None:
-            raise click.UsageError("lattice rescoring needs --model")
-        cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
-                                   global_beam=global_beam, input_lm=input_lm,
-                                   scales=Scales(prune_lm_scale, word_penalty, fp_lm_scale), oov_penalty=oov_penalty)
+    cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
+                               global_beam=global_beam, input_lm=input_lm,
+                               scales=Scales(prune_lm_scale, word_penalty, fp_lm_scale), oov_penalty=oov_penalty)
+    if (lattices_path or (k2_path and k2_method == "lattice")) and model is None:
+        raise click.UsageError("lattice rescoring needs --model")
+    if k2_path:
+        if not words_path:
+            raise click.UsageError("--k2-lattices needs --words (words.txt)")
+        k2a = _k2_module()
+        words = k2a.read_k2_words(words_path)
 
-        def load(path, sink=None):
+        def load(path, sink=None, scales=None):
+            lats, ids = k2a.load_k2_lattices(path)
+            if k2_method == "nbest":
+                res = k2a.rescore_k2_nbest(lats, ids, words, model, vocab, scales or cfg.scales, num_paths,
+                                           nbest_scale, oov_penalty, device=resolve_device(device))
+            else:
+                res = k2a.rescore_k2_lattices(lats, ids, words, model, vocab, cfg, scales, lattice_nbest,
+                                              progress=True)
+            if sink is not None:
+                sink(res, ids)
+            return res.scored
+    elif lattices_path:
+        def load(path, sink=None, scales=None):
             return rescore_lattices(_read_lattices(path, lattice_format, words_path), model, vocab, cfg,
                                     lattice_nbest, progress=True, sink=sink)
     else:
         if lattices_out:
-            raise click.UsageError("--lattices-out needs --lattices")
+            raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
 
-        def load(path, sink=None):
+        def load(path, sink=None, scales=None):
             return score_nbest(model, vocab, read_nbest(path), oov_penalty, progress=True)
-    dev_input = dev_lattices if lattices_path else dev_nbest
+    dev_input = dev_lattices if lattices_path else dev_k2_lattices if k2_path else dev_nbest
     if lm_scale is None:
         if not (dev_input and dev_ref):
-            raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices) and --dev-ref to tune it")
+            raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
+                                   "--dev-ref to tune it")
         dev = load(dev_input)
         tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
                             fp_lm_scale)
@@ -413,8 +473,11 @@ def rescore(nbest_path, lattices_path, dev_lattices, lattice_format, words_path,
                              plot_path, f"{dev_input}: WER vs lm_scale")
     else:
         scales = Scales(lm_scale, word_penalty, fp_lm_scale)
-    writer = _LatticeWriter(lattices_out, lattice_format, words_path, scales) if lattices_out else None
-    scored = load(nbest_path or lattices_path, writer)
+    writer = None
+    if lattices_out:
+        writer = _K2Writer(lattices_out) if k2_path else _LatticeWriter(lattices_out, lattice_format, words_path,
+                                                                         scales)
+    scored = load(nbest_path or lattices_path or k2_path, writer, scales)
     if writer is not None:
         writer.close()
     write_text(out_path, one_best(scored, scales))

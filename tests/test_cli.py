@@ -158,7 +158,7 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
     assert len((tmp_path / "s.tsv").read_text().splitlines()) > 10
     res = run("rescore", "--lattices", lats, "--nbest", DATA / "asterisk_dev_sample.nbest", "--lm-scale", 1,
               "--out", tmp_path / "x.txt", ok=False)
-    assert res.exit_code == 2 and "exactly one of --nbest and --lattices" in res.output
+    assert res.exit_code == 2 and "exactly one of --nbest, --lattices and --k2-lattices" in res.output
     (lats / "broken.slf").write_text("VERSION=1.0\nN=2 L=1\nI=0 t=0\nI=1 t=1\nJ=0 S=0 E=7\n")
     res = run(*common, "--lm-scale", 1, "--out", tmp_path / "x.txt", ok=False)
     assert res.exit_code == 1 and "broken.slf:5: link S=0 E=7 refers to a missing node" in res.output
@@ -198,3 +198,21 @@ def test_rescore_kaldi_and_openfst_lattices_and_write_the_rescored_lattices(mode
     assert htk.fp_lm is not None and lattice_nbest(htk, 1, lm_scale=15.0)[0].words == ref
     res = run(*common[:-2], "--lattices", tmp_path / "fst", "--format", "fst", "--out", tmp_path / "x.txt", ok=False)
     assert res.exit_code != 0 and "--format fst needs --words" in res.output
+
+
+def test_the_package_never_imports_k2_and_says_how_to_get_it(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, lightrnn_asr, lightrnn_asr.cli, lightrnn_asr.lattice_rescore; "
+            "print('k2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    try:
+        import k2  # noqa: F401
+    except ImportError:
+        (tmp_path / "lats.pt").write_bytes(b"")
+        (tmp_path / "words.txt").write_text("<eps> 0\n")
+        res = run("rescore", "--k2-lattices", tmp_path / "lats.pt", "--words", tmp_path / "words.txt",
+                  "--lm-scale", 0, "--out", tmp_path / "x", ok=False)
+        assert res.exit_code == 2 and "pip install 'lightrnn-asr[k2]'" in res.output
