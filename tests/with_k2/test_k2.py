@@ -284,3 +284,89 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
     res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
                                "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "--k2-lattices needs --words" in res.output
+
+
+def ctc_lattice(T=30, bias=4.0):
+    """A real CTC decoding lattice: k2.ctc_topo composed with a lexicon (words AB, CD, A over tokens
+    a b c d), intersected (k2.intersect_dense_pruned) with log-softmax outputs that spell "ab cd"."""
+    words = k2.SymbolTable.from_str("<eps> 0\nAB 1\nCD 2\nA 3\n")
+    lexicon = k2.Fsa.from_str("0 1 1 1 0\n0 2 3 2 0\n0 0 1 3 -1.5\n0 3 -1 -1 0\n1 0 2 0 0\n2 0 4 0 0\n3",
+                              acceptor=False)
+    graph = k2.arc_sort(k2.connect(k2.compose(k2.ctc_topo(4), k2.arc_sort(lexicon), inner_labels="tokens")))
+    graph.lm_scores = graph.scores.clone()  # as icefall's compile_hlg: the graph's own scores
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(1, T, 5, generator=g) * 0.5
+    for t, k in enumerate([0, 0, 1, 1, 0, 2, 2, 0, 0, 0, 3, 3, 0, 4, 4] + [0] * (T - 15)):
+        logits[0, t, k] += bias
+    dense = k2.DenseFsaVec(logits.log_softmax(-1), torch.tensor([[0, 0, T]], dtype=torch.int32))
+    lattice = k2.intersect_dense_pruned(graph, dense, search_beam=20, output_beam=8, min_active_states=30,
+                                        max_active_states=10000)
+    return lattice, words
+
+
+def test_a_ctc_decoding_lattice_rescored_like_icefall():
+    lattice, words = ctc_lattice()
+    viterbi = k2.shortest_path(lattice, use_double_scores=True)
+    assert [words[w] for w in viterbi.aux_labels.tolist() if w > 0] == ["AB", "CD"]
+    # the word lattice: no epsilon arcs, one frame (0.04 s) per arc of the CTC lattice, T + 1 frames in all
+    lat = lattice_from_k2(lattice[0], words, remove_epsilon=True, frame_shift=0.04)
+    assert "<eps>" not in lat.symbols and lat.num_states < lattice[0].shape[0]
+    assert lat.times[lat.final] == pytest.approx(31 * 0.04)
+    own = lattice_nbest(lat, 5000)
+    assert own[0].words == ("ab", "cd")
+    assert own[0].am_score == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)  # float32 sums
+    # icefall-style N-best: tokens in labels, words in aux_labels; am = scores - lm_scores
+    sampled = k2_nbest(lattice, 100, nbest_scale=0.5)
+    total = (sampled.am_scores.values + sampled.ngram_lm_scores.values).tolist()
+    own_total = {h.words: h.am_score for h in own}
+    for seq, tot in zip(sampled.word_ids, total):
+        assert tot == pytest.approx(own_total[tuple(words[w].lower() for w in seq)], abs=2e-3)
+    # the n-gram part is the graph's: -1.5 for every "A" the lexicon outputs, 0 for AB and CD
+    ngram = sampled.ngram_lm_scores.values.tolist()
+    assert any(3 in seq for seq in sampled.word_ids)
+    for seq, lm in zip(sampled.word_ids, ngram):
+        assert lm == pytest.approx(-1.5 * seq.count(3))
+    assert set(sampled.fsa.labels.tolist()) <= {-1, 0, 1, 2, 3, 4}  # token labels again after the intersection
+    # rescoring: with lm_scale 0 the 1-best is the Viterbi path; the best path is an Fsa with its tokens
+    res = rescore_k2_nbest(lattice, ["utt"], words, None, None, Scales(0.0, fp_lm_scale=1.0), num_paths=100)
+    assert one_best(res.scored, Scales(0.0, fp_lm_scale=1.0)) == {"utt": ["ab", "cd"]}
+    assert [w for w in res.best_path.aux_labels.tolist() if w > 0] == [1, 2]
+    assert float(res.best_path.scores.sum()) == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)
+
+
+def test_a_ctc_lattice_through_pruned_lattice_rescoring_with_a_lightrnn():
+    from lightrnn_asr.model import LightRNN, LMConfig
+    from lightrnn_asr.table import WordTable
+    from lightrnn_asr.vocab import Vocabulary
+
+    lattice, words = ctc_lattice(bias=2.5)  # acoustically less certain: the LM changes the 1-best
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", "ab", "cd", "a"], [0, 1, 0, 1, 1, 1])
+    torch.manual_seed(1)
+    table = WordTable.random(len(vocab), torch.Generator().manual_seed(1))
+    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table).eval()
+    # acoustic scores only: without input_lm the graph's lm_scores are replaced by the new LM
+    nbest = {"utt": lattice_nbest(lattice_from_k2(lattice[0], words, remove_epsilon=True), 3000, lm_scale=0.0)}
+    scored = score_nbest(model, vocab, nbest)
+    best = {}
+    for lm_scale in (0.0, 5.0):
+        # histories never merged, 100 kept per state: lattice rescoring finds N-best rescoring's best
+        cfg = LatticeRescoreConfig(ngram_order=None, max_histories=100, scales=Scales(lm_scale))
+        res = rescore_k2_lattices(lattice, ["utt"], words, model, vocab, cfg, n=50)
+        best[lm_scale] = one_best(res.scored, cfg.scales)["utt"]
+        assert best[lm_scale] == one_best(scored, cfg.scales)["utt"]
+        path = [words[w].lower() for w in res.best_path[0].labels.tolist() if w > 0]
+        assert path == best[lm_scale]
+    assert best[0.0] == ["ab", "cd"] and best[5.0] != best[0.0]
+
+
+def test_a_word_into_the_final_state_gets_its_own_arc_before_the_minus_one_arc():
+    from lightrnn_asr.lattice import Lattice
+
+    # 2 -> 0 -> 1 (final): start state not 0, final not last, a word ("WORLD") entering the final state
+    lat = Lattice(3, 2, 1, np.array([2, 0, 2]), np.array([0, 1, 1]), ["HELLO", "WORLD", "<sil>"],
+                  np.array([-1.0, -2.0, -5.0]), np.array([-0.5, -0.25, 0.0]), np.full(3, np.nan))
+    fsa = lattice_to_k2(lat, WORDS)
+    assert fsa.shape[0] == 4  # a new final state
+    assert sorted(arc_table(fsa)) == [(0, 1, 1, 1, -1.5, -0.5), (0, 2, 0, 0, -5.0, 0.0), (1, 2, 2, 2, -2.25, -0.25),
+                                      (2, 3, -1, -1, 0.0, 0.0)]
+    assert [h.words for h in lattice_nbest(lattice_from_k2(fsa, WORDS), 5)] == [("hello", "world"), ()]
