@@ -1,7 +1,7 @@
 # Two entry points on a fresh machine (each does its own set-up):
 #   make demo   train a LightRNN and a full-softmax LSTM on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
-# and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1, Python <= 3.11):
+# and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
 #   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2 and the checkpoint tests there
 PY ?= python3
 VENV := .venv
