@@ -467,6 +467,9 @@ def _hypotheses(nbest: K2NBest, words: k2.SymbolTable, fillers: FillerMap, utt_i
     for i, utt in enumerate(utt_ids):
         hyps = []
         for p in range(splits[i], splits[i + 1]):
+            missing = [w for w in nbest.word_ids[p] if w not in words]
+            if missing:
+                raise LatticeFormatError(f"{utt}: word id {missing[0]} is not in the symbol table")
             seq = [fillers(words[w]) for w in nbest.word_ids[p]]
             hyps.append(Hypothesis(tuple(x for x in seq if x is not None), am[p], ngram[p]))
         out[utt] = hyps
@@ -501,9 +504,12 @@ class K2Rescored:
     lattices: k2.Fsa | None = None
 
 
-def _ragged(scored: Mapping[str, ScoredNBest], shape: k2.RaggedShape, scales: Scales):
+def _ragged(scored: Mapping[str, ScoredNBest], shape: k2.RaggedShape, scales: Scales,
+            device: torch.device | None = None):
+    """The four score arrays of ``scored`` as ``k2.RaggedTensor`` ``[utt][path]`` on ``device`` (the shape's)."""
+
     def cat(arrays):
-        return torch.from_numpy(np.concatenate(arrays) if arrays else np.zeros(0)).to(torch.float64)
+        return torch.from_numpy(np.concatenate(arrays) if arrays else np.zeros(0)).to(torch.float64).to(device)
 
     am = cat([s.am for s in scored.values()])
     ng = cat([s.fp_lm if s.fp_lm is not None else np.zeros(len(s.am)) for s in scored.values()])
@@ -558,8 +564,8 @@ def rescore_k2_nbest(
         if not h:
             log.warning("%s: the lattice has no path; its hypothesis is empty", u)
     scored = score_nbest(model, vocab, hyps, oov_penalty, device=device)
-    am, ng, lm, tot = _ragged(scored, nbest.shape, scales)
-    best = k2.index_fsa(nbest.fsa, _argmax(tot).to(nbest.fsa.device))
+    am, ng, lm, tot = _ragged(scored, nbest.shape, scales, lattices.device)
+    best = k2.index_fsa(nbest.fsa, _argmax(tot).to(lattices.device))
     return K2Rescored(best, scored, am, ng, lm, tot)
 
 

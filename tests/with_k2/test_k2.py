@@ -266,8 +266,9 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
     vec = k2.create_fsa_vec([lattice_to_k2(lats[u], words) for u in UTTS])
     save_k2_lattices(tmp_path / "lats.pt", vec, UTTS)
     (tmp_path / "words.txt").write_text("".join(f"{words[i]} {i}\n" for i in range(len(words.ids))))
-    (tmp_path / "ref").write_text("".join(f"{u} {' '.join(read_text(DATA / 'asterisk_dev_sample.ref').get(u, []))}\n"
-                                          for u in UTTS[:1]))
+    (tmp_path / "ref").write_text("asterisk-queue-thankyou thank you for your patience\n"
+                                  "asterisk-confbridge-has-joined has joined the conference\n"
+                                  "asterisk-do-not-disturb do not disturb\n")
     common = ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--words", str(tmp_path / "words.txt"),
               "--model", str(DATA / "tiny_lightrnn.pt"), "--device", "cpu", "--lm-scale", "0"]
     runner = CliRunner()
@@ -281,9 +282,24 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
         best, ids = load_k2_lattices(out / "best_path.pt")
         assert ids == UTTS and best.shape[0] == 3
         assert (out / "lattices.pt").exists() == (method == "lattice")
+    # scales tuned on dev k2 lattices (here the same lattices), as for N-best lists
+    tuned = runner.invoke(main, [*common[:-2], "--dev-k2-lattices", str(tmp_path / "lats.pt"), "--dev-ref",
+                                 str(tmp_path / "ref"), "--lm-scales", "0,1,5", "--word-penalties", "0",
+                                 "--num-paths", "300", "--nbest-scale", "0.05", "--out", str(tmp_path / "t.txt")])
+    assert tuned.exit_code == 0, tuned.output
+    assert json.loads(tuned.output.strip().splitlines()[-1])["lm_scale"] in (0.0, 1.0, 5.0)
+    assert set(read_text(tmp_path / "t.txt")) == set(UTTS)
     res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
                                "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "--k2-lattices needs --words" in res.output
+    (tmp_path / "bad_words.txt").write_text("<eps> 0\nhello\n")
+    res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
+                               "--words", str(tmp_path / "bad_words.txt"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "bad_words.txt: not a symbol table" in res.output
+    (tmp_path / "few_words.txt").write_text("<eps> 0\nthank 1\n")
+    res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
+                               "--words", str(tmp_path / "few_words.txt"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "is not in the symbol table" in res.output
 
 
 def ctc_lattice(T=30, bias=4.0):
