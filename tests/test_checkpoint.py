@@ -85,3 +85,31 @@ def test_inconsistent_checkpoint_is_refused(tmp_path):
         load_checkpoint(tmp_path / "bad_weights.pt")
     with pytest.raises(CheckpointError, match="expected a lstm model"):
         load_checkpoint(path, expect_type="lstm")
+
+
+def test_python_floats_are_stored_exactly_and_without_the_float_opcode(tmp_path):
+    import pickletools
+    import zipfile
+
+    vocab = Vocabulary.from_sentences([["a", "b"]])
+    model = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 8, 8, 1, 0.1))
+    state = {"lr": 0.1 + 0.2, "history": [{"valid_ppl": 1e-300, "tiny": 5e-324}], "betas": (0.9, 0.999), "n": 3}
+    save_checkpoint(tmp_path / "lm.pt", model, vocab, None, state)
+    ck = load_checkpoint(tmp_path / "lm.pt")
+    assert ck.train_state == state and ck.model.config.dropout == 0.1  # exact, tuples kept
+    with zipfile.ZipFile(tmp_path / "lm.pt") as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    # torch 1.13's weights-only unpickler (k2's torch) has no BINFLOAT; such a file must not hold one
+    assert not [op for op, _, _ in pickletools.genops(data) if op.name in ("BINFLOAT", "FLOAT")]
+
+
+@pytest.mark.skipif(int(torch.__version__.split(".")[0]) < 2,
+                    reason="torch 1.13's weights-only unpickler cannot read plain floats, so neither such files")
+def test_files_written_before_float_tagging_still_load(tmp_path):
+    path, model, vocab, table = make(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    from lightrnn_asr.checkpoint import _decode_floats
+
+    torch.save(_decode_floats(payload), tmp_path / "old.pt")  # plain Python floats, as older versions wrote
+    ck = load_checkpoint(tmp_path / "old.pt")
+    assert score_sentences(ck.model, SENTS) == pytest.approx(score_sentences(model, SENTS), abs=0)

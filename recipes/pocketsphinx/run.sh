@@ -119,3 +119,15 @@ if run_stage 9; then
   log 9 "N-best (N = 10, 100, 1000) versus pruned lattice rescoring, with oracles and time per utterance"
   python local/lattice_eval.py --data $data --exp $exp --out $exp/report
 fi
+
+if run_stage 10; then
+  # needs the k2 environment: `make test-k2` (repository root) builds ../../.venv-k2
+  k2py=../../.venv-k2/bin/python
+  if [ -x $k2py ]; then
+    log 10 "k2: icefall-style sampled N-best and k2 lattice rescoring of trigram first-pass lattices"
+    $k2py -c "import pocketsphinx" 2>/dev/null || ../../.venv-k2/bin/pip install -q pocketsphinx==5.1.1
+    $k2py local/k2_eval.py --data $data --exp $exp --out $exp/report
+  else
+    log 10 "skipped: no ../../.venv-k2 (run 'make test-k2' in the repository root first)"
+  fi
+fi
