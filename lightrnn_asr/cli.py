@@ -415,8 +415,9 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
 
     With --k2-lattices (k2 FsaVec files from icefall-style decoding), the
     N-best lists are sampled from the lattices as icefall does, or the
-    lattices are rescored by pruned expansion (--k2-method lattice); the
-    lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale).
+    lattices are rescored by pruned expansion (--k2-method lattice). The
+    lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale): for
+    the N-best always, for lattice rescoring with --input-lm.
     """
     if sum(bool(x) for x in (nbest_path, lattices_path, k2_path)) != 1:
         raise click.UsageError("give exactly one of --nbest, --lattices and --k2-lattices")
