@@ -1,4 +1,3 @@
-import itertools
 import math
 from pathlib import Path
 

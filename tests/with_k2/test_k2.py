@@ -21,7 +21,6 @@ from lightrnn_asr.k2 import (  # noqa: E402
     lattice_to_k2,
     lattices_from_k2,
     load_k2_lattices,
-    read_k2_words,
     rescore_k2_lattices,
     rescore_k2_nbest,
     save_k2_lattices,

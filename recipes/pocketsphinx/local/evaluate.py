@@ -49,6 +49,15 @@ def tune_with_ngram(dev_scored: dict, dev_ref: dict):
     return min(results, key=lambda r: r.best_wer)
 
 
+def write_report(out: Path, stem: str, title: str, lm: str, sections: list[str], results: dict,
+                 versions: str = "") -> None:
+    """OUT/STEM.md (title, date, machine, versions, then the sections) and OUT/STEM.json."""
+    header = (f"## {title}\n\nDate {date.today().isoformat()}; {platform.machine()}, {torch.get_num_threads()} "
+              f"CPU threads; Python {platform.python_version()}, torch {torch.__version__}{versions}; LM: {lm}.\n\n")
+    (out / f"{stem}.md").write_text(header + "\n\n".join(sections) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+
+
 def scales_text(r: dict | None) -> str:
     if not r:
         return ""

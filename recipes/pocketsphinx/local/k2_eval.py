@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import k2
@@ -50,7 +47,7 @@ from lightrnn_asr.k2 import lattice_to_k2, rescore_k2_lattices, rescore_k2_nbest
 from lightrnn_asr.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import tune_with_ngram  # noqa: E402
+from evaluate import tune_with_ngram, write_report  # noqa: E402
 from lattice_eval import trigram_fn  # noqa: E402
 
 TRIGRAM_WEIGHT = 8.0
@@ -152,14 +149,10 @@ def main() -> None:
                              "lm_scale / word_penalty / trigram weight"], rows))
         results[s] = res
         print(sections[-1], flush=True)
-    header = (f"## k2: sampled N-best versus determinized N-best and lattice rescoring "
-              f"(recipes/pocketsphinx, `local/k2_eval.py`)\n\n"
-              f"Date {date.today().isoformat()}; {platform.machine()}, {torch.get_num_threads()} CPU threads; "
-              f"Python {platform.python_version()}, torch {torch.__version__}, k2 {k2.__dev_version__}; LM: the "
-              f"demo LightRNN ({ck.model.num_parameters():,} parameters) + pocketsphinx's trigram.\n\n")
-    (args.out / "k2_results.md").write_text(header + "\n\n".join(sections) + "\n")
-    (args.out / "k2_results.json").write_text(json.dumps(results, indent=1))
-
+    write_report(args.out, "k2_results", "k2: sampled N-best versus determinized N-best and lattice rescoring "
+                 "(recipes/pocketsphinx, `local/k2_eval.py`)", f"the demo LightRNN "
+                 f"({ck.model.num_parameters():,} parameters) + pocketsphinx's trigram", sections, results,
+                 versions=f", k2 {k2.__dev_version__}")
 
 if __name__ == "__main__":
     main()

@@ -24,23 +24,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
-import platform
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
-from lightrnn_asr import (LatticeRescoreConfig, Scales, compute_wer, load_checkpoint, one_best, oracle, read_htk,
+from lightrnn_asr import (LatticeRescoreConfig, compute_wer, load_checkpoint, one_best, oracle, read_htk,
                           read_nbest, read_text, rescore_lattices, score_nbest)
 from lightrnn_asr.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import tune_with_ngram  # noqa: E402
+from evaluate import tune_with_ngram, write_report  # noqa: E402
 from nbest_from_lattices import load_ngram  # noqa: E402
 
 SETS = ("asterisk", "synthetic", "librivox")
@@ -133,13 +130,9 @@ def main() -> None:
                              "trigram scale"], rows))
         results[s] = res
         print(sections[-1], flush=True)
-    header = (f"## N-best versus lattice rescoring (recipes/pocketsphinx, `local/lattice_eval.py`)\n\n"
-              f"Date {date.today().isoformat()}; {platform.machine()}, {torch.get_num_threads()} CPU threads; "
-              f"Python {platform.python_version()}, torch {torch.__version__}; LM: the demo LightRNN "
-              f"({ck.model.num_parameters():,} parameters) + pocketsphinx's trigram.\n\n")
-    (args.out / "lattice_results.md").write_text(header + "\n\n".join(sections) + "\n")
-    (args.out / "lattice_results.json").write_text(json.dumps(results, indent=1))
-
+    write_report(args.out, "lattice_results", "N-best versus lattice rescoring (recipes/pocketsphinx, "
+                 "`local/lattice_eval.py`)", f"the demo LightRNN ({ck.model.num_parameters():,} parameters) + "
+                 "pocketsphinx's trigram", sections, results)
 
 if __name__ == "__main__":
     main()
