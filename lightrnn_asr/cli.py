@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -155,11 +156,22 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
                        clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience)
     train_corpus = encode_corpus(train_text, vocab, max_len=max_len)
     valid_corpus = encode_corpus(valid_text, vocab)
-    history = train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, resolve_device(device), resume)
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        history = train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, resolve_device(device), resume)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: {out}/last.pt holds the last finished round; continue with --resume", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
     best = min(history, key=lambda h: h["valid_ppl"])
     click.echo(f"{out}/best.pt: valid perplexity {best['valid_ppl']:.2f} (round {best['round']}), "
                f"{model.num_parameters()} parameters")
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 main.add_command(train_cmd, "train")
