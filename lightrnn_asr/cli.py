@@ -124,10 +124,12 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt.")
+@click.option("--deterministic", is_flag=True,
+              help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
 @_friendly
 def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, word_lists, min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
-              no_realloc, patience, seed, device, threads, resume) -> None:
+              no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM."""
     if threads:
         torch.set_num_threads(threads)
@@ -153,7 +155,8 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
         cfg = LMConfig("lstm", len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout)
     model = build_model(cfg, table)
     tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
-                       clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience)
+                       clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
+                       deterministic=deterministic)
     train_corpus = encode_corpus(train_text, vocab, max_len=max_len)
     valid_corpus = encode_corpus(valid_text, vocab)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

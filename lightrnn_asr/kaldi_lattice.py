@@ -106,6 +106,8 @@ def _parse(lines: list[tuple[int, str]], words, path: str, frame_shift: float, n
             d = int(f[1]) if len(f) >= 3 else None
         except ValueError:
             raise LatticeFormatError(f"{where}: expected integer state ids, found {line!r}") from None
+        if s < 0 or (d is not None and d < 0):
+            raise LatticeFormatError(f"{where}: negative state id in {line!r}")
         if start is None:
             start = s
         if len(f) in (1, 2):  # final state [weight]

@@ -162,10 +162,13 @@ def read_htk(path: str | Path) -> Lattice:
         )
     if set(nodes) != set(range(n_nodes)):
         raise LatticeFormatError(f"{path}: node ids are not 0..{n_nodes - 1}")
-    base = float(header.get("base", math.e))
+    where = f"{path}: header"
+    base = _number(header, "base", where, float, math.e)
+    if base < 0 or base == 1:
+        raise LatticeFormatError(f"{where}: base={header['base']!r} is not a logarithm base (0 or > 0 and != 1)")
     scale = math.log(base) if base > 0 else 1.0  # base=0 means scores are already natural logs
-    start = int(header.get("start", 0))
-    end = int(header.get("end", n_nodes - 1))
+    start = _number(header, "start", where, int, 0) if "start" in header else 0
+    end = _number(header, "end", where, int, 0) if "end" in header else n_nodes - 1
     for name, node in (("start", start), ("end", end)):
         if not 0 <= node < n_nodes:
             raise LatticeFormatError(f"{path}: {name}={node} is not a node")

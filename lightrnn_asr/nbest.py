@@ -122,13 +122,17 @@ def read_nbest(path: str | Path) -> dict[str, list[Hypothesis]]:
 
 
 def write_nbest(path: str | Path, nbest: dict[str, list[Hypothesis]]) -> None:
-    """Write N-best lists in the format above (4 fields when any hypothesis has an lm_score)."""
+    """Write N-best lists in the format above (4 fields when any hypothesis has an lm_score).
+
+    Scores are written with Python's shortest exact representation (``repr``), so
+    :func:`read_nbest` gives back the same floats.
+    """
     with_lm = any(h.lm_score is not None for hyps in nbest.values() for h in hyps)
     with open(path, "w", encoding="utf-8") as f:
         for utt, hyps in nbest.items():
             for h in hyps:
-                lm = f"{h.lm_score if h.lm_score is not None else 0.0:.6f}\t" if with_lm else ""
-                f.write(f"{utt}\t{h.am_score:.6f}\t{lm}{' '.join(h.words)}\n")
+                lm = f"{float(h.lm_score if h.lm_score is not None else 0.0)!r}\t" if with_lm else ""
+                f.write(f"{utt}\t{float(h.am_score)!r}\t{lm}{' '.join(h.words)}\n")
 
 
 def read_text(path: str | Path) -> dict[str, list[str]]:

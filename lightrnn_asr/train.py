@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from .scorer import autocast_for, perplexity
 from .table import WordTable
 from .vocab import Vocabulary
 
-__all__ = ["TrainConfig", "train", "resolve_device"]
+__all__ = ["TrainConfig", "train", "resolve_device", "set_deterministic"]
 
 log = logging.getLogger("lightrnn_asr")
 
@@ -65,6 +66,9 @@ class TrainConfig:
         solver: name in :data:`lightrnn_asr.reallocation.SOLVERS`.
         patience: stop after this many rounds without a better validation perplexity.
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
+        deterministic: ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN, for
+            bit-identical runs on CUDA (slower). CPU runs with the same seed, data and thread
+            count are identical without it.
     """
 
     rounds: int = 4
@@ -77,6 +81,19 @@ class TrainConfig:
     solver: str = "auto"
     patience: int = 1
     amp: bool = True
+    deterministic: bool = False
+
+
+def set_deterministic() -> None:
+    """Deterministic kernels (``torch.use_deterministic_algorithms``, cuDNN without autotuning).
+
+    Sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, which CUDA >= 10.2 needs
+    for deterministic cuBLAS (PyTorch "Reproducibility" notes).
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -181,6 +198,8 @@ def train(
         torch.set_rng_state(st["torch_rng"])
         opt_state = st["optimizer"]
         log.info("resuming %s after round %d (best valid ppl %.2f)", out_dir, start_round - 1, best_ppl)
+    if cfg.deterministic:
+        set_deterministic()
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if opt_state is not None:

@@ -86,6 +86,7 @@ def test_kaldi_archive_and_openfst_round_trips_keep_a_real_lattice(tmp_path):
     ("u \x00\x01binary\n", "x.txt:1: expected an utterance id alone"),
     ("u\n\nv\n0 0,0\n", "x.txt:1: an empty lattice"),
     ("u\n0 1 3 3 1,2\n1 0 4 4 1,2\n1\n", "x.txt:1: the lattice has a cycle"),
+    ("u\n0 -4 3 3 1,2\n1\n", "x.txt:2: negative state id"),
 ])
 def test_malformed_kaldi_archives_name_file_and_line(tmp_path, words, body, message):
     (tmp_path / "x.txt").write_text(body)

@@ -64,6 +64,8 @@ def test_log_base_is_converted_to_natural_log(tmp_path):
     ("J=4\tS=2", "J=4\tX", r"lat.slf:16: expected key=value, found 'X'"),
     ("end=5", "end=9", "end=9 is not a node"),
     ("N=6\tL=8\n", "", "no 'N=... L=...' size line"),
+    ("start=0", "start=x1", "lat.slf: header: start='x1' is not a valid int"),
+    ("start=0", "start=0\nbase=1", "lat.slf: header: base='1' is not a logarithm base"),
 ])
 def test_malformed_lattices_name_file_and_line(tmp_path, old, new, message):
     assert old in SLF
