@@ -6,9 +6,11 @@ one-line ``Error: file:line: ...`` message and exit status 1, not a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
@@ -25,7 +28,7 @@ from .lattice_rescore import LatticeRescoreConfig, combine_scores, rescore_latti
 from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .openvocab import add_words
-from .nbest import NBestFormatError, read_nbest, read_text, write_nbest, write_text
+from .nbest import NBestFormatError, iter_nbest, read_nbest, read_text, write_nbest, write_text
 from .report import plot_perplexity_rounds, plot_scale_sweep
 from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
 from .scorer import perplexity, score_sentences
@@ -45,7 +48,8 @@ def _friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (NBestFormatError, LatticeFormatError, CheckpointError, ValueError, FileNotFoundError) as e:
+        except (NBestFormatError, LatticeFormatError, CheckpointError, ValueError, FileNotFoundError,
+                MemoryError) as e:
             raise click.ClickException(str(e)) from None
 
     return wrapper
@@ -343,6 +347,34 @@ class _LatticeWriter:
             write_kaldi_lattices(self.dir / "lattices.txt", self.archive, self.words, self.fillers)
 
 
+def _chunks(items, size: int = 2000):
+    """Dicts of at most ``size`` utterances from an iterator of ``(utt, value)``."""
+    chunk: dict = {}
+    for utt, value in items:
+        chunk[utt] = value
+        if len(chunk) == size:
+            yield chunk
+            chunk = {}
+    if chunk:
+        yield chunk
+
+
+@contextlib.contextmanager
+def _atomic_text(path: str | None):
+    """A text file written under a temporary name and renamed into place on success (``None``: no file)."""
+    if path is None:
+        yield None
+        return
+    tmp = Path(f"{path}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class _K2Writer:
     """Writes ``best_path.pt`` (the rescored 1-best paths) and, after lattice rescoring, ``lattices.pt``
     (the rescored lattices) into a directory, as ``torch.save(fsa.as_dict())`` with ``utt_ids``."""
@@ -493,17 +525,27 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
     if lattices_out:
         writer = _K2Writer(lattices_out) if k2_path else _LatticeWriter(lattices_out, lattice_format, words_path,
                                                                          scales)
-    scored = load(nbest_path or lattices_path or k2_path, writer, scales)
+    if nbest_path:  # streamed: a chunk of utterances at a time, whatever the file's size
+        chunks = (score_nbest(model, vocab, chunk, oov_penalty)
+                  for chunk in tqdm(_chunks(iter_nbest(nbest_path)), desc="rescoring", unit="chunk", disable=None))
+    else:
+        chunks = iter([load(lattices_path or k2_path, writer, scales)])
+    with _atomic_text(out_path) as out, _atomic_text(scores_out) as tsv:
+        if tsv:
+            tsv.write("utt_id\tam_score\tlm_logprob\tn_words\tn_oov\ttotal\twords\n")
+        n_utts = 0
+        for scored in chunks:
+            n_utts += len(scored)
+            for utt, words in one_best(scored, scales).items():
+                out.write(" ".join([utt, *words]) + "\n")
+            for utt, s in scored.items() if tsv else ():
+                for k, tot in enumerate(total_scores(s, scales)):
+                    tsv.write(f"{utt}\t{s.am[k]:.4f}\t{s.lm[k]:.4f}\t{s.n_words[k]}\t{s.n_oov[k]}\t{tot:.4f}\t"
+                              f"{' '.join(s.words[k])}\n")
+        if not n_utts:
+            raise NBestFormatError(f"{nbest_path or lattices_path or k2_path}: no hypothesis in file")
     if writer is not None:
         writer.close()
-    write_text(out_path, one_best(scored, scales))
-    if scores_out:
-        with open(scores_out, "w", encoding="utf-8") as f:
-            f.write("utt_id\tam_score\tlm_logprob\tn_words\tn_oov\ttotal\twords\n")
-            for utt, s in scored.items():
-                for k, tot in enumerate(total_scores(s, scales)):
-                    f.write(f"{utt}\t{s.am[k]:.4f}\t{s.lm[k]:.4f}\t{s.n_words[k]}\t{s.n_oov[k]}\t{tot:.4f}\t"
-                            f"{' '.join(s.words[k])}\n")
     click.echo(json.dumps({"lm_scale": scales.lm_scale, "word_penalty": scales.word_penalty,
                            "fp_lm_scale": scales.fp_lm_scale}))
 

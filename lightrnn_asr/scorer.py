@@ -7,6 +7,7 @@ the original order.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -18,6 +19,8 @@ from tqdm import tqdm
 from .data import Corpus, length_batches, make_batch
 
 __all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for"]
+
+log = logging.getLogger(__name__)
 
 
 def autocast_for(device: torch.device, enabled: bool = True):
@@ -52,6 +55,11 @@ def score_sentences(
 
     Returns:
         ``(n,)`` float64 array of ``log P(w_1 .. w_n </s> | <s>)`` in nats, in input order.
+
+    Raises:
+        MemoryError: when a single sentence does not fit in the device's memory. A batch that
+            runs out of CUDA memory is split in halves and retried (with a warning), so
+            ``max_tokens`` may be set for the largest device without crashing on a smaller one.
     """
     if isinstance(sentences, Corpus):
         corpus = sentences
@@ -62,15 +70,43 @@ def score_sentences(
     lengths = torch.tensor([int(s.numel()) for s in sentences], dtype=torch.long)
     out = np.zeros(len(sentences), dtype=np.float64)
     batches = length_batches(lengths, max_tokens)
-    try:
-        for idx in tqdm(batches, desc="scoring", unit="batch", disable=not progress, leave=False):
-            inputs, targets, mask = make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id)
+
+    def run(idx: torch.Tensor) -> None:
+        inputs, targets, mask = make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id)
+        try:
             with autocast_for(device):
                 lp = model.sentence_logprobs(inputs.to(device), targets.to(device), mask.to(device))
-            out[idx.numpy()] = lp.double().cpu().numpy()
+        except _OOM_ERRORS as e:
+            if not _is_oom(e):
+                raise
+            del inputs, targets, mask
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(idx) == 1:
+                raise MemoryError(f"one sentence of {int(lengths[idx[0]])} words does not fit in "
+                                  f"{device} memory") from None
+            half = len(idx) // 2
+            log.warning("out of memory on %s with %d sentences; splitting the batch", device, len(idx))
+            run(idx[:half])
+            run(idx[half:])
+            return
+        out[idx.numpy()] = lp.double().cpu().numpy()
+
+    try:
+        for idx in tqdm(batches, desc="scoring", unit="batch", disable=not progress, leave=False):
+            run(idx)
     finally:
         model.train(was_training)
     return out
+
+
+_OOM_ERRORS = (getattr(torch.cuda, "OutOfMemoryError", RuntimeError), RuntimeError)
+
+
+def _is_oom(e: BaseException) -> bool:
+    """A CUDA out-of-memory error (``torch.cuda.OutOfMemoryError``; older torch: its message)."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(e, oom)) or "out of memory" in str(e)
 
 
 @dataclass

@@ -1,6 +1,8 @@
 import json
 import math
 import shutil
+
+import numpy as np
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,23 @@ def test_the_package_never_imports_k2_and_says_how_to_get_it(tmp_path):
         res = run("rescore", "--k2-lattices", tmp_path / "lats.pt", "--words", tmp_path / "words.txt",
                   "--lm-scale", 0, "--out", tmp_path / "x", ok=False)
         assert res.exit_code == 2 and "pip install 'lightrnn-asr[k2]'" in res.output
+
+
+def test_nbest_rescoring_streams_in_chunks_with_the_same_output(tmp_path):
+    from lightrnn_asr.nbest import Hypothesis, write_nbest
+    from lightrnn_asr.rescore import Scales, one_best, score_nbest
+
+    rng = np.random.default_rng(0)
+    nbest = {f"utt{i:05d}": [Hypothesis(("a",) * int(rng.integers(0, 4)), float(rng.normal()))
+                             for _ in range(3)] for i in range(4500)}  # three chunks of up to 2000
+    write_nbest(tmp_path / "big.nbest", nbest)
+    run("rescore", "--nbest", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
+        "--out", tmp_path / "o.txt", "--scores-out", tmp_path / "s.tsv")
+    expected = one_best(score_nbest(None, None, nbest), Scales(0.0, 0.5))
+    assert read_text(tmp_path / "o.txt") == expected
+    assert len((tmp_path / "s.tsv").read_text().splitlines()) == 1 + 3 * 4500
+    (tmp_path / "empty.nbest").write_text("\n")
+    res = run("rescore", "--nbest", tmp_path / "empty.nbest", "--lm-scale", 0, "--out", tmp_path / "e.txt",
+              ok=False)
+    assert res.exit_code == 1 and "empty.nbest: no hypothesis in file" in res.output
+    assert not (tmp_path / "e.txt").exists() and not (tmp_path / "e.txt.tmp").exists()  # nothing half-written

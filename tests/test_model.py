@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -154,3 +156,31 @@ def test_word_at_a_time_scoring_equals_sentence_scoring(make):
             assert lp[0] == lp[1]
             steps.append(lp[0])
     torch.testing.assert_close(torch.stack(steps), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_scoring_splits_batches_that_run_out_of_memory(caplog):
+    from lightrnn_asr.scorer import score_sentences
+
+    torch.manual_seed(0)
+    model = LSTMLM(LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0)).eval()
+    sents = [torch.randint(3, 20, (n,)) for n in (3, 5, 5, 8, 2, 9, 4, 4, 7, 1)]
+    expected = score_sentences(model, sents, max_tokens=10_000)
+    real = model.sentence_logprobs
+    oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
+
+    def small_memory(inputs, targets, mask):  # a device that holds 12 tokens at most
+        if inputs.numel() > 12:
+            raise oom("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(inputs, targets, mask)
+
+    model.sentence_logprobs = small_memory
+    with caplog.at_level("WARNING"):
+        got = score_sentences(model, sents, max_tokens=10_000)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert "out of memory" in caplog.text and "splitting the batch" in caplog.text
+    model.sentence_logprobs = lambda *a: (_ for _ in ()).throw(oom("CUDA out of memory."))
+    with pytest.raises(MemoryError, match="one sentence of .* words does not fit"):
+        score_sentences(model, sents[:1])
+    model.sentence_logprobs = lambda *a: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # other errors are not retried
+        score_sentences(model, sents)
