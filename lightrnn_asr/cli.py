@@ -142,7 +142,10 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
     if vocab_path:
         vocab = read_vocab(vocab_path)
     else:
-        vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
+        try:
+            vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
+        except ValueError as e:
+            raise click.ClickException(f"{train_text}: {e}") from None
     for path in word_lists:
         words, skipped = read_word_list(path)
         before = len(vocab)

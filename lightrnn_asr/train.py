@@ -173,8 +173,10 @@ def train(
 
     Raises:
         CheckpointError: when resuming from an unreadable ``last.pt``.
-        ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``.
+        ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``, or a corpus is empty.
     """
+    if len(train_corpus) == 0 or len(valid_corpus) == 0:
+        raise ValueError(f"the {'training' if len(train_corpus) == 0 else 'validation'} corpus has no sentences")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in list(out_dir.glob(".last.pt.*.tmp")) + list(out_dir.glob(".best.pt.*.tmp")):

@@ -121,6 +121,13 @@ def test_bad_input_gives_one_line_error(tmp_path, model):
     hyp.write_text("asterisk-queue-thankyou thank you\n")
     res = run("wer", "--ref", DATA / "asterisk_dev_sample.ref", "--hyp", hyp, ok=False)
     assert res.exit_code == 1 and "5 reference utterances have no hypothesis" in res.output
+    (tmp_path / "empty.txt").write_text("\n\n")
+    res = run("train", "--train-text", tmp_path / "empty.txt", "--valid-text", model / "valid.txt",
+              "--out-dir", tmp_path / "e", ok=False)
+    assert res.exit_code == 1 and "empty.txt: no word left after the vocabulary cut-off" in res.output
+    res = run("train", "--train-text", model / "train.txt", "--valid-text", tmp_path / "empty.txt",
+              "--out-dir", tmp_path / "e", "--rounds", 1, ok=False)
+    assert res.exit_code == 1 and "empty.txt: no sentence in file" in res.output
 
 
 def test_train_with_a_word_list_gives_unseen_words_their_own_cells(tmp_path):
