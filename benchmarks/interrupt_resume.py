@@ -2,7 +2,7 @@
 """Kill a training run at random moments, resume it each time, and compare with an uninterrupted run.
 
 A small LightRNN is trained with ``lightrnn-asr train`` on synthetic sentences (a toy grammar,
-1,500 sentences; 4 rounds with reallocation). One run goes uninterrupted. Another is killed
+1,500 sentences; 6 rounds with reallocation). One run goes uninterrupted. Another is killed
 with SIGKILL, SIGTERM or SIGINT (chosen at random) after a random delay, again and again,
 and restarted with ``--resume`` until it finishes. Checkpoints must stay readable after
 every kill, and the final weights and allocation must equal the uninterrupted run's,
@@ -51,8 +51,8 @@ def main() -> None:
 
         def cmd(out: Path) -> list[str]:
             return [sys.executable, "-m", "lightrnn_asr.cli", "train", "--train-text", str(tmp / "train.txt"),
-                    "--valid-text", str(tmp / "valid.txt"), "--out-dir", str(out), "--rounds", "4",
-                    "--epochs-per-round", "8", "--patience", "4", "--embed-dim", "16", "--hidden-dim", "32",
+                    "--valid-text", str(tmp / "valid.txt"), "--out-dir", str(out), "--rounds", "6",
+                    "--epochs-per-round", "8", "--patience", "6", "--embed-dim", "16", "--hidden-dim", "32",
                     "--num-layers", "1", "--dropout", "0.1", "--lr", "0.01", "--max-tokens", "400", "--seed", "7",
                     "--device", "cpu", "--threads", "1"]
 
@@ -65,7 +65,7 @@ def main() -> None:
             proc = subprocess.Popen(cmd(out) + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if kills < args.kills:
                 try:
-                    proc.wait(timeout=rng.uniform(1.0, 0.6 * full_seconds))
+                    proc.wait(timeout=rng.uniform(2.0, 0.4 * full_seconds))
                 except subprocess.TimeoutExpired:
                     sig = rng.choice([signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
                     proc.send_signal(sig)
@@ -78,7 +78,7 @@ def main() -> None:
             else:
                 proc.wait()
             done = proc.returncode == 0 and (out / "last.pt").exists() and \
-                load_checkpoint(out / "last.pt").train_state["round"] == 3
+                load_checkpoint(out / "last.pt").train_state["round"] == 5
         a, b = load_checkpoint(tmp / "full" / "last.pt"), load_checkpoint(out / "last.pt")
         sa, sb = a.model.state_dict(), b.model.state_dict()
         identical = all(torch.equal(sa[k], sb[k]) for k in sa) and torch.equal(a.table.cell, b.table.cell)
