@@ -242,6 +242,10 @@ def test_nbest_rescoring_streams_in_chunks_with_the_same_output(tmp_path):
     expected = one_best(score_nbest(None, None, nbest), Scales(0.0, 0.5))
     assert read_text(tmp_path / "o.txt") == expected
     assert len((tmp_path / "s.tsv").read_text().splitlines()) == 1 + 3 * 4500
+    run("rescore", "--nbest", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
+        "--out", tmp_path / "o2.txt", "--scores-out", tmp_path / "s2.tsv")
+    assert (tmp_path / "o2.txt").read_bytes() == (tmp_path / "o.txt").read_bytes()  # deterministic output
+    assert (tmp_path / "s2.tsv").read_bytes() == (tmp_path / "s.tsv").read_bytes()
     (tmp_path / "empty.nbest").write_text("\n")
     res = run("rescore", "--nbest", tmp_path / "empty.nbest", "--lm-scale", 0, "--out", tmp_path / "e.txt",
               ok=False)

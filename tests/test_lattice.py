@@ -101,3 +101,23 @@ def test_bigram_ranking_changes_order_not_acoustic_scores(tmp_path):
     assert [h.am_score for h in hyps] == pytest.approx([-18.0, -17.0, -24.0])
     assert set(calls) <= set(logp)  # only word pairs that occur in the lattice are asked for
     assert [h.words for h in lattice_nbest(lat, 10, bigram=bigram, bigram_scale=0.0)][0] == ("hello", "world")
+
+
+def test_unreachable_and_dead_end_states_are_ignored_and_a_pathless_lattice_is_named(tmp_path):
+    import numpy as np
+    from click.testing import CliRunner
+
+    from lightrnn_asr.cli import main
+    from lightrnn_asr.lattice import Lattice, write_htk
+
+    # 0 -a-> 1 -b-> 3 (final); state 2 is unreachable (2 -c-> 3); state 4 is a dead end (1 -d-> 4)
+    lat = Lattice(5, 0, 3, np.array([0, 1, 2, 1]), np.array([1, 3, 3, 4]), ["a", "b", "c", "d"],
+                  np.array([-1.0, -1.0, -1.0, -1.0]), np.zeros(4), np.full(5, np.nan))
+    assert [(h.words, h.am_score) for h in lattice_nbest(lat, 5)] == [(("a", "b"), -2.0)]
+    pathless = Lattice(3, 0, 2, np.array([0]), np.array([1]), ["a"], np.array([-1.0]), np.zeros(1), np.full(3, np.nan))
+    assert lattice_nbest(pathless, 5) == []
+    (tmp_path / "lats").mkdir()
+    write_htk(tmp_path / "lats" / "ok.slf", lat)
+    write_htk(tmp_path / "lats" / "nopath.slf", pathless)
+    res = CliRunner().invoke(main, ["lattice-to-nbest", str(tmp_path / "lats"), "--out", str(tmp_path / "n.txt")])
+    assert res.exit_code == 1 and "lattice 'nopath' has no path from its start to its final state" in res.output
