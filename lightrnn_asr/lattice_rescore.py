@@ -63,6 +63,7 @@ from tqdm import tqdm
 
 from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
 from .rescore import Scales, ScoredNBest
+from .scorer import _OOM_ERRORS, _is_oom
 from .vocab import Vocabulary
 
 __all__ = ["LatticeRescoreConfig", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
@@ -292,7 +293,7 @@ def rescore_lattice(
     was_training = model.training
     model.eval()
     try:
-        run = functools.partial(_expand, lat, model, vocab, config, word, word_id, out, by_depth, fp_lm)
+        run = functools.partial(_expand, lat, model, vocab, config, word, word_id, out, by_depth, fp_lm, where)
         result = None
         if math.isfinite(config.global_beam):
             result = run(_Estimate(bwd, words_left, config.global_beam))
@@ -310,7 +311,7 @@ def rescore_lattice(
 
 def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig, word: list[str | None],
             word_id: list[int], out: list[list[int]], by_depth: dict[int, list[int]], fp_lm: NgramFn | None,
-            estimate: _Estimate | None) -> tuple[_Expanded, np.ndarray, int] | None:
+            where: str, estimate: _Estimate | None) -> tuple[_Expanded, np.ndarray, int] | None:
     """The expansion of :func:`rescore_lattice`; ``None`` when pruning left no path to the final state."""
     scales = config.scales
     device = next(model.parameters()).device
@@ -335,16 +336,41 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
     # most scored arcs lead to histories that are pruned or merged away, so a state is advanced
     # only when its history is kept. ``unadvanced`` holds the words of store batches not advanced yet.
     lazy = hasattr(model, "score_words")
+    score = model.score_words if lazy else model.score_next
     unadvanced: dict[int, list[int]] = {}
+
+    def lm_step(fn, refs_in: list, ids: list[int], keep_words: bool) -> tuple[list[float], list]:
+        """``fn(state, ids) -> (logp or None, new state)`` on the states ``refs_in``; the new state is
+        stored. Returns the log-probs and the refs of the new rows. A batch that runs out of CUDA
+        memory is split in halves and retried."""
+        try:
+            lp, new_state = fn(_gather(store, refs_in), torch.tensor(ids, dtype=torch.long, device=device))
+        except _OOM_ERRORS as e:
+            if not _is_oom(e):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(ids) == 1:
+                raise MemoryError(f"{where}: one LM step does not fit in {device} memory") from None
+            log.warning("%s: out of memory on %s with %d LM rows; splitting the batch", where, device, len(ids))
+            h = len(ids) // 2
+            a, b = lm_step(fn, refs_in[:h], ids[:h], keep_words), lm_step(fn, refs_in[h:], ids[h:], keep_words)
+            return a[0] + b[0], a[1] + b[1]
+        store.append(new_state)
+        if keep_words:
+            unadvanced[len(store) - 1] = list(ids)
+        return (lp.tolist() if lp is not None else []), [(len(store) - 1, row) for row in range(len(ids))]
+
+    def advance(state, ids):
+        return None, model.advance(state, ids)
 
     def realise(histories: list[int]) -> None:
         todo = sorted({ex.ref[e] for e in histories if ex.ref[e][0] in unadvanced})
         moved = {}
         for k in range(0, len(todo), config.batch_size):
             chunk = todo[k : k + config.batch_size]
-            ids = torch.tensor([unadvanced[b][row] for b, row in chunk], dtype=torch.long, device=device)
-            store.append(model.advance(_gather(store, chunk), ids))
-            moved.update({ref: (len(store) - 1, i) for i, ref in enumerate(chunk)})
+            _, new_refs = lm_step(advance, chunk, [unadvanced[b][row] for b, row in chunk], False)
+            moved.update(zip(chunk, new_refs))
         for e in histories:
             ex.ref[e] = moved.get(ex.ref[e], ex.ref[e])
 
@@ -367,14 +393,9 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
         logps, refs = [], []
         for k in range(0, len(keys), config.batch_size):
             chunk = keys[k : k + config.batch_size]
-            ids = torch.tensor([w for _, w in chunk], dtype=torch.long, device=device)
-            state = _gather(store, [ex.ref[e] for e, _ in chunk])
-            lp, new_state = model.score_words(state, ids) if lazy else model.score_next(state, ids)
-            store.append(new_state)
-            if lazy:
-                unadvanced[len(store) - 1] = [w for _, w in chunk]
-            logps += lp.tolist()
-            refs += [(len(store) - 1, row) for row in range(len(chunk))]
+            lp, new_refs = lm_step(score, [ex.ref[e] for e, _ in chunk], [w for _, w in chunk], lazy)
+            logps += lp
+            refs += new_refs
         fps: dict[tuple[int, str], float] = {}  # (rescored state, word) -> n-gram log-prob
         for e, a, u in pending:
             w, logp = word[a], logps[u]
@@ -396,11 +417,12 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
     if not finals:
         return None
     realise(finals)
-    eos = torch.full((len(finals),), vocab.eos_id, dtype=torch.long, device=device)
-    score = model.score_words if lazy else model.score_next
-    end_lp, _ = score(_gather(store, [ex.ref[e] for e in finals]), eos)
+    end_lp = []
+    for k in range(0, len(finals), config.batch_size):
+        chunk = finals[k : k + config.batch_size]
+        end_lp += lm_step(score, [ex.ref[e] for e in chunk], [vocab.eos_id] * len(chunk), False)[0]
     final = len(ex.orig)
-    for e, logp in zip(finals, end_lp.tolist()):
+    for e, logp in zip(finals, end_lp):
         fp = fp_lm(ex.words[e], "</s>") if fp_lm is not None else 0.0
         ex.arcs.append((e, final, -1, logp, fp))
     alive = np.zeros(final + 1, dtype=bool)

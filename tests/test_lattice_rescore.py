@@ -295,3 +295,32 @@ def test_combine_scores_puts_the_tuned_combination_on_word_arcs():
     out = combine_scores(lat, Scales(lm_scale=2.0, word_penalty=-0.25, fp_lm_scale=0.5))
     assert out.lm.tolist() == [-4.0 - 1.5 - 0.25, 0.0, -2.0 - 0.25] and out.fp_lm is None
     assert out.am.tolist() == lat.am.tolist()
+
+
+def test_lm_batches_that_run_out_of_memory_are_split_with_the_same_result(caplog):
+    lat = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    words = sorted({w for w in map(FillerMap(), lat.symbols) if w})
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
+    table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 12, 1, 0.0), table).eval()
+    cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0))
+    expected = rescore_lattice(lat, model, vocab, cfg)
+    oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
+
+    def small(fn):  # a device that holds 3 LM rows at a time
+        def wrapped(state, ids):
+            if len(ids) > 3:
+                raise oom("CUDA out of memory. Tried to allocate 1.00 GiB")
+            return fn(state, ids)
+        return wrapped
+
+    model.score_words, model.advance = small(model.score_words), small(model.advance)
+    with caplog.at_level("WARNING"):
+        got = rescore_lattice(lat, model, vocab, cfg, where="thankyou.slf")
+    assert "thankyou.slf: out of memory" in caplog.text
+    assert (got.num_states, got.num_arcs, got.symbols) == (expected.num_states, expected.num_arcs, expected.symbols)
+    np.testing.assert_allclose(got.lm, expected.lm, rtol=1e-5, atol=1e-5)
+    model.score_words = lambda state, ids: (_ for _ in ()).throw(oom("CUDA out of memory."))
+    with pytest.raises(MemoryError, match="thankyou.slf: one LM step does not fit"):
+        rescore_lattice(lat, model, vocab, cfg, where="thankyou.slf")
