@@ -277,9 +277,9 @@ _words_option = click.option("--words", "words_path", type=click.Path(exists=Tru
                              help="words.txt symbol table for integer word labels (fst, kaldi, k2).")
 
 
-def _read_lattices(path: str, lattice_format: str = "htk", words_path: str | None = None) -> dict:
-    """``{utt_id: Lattice}`` from a lattice file or a directory of them (utterance id: the file name
-    without suffixes, or the archive's keys)."""
+def _read_lattices(path: str, lattice_format: str = "htk", words_path: str | None = None):
+    """``(utt_id, Lattice)`` pairs from a lattice file or a directory of them, read one file at a time
+    (utterance id: the file name without suffixes, or the archive's keys)."""
     p = Path(path)
     files = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [p]
     if not files:
@@ -287,18 +287,22 @@ def _read_lattices(path: str, lattice_format: str = "htk", words_path: str | Non
     if lattice_format == "fst" and not words_path:
         raise click.UsageError("--format fst needs --words (words.txt)")
     words = read_words(words_path) if words_path else None
-    out: dict = {}
-    for f in files:
-        if lattice_format == "kaldi":
-            entries = read_kaldi_lattices(f, words)
-        else:
-            utt = f.name.split(".")[0]
-            entries = {utt: read_htk(f) if lattice_format == "htk" else read_fst_lattice(f, words)}
-        for utt, lat in entries.items():
-            if utt in out:
-                raise LatticeFormatError(f"{f}: utterance id {utt!r} already read from another lattice")
-            out[utt] = lat
-    return out
+
+    def pairs():
+        seen: set[str] = set()
+        for f in files:
+            if lattice_format == "kaldi":
+                entries = read_kaldi_lattices(f, words)
+            else:
+                utt = f.name.split(".")[0]
+                entries = {utt: read_htk(f) if lattice_format == "htk" else read_fst_lattice(f, words)}
+            for utt, lat in entries.items():
+                if utt in seen:
+                    raise LatticeFormatError(f"{f}: utterance id {utt!r} already read from another lattice")
+                seen.add(utt)
+                yield utt, lat
+
+    return pairs()
 
 
 @main.command("lattice-to-nbest")
@@ -313,7 +317,7 @@ def lattice_to_nbest(lattices, out_path, n, lattice_format, words_path) -> None:
     fillers = FillerMap()
     out = {}
     for path in lattices:
-        for utt, lat in _read_lattices(path, lattice_format, words_path).items():
+        for utt, lat in _read_lattices(path, lattice_format, words_path):
             if utt in out:
                 raise LatticeFormatError(f"{path}: utterance id {utt!r} already read from another lattice")
             out[utt] = lattice_nbest(lat, n, fillers)

@@ -54,7 +54,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import kaldifst
 import numpy as np
@@ -535,7 +535,7 @@ def combine_scores(lat: Lattice, scales: Scales, fillers: FillerMap | None = Non
 
 
 def rescore_lattices(
-    lattices: Mapping[str, Lattice],
+    lattices: Mapping[str, Lattice] | Iterable[tuple[str, Lattice]],
     model: torch.nn.Module,
     vocab: Vocabulary,
     config: LatticeRescoreConfig | None = None,
@@ -551,14 +551,18 @@ def rescore_lattices(
     feed :func:`~lightrnn_asr.rescore.tune_scales` and
     :func:`~lightrnn_asr.rescore.one_best` exactly like rescored N-best lists.
     Logs lattices/s and LM arcs/s at the end. ``sink(utt, rescored_lattice)``,
-    when given, receives every rescored lattice (to write it).
+    when given, receives every rescored lattice (to write it). ``lattices`` may
+    be a mapping or an iterator of ``(utt, lattice)`` pairs, which is consumed
+    one lattice at a time (the CLI reads files that way, so only the N-best
+    results accumulate).
 
     Raises:
         LatticeFormatError: naming the utterance for a lattice that cannot be rescored.
     """
     config = config or LatticeRescoreConfig()
     out, arcs, start = {}, 0, time.perf_counter()
-    for utt, lat in tqdm(lattices.items(), desc="lattice rescoring", unit="lat", disable=not progress):
+    items = lattices.items() if isinstance(lattices, Mapping) else lattices  # pairs: read one at a time
+    for utt, lat in tqdm(items, desc="lattice rescoring", unit="lat", disable=not progress):
         rescored = rescore_lattice(lat, model, vocab, config, fillers, fp_lm, where=utt)
         arcs += rescored.num_arcs
         if sink is not None:
