@@ -37,7 +37,6 @@ import torch
 from lightrnn_asr.checkpoint import load_checkpoint, save_checkpoint
 from lightrnn_asr.data import encode_corpus, length_batches, make_batch
 from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.scorer import score_sentences
 from lightrnn_asr.vocab import read_vocab
 
 TRUNK = ["--embed-dim", "200", "--hidden-dim", "200", "--num-layers", "1", "--dropout", "0.1"]
@@ -85,7 +84,7 @@ def heldout_kinds(ck, small_vocab, heldout: str) -> dict:
     corpus = encode_corpus(heldout, ck.vocab)
     sentences = [corpus.sentence(i) for i in range(len(corpus))]
     model = ck.model.eval()
-    inputs, targets, mask = [], [], []
+    targets = []
     lp = []
     for idx in length_batches(corpus.lengths(), 4000):
         x, y, m = make_batch([sentences[i] for i in idx.tolist()], 0, 1)

@@ -51,6 +51,7 @@ from evaluate import tune_with_ngram, write_report  # noqa: E402
 from lattice_eval import trigram_fn  # noqa: E402
 
 TRIGRAM_WEIGHT = 8.0
+SETS = ("asterisk", "synthetic")
 
 
 class NoLM(nn.Module):
@@ -79,8 +80,6 @@ def determinized(lat, n):
     """The ``n`` best distinct sequences by am + lm, the lattice's LM part as the first-pass score."""
     s = rescored_nbest(lat, n, Scales(1.0))
     return [Hypothesis(w, a, l) for w, a, l in zip(s.words, s.am, s.lm)]
-
-SETS = ("asterisk", "synthetic")
 
 
 def main() -> None:
