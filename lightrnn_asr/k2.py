@@ -258,6 +258,8 @@ def lattice_from_k2(
         raise LatticeFormatError(f"{where}: the lattice is empty (decoding found no path)")
     w = _word_acceptor(fsa)
     if frame_shift is not None:
+        if w is fsa:
+            w = fsa.clone()  # the frame attribute must not land on the caller's lattice
         w.lightrnn_frames = torch.ones(w.num_arcs, dtype=torch.float32)
     if remove_epsilon:
         w = k2.top_sort(k2.connect(k2.remove_epsilon(w)))

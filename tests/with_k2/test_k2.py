@@ -84,6 +84,10 @@ def test_transducer_lattice_converts_with_words_scores_and_times():
     np.testing.assert_allclose(lat.am + lat.lm, [-1.0, -2.0, -0.5, -3.0, -0.7, -2.5, -0.25], atol=1e-6)
     np.testing.assert_allclose(lat.times, [0.0, 0.04, 0.04, 0.08, 0.12])
     assert np.isnan(lattice_from_k2(transducer(), WORDS).times).all()
+    acceptor = k2.invert(transducer())
+    del acceptor.aux_labels
+    lattice_from_k2(acceptor, WORDS, frame_shift=0.04)
+    assert not hasattr(acceptor, "lightrnn_frames")  # the input is left as it was
 
 
 def test_round_trip_k2_project_k2_keeps_topology_labels_and_scores():
