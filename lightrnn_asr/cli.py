@@ -29,7 +29,7 @@ from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .openvocab import add_words
 from .nbest import NBestFormatError, iter_nbest, read_nbest, read_text, write_nbest, write_text
-from .report import plot_perplexity_rounds, plot_scale_sweep
+from .report import compare_systems, plot_perplexity_rounds, plot_scale_sweep, plot_wer, wer_report
 from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
 from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
@@ -586,6 +586,52 @@ def wer(ref, hyp, hyp2, alignments, replications) -> None:
         with open(alignments, "w", encoding="utf-8") as f:
             for utt, r in refs.items():
                 f.write(format_alignment(utt, r, hyps[utt]) + "\n")
+
+
+@main.command("report")
+@click.option("--ref", "refs", nargs=2, multiple=True, required=True, metavar="SET TEXT",
+              help="References (Kaldi text) of a test set. Repeatable.")
+@click.option("--hyp", "hyps", nargs=3, multiple=True, required=True, metavar="SET SYSTEM TEXT",
+              help="A system's hypotheses (Kaldi text) on a test set. Repeatable; the first system of a set is "
+                   "the baseline.")
+@click.option("--model", "models", nargs=2, multiple=True, metavar="SYSTEM CHECKPOINT",
+              help="A system's LM checkpoint, for the model-size table. Repeatable.")
+@click.option("--title", default="WER", show_default=True, help="Heading of the report.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Markdown report.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG: WER bars with 95% CIs.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The same results as JSON.")
+@click.option("--replications", type=int, default=1000, show_default=True, help="Bootstrap replications.")
+@_friendly
+def report(refs, hyps, models, title, out_path, plot_path, json_path, replications) -> None:
+    """WER of several systems on several test sets in one Markdown table (and plot), with bootstrap
+    95% confidence intervals, the probability of beating the first (baseline) system, and model sizes."""
+    ref_text = {}
+    for test_set, path in refs:
+        if test_set in ref_text:
+            raise click.UsageError(f"--ref given twice for the test set {test_set!r}")
+        ref_text[test_set] = read_text(path)
+    hyp_text: dict = {}
+    for test_set, system, path in hyps:
+        if system in hyp_text.setdefault(test_set, {}):
+            raise click.UsageError(f"--hyp given twice for {system!r} on {test_set!r}")
+        hyp_text[test_set][system] = read_text(path)
+    results = compare_systems(ref_text, hyp_text, replications=replications)
+    sizes = {}
+    for system, path in models:
+        ck = load_checkpoint(path)
+        sizes[system] = {"parameters": ck.model.num_parameters(), "bytes": Path(path).stat().st_size}
+    text = f"## {title}\n\n" + wer_report(results, sizes)
+    Path(out_path).write_text(text, encoding="utf-8")
+    if plot_path:
+        plot_wer(results, plot_path, title)
+    if json_path:
+        Path(json_path).write_text(json.dumps({
+            "results": [{"test_set": r.test_set, "system": r.system, "wer": r.wer.wer, "errors": r.wer.errors,
+                         "ins": r.wer.ins, "del": r.wer.dels, "sub": r.wer.subs, "ref_words": r.wer.ref_words,
+                         "utterances": r.wer.utterances, "ci95": list(r.ci95), "p_better_than_baseline": r.p_better}
+                        for r in results],
+            "models": sizes}, indent=1))
+    click.echo(text, nl=False)
 
 
 @main.command("nbest-oracle")

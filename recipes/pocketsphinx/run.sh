@@ -108,6 +108,20 @@ fi
 if run_stage 7; then
   log 7 "rescore, tune scales on dev, WER on test, report"
   python local/evaluate.py --data $data --exp $exp --out $exp/report
+  # the cross-system WER table and plot, from the 1-best files evaluate.py wrote (name:file slug)
+  systems=("first pass:first_pass_pocketsphinx_1-best" "trigram:pocketsphinx_trigram_rescoring"
+           "LSTM (full softmax):lstm_full_softmax_rescoring" "LightRNN:lightrnn_rescoring"
+           "LightRNN + trigram:lightrnn_pocketsphinx_trigram_rescoring")
+  args=()
+  for s in librivox asterisk synthetic; do
+    args+=(--ref $s $data/${s}_test/text)
+    for sys in "${systems[@]}"; do
+      args+=(--hyp $s "${sys%%:*}" $exp/report/hyp/${s}_test_${sys#*:}.txt)
+    done
+  done
+  lightrnn-asr report --title "pocketsphinx recipe: test WER" "${args[@]}" \
+    --model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (full softmax)" $exp/lm/lstm/best.pt \
+    --out $exp/report/wer_report.md --plot $exp/report/wer_report.png --json $exp/report/wer_report.json >/dev/null
 fi
 
 if run_stage 8; then
