@@ -79,20 +79,35 @@ def main(verbose: bool) -> None:
                    "--lines: every line is a sentence.")
 @_friendly
 def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
-    """Normalise raw UTF-8 text files into LM training text (one sentence per line)."""
+    """Normalise raw UTF-8 text files into LM training text (one sentence per line).
+
+    Input is streamed (a paragraph or a line at a time), so corpora larger than memory, such as
+    the 4 GB LibriSpeech LM text with --lines, are fine.
+    """
     n_sent = n_words = 0
-    with open(out_path, "w", encoding="utf-8") as out:
+    with _atomic_text(out_path) as out:
         for path in inputs:
             with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-            units = (" ".join(p.split()) for p in text.split("\n\n")) if prose else text.splitlines()
-            for unit in units:
-                for sent in (split_sentences(unit) if prose else [unit]):
-                    norm = normalize_text(sent)
-                    if norm:
-                        out.write(norm + "\n")
-                        n_sent, n_words = n_sent + 1, n_words + len(norm.split())
+                for unit in (_paragraphs(f) if prose else (line.rstrip("\n") for line in f)):
+                    for sent in (split_sentences(unit) if prose else [unit]):
+                        norm = normalize_text(sent)
+                        if norm:
+                            out.write(norm + "\n")
+                            n_sent, n_words = n_sent + 1, n_words + len(norm.split())
     click.echo(f"{out_path}: {n_sent} sentences, {n_words} words")
+
+
+def _paragraphs(lines):
+    """Blank-line separated paragraphs of a line iterator, each joined into one line."""
+    para: list[str] = []
+    for line in lines:
+        if line.strip():
+            para.append(line.strip())
+        elif para:
+            yield " ".join(" ".join(para).split())
+            para = []
+    if para:
+        yield " ".join(" ".join(para).split())
 
 
 @main.command()

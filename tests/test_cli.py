@@ -44,6 +44,12 @@ def test_prepare_text(tmp_path):
     out = tmp_path / "out.txt"
     run("prepare-text", raw, "--out", out)
     assert out.read_text().splitlines() == ["press one for sales", "then wait", "a second paragraph here"]
+    raw.write_text("Line ONE, with 2 words?\n\n\nline two\r\nline\tthree \n")
+    run("prepare-text", raw, "--lines", "--out", out)
+    assert out.read_text().splitlines() == ["line one with two words", "line two", "line three"]
+    raw.write_text("\n\nFirst para\n  goes on.\n \n\nSecond.")  # blank-ish lines, no final newline
+    run("prepare-text", raw, "--out", out)
+    assert out.read_text().splitlines() == ["first para goes on", "second"]
 
 
 def test_train_outputs_and_ppl_and_score(model):
