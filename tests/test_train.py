@@ -99,3 +99,15 @@ def test_same_seed_and_data_give_the_same_checkpoint(toy_text, tmp_path, determi
     hist = train(other, vocab, WordTable.sequential(len(vocab)), tr, va,
                  TrainConfig(rounds=2, lr=1e-2, max_tokens=400, patience=3, seed=6), tmp_path / "c", device="cpu")
     assert [h["valid_ppl"] for h in hist] != ppl_a  # the seed matters (batch order), so the check above can fail
+
+
+def test_temporary_files_left_by_a_killed_write_are_removed(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    model, table = lightrnn(vocab)
+    tmp_path.joinpath("exp").mkdir()
+    stale = tmp_path / "exp" / ".last.pt.k1l2x.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / "exp" / "notes.tmp"  # not ours: kept
+    other.write_text("x")
+    train(model, vocab, table, tr, va, TrainConfig(rounds=1, max_tokens=400), tmp_path / "exp", device="cpu")
+    assert not stale.exists() and other.exists()
