@@ -210,12 +210,13 @@ def save_k2_lattices(path: str | Path, lattices: k2.Fsa, utt_ids: Sequence[str] 
 # --- conversion ---
 
 
-def _word_acceptor(fsa: k2.Fsa) -> k2.Fsa:
-    """``fsa`` with word ids as labels and no ``aux_labels`` (k2.invert for transducers: a ragged
-    arc with several words becomes a chain of arcs)."""
+def _word_acceptor(fsa: k2.Fsa, keep_tokens: bool = False) -> k2.Fsa:
+    """``fsa`` with word ids as labels (k2.invert for transducers: a ragged arc with several words
+    becomes a chain of arcs); the token ids then move to ``aux_labels`` or, by default, are dropped."""
     if hasattr(fsa, "aux_labels"):
         fsa = k2.invert(fsa)
-        del fsa.aux_labels
+        if not keep_tokens:
+            del fsa.aux_labels
     return fsa
 
 
@@ -443,7 +444,7 @@ def k2_nbest(lattices: k2.Fsa, num_paths: int, nbest_scale: float = 0.5,
     word_fsa = k2.linear_fsa(seqs)
     word_fsa.scores.zero_()
     loops = k2.add_epsilon_self_loops(word_fsa)
-    inv = k2.arc_sort(_word_acceptor_keep_tokens(lattices))
+    inv = k2.arc_sort(_word_acceptor(lattices, keep_tokens=True))
     path_to_utt = shape.row_ids(1)
     path_lat = k2.intersect_device(inv, loops, b_to_a_map=path_to_utt.to(torch.int32), sorted_match_a=True)
     path_lat = k2.top_sort(k2.connect(path_lat))
@@ -453,11 +454,6 @@ def k2_nbest(lattices: k2.Fsa, num_paths: int, nbest_scale: float = 0.5,
     if transducer:
         best = k2.invert(best)  # token labels, word aux_labels again
     return K2NBest(best, shape, seqs.tolist(), k2.RaggedTensor(shape, tot - ngram), k2.RaggedTensor(shape, ngram))
-
-
-def _word_acceptor_keep_tokens(lattices: k2.Fsa) -> k2.Fsa:
-    """Word ids as labels (transducers inverted: tokens move to ``aux_labels``)."""
-    return k2.invert(lattices) if hasattr(lattices, "aux_labels") else lattices
 
 
 def _hypotheses(nbest: K2NBest, words: k2.SymbolTable, fillers: FillerMap, utt_ids: Sequence[str],

@@ -63,7 +63,7 @@ from tqdm import tqdm
 
 from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
 from .rescore import Scales, ScoredNBest
-from .scorer import _OOM_ERRORS, _is_oom
+from .scorer import split_on_oom
 from .vocab import Vocabulary
 
 __all__ = ["LatticeRescoreConfig", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
@@ -341,25 +341,21 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
 
     def lm_step(fn, refs_in: list, ids: list[int], keep_words: bool) -> tuple[list[float], list]:
         """``fn(state, ids) -> (logp or None, new state)`` on the states ``refs_in``; the new state is
-        stored. Returns the log-probs and the refs of the new rows. A batch that runs out of CUDA
-        memory is split in halves and retried."""
-        try:
-            lp, new_state = fn(_gather(store, refs_in), torch.tensor(ids, dtype=torch.long, device=device))
-        except _OOM_ERRORS as e:
-            if not _is_oom(e):
-                raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            if len(ids) == 1:
-                raise MemoryError(f"{where}: one LM step does not fit in {device} memory") from None
-            log.warning("%s: out of memory on %s with %d LM rows; splitting the batch", where, device, len(ids))
-            h = len(ids) // 2
-            a, b = lm_step(fn, refs_in[:h], ids[:h], keep_words), lm_step(fn, refs_in[h:], ids[h:], keep_words)
-            return a[0] + b[0], a[1] + b[1]
-        store.append(new_state)
-        if keep_words:
-            unadvanced[len(store) - 1] = list(ids)
-        return (lp.tolist() if lp is not None else []), [(len(store) - 1, row) for row in range(len(ids))]
+        stored. Returns the log-probs and the refs of the new rows (batches that run out of CUDA memory
+        are split, :func:`~lightrnn_asr.scorer.split_on_oom`)."""
+
+        def step(pairs: list) -> list:
+            lp, new_state = fn(_gather(store, [r for r, _ in pairs]),
+                               torch.tensor([w for _, w in pairs], dtype=torch.long, device=device))
+            store.append(new_state)
+            if keep_words:
+                unadvanced[len(store) - 1] = [w for _, w in pairs]
+            lps = lp.tolist() if lp is not None else [None] * len(pairs)
+            return [(x, (len(store) - 1, row)) for row, x in enumerate(lps)]
+
+        results = split_on_oom(step, list(zip(refs_in, ids)), device, where, "LM rows",
+                               lambda _: f"{where}: one LM step does not fit in {device} memory")
+        return [x for x, _ in results], [r for _, r in results]
 
     def advance(state, ids):
         return None, model.advance(state, ids)

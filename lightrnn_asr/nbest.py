@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["Hypothesis", "NBestFormatError", "read_nbest", "iter_nbest", "write_nbest", "read_text", "write_text"]
+__all__ = ["Hypothesis", "NBestFormatError", "read_nbest", "iter_nbest", "write_nbest", "nbest_line", "read_text",
+           "write_text"]
 
 
 class NBestFormatError(ValueError):
@@ -131,8 +132,13 @@ def write_nbest(path: str | Path, nbest: dict[str, list[Hypothesis]]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for utt, hyps in nbest.items():
             for h in hyps:
-                lm = f"{float(h.lm_score if h.lm_score is not None else 0.0)!r}\t" if with_lm else ""
-                f.write(f"{utt}\t{float(h.am_score)!r}\t{lm}{' '.join(h.words)}\n")
+                f.write(nbest_line(utt, h, with_lm))
+
+
+def nbest_line(utt: str, h: Hypothesis, with_lm: bool) -> str:
+    """One line of the format above, newline included (``lm_score`` 0 when ``with_lm`` and it has none)."""
+    lm = f"{float(h.lm_score if h.lm_score is not None else 0.0)!r}\t" if with_lm else ""
+    return f"{utt}\t{float(h.am_score)!r}\t{lm}{' '.join(h.words)}\n"
 
 
 def read_text(path: str | Path) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .data import Corpus, length_batches, make_batch
 
-__all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for"]
+__all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for", "split_on_oom"]
 
 log = logging.getLogger(__name__)
 
@@ -71,36 +71,46 @@ def score_sentences(
     out = np.zeros(len(sentences), dtype=np.float64)
     batches = length_batches(lengths, max_tokens)
 
-    def run(idx: torch.Tensor) -> None:
+    def score(idx: torch.Tensor) -> list[float]:
         inputs, targets, mask = make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id)
-        try:
-            with autocast_for(device):
-                lp = model.sentence_logprobs(inputs.to(device), targets.to(device), mask.to(device))
-        except _OOM_ERRORS as e:
-            if not _is_oom(e):
-                raise
-            del inputs, targets, mask
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            if len(idx) == 1:
-                raise MemoryError(f"one sentence of {int(lengths[idx[0]])} words does not fit in "
-                                  f"{device} memory") from None
-            half = len(idx) // 2
-            log.warning("out of memory on %s with %d sentences; splitting the batch", device, len(idx))
-            run(idx[:half])
-            run(idx[half:])
-            return
-        out[idx.numpy()] = lp.double().cpu().numpy()
+        with autocast_for(device):
+            lp = model.sentence_logprobs(inputs.to(device), targets.to(device), mask.to(device))
+        return lp.double().cpu().tolist()
+
+    def too_big(i: torch.Tensor) -> str:
+        return f"one sentence of {int(lengths[i])} words does not fit in {device} memory"
 
     try:
         for idx in tqdm(batches, desc="scoring", unit="batch", disable=not progress, leave=False):
-            run(idx)
+            out[idx.numpy()] = split_on_oom(score, idx, device, "scoring", "sentences", too_big)
     finally:
         model.train(was_training)
     return out
 
 
-_OOM_ERRORS = (getattr(torch.cuda, "OutOfMemoryError", RuntimeError), RuntimeError)
+def split_on_oom(fn: Callable[[Sequence], list], items: Sequence, device: torch.device, what: str, unit: str,
+                 too_big: Callable[[object], str]) -> list:
+    """``fn(items)``, a list of one result per item; a batch that runs out of CUDA memory is split in
+    halves and retried (with a warning naming ``what``), so a batch size chosen for the largest
+    device does not end a run on a smaller one.
+
+    Raises:
+        MemoryError: ``too_big(item)`` when a single item does not fit.
+    """
+    try:
+        return fn(items)
+    except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not _is_oom(e):
+            raise
+    # retried outside the except block, so the failed attempt's tensors are freed first
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if len(items) == 1:
+        raise MemoryError(too_big(items[0]))
+    log.warning("%s: out of memory on %s with %d %s; splitting the batch", what, device, len(items), unit)
+    half = len(items) // 2
+    return (split_on_oom(fn, items[:half], device, what, unit, too_big)
+            + split_on_oom(fn, items[half:], device, what, unit, too_big))
 
 
 def _is_oom(e: BaseException) -> bool:

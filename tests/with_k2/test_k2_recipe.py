@@ -1,7 +1,5 @@
 """recipes/librispeech with k2 lattices as the first pass (--k2-dir), end to end in the k2 environment."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +10,7 @@ k2 = pytest.importorskip("k2")
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from librispeech_tree import PARTS, build  # noqa: E402
-from test_recipe_librispeech import CONFUSIONS, RECIPE  # noqa: E402
+from test_recipe_librispeech import CONFUSIONS, run_recipe  # noqa: E402
 
 from lightrnn_asr.k2 import lattice_to_k2, save_k2_lattices  # noqa: E402
 from lightrnn_asr.lattice import Lattice  # noqa: E402
@@ -48,11 +46,7 @@ def test_librispeech_recipe_with_k2_lattices(tmp_path):
             hyps = [(ws, -101.0, -20.5), (ws[:-1], -104.0, -19.0)] + ([(wrong, -100.0, -20.0)] if wrong != ws else [])
             fsas.append(lattice_to_k2(hypotheses_lattice(hyps), words))
         save_k2_lattices(tmp_path / "k2" / part / "lats.pt", k2.create_fsa_vec(fsas), list(utts))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = ["bash", str(RECIPE), "--dl-dir", str(tmp_path / "download"), "--data-dir", str(tmp_path / "data"),
-           "--exp-dir", str(tmp_path / "exp"), "--config", "cpu-smoke", "--k2-dir", str(tmp_path / "k2")]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_recipe(tmp_path, "--k2-dir", str(tmp_path / "k2"))
     exp, data = tmp_path / "exp", tmp_path / "data"
     assert set(PARTS) <= {p.name for p in data.iterdir()}
     for test in ("test-clean", "test-other"):

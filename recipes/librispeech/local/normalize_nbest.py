@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lightrnn_asr.nbest import Hypothesis, iter_nbest
+from lightrnn_asr.nbest import Hypothesis, iter_nbest, nbest_line
 from lightrnn_asr.text import normalize_text
 
 
@@ -25,9 +25,8 @@ def main() -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         for utt, hyps in iter_nbest(src):
             for h in hyps:
-                h = Hypothesis(tuple(normalize_text(" ".join(h.words)).split()), h.am_score, h.lm_score)
-                lm = f"{h.lm_score!r}\t" if h.lm_score is not None else ""
-                f.write(f"{utt}\t{h.am_score!r}\t{lm}{' '.join(h.words)}\n")
+                words = tuple(normalize_text(" ".join(h.words)).split())
+                f.write(nbest_line(utt, Hypothesis(words, h.am_score, h.lm_score), h.lm_score is not None))
             n += 1
     tmp.replace(dst)
     print(f"{dst}: {n} utterances")
