@@ -22,13 +22,14 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
+from .kaldi_nbest import iter_kaldi_nbest
 from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk, write_htk
 from .lattice_rescore import LatticeRescoreConfig, combine_scores, rescore_lattices
 from .model import LMConfig, build_model
 from .reallocation import SOLVERS
 from .openvocab import add_words
-from .nbest import NBestFormatError, iter_nbest, read_nbest, read_text, write_nbest, write_text
+from .nbest import NBestFormatError, iter_nbest, nbest_line, read_nbest, read_text, write_nbest, write_text
 from .report import compare_systems, plot_perplexity_rounds, plot_scale_sweep, plot_wer, wer_report
 from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
 from .scorer import perplexity, score_sentences
@@ -343,6 +344,44 @@ def lattice_to_nbest(lattices, out_path, n, lattice_format, words_path) -> None:
     click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")
 
 
+@main.command("import-kaldi-nbest")
+@click.option("--words-ark", "words_arks", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Word-id archive of nbest-to-linear (ark,t). Repeat once per decoding job.")
+@click.option("--lm-costs", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="LM (graph) cost archive of the same run, in the same order as --words-ark.")
+@click.option("--ac-costs", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Acoustic cost archive of the same run, in the same order as --words-ark.")
+@click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The decoding graph's words.txt.")
+@click.option("--acwt", type=float, default=0.1, show_default=True,
+              help="Acoustic scale: am_score = -acwt * acoustic cost (Kaldi's 1/LMWT).")
+@click.option("--drop", multiple=True, help="A word to remove from every hypothesis (e.g. '<NOISE>'). Repeatable.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="N-best file (with lm_score).")
+@_friendly
+def import_kaldi_nbest(words_arks, lm_costs, ac_costs, words_path, acwt, drop, out_path) -> None:
+    """Kaldi N-best lists (lattice-to-nbest | nbest-to-linear archives) as one N-best file.
+
+    am_score = -acwt * acoustic cost and lm_score = -graph cost (nats), so rescoring with
+    --fp-lm-scale 1 starts from Kaldi's own ranking at LM weight 1/acwt.
+    """
+    if not len(words_arks) == len(lm_costs) == len(ac_costs):
+        raise click.UsageError("give --words-ark, --lm-costs and --ac-costs once per job, in the same order")
+    words = read_words(words_path)
+    seen: set[str] = set()
+    n_utts = n_hyps = 0
+    with _atomic_text(out_path) as f:
+        for job in zip(words_arks, lm_costs, ac_costs):
+            for utt, hyps in iter_kaldi_nbest(*job, words, acwt=acwt, drop=drop):
+                if utt in seen:
+                    raise NBestFormatError(f"{job[0]}: utterance {utt!r} already read from another job")
+                seen.add(utt)
+                f.writelines(nbest_line(utt, h, True) for h in hyps)
+                n_utts, n_hyps = n_utts + 1, n_hyps + len(hyps)
+    if not n_utts:
+        raise NBestFormatError(f"{words_arks[0]}: no hypothesis in the archives")
+    click.echo(f"{out_path}: {n_utts} utterances, {n_hyps / n_utts:.1f} hypotheses on average")
+
+
 class _LatticeWriter:
     """Writes rescored lattices into a directory in the input's format: ``utt.slf`` (HTK, new LM in
     ``l=``, n-gram in ``n=``), ``utt.fst`` or one ``lattices.txt`` archive (Kaldi/OpenFst: graph
@@ -580,11 +619,23 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
 @click.option("--hyp2", type=click.Path(exists=True, dir_okay=False), help="A second system to compare.")
 @click.option("--alignments", type=click.Path(dir_okay=False), help="Write per-utterance alignments here.")
 @click.option("--replications", type=int, default=10000, show_default=True, help="Bootstrap replications.")
+@click.option("--compute-wer", "compute_wer_format", is_flag=True,
+              help="Print only what Kaldi's compute-wer prints (%WER, %SER, Scored lines).")
 @_friendly
-def wer(ref, hyp, hyp2, alignments, replications) -> None:
+def wer(ref, hyp, hyp2, alignments, replications, compute_wer_format) -> None:
     """Kaldi-style WER line, bootstrap 95% CI, and (with --hyp2) P(hyp2 better than hyp)."""
     refs, hyps = read_text(ref), read_text(hyp)
-    click.echo(f"{hyp}: {compute_wer(refs, hyps).kaldi_line()}")
+    result = compute_wer(refs, hyps)
+    if alignments:
+        with open(alignments, "w", encoding="utf-8") as f:
+            for utt, r in refs.items():
+                f.write(format_alignment(utt, r, hyps[utt]) + "\n")
+    if compute_wer_format:
+        if hyp2:
+            raise click.UsageError("--compute-wer scores one system: leave out --hyp2")
+        click.echo(result.compute_wer_report())
+        return
+    click.echo(f"{hyp}: {result.kaldi_line()}")
     if hyp2:
         hyps2 = read_text(hyp2)
         click.echo(f"{hyp2}: {compute_wer(refs, hyps2).kaldi_line()}")
@@ -597,10 +648,6 @@ def wer(ref, hyp, hyp2, alignments, replications) -> None:
     else:
         c = bootstrap_ci(refs, hyps, replications=replications)
         click.echo(f"bootstrap WER {100 * c['wer']:.2f}% 95% CI [{100 * c['ci95min']:.2f}, {100 * c['ci95max']:.2f}]")
-    if alignments:
-        with open(alignments, "w", encoding="utf-8") as f:
-            for utt, r in refs.items():
-                f.write(format_alignment(utt, r, hyps[utt]) + "\n")
 
 
 @main.command("report")

@@ -27,6 +27,7 @@ class WerResult:
         ref_words: number of reference words.
         ins, dels, subs: insertions, deletions, substitutions.
         utterances: number of utterances scored.
+        wrong_utterances: utterances with at least one error (for the sentence error rate).
     """
 
     ref_words: int
@@ -34,6 +35,7 @@ class WerResult:
     dels: int
     subs: int
     utterances: int
+    wrong_utterances: int = 0
 
     @property
     def errors(self) -> int:
@@ -47,6 +49,21 @@ class WerResult:
     def kaldi_line(self) -> str:
         """``%WER 12.34 [ 56 / 454, 7 ins, 8 del, 41 sub ]`` as Kaldi's ``compute-wer`` prints it."""
         return f"%WER {self.wer:.2f} [ {self.errors} / {self.ref_words}, {self.ins} ins, {self.dels} del, {self.subs} sub ]"
+
+    @property
+    def ser(self) -> float:
+        """Sentence error rate in percent (``0.0`` for no utterances)."""
+        return 100.0 * self.wrong_utterances / self.utterances if self.utterances else 0.0
+
+    def compute_wer_report(self) -> str:
+        """The three lines Kaldi's ``compute-wer --text --mode=present`` prints (no trailing newline)::
+
+            %WER 12.34 [ 56 / 454, 7 ins, 8 del, 41 sub ]
+            %SER 45.00 [ 9 / 20 ]
+            Scored 20 sentences, 0 not present in hyp.
+        """
+        return "\n".join([self.kaldi_line(), f"%SER {self.ser:.2f} [ {self.wrong_utterances} / {self.utterances} ]",
+                          f"Scored {self.utterances} sentences, 0 not present in hyp."])
 
 
 def _check_ids(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[str]]) -> None:
@@ -74,11 +91,12 @@ def compute_wer(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[s
         ValueError: when the two sets of utterance ids differ (naming one of each).
     """
     _check_ids(refs, hyps)
-    ins = dels = subs = n = 0
+    ins = dels = subs = n = wrong = 0
     for utt, ref in refs.items():
         i, d, s = utterance_errors(ref, hyps[utt])
         ins, dels, subs, n = ins + i, dels + d, subs + s, n + len(ref)
-    return WerResult(n, ins, dels, subs, len(refs))
+        wrong += (i + d + s) > 0
+    return WerResult(n, ins, dels, subs, len(refs), wrong)
 
 
 def align_utterance(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[str, str]]:

@@ -111,3 +111,20 @@ def test_temporary_files_left_by_a_killed_write_are_removed(toy_text, tmp_path):
     other.write_text("x")
     train(model, vocab, table, tr, va, TrainConfig(rounds=1, max_tokens=400), tmp_path / "exp", device="cpu")
     assert not stale.exists() and other.exists()
+
+
+def test_encode_corpus_streams_in_chunks_to_int32_ids(tmp_path):
+    path = tmp_path / "t.txt"
+    lines = ["a b c d e", "", "b a", "zzz a b c d e f g", "c"]
+    path.write_text("\n".join(lines) + "\n")
+    vocab = Vocabulary.from_sentences([["a", "b", "c", "d", "e", "f", "g"]])
+    expected = [vocab.encode(line.split()) for line in lines if line]
+    pieces = [s[i : i + 3] for s in expected for i in range(0, len(s), 3)]
+    for chunk in (1, 2, 1000):
+        whole = encode_corpus(path, vocab, chunk_sentences=chunk)
+        assert whole.ids.dtype == torch.int32 and whole.offsets.dtype == torch.int64
+        assert [whole.sentence(i).tolist() for i in range(len(whole))] == expected
+        split = encode_corpus(path, vocab, max_len=3, chunk_sentences=chunk)
+        assert [split.sentence(i).tolist() for i in range(len(split))] == pieces
+        assert split.num_tokens == sum(map(len, pieces)) + len(pieces)
+    assert (whole.ids == vocab.unk_id).sum() == 1  # zzz
