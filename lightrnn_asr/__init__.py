@@ -8,6 +8,7 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_check
 from .data import Corpus, encode_corpus, read_sentences
 from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk, write_htk
 from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
+from .kaldi_nbest import iter_kaldi_nbest
 from .lattice_rescore import LatticeRescoreConfig, rescore_lattice, rescore_lattices, rescored_nbest
 from .model import LightRNN, LMConfig, LSTMLM, build_model
 from .openvocab import Placement, add_words
@@ -34,7 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Checkpoint", "CheckpointError", "Placement", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError", "LatticeRescoreConfig",
     "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
-    "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus",
+    "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus", "iter_kaldi_nbest",
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
     "read_fst_lattice", "read_htk", "read_kaldi_lattices", "read_nbest", "read_words", "write_fst_lattice", "write_htk",
     "write_kaldi_lattices", "rescore_lattice", "rescore_lattices", "rescored_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",

@@ -72,7 +72,7 @@ def test_cli_import_joins_jobs_and_rejects_a_repeated_utterance(tmp_path):
     job2 = tmp_path / "job2"
     job2.mkdir()
     for name in ARCHIVES:
-        (job2 / name).write_text(f"u3-1 1 3\n" if name == "words" else "u3-1 1.5\n")
+        (job2 / name).write_text("u3-1 1 3\n" if name == "words" else "u3-1 1.5\n")
     args = ["import-kaldi-nbest", "--words", str(tmp_path / "words.txt"), "--acwt", "0.5", "--drop", "<NOISE>",
             "--out", str(tmp_path / "out.nbest")]
     for d in (tmp_path, job2):
