@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import encode_corpus, read_sentences
+from .distributed import init_distributed, shutdown, sharded_map
 from .kaldi_nbest import iter_kaldi_nbest
 from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk, write_htk
@@ -150,50 +151,66 @@ def _paragraphs(lines):
 def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, word_lists, min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
-    """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM."""
+    """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM.
+
+    Under torchrun (--nproc-per-node N, any number of nodes) the run is data-parallel: each
+    process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
+    and rank 0 writes the checkpoints.
+    """
     if threads:
         torch.set_num_threads(threads)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if vocab_path:
-        vocab = read_vocab(vocab_path)
-    else:
-        try:
-            vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
-        except ValueError as e:
-            raise click.ClickException(f"{train_text}: {e}") from None
-    for path in word_lists:
-        words, skipped = read_word_list(path)
-        before = len(vocab)
-        vocab = vocab.with_words(words)
-        click.echo(f"{path}: {len(vocab) - before} new words ({len(words)} read, {skipped} entries skipped: "
-                   f"not one word after normalisation); vocabulary now {len(vocab)}")
-    write_vocab(out / "vocab.txt", vocab)
-    torch.manual_seed(seed)
-    table = None
-    if model_type == "lightrnn":
-        table = WordTable.sequential(len(vocab))
-        cfg = LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, embed_dim, hidden_dim, num_layers, dropout)
-    else:
-        cfg = LMConfig("lstm", len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout)
-    model = build_model(cfg, table)
-    tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
-                       clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
-                       deterministic=deterministic)
-    train_corpus = encode_corpus(train_text, vocab, max_len=max_len)
-    valid_corpus = encode_corpus(valid_text, vocab)
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    ctx, dev = init_distributed(resolve_device(device))
+    if not ctx.is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    echo = click.echo if ctx.is_main else (lambda *a, **k: None)
     try:
-        history = train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, resolve_device(device), resume)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted: {out}/last.pt holds the last finished round; continue with --resume", err=True)
-        sys.exit(130)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if vocab_path:
+            vocab = read_vocab(vocab_path)
+        else:
+            try:
+                vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size,
+                                                  min_count=min_count)
+            except ValueError as e:
+                raise click.ClickException(f"{train_text}: {e}") from None
+        for path in word_lists:
+            words, skipped = read_word_list(path)
+            before = len(vocab)
+            vocab = vocab.with_words(words)
+            echo(f"{path}: {len(vocab) - before} new words ({len(words)} read, {skipped} entries skipped: "
+                 f"not one word after normalisation); vocabulary now {len(vocab)}")
+        if ctx.is_main:
+            write_vocab(out / "vocab.txt", vocab)
+        torch.manual_seed(seed)
+        table = None
+        if model_type == "lightrnn":
+            table = WordTable.sequential(len(vocab))
+            cfg = LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, embed_dim, hidden_dim, num_layers,
+                           dropout)
+        else:
+            cfg = LMConfig("lstm", len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout)
+        model = build_model(cfg, table)
+        tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
+                           clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
+                           deterministic=deterministic)
+        train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size))
+        valid_corpus = encode_corpus(valid_text, vocab)
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        try:
+            history = train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx)
+        except KeyboardInterrupt:
+            echo(f"interrupted: {out}/last.pt holds the last finished round; continue with --resume", err=True)
+            sys.exit(130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if ctx.is_main:
+            plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
+            best = min(history, key=lambda h: h["valid_ppl"])
+            echo(f"{out}/best.pt: valid perplexity {best['valid_ppl']:.2f} (round {best['round']}), "
+                 f"{model.num_parameters()} parameters")
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
-    best = min(history, key=lambda h: h["valid_ppl"])
-    click.echo(f"{out}/best.pt: valid perplexity {best['valid_ppl']:.2f} (round {best['round']}), "
-               f"{model.num_parameters()} parameters")
+        shutdown(ctx)
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -511,12 +528,19 @@ def _k2_module():
 @click.option("--scores-out", type=click.Path(dir_okay=False), help="TSV of every hypothesis' scores.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--chunk-utterances", type=int, default=2000, show_default=True,
+              help="N-best utterances scored together (the unit of streaming and of sharding under torchrun).")
 @_friendly
 def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method, num_paths, nbest_scale,
             lattice_format, words_path, lattices_out, ngram_order,
             max_histories, beam, input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale,
-            word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device) -> None:
+            word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device,
+            chunk_utterances) -> None:
     """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
+
+    N-best lists are streamed in chunks of --chunk-utterances. Under torchrun the chunks are
+    shared out (chunk k on rank k % N) and rank 0 writes every output in file order: the result
+    is the same as one process's.
 
     With --lattices, every lattice is rescored by pruned expansion (histories
     merged by their last n-1 words) and its --lattice-nbest best distinct
@@ -531,10 +555,31 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
     """
     if sum(bool(x) for x in (nbest_path, lattices_path, k2_path)) != 1:
         raise click.UsageError("give exactly one of --nbest, --lattices and --k2-lattices")
+    if chunk_utterances < 1:
+        raise click.UsageError("--chunk-utterances must be at least 1")
+    ctx, dev_device = init_distributed(resolve_device(device))
+    try:
+        _rescore(ctx, dev_device, nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method,
+                 num_paths, nbest_scale, lattice_format, words_path, lattices_out, ngram_order, max_histories, beam,
+                 input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty,
+                 fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out,
+                 plot_path, chunk_utterances)
+    finally:
+        shutdown(ctx)
+
+
+def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method, num_paths,
+             nbest_scale, lattice_format, words_path, lattices_out, ngram_order, max_histories, beam, input_lm,
+             global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest,
+             dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path,
+             chunk_utterances) -> None:
+    """The body of ``rescore``, on every rank of a distributed run (rank 0 tunes and writes)."""
+    if ctx.enabled and not nbest_path:
+        raise click.UsageError("under torchrun only --nbest rescoring is sharded; run lattices in one process")
     model = vocab = None
     if model_path:
         ck = load_checkpoint(model_path)
-        model, vocab = ck.model.to(resolve_device(device)), ck.vocab
+        model, vocab = ck.model.to(device), ck.vocab
     cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
                                global_beam=global_beam, input_lm=input_lm,
                                scales=Scales(prune_lm_scale, word_penalty, fp_lm_scale), oov_penalty=oov_penalty)
@@ -550,7 +595,7 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
             lats, ids = k2a.load_k2_lattices(path)
             if k2_method == "nbest":
                 res = k2a.rescore_k2_nbest(lats, ids, words, model, vocab, scales or cfg.scales, num_paths,
-                                           nbest_scale, oov_penalty, device=resolve_device(device))
+                                           nbest_scale, oov_penalty, device=device)
             else:
                 res = k2a.rescore_k2_lattices(lats, ids, words, model, vocab, cfg, scales, lattice_nbest,
                                               progress=True)
@@ -565,14 +610,26 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
         if lattices_out:
             raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
 
+        def score_chunk(chunk):
+            return score_nbest(model, vocab, chunk, oov_penalty)
+
         def load(path, sink=None, scales=None):
-            return score_nbest(model, vocab, read_nbest(path), oov_penalty, progress=True)
+            scored: dict = {}
+            for part in sharded_map(score_chunk, _chunks(iter_nbest(path), chunk_utterances), ctx):
+                scored.update(part)
+            if ctx.is_main and not scored:
+                raise NBestFormatError(f"{path}: no hypothesis in file")
+            return scored
     dev_input = dev_lattices if lattices_path else dev_k2_lattices if k2_path else dev_nbest
     if lm_scale is None:
         if not (dev_input and dev_ref):
             raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
                                    "--dev-ref to tune it")
         dev = load(dev_input)
+        if not ctx.is_main:  # the other ranks only score: on to the test chunks
+            for _ in sharded_map(score_chunk, _chunks(iter_nbest(nbest_path), chunk_utterances), ctx):
+                pass
+            return
         tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
                             fp_lm_scale)
         scales = tuned.scales
@@ -589,8 +646,12 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
         writer = _K2Writer(lattices_out) if k2_path else _LatticeWriter(lattices_out, lattice_format, words_path,
                                                                          scales)
     if nbest_path:  # streamed: a chunk of utterances at a time, whatever the file's size
-        chunks = (score_nbest(model, vocab, chunk, oov_penalty)
-                  for chunk in tqdm(_chunks(iter_nbest(nbest_path)), desc="rescoring", unit="chunk", disable=None))
+        chunks = sharded_map(score_chunk, tqdm(_chunks(iter_nbest(nbest_path), chunk_utterances), desc="rescoring",
+                                               unit="chunk", disable=not ctx.is_main or None), ctx)
+        if not ctx.is_main:
+            for _ in chunks:
+                pass
+            return
     else:
         chunks = iter([load(lattices_path or k2_path, writer, scales)])
     with _atomic_text(out_path) as out, _atomic_text(scores_out) as tsv:

@@ -7,6 +7,7 @@ use the same batches: length-sorted, padded, with a mask.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -40,13 +41,33 @@ class Corpus:
         ids: ``(total_tokens,)`` int32 word ids (int64 accepted), sentences concatenated (no
             ``<s>``/``</s>``): 4 bytes per word, 3.2 GB for the 800M-word LibriSpeech LM text.
         offsets: ``(n_sentences + 1,)`` int64 start of each sentence in ``ids``.
+        all_lengths: for a shard, ``(n_pieces,)`` int64 lengths of all pieces of the text.
+        shard: ``(rank, world_size)``; ``(0, 1)`` holds the whole text.
     """
 
     ids: torch.Tensor
     offsets: torch.Tensor
+    all_lengths: torch.Tensor | None = None
+    shard: tuple[int, int] = (0, 1)
 
     def __len__(self) -> int:
         return self.offsets.numel() - 1
+
+    def global_lengths(self) -> torch.Tensor:
+        """``(n_pieces,)`` int64 lengths of every sentence piece of the whole text, in text order.
+
+        For a shard (``shard = (rank, world_size)``, see :func:`encode_corpus`) piece ``j`` is held
+        by rank ``j % world_size`` as its local sentence ``j // world_size``; without one this is
+        :meth:`lengths`.
+        """
+        return self.lengths() if self.all_lengths is None else self.all_lengths
+
+    def local_indices(self, pieces: torch.Tensor) -> torch.Tensor:
+        """Local sentence indices of the global ``pieces`` (int64) this shard holds, in their order."""
+        rank, world = self.shard
+        if world == 1:
+            return pieces
+        return pieces[pieces % world == rank] // world
 
     def lengths(self) -> torch.Tensor:
         """``(n_sentences,)`` number of words per sentence (without ``</s>``)."""
@@ -70,7 +91,7 @@ class Corpus:
 
 
 def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = None,
-                  chunk_sentences: int = 100_000) -> Corpus:
+                  chunk_sentences: int = 100_000, shard: tuple[int, int] = (0, 1)) -> Corpus:
     """Read a one-sentence-per-line text file and map it to ids, streaming.
 
     The file is read line by line and encoded ``chunk_sentences`` at a time into int32
@@ -83,6 +104,10 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
         max_len: split longer sentences into pieces of at most this many words
             (for training; leave ``None`` for evaluation).
         chunk_sentences: sentences encoded per chunk.
+        shard: ``(rank, world_size)``: keep only the pieces ``j`` (sentences after ``max_len``
+            splitting, in text order) with ``j % world_size == rank``; the lengths of all pieces
+            are kept too (8 bytes per piece), so every rank can draw the global batches. Every rank
+            reads the whole file but encodes only its own pieces.
 
     Raises:
         ValueError: when the file holds no sentence, or a line is not valid UTF-8 (naming file
@@ -99,24 +124,35 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
         ids.clear()
         lengths.clear()
 
+    rank, world = shard
+    if not 0 <= rank < world:
+        raise ValueError(f"shard {shard}: rank must be in [0, world_size)")
+    all_lengths = array("q")  # every piece's length, kept for a shard only (8 bytes per piece)
+    n_pieces = 0
     for words in read_sentences(path):
-        sent = vocab.encode(words)
-        step = max_len or len(sent)
-        for i in range(0, len(sent), step):
-            piece = sent[i : i + step]
-            ids.extend(piece)
-            lengths.append(len(piece))
+        step = max_len or len(words)
+        for i in range(0, len(words), step):
+            if n_pieces % world == rank:
+                piece = vocab.encode(words[i : i + step])
+                ids.extend(piece)
+                lengths.append(len(piece))
+            if world > 1:
+                all_lengths.append(min(step, len(words) - i))
+            n_pieces += 1
         if len(lengths) >= chunk_sentences:
             flush()
     flush()
-    n_sentences = sum(c.size for c in len_chunks)
-    if not n_sentences:
+    if not n_pieces:
         raise ValueError(f"{path}: no sentence in file (empty text?)")
-    offsets = np.zeros(n_sentences + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(len_chunks), out=offsets[1:])
+    local = np.concatenate(len_chunks)
+    offsets = np.zeros(local.size + 1, dtype=np.int64)
+    np.cumsum(local, out=offsets[1:])
     flat = np.concatenate(id_chunks)
     id_chunks.clear()
-    return Corpus(torch.from_numpy(flat), torch.from_numpy(offsets))
+    if world == 1:
+        return Corpus(torch.from_numpy(flat), torch.from_numpy(offsets))
+    return Corpus(torch.from_numpy(flat), torch.from_numpy(offsets),
+                  torch.from_numpy(np.frombuffer(all_lengths, dtype=np.int64).copy()), shard)
 
 
 def length_batches(

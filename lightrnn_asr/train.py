@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, length_batches, make_batch
+from .distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
 from .model import LightRNN, _LanguageModel
 from .reallocation import loss_tables, occurring_words, reallocate
 from .scorer import autocast_for, perplexity
@@ -109,8 +110,20 @@ def _grad_scaler(enabled: bool):
     return torch.cuda.amp.GradScaler(enabled=enabled)  # torch < 2.3
 
 
+class _Loss(torch.nn.Module):
+    """``model.loss`` as ``forward``, so DistributedDataParallel sees the step (its hooks run on forward)."""
+
+    def __init__(self, model: _LanguageModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(inputs, targets, mask)
+
+
 def _train_epoch(
     model: _LanguageModel,
+    step_loss: torch.nn.Module,
     corpus: Corpus,
     opt: torch.optim.Optimizer,
     scaler,
@@ -118,31 +131,50 @@ def _train_epoch(
     gen: torch.Generator,
     device: torch.device,
     desc: str,
+    ctx: DistContext,
 ) -> tuple[float, int, float]:
-    """One pass; returns (mean token NLL in nats, tokens, seconds)."""
+    """One pass; returns (mean token NLL in nats, tokens, seconds), over all ranks.
+
+    Batches are drawn over the whole text (:meth:`Corpus.global_lengths`), so every rank draws
+    the same ones; a rank runs the sentences of each batch that its shard holds, and weights its
+    mean loss by its share of the batch's tokens times the world size, which DDP's gradient
+    averaging turns into the whole batch's mean.
+    """
     model.train()
     total_tok = 0
     start = time.perf_counter()
-    batches = length_batches(corpus.lengths(), cfg.max_tokens, generator=gen)
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=2.0)
+    all_lengths = corpus.global_lengths()
+    batches = length_batches(all_lengths, cfg.max_tokens, generator=gen)
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=2.0, disable=not ctx.is_main or None)
     nll_acc = torch.zeros((), dtype=torch.float64, device=device)
+    empty = torch.zeros(0, dtype=torch.long)
     for step, idx in enumerate(bar):
-        inputs, targets, mask = make_batch([corpus.sentence(i) for i in idx.tolist()], 0, 1)
-        n_tok = int(mask.sum())  # on the CPU, before the copy: no device sync per step
+        local = corpus.local_indices(idx).tolist()
+        # a rank holding none of this batch still joins the step (DDP all-reduces every step): one
+        # empty sentence, weighted 0
+        inputs, targets, mask = make_batch([corpus.sentence(i) for i in local] or [empty], 0, 1)
+        n_tok = int(mask.sum()) if local else 0  # on the CPU, before the copy: no device sync per step
         inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
         with autocast_for(device, cfg.amp):
-            loss = model.loss(inputs, targets, mask)
+            loss = step_loss(inputs, targets, mask)
+        weighted = loss
+        if ctx.enabled:
+            batch_tok = int(all_lengths[idx].sum()) + idx.numel()
+            weighted = loss * (n_tok * ctx.world_size / batch_tok)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(weighted).backward()
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
         scaler.step(opt)
         scaler.update()
         nll_acc += loss.detach().double() * n_tok
         total_tok += n_tok
-        if step % 50 == 0:
+        if step % 50 == 0 and ctx.is_main:
             elapsed = time.perf_counter() - start
             bar.set_postfix(ppl=f"{math.exp(float(nll_acc) / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
+    if ctx.enabled:
+        sums = all_reduce_sum(torch.stack([nll_acc.cpu(), torch.tensor(float(total_tok), dtype=torch.float64)]), ctx)
+        nll_acc, total_tok = sums[0], int(sums[1])
     return float(nll_acc) / max(1, total_tok), total_tok, time.perf_counter() - start
 
 
@@ -156,6 +188,7 @@ def train(
     out_dir: str | Path,
     device: torch.device | str = "auto",
     resume: bool = False,
+    ctx: DistContext | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in rounds, reallocating words between rounds for a LightRNN.
 
@@ -167,6 +200,10 @@ def train(
         out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         resume: continue from ``out_dir/last.pt``.
+        ctx: a distributed run (:func:`lightrnn_asr.distributed.init_distributed`): ``train_corpus``
+            is this rank's shard, the model is wrapped in DistributedDataParallel, loss tables are
+            summed onto rank 0, which reallocates and broadcasts the table, and only rank 0 logs and
+            writes files. Any number of ranks can resume a ``last.pt``: batches do not depend on it.
 
     Returns:
         The per-round history (also in ``history.json``).
@@ -175,11 +212,13 @@ def train(
         CheckpointError: when resuming from an unreadable ``last.pt``.
         ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``, or a corpus is empty.
     """
-    if len(train_corpus) == 0 or len(valid_corpus) == 0:
+    ctx = ctx or DistContext()
+    if train_corpus.global_lengths().numel() == 0 or len(valid_corpus) == 0:
         raise ValueError(f"the {'training' if len(train_corpus) == 0 else 'validation'} corpus has no sentences")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in list(out_dir.glob(".last.pt.*.tmp")) + list(out_dir.glob(".best.pt.*.tmp")):
+    stale_files = [*out_dir.glob(".last.pt.*.tmp"), *out_dir.glob(".best.pt.*.tmp"), *out_dir.glob(".history.json.tmp")]
+    for stale in stale_files if ctx.is_main else ():
         stale.unlink()  # a write cut short by a kill: the real file under its name is intact
     device = resolve_device(device) if isinstance(device, str) else device
     history: list[dict[str, Any]] = []
@@ -208,44 +247,68 @@ def train(
         opt.load_state_dict(opt_state)
     use_scaler = device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
     scaler = _grad_scaler(use_scaler)
-    log.info("%s: %d parameters, %d training tokens, device %s", type(model).__name__,
-             model.num_parameters(), train_corpus.num_tokens, device)
+    step_loss: torch.nn.Module = _Loss(model)
+    if ctx.enabled:
+        step_loss = torch.nn.parallel.DistributedDataParallel(
+            step_loss, device_ids=[device.index] if device.type == "cuda" else None)
+    n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
+    if ctx.is_main:
+        log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
+                 model.num_parameters(), n_tokens, device,
+                 f", {ctx.world_size} processes" if ctx.enabled else "")
 
     try:
-        _run_rounds(model, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler, gen,
-                    history, start_round, best_ppl, bad_rounds)
+        _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler,
+                    gen, history, start_round, best_ppl, bad_rounds, ctx)
     except KeyboardInterrupt:
+        if not ctx.is_main:
+            raise
         done = history[-1]["round"] if history else None
         log.warning("interrupted in round %d; %s", done + 1 if done is not None else start_round,
                     f"{out_dir / 'last.pt'} holds round {done}: continue with resume" if done is not None
                     else "no round finished")
         raise
+    ctx.barrier()  # every rank returns after rank 0 has written the files
     return history
 
 
-def _run_rounds(model, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler, gen,
-                history, start_round, best_ppl, bad_rounds) -> None:
-    """The rounds of :func:`train` from ``start_round``; ``history`` grows in place."""
+def _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler, gen,
+                history, start_round, best_ppl, bad_rounds, ctx) -> None:
+    """The rounds of :func:`train` from ``start_round``; ``history`` grows in place.
+
+    In a distributed run rank 0 measures validation perplexity and broadcasts it, so that every
+    rank takes the same decisions (learning rate, stopping, reallocating).
+    """
     is_lightrnn = isinstance(model, LightRNN)
+
+    def valid_ppl() -> float:
+        value = None
+        if ctx.is_main:
+            value = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens).perplexity
+        return broadcast_object(value, ctx)
+
     for rnd in range(start_round, cfg.rounds):
         record: dict[str, Any] = {"round": rnd}
         nll, n_tok, secs = 0.0, 0, 0.0
         for ep in range(cfg.epochs_per_round):
             e_nll, e_tok, e_secs = _train_epoch(
-                model, train_corpus, opt, scaler, cfg, gen, device, f"round {rnd} epoch {ep}"
+                model, step_loss, train_corpus, opt, scaler, cfg, gen, device, f"round {rnd} epoch {ep}", ctx
             )
             nll, n_tok, secs = nll + e_nll * e_tok, n_tok + e_tok, secs + e_secs
         record.update(train_ppl=math.exp(nll / n_tok), train_tokens=n_tok, train_seconds=secs,
                       tokens_per_s=n_tok / secs, lr=opt.param_groups[0]["lr"])
-        valid = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens)
-        record["valid_ppl"] = valid.perplexity
-        log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
-                 valid.perplexity, record["tokens_per_s"])
-        improved = valid.perplexity < best_ppl
+        if ctx.enabled:
+            record["processes"] = ctx.world_size
+        record["valid_ppl"] = valid_ppl()
+        if ctx.is_main:
+            log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
+                     record["valid_ppl"], record["tokens_per_s"])
+        improved = record["valid_ppl"] < best_ppl
         if improved:
-            best_ppl, bad_rounds = valid.perplexity, 0
-            save_checkpoint(out_dir / "best.pt", model, vocab, table,
-                            {"history": json.dumps(history + [record])})
+            best_ppl, bad_rounds = record["valid_ppl"], 0
+            if ctx.is_main:
+                save_checkpoint(out_dir / "best.pt", model, vocab, table,
+                                {"history": json.dumps(history + [record])})
         else:
             bad_rounds += 1
             for group in opt.param_groups:
@@ -253,24 +316,49 @@ def _run_rounds(model, vocab, table, train_corpus, valid_corpus, cfg, out_dir, d
         stop = bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
         if is_lightrnn and cfg.reallocate and not stop:
             t0 = time.perf_counter()
-            active = occurring_words(train_corpus, len(vocab), vocab.eos_id)
-            row_loss, col_loss = loss_tables(model, train_corpus, max_tokens=2 * cfg.max_tokens, words=active)
-            new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
-            moved = int((new_table.cell != table.cell).sum())
-            table = new_table
-            model.set_table(table)
-            after_ppl = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens)
-            record["realloc"] = {"cost_before": before, "cost_after": after, "words_moved": moved,
-                                 "seconds": time.perf_counter() - t0, "valid_ppl_after": after_ppl.perplexity}
-            log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
-                     rnd, moved, before, after, after_ppl.perplexity, record["realloc"]["seconds"])
+            table, realloc = _reallocate(model, vocab, table, train_corpus, cfg, ctx)
+            realloc["valid_ppl_after"] = valid_ppl()
+            realloc["seconds"] = time.perf_counter() - t0
+            record["realloc"] = realloc
+            if ctx.is_main:
+                log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
+                         rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],
+                         realloc["valid_ppl_after"], realloc["seconds"])
         history.append(record)
-        state = {
-            "round": rnd, "best_ppl": best_ppl, "bad_rounds": bad_rounds,
-            "train_config": asdict(cfg), "history": json.dumps(history),
-            "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-        }
-        save_checkpoint(out_dir / "last.pt", model, vocab, table, state)
-        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        if ctx.is_main:
+            state = {
+                "round": rnd, "best_ppl": best_ppl, "bad_rounds": bad_rounds,
+                "train_config": asdict(cfg), "history": json.dumps(history),
+                "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            }
+            save_checkpoint(out_dir / "last.pt", model, vocab, table, state)
+            tmp = out_dir / ".history.json.tmp"
+            tmp.write_text(json.dumps(history, indent=1))
+            os.replace(tmp, out_dir / "history.json")
         if stop:
             break
+
+
+def _reallocate(model: LightRNN, vocab: Vocabulary, table: WordTable, corpus: Corpus, cfg: TrainConfig,
+                ctx: DistContext) -> tuple[WordTable, dict[str, Any]]:
+    """One bootstrap reallocation; in a distributed run the words that occur anywhere and the loss
+    tables are summed over the ranks (onto rank 0, which solves), and the table is broadcast.
+
+    Communication: ``|V|`` int64 flags (all-reduce) and ``2 n sqrt|V|`` float32 losses (reduce;
+    ``n`` = words that occur), e.g. 0.25 GB at |V| = 100K and 8 GB at |V| = 1M.
+    """
+    seen = torch.zeros(len(vocab), dtype=torch.int64)
+    seen[occurring_words(corpus, len(vocab), vocab.eos_id)] = 1
+    active = torch.nonzero(all_reduce_sum(seen, ctx)).flatten()
+    row_loss, col_loss = loss_tables(model, corpus, max_tokens=2 * cfg.max_tokens, words=active)
+    reduce_to_main(row_loss, ctx)
+    reduce_to_main(col_loss, ctx)
+    result = None
+    if ctx.is_main:
+        new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
+        result = (new_table.cell, {"cost_before": before, "cost_after": after,
+                                   "words_moved": int((new_table.cell != table.cell).sum())})
+    cell, info = broadcast_object(result, ctx)
+    new_table = WordTable(cell, table.n_rows, table.n_cols)
+    model.set_table(new_table)
+    return new_table, info

@@ -128,3 +128,20 @@ def test_encode_corpus_streams_in_chunks_to_int32_ids(tmp_path):
         assert [split.sentence(i).tolist() for i in range(len(split))] == pieces
         assert split.num_tokens == sum(map(len, pieces)) + len(pieces)
     assert (whole.ids == vocab.unk_id).sum() == 1  # zzz
+
+
+def test_shards_partition_the_pieces_and_know_all_lengths(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("a b c d e\nb a\nc\nd d d d\ne a\n")
+    vocab = Vocabulary.from_sentences([["a", "b", "c", "d", "e"]])
+    whole = encode_corpus(path, vocab, max_len=3)
+    pieces = [whole.sentence(i).tolist() for i in range(len(whole))]
+    shards = [encode_corpus(path, vocab, max_len=3, shard=(r, 3), chunk_sentences=1) for r in range(3)]
+    for r, sh in enumerate(shards):
+        assert [sh.sentence(i).tolist() for i in range(len(sh))] == pieces[r::3]
+        assert sh.global_lengths().tolist() == whole.lengths().tolist()
+        batch = torch.tensor([6, 0, 4, 5, 2])
+        assert [sh.sentence(i).tolist() for i in sh.local_indices(batch)] == [pieces[j] for j in batch.tolist()
+                                                                             if j % 3 == r]
+    with pytest.raises(ValueError, match="rank must be"):
+        encode_corpus(path, vocab, shard=(3, 3))
