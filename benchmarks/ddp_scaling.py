@@ -3,7 +3,7 @@
 
 Writes Zipf-distributed text, then trains one round of a LightRNN on it (no reallocation) with
 ``lightrnn-asr train``: one process with 1 thread, one process with all ``--threads``, and
-``torchrun --standalone --nproc-per-node N`` with ``threads / N`` threads each. Throughput is the
+``torchrun --standalone --nproc_per_node N`` with ``threads / N`` threads each. Throughput is the
 round's tokens/s from ``history.json`` (all processes' tokens over wall time). Prints one JSON line
 per configuration; ``--out`` appends them to a file.
 
@@ -60,7 +60,7 @@ def main() -> None:
             env = dict(os.environ, OMP_NUM_THREADS=str(threads))
             cmd = [str(BIN / "lightrnn-asr"), *train, "--out-dir", str(out), "--threads", str(threads)]
             if nproc > 1:
-                cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc-per-node={nproc}", *cmd]
+                cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc_per_node={nproc}", *cmd]
             subprocess.run(cmd, env=env, check=True, capture_output=True)
             h = json.loads((out / "history.json").read_text())[0]
             row = {"processes": nproc, "threads_per_process": threads, "tokens": h["train_tokens"],

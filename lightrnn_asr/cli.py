@@ -153,7 +153,7 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM.
 
-    Under torchrun (--nproc-per-node N, any number of nodes) the run is data-parallel: each
+    Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
     process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
     and rank 0 writes the checkpoints.
     """

@@ -1,6 +1,6 @@
 """Data-parallel training and sharded rescoring on ``torch.distributed`` (launched by ``torchrun``).
 
-``torchrun --nproc-per-node N`` starts N processes with ``RANK``, ``WORLD_SIZE``,
+``torchrun --nproc_per_node N`` starts N processes with ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set; :func:`init_distributed` reads them and
 joins the process group (NCCL when the processes use CUDA, gloo on CPU). Without them (a plain
 ``lightrnn-asr`` run) everything here is a no-op for one process.

@@ -35,11 +35,11 @@ def toy_text(path: Path, n: int, seed: int) -> Path:
 
 
 def run(cmd: list[str], nproc: int = 0, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``cmd`` in one process, or under ``torchrun --standalone --nproc-per-node nproc``; one thread each."""
+    """``cmd`` in one process, or under ``torchrun --standalone --nproc_per_node nproc``; one thread each."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     if nproc:  # torchrun runs a Python script with its own interpreter
         cmd = cmd[1:] if cmd[0] == sys.executable else cmd
-        cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc-per-node={nproc}", *cmd]
+        cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc_per_node={nproc}", *cmd]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=cwd)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res
@@ -87,7 +87,7 @@ def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_
     run([lightrnn, *args, "--out-dir", str(tmp_path / "one")])
     env = dict(os.environ, OMP_NUM_THREADS="1")
     split = tmp_path / "split"
-    proc = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc-per-node=2", lightrnn, *args,
+    proc = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", lightrnn, *args,
                              "--out-dir", str(split)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.time() + 120
