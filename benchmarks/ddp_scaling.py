@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_io import emit
 
 BIN = Path(sys.executable).parent
 
@@ -68,10 +69,7 @@ def main() -> None:
                    "valid_ppl": round(h["valid_ppl"], 2), "vocab": args.vocab_size, "dim": args.dim,
                    "device": args.device, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
                    "python": platform.python_version(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

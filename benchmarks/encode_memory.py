@@ -14,7 +14,6 @@ with the bytes of peak memory per word above the empty process's, to extrapolate
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_io import emit
 
 CHILD = """
 import resource, sys, time
@@ -74,10 +74,7 @@ def main() -> None:
                    "bytes_per_word": round(growth / int(words), 2), "words_per_s": round(int(words) / float(seconds)),
                    "machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "python": platform.python_version(),
                    "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
-            print(json.dumps(row), flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

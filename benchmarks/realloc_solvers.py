@@ -37,6 +37,7 @@ import torch
 from lightrnn_asr.assignment import allocation_cost, lower_bound
 from lightrnn_asr.reallocation import SOLVERS
 from lightrnn_asr.table import WordTable, table_shape
+from bench_io import emit
 
 
 def synthetic(v: int, kind: str, seed: int, dtype: torch.dtype):
@@ -185,10 +186,7 @@ def main() -> None:
                    if not (s == "exact" and spec["vocab"] > args.exact_max)
                    and not (s == "alternating" and spec["vocab"] > args.alternating_max)]
         row = {**run_problem(spec, solvers), **env}
-        print(json.dumps(row), flush=True)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(json.dumps(row) + "\n")
+        emit(row, args.out)
 
 
 if __name__ == "__main__":

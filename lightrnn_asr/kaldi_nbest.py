@@ -29,7 +29,7 @@ from typing import Iterable, Iterator
 
 import kaldifst
 
-from .nbest import Hypothesis, NBestFormatError, _lines
+from .nbest import Hypothesis, NBestFormatError, _lines, group_utterances
 
 __all__ = ["iter_kaldi_nbest"]
 
@@ -92,9 +92,10 @@ def iter_kaldi_nbest(
     if not acwt > 0:
         raise ValueError(f"acwt must be positive, got {acwt}")
     dropped = set(drop)
-    seen: set[str] = set()
-    current: str | None = None
-    hyps: list[Hypothesis] = []
+    return group_utterances(_hypotheses(words_ark, lm_costs, ac_costs, words, acwt, dropped))
+
+
+def _hypotheses(words_ark, lm_costs, ac_costs, words, acwt, dropped) -> Iterator[tuple[str, Hypothesis, str]]:
     streams = zip_longest(_entries(words_ark), _entries(lm_costs), _entries(ac_costs))
     for w, lm, ac in streams:
         for entry, path in ((w, words_ark), (lm, lm_costs), (ac, ac_costs)):
@@ -112,15 +113,5 @@ def iter_kaldi_nbest(
                 raise NBestFormatError(f"{w[0]}: word id {token!r} is not in words.txt")
             if symbol not in dropped:
                 tokens.append(symbol)
-        hyp = Hypothesis(tuple(tokens), -acwt * _cost(ac[2], "acoustic cost", ac[0]),
-                         -_cost(lm[2], "LM cost", lm[0]))
-        if utt != current:
-            if current is not None:
-                yield current, hyps
-            if utt in seen:
-                raise NBestFormatError(f"{w[0]}: hypotheses of utterance {utt!r} are not consecutive")
-            seen.add(utt)
-            current, hyps = utt, []
-        hyps.append(hyp)
-    if current is not None:
-        yield current, hyps
+        yield utt, Hypothesis(tuple(tokens), -acwt * _cost(ac[2], "acoustic cost", ac[0]),
+                              -_cost(lm[2], "LM cost", lm[0])), w[0]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-__all__ = ["Hypothesis", "NBestFormatError", "read_nbest", "iter_nbest", "write_nbest", "nbest_line", "read_text",
+__all__ = ["Hypothesis", "NBestFormatError", "read_nbest", "iter_nbest", "group_utterances", "write_nbest", "nbest_line", "read_text",
            "write_text"]
 
 
@@ -65,6 +65,29 @@ def _score(text: str, what: str, where: str) -> float:
     return value
 
 
+def group_utterances(entries: Iterable[tuple[str, Hypothesis, str]]) -> Iterator[tuple[str, list[Hypothesis]]]:
+    """Group ``(utt_id, hypothesis, where)`` entries into ``(utt_id, hypotheses)``, in order.
+
+    Raises:
+        NBestFormatError: at ``where`` of the first line of an utterance whose lines are not
+            consecutive (a repeated id).
+    """
+    seen: set[str] = set()
+    current: str | None = None
+    hyps: list[Hypothesis] = []
+    for utt, hyp, where in entries:
+        if utt != current:
+            if current is not None:
+                yield current, hyps
+            if utt in seen:
+                raise NBestFormatError(f"{where}: lines of utterance {utt!r} are not consecutive (duplicate id?)")
+            seen.add(utt)
+            current, hyps = utt, []
+        hyps.append(hyp)
+    if current is not None:
+        yield current, hyps
+
+
 def iter_nbest(path: str | Path) -> Iterator[tuple[str, list[Hypothesis]]]:
     """Stream ``(utt_id, hypotheses)`` one utterance at a time (constant memory per utterance).
 
@@ -74,9 +97,10 @@ def iter_nbest(path: str | Path) -> Iterator[tuple[str, list[Hypothesis]]]:
             line forms, an utterance whose lines are not consecutive, or
             invalid UTF-8.
     """
-    seen: set[str] = set()
-    current: str | None = None
-    hyps: list[Hypothesis] = []
+    return group_utterances(_entries(path))
+
+
+def _entries(path: str | Path) -> Iterator[tuple[str, Hypothesis, str]]:
     n_fields: int | None = None
     for lineno, line in _lines(path):
         where = f"{path}:{lineno}"
@@ -97,17 +121,7 @@ def iter_nbest(path: str | Path) -> Iterator[tuple[str, list[Hypothesis]]]:
             raise NBestFormatError(f"{where}: utterance id {fields[0]!r} is empty or contains spaces")
         am = _score(fields[1], "am_score", where)
         lm = _score(fields[2], "lm_score", where) if n_fields == 4 else None
-        hyp = Hypothesis(tuple(fields[-1].split()), am, lm)
-        if utt != current:
-            if current is not None:
-                yield current, hyps
-            if utt in seen:
-                raise NBestFormatError(f"{where}: lines of utterance {utt!r} are not consecutive (duplicate id?)")
-            seen.add(utt)
-            current, hyps = utt, []
-        hyps.append(hyp)
-    if current is not None:
-        yield current, hyps
+        yield utt, Hypothesis(tuple(fields[-1].split()), am, lm), where
 
 
 def read_nbest(path: str | Path) -> dict[str, list[Hypothesis]]:

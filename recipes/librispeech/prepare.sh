@@ -39,20 +39,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
-log() { echo "$(date '+%F %T') [stage $1] $2"; }
-run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 parts="dev-clean dev-other test-clean test-other"
 
-case "$config" in
-  # one GPU: the paper's conventions for a 200K vocabulary (R x C = 448 x 448), bf16/fp16 autocast
-  gpu) train_opts="--vocab-size 200000 --embed-dim 512 --hidden-dim 512 --num-layers 2 --dropout 0.1
-                   --rounds 6 --epochs-per-round 1 --lr 0.002 --max-tokens 32000 --max-len 60 --patience 2" ;;
-  # CPU smoke run: the same stages in minutes on a few thousand words
-  cpu-smoke) train_opts="--vocab-size 5000 --embed-dim 32 --hidden-dim 32 --num-layers 1 --dropout 0.0
-                         --rounds 2 --epochs-per-round 8 --lr 0.01 --max-tokens 2000 --max-len 60 --patience 2
-                         --device cpu" ;;
-  *) echo "--config must be gpu or cpu-smoke" >&2; exit 1 ;;
-esac
+. $here/../lm_recipe.sh
+# one GPU: the paper's conventions for a 200K vocabulary (R x C = 448 x 448)
+train_opts=$(train_opts_for 200000)
 
 if run_stage 0; then
   log 0 "lhotse manifests of the dev and test parts"

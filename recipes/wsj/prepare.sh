@@ -38,21 +38,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
-log() { echo "$(date '+%F %T') [stage $1] $2"; }
-run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 need() { [ -n "$2" ] || { echo "stage $1 needs $3" >&2; exit 1; }; }
 sets="test_dev93 test_eval92"
 
-case "$config" in
-  # one GPU: ~37M words of NAB text, a 100K vocabulary (R x C = 317 x 316), bf16/fp16 autocast
-  gpu) train_opts="--vocab-size 100000 --embed-dim 512 --hidden-dim 512 --num-layers 2 --dropout 0.1
-                   --rounds 6 --epochs-per-round 1 --lr 0.002 --max-tokens 32000 --max-len 60 --patience 2" ;;
-  # CPU smoke run: the same stages in minutes on a few thousand words
-  cpu-smoke) train_opts="--vocab-size 5000 --embed-dim 32 --hidden-dim 32 --num-layers 1 --dropout 0.0
-                         --rounds 2 --epochs-per-round 8 --lr 0.01 --max-tokens 2000 --max-len 60 --patience 2
-                         --device cpu" ;;
-  *) echo "--config must be gpu or cpu-smoke" >&2; exit 1 ;;
-esac
+. $here/../lm_recipe.sh
+# one GPU: ~37M words of NAB text, a 100K vocabulary (R x C = 317 x 316)
+train_opts=$(train_opts_for 100000)
 
 if run_stage 0; then
   log 0 "lhotse manifests of test_dev93 and test_eval92 from the LDC discs"

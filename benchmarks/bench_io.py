@@ -1,0 +1,15 @@
+"""Result lines shared by the benchmark scripts: one JSON object per line, printed and appended."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def emit(row: dict, out: Path | None) -> None:
+    """Print ``row`` as one JSON line and append the same line to ``out`` when given."""
+    line = json.dumps(row)
+    print(line, flush=True)
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")
