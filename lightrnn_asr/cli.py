@@ -626,10 +626,8 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
             raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
                                    "--dev-ref to tune it")
         dev = load(dev_input)
-        if not ctx.is_main:  # the other ranks only score: on to the test chunks
-            for _ in sharded_map(score_chunk, _chunks(iter_nbest(nbest_path), chunk_utterances), ctx):
-                pass
-            return
+    scales = Scales(lm_scale, word_penalty, fp_lm_scale) if lm_scale is not None else None
+    if lm_scale is None and ctx.is_main:  # the other ranks only score: they never need the scales
         tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
                             fp_lm_scale)
         scales = tuned.scales
@@ -639,8 +637,6 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
             j = list(tuned.word_penalties).index(scales.word_penalty)
             plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.wer[:, j])},
                              plot_path, f"{dev_input}: WER vs lm_scale")
-    else:
-        scales = Scales(lm_scale, word_penalty, fp_lm_scale)
     writer = None
     if lattices_out:
         writer = _K2Writer(lattices_out) if k2_path else _LatticeWriter(lattices_out, lattice_format, words_path,
