@@ -10,7 +10,7 @@ from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read
 from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
 from .kaldi_nbest import iter_kaldi_nbest
 from .lattice_rescore import LatticeRescoreConfig, rescore_lattice, rescore_lattices, rescored_nbest
-from .model import LightRNN, LMConfig, LSTMLM, build_model
+from .model import AdaptiveLSTMLM, LightRNN, LMConfig, LSTMLM, build_model
 from .openvocab import Placement, add_words
 from .nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest, write_text
 from .assignment import (
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Checkpoint", "CheckpointError", "Placement", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError", "LatticeRescoreConfig",
-    "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
+    "AdaptiveLSTMLM", "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
     "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus", "iter_kaldi_nbest",
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
     "read_fst_lattice", "read_htk", "read_kaldi_lattices", "read_nbest", "read_words", "write_fst_lattice", "write_htk",

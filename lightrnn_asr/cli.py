@@ -116,7 +116,10 @@ def _paragraphs(lines):
 @click.option("--train-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--valid-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--model-type", type=click.Choice(["lightrnn", "lstm"]), default="lightrnn", show_default=True)
+@click.option("--model-type", type=click.Choice(["lightrnn", "lstm", "adaptive"]), default="lightrnn",
+              show_default=True, help="lstm: full softmax; adaptive: adaptive softmax (torch.nn.AdaptiveLogSoftmaxWithLoss).")
+@click.option("--cutoffs", default=None, help="Adaptive softmax cluster boundaries, e.g. 2000,10000 "
+              "(default: a head of |V|/20 words, at most 8000, then tails 4x and 16x as large).")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
               help="Use this vocabulary ('word count' lines) instead of building one.")
 @click.option("--vocab-size", type=int, default=None, help="Keep the most frequent words.")
@@ -148,10 +151,10 @@ def _paragraphs(lines):
 @click.option("--deterministic", is_flag=True,
               help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
 @_friendly
-def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_size, word_lists, min_count, embed_dim,
+def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
-    """Train a LightRNN (with bootstrap reallocation) or a full-softmax LSTM LM.
+    """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
     Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
     process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
@@ -189,7 +192,11 @@ def train_cmd(train_text, valid_text, out_dir, model_type, vocab_path, vocab_siz
             cfg = LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, embed_dim, hidden_dim, num_layers,
                            dropout)
         else:
-            cfg = LMConfig("lstm", len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout)
+            try:
+                cuts = [int(c) for c in cutoffs.split(",")] if cutoffs else []
+                cfg = LMConfig(model_type, len(vocab), 0, 0, embed_dim, hidden_dim, num_layers, dropout, cuts)
+            except ValueError as e:
+                raise click.BadParameter(str(e), param_hint="--cutoffs") from None
         model = build_model(cfg, table)
         tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,

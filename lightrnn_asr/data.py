@@ -200,14 +200,16 @@ def make_batch(
         bool, True on the ``L + 1`` real target positions. Padding holds ``</s>``.
     """
     n = len(sentences)
-    t = max(int(s.numel()) for s in sentences) + 1
-    inputs = torch.full((n, t), eos_id, dtype=torch.long)
+    lengths = torch.tensor([int(s.numel()) for s in sentences], dtype=torch.long)
+    t = int(lengths.max()) + 1
+    # one scatter of all words instead of a copy per sentence
+    mask = torch.arange(t) < (lengths + 1)[:, None]  # (n, t): the words and </s>
+    words = mask.clone()
+    words[torch.arange(n), lengths] = False  # (n, t): the words only
+    flat = torch.cat([s.reshape(-1).long() for s in sentences]) if n else torch.zeros(0, dtype=torch.long)
     targets = torch.full((n, t), eos_id, dtype=torch.long)
-    mask = torch.zeros((n, t), dtype=torch.bool)
+    targets[words] = flat
+    inputs = torch.empty((n, t), dtype=torch.long)
     inputs[:, 0] = bos_id
-    for i, s in enumerate(sentences):
-        L = int(s.numel())
-        inputs[i, 1 : L + 1] = s
-        targets[i, :L] = s
-        mask[i, : L + 1] = True
+    inputs[:, 1:] = targets[:, :-1]
     return inputs, targets, mask

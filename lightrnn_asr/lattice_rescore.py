@@ -62,6 +62,7 @@ import torch
 from tqdm import tqdm
 
 from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
+from .model import model_device
 from .rescore import Scales, ScoredNBest
 from .scorer import split_on_oom
 from .vocab import Vocabulary
@@ -314,7 +315,7 @@ def _expand(lat: Lattice, model, vocab: Vocabulary, config: LatticeRescoreConfig
             where: str, estimate: _Estimate | None) -> tuple[_Expanded, np.ndarray, int] | None:
     """The expansion of :func:`rescore_lattice`; ``None`` when pruning left no path to the final state."""
     scales = config.scales
-    device = next(model.parameters()).device
+    device = model_device(model)
     store = [model.initial_state(1, vocab.bos_id)]
     ex = _Expanded()
     n_keep = None if config.ngram_order is None else config.ngram_order - 1

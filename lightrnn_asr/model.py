@@ -11,7 +11,8 @@ Shapes used throughout:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import itertools
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +20,9 @@ from torch import nn
 
 from .table import WordTable
 
-__all__ = ["LMConfig", "LightRNN", "LSTMLM", "build_model"]
+__all__ = ["LMConfig", "LightRNN", "LSTMLM", "AdaptiveLSTMLM", "build_model", "default_cutoffs", "model_device"]
 
-MODEL_TYPES = ("lightrnn", "lstm")
+MODEL_TYPES = ("lightrnn", "lstm", "adaptive")
 
 
 @dataclass
@@ -29,13 +30,16 @@ class LMConfig:
     """Hyper-parameters of either model (a plain dataclass, stored in checkpoints).
 
     Attributes:
-        model_type: ``"lightrnn"`` or ``"lstm"`` (full softmax baseline).
+        model_type: ``"lightrnn"``, ``"lstm"`` (full softmax baseline) or
+            ``"adaptive"`` (LSTM with an adaptive softmax, Grave et al. 2017).
         vocab_size: |V|, including ``<s> </s> <unk>``.
         n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM).
         embed_dim: size of the row/column (or word) input vectors.
         hidden_dim: LSTM hidden size.
         num_layers: stacked LSTM layers.
         dropout: dropout on embeddings, between layers and before the heads.
+        cutoffs: adaptive softmax cluster boundaries (word ids; the vocabulary
+            is sorted by frequency); empty means :func:`default_cutoffs`.
     """
 
     model_type: str = "lightrnn"
@@ -46,8 +50,20 @@ class LMConfig:
     hidden_dim: int = 256
     num_layers: int = 2
     dropout: float = 0.1
+    cutoffs: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.cutoffs = [int(c) for c in self.cutoffs]
+        if self.model_type == "adaptive" and not self.cutoffs:
+            self.cutoffs = default_cutoffs(self.vocab_size)
+        if self.cutoffs and (self.model_type != "adaptive" or self.cutoffs != sorted(set(self.cutoffs))
+                             or self.cutoffs[0] < 1 or self.cutoffs[-1] >= self.vocab_size):
+            raise ValueError(f"cutoffs must be increasing word ids in [1, {self.vocab_size}) and are for "
+                             f"model_type 'adaptive' only, got {self.cutoffs} for {self.model_type!r}")
+        if self.model_type == "adaptive" and self.hidden_dim // 4 ** len(self.cutoffs) < 1:
+            raise ValueError(f"hidden_dim {self.hidden_dim} is too small for {len(self.cutoffs)} tail clusters: "
+                             f"the last tail cluster's projection would have hidden_dim / 4^{len(self.cutoffs)} < 1 "
+                             "dimensions")
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
         for name in ("vocab_size", "embed_dim", "hidden_dim", "num_layers"):
@@ -74,8 +90,33 @@ class LMConfig:
         return cls(**d)
 
 
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Adaptive softmax clusters for a frequency-sorted vocabulary: a head of
+    ``min(8000, |V| / 20)`` words (at least 100), then tails 4x and 16x as large.
+
+    Grave et al. (2017) use a head of a few thousand words, which covers most
+    running words of Zipf-distributed text; e.g. 100K words -> ``[5000, 20000, 80000]``.
+    """
+    head = min(8000, max(100, vocab_size // 20))
+    return [c for c in (head, 4 * head, 16 * head) if c < vocab_size - 1] or [max(1, vocab_size // 2)]
+
+
 #: A recurrent state for word-at-a-time scoring: ``(out (B, H), h (L, B, H), c (L, B, H))``.
 LMState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _target_logprob(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``log_softmax(logits)[..., targets]`` in float32 without writing the log-softmax out.
+
+    Args:
+        logits: ``(..., K)`` in any float dtype (bf16/fp16 under autocast).
+        targets: ``(...)`` int64 class ids in ``[0, K)``.
+
+    Returns:
+        ``(...)`` float32 natural-log probabilities.
+    """
+    logits = logits.float()
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
 class _Trunk(nn.Module):
@@ -91,6 +132,8 @@ class _Trunk(nn.Module):
             batch_first=True,
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
         )
+        # device and dtype of recurrent states, whatever ``lstm`` becomes (int8, low-rank: see compress.py)
+        self.register_buffer("anchor", torch.zeros(0), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(self.drop(x))
@@ -166,9 +209,14 @@ class _LanguageModel(nn.Module):
         return out[:, 0], h, c
 
     def _zero_state(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        weight = self.trunk.lstm.weight_hh_l0
+        anchor = self.trunk.anchor
         shape = (self.config.num_layers, n, self.config.hidden_dim)
-        return weight.new_zeros(shape), weight.new_zeros(shape)
+        return anchor.new_zeros(shape), anchor.new_zeros(shape)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model lives on (also for int8 models, which have no float parameters)."""
+        return self.trunk.anchor.device
 
 
 class LightRNN(_LanguageModel):
@@ -242,14 +290,22 @@ class LightRNN(_LanguageModel):
             autocast dtype when autocast is on. ``col_logits[n, t]`` is
             conditioned on the row of ``targets[n, t]``.
         """
+        out = self._halfword_states(inputs, targets)
+        return self.row_head(out[:, 0::2]), self.col_head(out[:, 1::2])
+
+    def _halfword_states(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Top-layer LSTM outputs ``(N, 2T, H)``: even positions predict rows, odd ones columns.
+
+        The half-word sequence ``x^r(w_0), x^c(w_0), x^r(w_1), ..., x^r(w_T)``
+        (``2T + 1`` vectors) is written into one buffer, with no stack or cat.
+        """
         n, t = inputs.shape
-        first_row = self.row_embed(self.word_row[inputs[:, :1]])  # (N, 1, E)
-        in_col = self.col_embed(self.word_col[inputs])  # (N, T, E)
-        tgt_row = self.row_embed(self.word_row[targets])  # (N, T, E)
-        halves = torch.stack((in_col, tgt_row), dim=2).reshape(n, 2 * t, -1)  # (N, 2T, E)
-        out = self.trunk(torch.cat((first_row, halves), dim=1))[:, 1:]  # (N, 2T, H)
-        out = out.reshape(n, t, 2, -1)
-        return self.row_head(out[:, :, 0]), self.col_head(out[:, :, 1])
+        first = self.row_embed(self.word_row[inputs[:, :1]])  # (N, 1, E)
+        x = first.new_empty((n, 2 * t + 1, first.size(-1)))
+        x[:, :1] = first
+        x[:, 1::2] = self.col_embed(self.word_col[inputs])
+        x[:, 2::2] = self.row_embed(self.word_row[targets])
+        return self.trunk(x)[:, 1:]
 
     def row_col_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-softmax of :meth:`row_col_logits` in float32: ``(N, T, R)``, ``(N, T, C)`` (nats)."""
@@ -257,7 +313,7 @@ class LightRNN(_LanguageModel):
         return F.log_softmax(row_logits.float(), dim=-1), F.log_softmax(col_logits.float(), dim=-1)
 
     def initial_state(self, n: int, bos_id: int = 0) -> LMState:
-        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.word_row.device)
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
         _, h, c = self._read(self.row_embed(self.word_row[bos]), self._zero_state(n))
         return self._read(self.col_embed(self.word_col[bos]), (h, c))
 
@@ -274,10 +330,9 @@ class LightRNN(_LanguageModel):
         return self._read(self.col_embed(self.word_col[words]), (h, c))
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        row_lp, col_lp = self.row_col_logprobs(inputs, targets)
-        lp_row = row_lp.gather(-1, self.word_row[targets].unsqueeze(-1)).squeeze(-1)
-        lp_col = col_lp.gather(-1, self.word_col[targets].unsqueeze(-1)).squeeze(-1)
-        return lp_row + lp_col
+        row_logits, col_logits = self.row_col_logits(inputs, targets)
+        return (_target_logprob(row_logits, self.word_row[targets])
+                + _target_logprob(col_logits, self.word_col[targets]))
 
 
 class LSTMLM(_LanguageModel):
@@ -292,11 +347,14 @@ class LSTMLM(_LanguageModel):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
         self.trunk = _Trunk(config)
-        self.head = nn.Linear(config.hidden_dim, config.vocab_size)
+        self.head = self._make_head(config)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
 
+    def _make_head(self, config: LMConfig) -> nn.Module:
+        return nn.Linear(config.hidden_dim, config.vocab_size)
+
     def initial_state(self, n: int, bos_id: int = 0) -> LMState:
-        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.embed.weight.device)
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
         return self._read(self.embed(bos), self._zero_state(n))
 
     def score_words(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
@@ -308,8 +366,7 @@ class LSTMLM(_LanguageModel):
         return self._read(self.embed(words), (h, c))
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.head(self.trunk(self.embed(inputs)))
-        return F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return _target_logprob(self.head(self.trunk(self.embed(inputs))), targets)
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # cross_entropy fuses log-softmax and gather: less memory than token_logprobs at large |V|.
@@ -317,6 +374,49 @@ class LSTMLM(_LanguageModel):
         nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none")
         mask = mask.reshape(-1)
         return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+
+class AdaptiveLSTMLM(LSTMLM):
+    """LSTM LM with an adaptive softmax output (Grave et al., ICML 2017), the usual modern
+    alternative to LightRNN for large vocabularies: ``torch.nn.AdaptiveLogSoftmaxWithLoss``
+    with ``config.cutoffs`` and ``div_value=4``. Same word embedding and trunk as :class:`LSTMLM`.
+
+    Frequent words (the head cluster) cost ``H x cutoffs[0]`` to score; a rare word adds
+    its tail cluster's softmax. Word ids must be sorted by frequency (the vocabulary is).
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="adaptive"``.
+    """
+
+    def _make_head(self, config: LMConfig) -> nn.Module:
+        return nn.AdaptiveLogSoftmaxWithLoss(config.hidden_dim, config.vocab_size, config.cutoffs, div_value=4.0)
+
+    def _logprob(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        # float32 in: the module accumulates log-probs in its input's dtype (bf16 under autocast)
+        out = self.head(hidden.reshape(-1, hidden.size(-1)).float(), targets.reshape(-1)).output
+        return out.reshape(targets.shape).float()
+
+    def score_words(self, state: LMState, words: torch.Tensor) -> tuple[torch.Tensor, LMState]:
+        return self._logprob(state[0], words), state
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self._logprob(self.trunk(self.embed(inputs)), targets)
+
+    loss = _LanguageModel.loss
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU for a module with neither).
+
+    int8 models hold no float parameters, only packed weights and buffers, so
+    ``next(model.parameters())`` is not enough.
+    """
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        return device
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 def build_model(config: LMConfig, table: WordTable | None = None) -> _LanguageModel:
@@ -329,4 +429,6 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> _LanguageMo
         if table is None:
             raise ValueError("a LightRNN needs a WordTable")
         return LightRNN(config, table)
+    if config.model_type == "adaptive":
+        return AdaptiveLSTMLM(config)
     return LSTMLM(config)

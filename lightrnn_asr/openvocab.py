@@ -40,7 +40,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .data import length_batches, make_batch
-from .model import LightRNN, LMConfig
+from .model import LightRNN, LMConfig, model_device
 from .table import WordTable
 from .vocab import Vocabulary
 
@@ -73,13 +73,13 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
         state["row_head.weight"] = torch.cat([w, w.mean(0, keepdim=True).expand(extra, -1)])
         state["row_head.bias"] = torch.cat([b, b.min().expand(extra)])
     out.load_state_dict(state)
-    return out.to(next(model.parameters()).device).eval()
+    return out.to(model_device(model)).eval()
 
 
 @torch.no_grad()
 def _losses(model: LightRNN, sentences: list[list[int]], word: int, bos: int, eos: int, max_tokens: int):
     """Summed row and column NLL ``(R,), (C,)`` float64 of ``word`` at its occurrences (nats)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     row = torch.zeros(model.config.n_rows, dtype=torch.float64)
     col = torch.zeros(model.config.n_cols, dtype=torch.float64)
     for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens):
@@ -244,7 +244,7 @@ def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], step
     Returns:
         The final mean NLL (nats per token).
     """
-    device = next(model.parameters()).device
+    device = model_device(model)
     params = [model.row_embed.weight, model.row_head.weight, model.row_head.bias]
     keep = torch.ones(model.config.n_rows, dtype=torch.bool, device=device)
     keep[rows] = False

@@ -34,7 +34,7 @@ from .assignment import (
 )
 
 from .data import Corpus, length_batches, make_batch
-from .model import LightRNN
+from .model import LightRNN, model_device
 from .scorer import autocast_for
 from .table import WordTable
 
@@ -85,7 +85,7 @@ def loss_tables(
         rows (any cell costs them nothing).
     """
     cfg = model.config
-    device = next(model.parameters()).device
+    device = model_device(model)
     # slot[w]: the table row of word w, or n (a scratch row) for words left out
     n = cfg.vocab_size if words is None else words.numel()
     slot = torch.arange(n) if words is None else torch.full((cfg.vocab_size,), n, dtype=torch.long)

@@ -17,8 +17,9 @@ import torch
 from tqdm import tqdm
 
 from .data import Corpus, length_batches, make_batch
+from .model import model_device
 
-__all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for", "split_on_oom"]
+__all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for", "split_on_oom", "to_device"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def autocast_for(device: torch.device, enabled: bool = True):
     return torch.autocast(device_type="cpu", enabled=False)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score_sentences(
     model: torch.nn.Module,
     sentences: Sequence[torch.Tensor] | Corpus,
@@ -64,7 +65,7 @@ def score_sentences(
     if isinstance(sentences, Corpus):
         corpus = sentences
         sentences = [corpus.sentence(i) for i in range(len(corpus))]
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
     lengths = torch.tensor([int(s.numel()) for s in sentences], dtype=torch.long)
@@ -72,9 +73,9 @@ def score_sentences(
     batches = length_batches(lengths, max_tokens)
 
     def score(idx: torch.Tensor) -> list[float]:
-        inputs, targets, mask = make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id)
+        inputs, targets, mask = to_device(make_batch([sentences[i] for i in idx.tolist()], bos_id, eos_id), device)
         with autocast_for(device):
-            lp = model.sentence_logprobs(inputs.to(device), targets.to(device), mask.to(device))
+            lp = model.sentence_logprobs(inputs, targets, mask)
         return lp.double().cpu().tolist()
 
     def too_big(i: torch.Tensor) -> str:
@@ -86,6 +87,13 @@ def score_sentences(
     finally:
         model.train(was_training)
     return out
+
+
+def to_device(tensors: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """Move CPU tensors to ``device``; for CUDA through pinned memory, asynchronously."""
+    if device.type != "cuda":
+        return [t.to(device) for t in tensors]
+    return [t.pin_memory().to(device, non_blocking=True) for t in tensors]
 
 
 def split_on_oom(fn: Callable[[Sequence], list], items: Sequence, device: torch.device, what: str, unit: str,

@@ -43,7 +43,7 @@ from .data import Corpus, length_batches, make_batch
 from .distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
 from .model import LightRNN, _LanguageModel
 from .reallocation import loss_tables, occurring_words, reallocate
-from .scorer import autocast_for, perplexity
+from .scorer import to_device, autocast_for, perplexity
 from .table import WordTable
 from .vocab import Vocabulary
 
@@ -154,7 +154,7 @@ def _train_epoch(
         # empty sentence, weighted 0
         inputs, targets, mask = make_batch([corpus.sentence(i) for i in local] or [empty], 0, 1)
         n_tok = int(mask.sum()) if local else 0  # on the CPU, before the copy: no device sync per step
-        inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
+        inputs, targets, mask = to_device((inputs, targets, mask), device)
         with autocast_for(device, cfg.amp):
             loss = step_loss(inputs, targets, mask)
         weighted = loss

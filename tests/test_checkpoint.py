@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lightrnn_asr.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
+from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM, build_model
 from lightrnn_asr.scorer import score_sentences
 from lightrnn_asr.table import WordTable
 from lightrnn_asr.vocab import Vocabulary
@@ -19,13 +19,13 @@ def make(tmp_path, kind="lightrnn"):
     if kind == "lightrnn":
         model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table)
     else:
-        model, table = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 8, 8, 1, 0.0)), None
+        model, table = build_model(LMConfig(kind, len(vocab), 0, 0, 8, 8, 1, 0.0)), None
     path = tmp_path / "lm.pt"
     save_checkpoint(path, model, vocab, table, {"round": 3})
     return path, model.eval(), vocab, table
 
 
-@pytest.mark.parametrize("kind", ["lightrnn", "lstm"])
+@pytest.mark.parametrize("kind", ["lightrnn", "lstm", "adaptive"])
 def test_round_trip_gives_identical_scores(tmp_path, kind):
     path, model, vocab, table = make(tmp_path, kind)
     ck = load_checkpoint(path)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lightrnn_asr.data import Corpus, make_batch
-from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM, build_model
+from lightrnn_asr.model import AdaptiveLSTMLM, LMConfig, LightRNN, LSTMLM, build_model, default_cutoffs
 from lightrnn_asr.scorer import perplexity, score_sentences
 from lightrnn_asr.table import WordTable, table_shape
 
@@ -21,6 +21,11 @@ def tiny_lightrnn(vocab_size=23, seed=0, layers=2, table=None):
 def tiny_lstm(vocab_size=23, seed=0):
     torch.manual_seed(seed)
     return LSTMLM(LMConfig("lstm", vocab_size, 0, 0, 8, 12, 2, 0.0)).eval()
+
+
+def tiny_adaptive(vocab_size=23, seed=0, cutoffs=(4, 10)):
+    torch.manual_seed(seed)
+    return AdaptiveLSTMLM(LMConfig("adaptive", vocab_size, 0, 0, 8, 16, 2, 0.0, list(cutoffs))).eval()
 
 
 def test_row_and_column_distributions_sum_to_one():
@@ -83,7 +88,7 @@ def test_sentence_logprob_equals_stepwise_sum_of_token_terms():
 
 
 def test_sentence_logprob_is_sum_of_token_logprobs_and_padding_invariant():
-    for model in (tiny_lightrnn()[0], tiny_lstm()):
+    for model in (tiny_lightrnn()[0], tiny_lstm(), tiny_adaptive()):
         sents = [torch.tensor(s) for s in ([4, 5, 6, 7, 8, 9, 10], [4, 5])]
         inputs, targets, mask = make_batch(sents, 0, 1)
         tok = model.token_logprobs(inputs, targets)
@@ -93,8 +98,9 @@ def test_sentence_logprob_is_sum_of_token_logprobs_and_padding_invariant():
         torch.testing.assert_close(sent[1:], alone, rtol=1e-5, atol=1e-5)
 
 
-def test_lstm_word_distribution_sums_to_one():
-    model = tiny_lstm()
+@pytest.mark.parametrize("make", [tiny_lstm, tiny_adaptive])
+def test_lstm_word_distribution_sums_to_one(make):
+    model = make()
     total = sum(model.token_logprobs(torch.tensor([[0, 3]]), torch.tensor([[3, w]]))[0, 1].exp().item()
                 for w in range(23))
     assert total == pytest.approx(1.0, abs=1e-5)
@@ -131,6 +137,31 @@ def test_perplexity_matches_definition():
     assert res.oov_rate == pytest.approx(1 / 5)
 
 
+def test_adaptive_softmax_matches_torch_log_prob_and_tail_words_cost_more():
+    model = tiny_adaptive()
+    inputs, targets = torch.tensor([[0, 3, 12, 20]]), torch.tensor([[3, 12, 20, 1]])
+    full = model.head.log_prob(model.trunk(model.embed(inputs))[0])  # (T, V) from torch's own method
+    torch.testing.assert_close(model.token_logprobs(inputs, targets)[0], full.gather(1, targets.T)[:, 0])
+    # a tail word's probability is its cluster's times its own: never above its cluster's mass
+    cluster = full[:, 10:].exp().sum(1)
+    assert torch.all(full[:, 12].exp() <= cluster + 1e-7)
+
+
+def test_adaptive_cutoffs():
+    assert default_cutoffs(100_000) == [5000, 20000, 80000]
+    assert default_cutoffs(1_000_000) == [8000, 32000, 128000]
+    assert default_cutoffs(1000) == [100, 400]
+    assert LMConfig("adaptive", 1000).cutoffs == [100, 400]
+    with pytest.raises(ValueError, match="cutoffs"):
+        LMConfig("adaptive", 1000, cutoffs=[400, 100])
+    with pytest.raises(ValueError, match="cutoffs"):
+        LMConfig("adaptive", 1000, cutoffs=[10, 1000])
+    with pytest.raises(ValueError, match="cutoffs"):
+        LMConfig("lstm", 1000, cutoffs=[10])
+    with pytest.raises(ValueError, match="tail cluster"):
+        LMConfig("adaptive", 1000, hidden_dim=8, cutoffs=[10, 100])
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="cannot hold"):
         LMConfig("lightrnn", 30, 5, 5)
@@ -142,7 +173,7 @@ def test_config_validation():
         build_model(LMConfig("lightrnn", 4, 2, 2))
 
 
-@pytest.mark.parametrize("make", [lambda: tiny_lightrnn()[0], tiny_lstm])
+@pytest.mark.parametrize("make", [lambda: tiny_lightrnn()[0], tiny_lstm, tiny_adaptive])
 def test_word_at_a_time_scoring_equals_sentence_scoring(make):
     model = make()
     sent = [0, 5, 7, 9, 3, 1]  # <s> ... </s>
