@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from .compress import Compression, compressed_state, load_compressed_state, prepare_structure
 from .model import LMConfig, _LanguageModel, build_model
 from .table import WordTable
 from .vocab import Vocabulary
@@ -119,14 +120,18 @@ def save_checkpoint(
     cfg = model.config
     if len(vocab) != cfg.vocab_size or (table is not None and table.vocab_size != cfg.vocab_size):
         raise ValueError("vocabulary, table and model disagree on the vocabulary size")
+    compression = getattr(model, "compression", None)
     payload = {
         "format": FORMAT,
         "config": cfg.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": ({k: v.detach().cpu() for k, v in model.state_dict().items()} if compression is None
+                       else compressed_state(model)),  # int8 and low-rank weights as plain tensors (compress.py)
         "vocab": vocab.to_dict(),
         "table": table.to_dict() if table is not None else None,
         "train_state": train_state or {},
     }
+    if compression is not None:
+        payload["compression"] = compression.to_dict()
     atomic_torch_save(_encode_floats(payload), path)
 
 
@@ -171,7 +176,11 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
         ):
             raise ValueError("word table does not match the config")
         model = build_model(cfg, table)
-        model.load_state_dict(payload["state_dict"], strict=True)
+        if payload.get("compression") is not None:
+            model = prepare_structure(model, Compression.from_dict(payload["compression"]))
+            load_compressed_state(model, payload["state_dict"])
+        else:
+            model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: invalid checkpoint: {e}") from None
     model.eval()

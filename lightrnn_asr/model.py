@@ -165,6 +165,11 @@ class _LanguageModel(nn.Module):
         return -(lp * mask).sum() / mask.sum().clamp(min=1)
 
     def num_parameters(self) -> int:
+        """Weights and biases, float or int8 (int8 modules keep theirs outside ``parameters()``)."""
+        if getattr(self, "compression", None) is not None:
+            from .compress import compressed_state, state_numel
+
+            return state_numel(compressed_state(self))
         return sum(p.numel() for p in self.parameters())
 
     def initial_state(self, n: int, bos_id: int = 0) -> LMState:
