@@ -68,10 +68,11 @@ class _LowRankLayer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, rank: int) -> None:
         super().__init__()
-        self.ih_v = nn.Linear(input_size, rank, bias=False)
-        self.ih_u = nn.Linear(rank, 4 * hidden_size)  # its bias is b_ih + b_hh
-        self.hh_v = nn.Linear(hidden_size, rank, bias=False)
-        self.hh_u = nn.Linear(rank, 4 * hidden_size, bias=False)
+        r_ih, r_hh = min(rank, input_size), min(rank, hidden_size)  # a matrix's rank is at most its width
+        self.ih_v = nn.Linear(input_size, r_ih, bias=False)
+        self.ih_u = nn.Linear(r_ih, 4 * hidden_size)  # its bias is b_ih + b_hh
+        self.hh_v = nn.Linear(hidden_size, r_hh, bias=False)
+        self.hh_u = nn.Linear(r_hh, 4 * hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         gates_x = self.ih_u(self.ih_v(x))  # (N, T, 4H): the input side for all steps at once
@@ -89,19 +90,19 @@ class LowRankLSTM(nn.Module):
 
     A drop-in for ``torch.nn.LSTM`` at inference: ``forward(x (N, T, in), (h0, c0)) ->
     (out (N, T, H), (h (L, N, H), c (L, N, H)))``, float32, torch's gate order (i, f, g, o).
-    Each layer holds ``r (in + 4H) + r (H + 4H) + 4H`` numbers instead of
+    Each layer holds ``r (in + 4H) + r (H + 4H) + 4H`` numbers (for ``r <= min(in, H)``) instead of
     ``4H (in + H) + 8H``. The loop over time steps is in Python (one batched step per
     position), so it trades speed for size unless ``r`` is well below ``H / 2``.
 
     Args:
         input_size, hidden_size, num_layers: as for ``torch.nn.LSTM``.
-        rank: the rank ``r`` (at most ``min(4H, in)`` and ``H``).
+        rank: the rank ``r``; a matrix narrower than ``r`` keeps its full rank (its width).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, rank: int) -> None:
         super().__init__()
-        if not 1 <= rank <= min(input_size, hidden_size):
-            raise ValueError(f"rank must be in [1, {min(input_size, hidden_size)}], got {rank}")
+        if not 1 <= rank <= max(input_size, hidden_size):
+            raise ValueError(f"rank must be in [1, {max(input_size, hidden_size)}], got {rank}")
         self.input_size, self.hidden_size, self.num_layers, self.rank = input_size, hidden_size, num_layers, rank
         self.layers = nn.ModuleList(
             _LowRankLayer(input_size if k == 0 else hidden_size, hidden_size, rank) for k in range(num_layers))
@@ -117,8 +118,9 @@ class LowRankLSTM(nn.Module):
             for side, u, v in (("ih", layer.ih_u, layer.ih_v), ("hh", layer.hh_u, layer.hh_v)):
                 w = getattr(lstm, f"weight_{side}_l{k}").float()
                 left, s, right = torch.linalg.svd(w, full_matrices=False)
-                u.weight.copy_(left[:, :rank] * s[:rank])
-                v.weight.copy_(right[:rank])
+                r = v.out_features
+                u.weight.copy_(left[:, :r] * s[:r])
+                v.weight.copy_(right[:r])
             layer.ih_u.bias.copy_(getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}"))
         return out
 

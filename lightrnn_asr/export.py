@@ -17,6 +17,7 @@ it is kept as a loop, not unrolled.
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 
 import torch
@@ -64,7 +65,9 @@ def export_torchscript(model: nn.Module, path: str | Path, bos_id: int = 0, eos_
     targets = torch.roll(example_ids, -1, 1)
     targets[:, -1] = eos_id
     mask = torch.tensor([[True] * 4, [True, True, False, False]])
-    traced = torch.jit.trace(SentenceScorer(model), (example_ids, targets, mask), check_trace=False)
+    with warnings.catch_warnings():  # shape checks inside nn.LSTM become constants: harmless here
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(SentenceScorer(model), (example_ids, targets, mask), check_trace=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -257,3 +257,18 @@ def test_nbest_rescoring_streams_in_chunks_with_the_same_output(tmp_path):
               ok=False)
     assert res.exit_code == 1 and "empty.nbest: no hypothesis in file" in res.output
     assert not (tmp_path / "e.txt").exists() and not (tmp_path / "e.txt.tmp").exists()  # nothing half-written
+
+
+def test_train_adaptive_softmax_lstm(model, tmp_path):
+    out = tmp_path / "adaptive"
+    run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir", out,
+        "--model-type", "adaptive", "--cutoffs", "10,30", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
+        "--rounds", 2, "--lr", 0.01, "--max-tokens", 300, "--device", "cpu")
+    ck = load_checkpoint(out / "best.pt")
+    assert ck.model.config.model_type == "adaptive" and ck.model.config.cutoffs == [10, 30]
+    res = json.loads(run("ppl", "--model", out / "best.pt", "--text", model / "valid.txt", "--json",
+                         "--device", "cpu").output)
+    assert 1.0 < res["perplexity"] < 20.0  # learnt the in-domain prompts (|V| = 52)
+    res = run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir", out,
+              "--model-type", "adaptive", "--cutoffs", "30,10", ok=False)
+    assert res.exit_code == 2 and "cutoffs" in res.output
