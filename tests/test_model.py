@@ -215,3 +215,16 @@ def test_scoring_splits_batches_that_run_out_of_memory(caplog):
     model.sentence_logprobs = lambda *a: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
     with pytest.raises(RuntimeError, match="shape mismatch"):  # other errors are not retried
         score_sentences(model, sents)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="autocast is used on CUDA only")
+@pytest.mark.parametrize("make", [lambda: tiny_lightrnn(vocab_size=500)[0], lambda: tiny_lstm(vocab_size=500),
+                                  lambda: tiny_adaptive(vocab_size=500, cutoffs=(50, 200))])
+def test_cuda_autocast_stays_within_tolerance_of_float32(make):
+    model = make().cuda()
+    g = torch.Generator().manual_seed(0)
+    sents = [torch.randint(3, 500, (int(n),), generator=g) for n in torch.randint(1, 40, (64,), generator=g)]
+    amp = score_sentences(model, sents, amp=True)
+    fp32 = score_sentences(model, sents, amp=False)
+    per_token = abs(amp - fp32) / np.array([len(s) + 1 for s in sents])
+    assert per_token.max() < 0.02  # the tolerance stated in score_sentences' docstring

@@ -145,3 +145,14 @@ def test_shards_partition_the_pieces_and_know_all_lengths(tmp_path):
                                                                              if j % 3 == r]
     with pytest.raises(ValueError, match="rank must be"):
         encode_corpus(path, vocab, shard=(3, 3))
+
+
+def test_make_batch_layout():
+    from lightrnn_asr.data import make_batch
+
+    inputs, targets, mask = make_batch([torch.tensor([5, 6, 7]), torch.tensor([], dtype=torch.long),
+                                        torch.tensor([9])], bos_id=0, eos_id=1)
+    assert inputs.tolist() == [[0, 5, 6, 7], [0, 1, 1, 1], [0, 9, 1, 1]]
+    assert targets.tolist() == [[5, 6, 7, 1], [1, 1, 1, 1], [9, 1, 1, 1]]
+    assert mask.tolist() == [[True] * 4, [True, False, False, False], [True, True, False, False]]
+    assert inputs.dtype == targets.dtype == torch.long and mask.dtype == torch.bool

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""LightRNN beside a full-softmax LSTM and an adaptive-softmax LSTM: same trunk, same batches.
+
+For every vocabulary size and system, two child processes run (so that each peak
+memory figure is that phase's own):
+
+* ``train``: parameters, weight bytes, checkpoint bytes, training tokens/s (Adam;
+  bf16/fp16 autocast on CUDA) over the same length-sorted batches for all three systems,
+  and peak memory (CPU: the process's peak RSS; CUDA: ``max_memory_allocated``).
+* ``score``: rescoring throughput, hypotheses/s and words/s, of N-best-like hypotheses
+  (3-30 words) scored in length-sorted batches (``score_sentences``, the path ``rescore``
+  uses). Each system gets its best batch size from a small grid. On the CPU the int8 model
+  (``lightrnn-asr compress --int8``) is timed too; on CUDA the largest difference between
+  autocast and float32 sentence log-probabilities is recorded.
+
+The text is SYNTHETIC: Zipf-distributed word ids (exponent 1), which is what the
+vocabulary-size axis needs; ``equal_time_ppl.py`` compares the systems on real text.
+Training that would not fit in memory (the full-softmax LSTM at |V| = 1M on a 24 GB CPU
+machine: 16 GB of weights, gradients and Adam state, plus the logits) is skipped and
+reported as skipped, with the estimate.
+
+    python benchmarks/lm_compare.py --quick --out docs/bench/lm_compare_cpu.jsonl        # 2 CPU cores
+    python benchmarks/lm_compare.py --device cuda --out docs/bench/lm_compare_gpu.jsonl  # full mode (GPU)
+    python benchmarks/lm_compare.py --plot docs/img/lm_compare.png docs/bench/lm_compare_cpu.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from bench_io import emit
+
+from lightrnn_asr.checkpoint import save_checkpoint
+from lightrnn_asr.compress import Compression, compress_model, compressed_state, state_bytes
+from lightrnn_asr.data import Corpus, length_batches, make_batch
+from lightrnn_asr.model import LMConfig, build_model
+from lightrnn_asr.scorer import autocast_for, score_sentences
+from lightrnn_asr.table import WordTable
+from lightrnn_asr.vocab import Vocabulary
+
+SYSTEMS = ("lightrnn", "adaptive", "lstm")
+LABELS = {"lightrnn": "LightRNN", "adaptive": "LSTM, adaptive softmax", "lstm": "LSTM, full softmax"}
+
+
+def zipf_corpus(vocab: int, n_sent: int, min_len: int, max_len: int, seed: int) -> Corpus:
+    """Sentences of uniform length in ``[min_len, max_len]`` whose word ids (3 .. |V|-1) follow Zipf's law."""
+    g = torch.Generator().manual_seed(seed)
+    ranks = torch.arange(1, vocab - 2, dtype=torch.float64)
+    lengths = torch.randint(min_len, max_len + 1, (n_sent,), generator=g)
+    ids = torch.multinomial(1.0 / ranks, int(lengths.sum()), replacement=True, generator=g) + 3
+    offsets = torch.zeros(n_sent + 1, dtype=torch.long)
+    torch.cumsum(lengths, 0, out=offsets[1:])
+    return Corpus(ids, offsets)
+
+
+def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | None]:
+    table = WordTable.sequential(vocab) if system == "lightrnn" else None
+    cfg = LMConfig(system, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
+                   args.hidden, args.layers, 0.1)
+    return build_model(cfg, table), table
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def peak_memory(device: torch.device) -> dict:
+    out = {"peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    if device.type == "cuda":
+        out["peak_cuda_gb"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+
+def train_phase(system: str, vocab: int, args, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    model, table = build(system, vocab, args)
+    weights = state_bytes(compressed_state(model))
+    row = {"parameters": model.num_parameters(), "weights_bytes": weights, "checkpoint_bytes": None}
+    if weights < 2**31:  # the full-softmax LSTM at 1M words (4 GB) is not written: its bytes are its weights'
+        words = ["<s>", "</s>", "<unk>"] + [f"w{i}" for i in range(3, vocab)]
+        with tempfile.TemporaryDirectory() as d:
+            save_checkpoint(Path(d) / "lm.pt", model, Vocabulary(words), table)
+            row["checkpoint_bytes"] = (Path(d) / "lm.pt").stat().st_size
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    corpus = zipf_corpus(vocab, 20000, 5, 40, seed=1)
+    batches = length_batches(corpus.lengths(), args.train_tokens, torch.Generator().manual_seed(0))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    tokens, steps, start = 0, 0, None
+    for step, idx in enumerate(batches):
+        if step == args.warmup:
+            sync(device)
+            start, tokens = time.perf_counter(), 0
+        inputs, targets, mask = (t.to(device) for t in make_batch([corpus.sentence(i) for i in idx.tolist()], 0, 1))
+        with autocast_for(device):
+            loss = model.loss(inputs, targets, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        tokens += int(mask.sum())
+        if start is not None:
+            steps += 1
+            sync(device)
+            if time.perf_counter() - start > args.train_seconds and steps >= 3:
+                break
+    sync(device)
+    row.update({"train_tokens_per_s": tokens / (time.perf_counter() - start), "train_steps": steps,
+                "train_max_tokens": args.train_tokens, **peak_memory(device)})
+    return row
+
+
+def throughput(model, hyps: list[torch.Tensor], max_tokens: int, seconds: float, device) -> dict:
+    """Score consecutive chunks of ``hyps`` until ``seconds`` have passed: hypotheses/s and words/s."""
+    n_hyp = n_words = 0
+    chunk = max(8, max_tokens // 18)  # about one batch per call, so that the time limit is kept
+    sync(device)
+    start = time.perf_counter()
+    for i in range(0, len(hyps), chunk):
+        part = hyps[i: i + chunk]
+        score_sentences(model, part, max_tokens=max_tokens, device=device)
+        n_hyp += len(part)
+        n_words += sum(int(h.numel()) for h in part)
+        sync(device)
+        if time.perf_counter() - start > seconds:
+            break
+    secs = time.perf_counter() - start
+    return {"hyps_per_s": n_hyp / secs, "words_per_s": n_words / secs, "hyps_timed": n_hyp}
+
+
+def score_phase(system: str, vocab: int, args, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    model, _ = build(system, vocab, args)
+    model.to(device).eval()
+    corpus = zipf_corpus(vocab, 60000, 3, 30, seed=2)  # N-best hypotheses: 3-30 words
+    hyps = [corpus.sentence(i) for i in range(len(corpus))]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    trials = {mt: throughput(model, hyps[:4000], mt, args.score_seconds / 4, device)["words_per_s"]
+              for mt in args.score_tokens}
+    best = max(trials, key=trials.get)
+    row = {"score_max_tokens": best, "score_batch_trials": trials,
+           **throughput(model, hyps, best, args.score_seconds, device)}
+    if device.type == "cuda":
+        sample = hyps[:2000]
+        amp = score_sentences(model, sample, max_tokens=best, device=device)
+        fp32 = score_sentences(model, sample, max_tokens=best, device=device, amp=False)
+        n_tok = sum(int(h.numel()) + 1 for h in sample)
+        row.update({"amp_max_abs_diff_nats": float(abs(amp - fp32).max()),
+                    "amp_mean_abs_diff_nats_per_token": float(abs(amp - fp32).sum()) / n_tok,
+                    "amp_dtype": str(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)})
+    row.update(peak_memory(device))
+    if device.type == "cpu" and args.int8:
+        small = compress_model(copy.deepcopy(model), Compression(0, True))
+        row["int8"] = throughput(small, hyps, best, args.score_seconds, device)
+        row["int8"]["weights_bytes"] = state_bytes(compressed_state(small))
+    return row
+
+
+def child(args) -> None:
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    system, vocab, phase = args.one
+    vocab = int(vocab)
+    fn = train_phase if phase == "train" else score_phase
+    row = {"system": system, "vocab": vocab, "phase": phase, **fn(system, vocab, args, device)}
+    print("RESULT " + json.dumps(row), flush=True)
+
+
+def training_memory_gb(system: str, vocab: int, args) -> float:
+    """Weights, gradients, Adam's two moments and three logits-sized tensors, for the full-softmax LSTM."""
+    if system != "lstm":
+        return 0.0
+    params = 2 * vocab * args.hidden + 4 * args.hidden * (args.embed + args.hidden) * args.layers
+    return (16 * params + 12 * args.train_tokens * vocab) / 2**30
+
+
+def parent(args) -> None:
+    device = torch.device(args.device)
+    meta = {"date": datetime.date.today().isoformat(), "machine": platform.machine(), "threads": args.threads,
+            "device": str(device), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+            "python": platform.python_version(), "torch": torch.__version__, "embed": args.embed,
+            "hidden": args.hidden, "layers": args.layers, "text": "synthetic Zipf"}
+    for vocab in args.vocab:
+        for system in args.systems:
+            for phase in ("train", "score"):
+                row = {**meta, "system": system, "vocab": vocab, "phase": phase}
+                need = training_memory_gb(system, vocab, args)
+                if phase == "train" and need > args.max_gb:
+                    emit({**row, "skipped": f"needs about {need:.0f} GB (> --max-gb {args.max_gb:g})"}, args.out)
+                    continue
+                cmd = [sys.executable, __file__, "--one", system, str(vocab), phase] + args.child_args
+                res = subprocess.run(cmd, capture_output=True, text=True)
+                lines = [x for x in res.stdout.splitlines() if x.startswith("RESULT ")]
+                if res.returncode or not lines:
+                    emit({**row, "failed": (res.stderr.strip().splitlines() or ["?"])[-1]}, args.out)
+                    continue
+                emit({**meta, **json.loads(lines[-1][len("RESULT "):])}, args.out)
+
+
+def plot(out: Path, files: list[Path]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(x) for f in files for x in f.read_text().splitlines() if x.strip()]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    panels = [("train", "parameters", "parameters"), ("train", "train_tokens_per_s", "training tokens/s"),
+              ("score", "words_per_s", "rescoring words/s")]
+    for ax, (phase, key, title) in zip(axes, panels):
+        for device in sorted({r["device"] for r in rows}):
+            for system in SYSTEMS:
+                pts = sorted((r["vocab"], r[key]) for r in rows if r.get("phase") == phase and r["system"] == system
+                             and r["device"] == device and r.get(key))
+                if pts:
+                    ax.plot(*zip(*pts), marker="o", label=f"{LABELS[system]} ({device})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("|V| (synthetic Zipf text)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    r0 = rows[0]
+    fig.suptitle(f"same trunk: embedding {r0['embed']}, hidden {r0['hidden']}, {r0['layers']} layer(s); "
+                 f"{r0['date']}, torch {r0['torch']}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CPU settings: short timings, small training batches")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--vocab", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    ap.add_argument("--embed", type=int, default=512)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--train-tokens", type=int, default=None, help="padded tokens per training batch")
+    ap.add_argument("--train-seconds", type=float, default=None)
+    ap.add_argument("--score-seconds", type=float, default=None)
+    ap.add_argument("--score-tokens", type=int, nargs="+", default=None, help="batch sizes tried for scoring")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-int8", dest="int8", action="store_false")
+    ap.add_argument("--max-gb", type=float, default=None, help="skip training that needs more (default: 20 on "
+                    "the CPU, 85%% of the GPU's memory)")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--plot", type=Path, help="draw this PNG from the JSON-lines files given as arguments")
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.plot:
+        return plot(args.plot, args.files)
+    gpu = args.device.startswith("cuda")
+    defaults = {"train_tokens": 8000 if gpu else 1000, "train_seconds": 30 if gpu else 20,
+                "score_seconds": 15 if gpu else 12, "score_tokens": [4000, 16000, 64000] if gpu else [1000, 4000]}
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if args.one:
+        return child(args)
+    if args.max_gb is None:
+        args.max_gb = 0.85 * torch.cuda.get_device_properties(0).total_memory / 2**30 if gpu else 20.0
+    args.child_args = ["--device", args.device, "--embed", str(args.embed), "--hidden", str(args.hidden),
+                       "--layers", str(args.layers), "--train-tokens", str(args.train_tokens),
+                       "--train-seconds", str(args.train_seconds), "--score-seconds", str(args.score_seconds),
+                       "--warmup", str(args.warmup), "--threads", str(args.threads),
+                       "--score-tokens", *map(str, args.score_tokens)] + ([] if args.int8 else ["--no-int8"])
+    parent(args)
+
+
+if __name__ == "__main__":
+    main()
