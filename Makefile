@@ -2,7 +2,7 @@
 #   make demo   train a LightRNN and a full-softmax LSTM on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
-#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint and distributed tests there
+#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression and distributed tests there
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -42,7 +42,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests
 
 test-k2: $(K2_VENV)/.installed
-	$(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_distributed.py
+	$(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh

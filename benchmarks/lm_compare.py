@@ -21,13 +21,12 @@ reported as skipped, with the estimate.
 
     python benchmarks/lm_compare.py --quick --out docs/bench/lm_compare_cpu.jsonl        # 2 CPU cores
     python benchmarks/lm_compare.py --device cuda --out docs/bench/lm_compare_gpu.jsonl  # full mode (GPU)
-    python benchmarks/lm_compare.py --plot docs/img/lm_compare.png docs/bench/lm_compare_cpu.jsonl
+    python benchmarks/lm_compare.py --table --plot docs/img/lm_compare.png docs/bench/lm_compare_cpu.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import platform
@@ -148,8 +147,10 @@ def score_phase(system: str, vocab: int, args, device: torch.device) -> dict:
     hyps = [corpus.sentence(i) for i in range(len(corpus))]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    trials = {mt: throughput(model, hyps[:4000], mt, args.score_seconds / 4, device)["words_per_s"]
-              for mt in args.score_tokens}
+    # the full softmax's (tokens, |V|) float32 logits and their exp: 8 bytes per token and word
+    sizes = [mt for mt in args.score_tokens if system != "lstm" or 8 * mt * vocab / 2**30 < args.max_gb / 2]
+    trials = {mt: throughput(model, hyps[20000:], mt, args.score_seconds / 2, device)["words_per_s"]
+              for mt in sizes or [min(args.score_tokens)]}
     best = max(trials, key=trials.get)
     row = {"score_max_tokens": best, "score_batch_trials": trials,
            **throughput(model, hyps, best, args.score_seconds, device)}
@@ -163,7 +164,7 @@ def score_phase(system: str, vocab: int, args, device: torch.device) -> dict:
                     "amp_dtype": str(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)})
     row.update(peak_memory(device))
     if device.type == "cpu" and args.int8:
-        small = compress_model(copy.deepcopy(model), Compression(0, True))
+        small = compress_model(model, Compression(0, True))  # in place: no second copy of a 4 GB model
         row["int8"] = throughput(small, hyps, best, args.score_seconds, device)
         row["int8"]["weights_bytes"] = state_bytes(compressed_state(small))
     return row
@@ -199,7 +200,10 @@ def parent(args) -> None:
                 row = {**meta, "system": system, "vocab": vocab, "phase": phase}
                 need = training_memory_gb(system, vocab, args)
                 if phase == "train" and need > args.max_gb:
-                    emit({**row, "skipped": f"needs about {need:.0f} GB (> --max-gb {args.max_gb:g})"}, args.out)
+                    with torch.device("meta"):  # sizes without allocating
+                        model, _ = build(system, vocab, args)
+                    emit({**row, "parameters": model.num_parameters(), "weights_bytes": 4 * model.num_parameters(),
+                          "skipped": f"needs about {need:.0f} GB (> --max-gb {args.max_gb:g})"}, args.out)
                     continue
                 cmd = [sys.executable, __file__, "--one", system, str(vocab), phase] + args.child_args
                 res = subprocess.run(cmd, capture_output=True, text=True)
@@ -241,6 +245,47 @@ def plot(out: Path, files: list[Path]) -> None:
     fig.savefig(out, dpi=110)
 
 
+def tables(files: list[Path]) -> str:
+    """Markdown tables (one per device) and the ratios the goals are stated in, from result lines."""
+    rows = [json.loads(x) for f in files for x in f.read_text().splitlines() if x.strip()]
+    out = []
+    for device in sorted({r["device"] for r in rows}):
+        get = {(r["vocab"], r["system"], r["phase"]): r for r in rows if r["device"] == device}
+        vocabs = sorted({k[0] for k in get})
+        out.append("| |V| | system | parameters | weights MB | checkpoint MB | train tokens/s | train peak GB | "
+                   "rescoring hyps/s | words/s | int8 words/s | rescoring peak GB |\n|---|---|---|---|---|---|---|---|---|---|---|")
+        for v in vocabs:
+            for system in SYSTEMS:
+                t, s = get.get((v, system, "train"), {}), get.get((v, system, "score"), {})
+                if not t and not s:
+                    continue
+                mem = "peak_cuda_gb" if device.startswith("cuda") else "peak_rss_gb"
+                ck = t.get("checkpoint_bytes")
+                train = f"{t['train_tokens_per_s']:,.0f}" if "train_tokens_per_s" in t else "skipped"
+                out.append(" | ".join([
+                    f"| {v:,}", LABELS[system], f"{t.get('parameters', 0):,}", f"{t.get('weights_bytes', 0) / 1e6:,.1f}",
+                    f"{ck / 1e6:,.1f}" if ck else "not written", train,
+                    f"{t[mem]:.2f}" if mem in t else "", f"{s.get('hyps_per_s', 0):,.0f}",
+                    f"{s.get('words_per_s', 0):,.0f}",
+                    f"{s['int8']['words_per_s']:,.0f}" if "int8" in s else "", f"{s.get(mem, 0):.2f} |"]))
+        out.append("")
+        for v in vocabs:
+            light = (get.get((v, "lightrnn", "train"), {}), get.get((v, "lightrnn", "score"), {}))
+            parts = []
+            for other in ("lstm", "adaptive"):
+                t, s = get.get((v, other, "train"), {}), get.get((v, other, "score"), {})
+                if t.get("parameters"):
+                    parts.append(f"{t['parameters'] / light[0]['parameters']:.1f}x fewer parameters than "
+                                 f"{LABELS[other]}")
+                if t.get("train_tokens_per_s") and light[0].get("train_tokens_per_s"):
+                    parts.append(f"training {light[0]['train_tokens_per_s'] / t['train_tokens_per_s']:.2f}x")
+                if s.get("words_per_s") and light[1].get("words_per_s"):
+                    parts.append(f"rescoring {light[1]['words_per_s'] / s['words_per_s']:.2f}x")
+            out.append(f"- |V| = {v:,}, LightRNN against the others: " + "; ".join(parts) + ".")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="CPU settings: short timings, small training batches")
@@ -261,22 +306,27 @@ def main() -> None:
                     "the CPU, 85%% of the GPU's memory)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--plot", type=Path, help="draw this PNG from the JSON-lines files given as arguments")
+    ap.add_argument("--table", action="store_true", help="print Markdown tables of the files given as arguments")
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.plot:
-        return plot(args.plot, args.files)
+    if args.plot or args.table:
+        if args.plot:
+            plot(args.plot, args.files)
+        if args.table:
+            print(tables(args.files))
+        return
     gpu = args.device.startswith("cuda")
     defaults = {"train_tokens": 8000 if gpu else 1000, "train_seconds": 30 if gpu else 20,
-                "score_seconds": 15 if gpu else 12, "score_tokens": [4000, 16000, 64000] if gpu else [1000, 4000]}
+                "score_seconds": 15 if gpu else 12, "score_tokens": [4000, 16000, 64000] if gpu else [1000, 2000, 4000]}
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
-    if args.one:
-        return child(args)
     if args.max_gb is None:
         args.max_gb = 0.85 * torch.cuda.get_device_properties(0).total_memory / 2**30 if gpu else 20.0
-    args.child_args = ["--device", args.device, "--embed", str(args.embed), "--hidden", str(args.hidden),
+    if args.one:
+        return child(args)
+    args.child_args = ["--max-gb", str(args.max_gb), "--device", args.device, "--embed", str(args.embed), "--hidden", str(args.hidden),
                        "--layers", str(args.layers), "--train-tokens", str(args.train_tokens),
                        "--train-seconds", str(args.train_seconds), "--score-seconds", str(args.score_seconds),
                        "--warmup", str(args.warmup), "--threads", str(args.threads),
