@@ -5,7 +5,9 @@ scores -> decisions -> report.
 """
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .compress import Compression, compress_model
 from .data import Corpus, encode_corpus, read_sentences
+from .export import export_torchscript
 from .lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk, write_htk
 from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice, write_kaldi_lattices
 from .kaldi_nbest import iter_kaldi_nbest
@@ -33,7 +35,7 @@ from .wer import WerResult, bootstrap_ci, compute_wer
 __version__ = "0.1.0"
 
 __all__ = [
-    "Checkpoint", "CheckpointError", "Placement", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError", "LatticeRescoreConfig",
+    "Checkpoint", "CheckpointError", "Compression", "compress_model", "export_torchscript", "Placement", "Corpus", "FillerMap", "Hypothesis", "Lattice", "LatticeFormatError", "LatticeRescoreConfig",
     "AdaptiveLSTMLM", "LightRNN", "LMConfig", "LSTMLM", "NBestFormatError", "SOLVERS", "Scales", "TrainConfig", "Vocabulary",
     "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compute_wer", "encode_corpus", "iter_kaldi_nbest",
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
