@@ -143,6 +143,8 @@ def score_phase(system: str, vocab: int, args, device: torch.device) -> dict:
     torch.manual_seed(0)
     model, _ = build(system, vocab, args)
     model.to(device).eval()
+    if args.compile:  # torch >= 2.0; dynamic shapes: every batch has another size
+        model.token_logprobs = torch.compile(model.token_logprobs, dynamic=True)
     corpus = zipf_corpus(vocab, 60000, 3, 30, seed=2)  # N-best hypotheses: 3-30 words
     hyps = [corpus.sentence(i) for i in range(len(corpus))]
     if device.type == "cuda":
@@ -152,7 +154,7 @@ def score_phase(system: str, vocab: int, args, device: torch.device) -> dict:
     trials = {mt: throughput(model, hyps[20000:], mt, args.score_seconds / 2, device)["words_per_s"]
               for mt in sizes or [min(args.score_tokens)]}
     best = max(trials, key=trials.get)
-    row = {"score_max_tokens": best, "score_batch_trials": trials,
+    row = {"score_max_tokens": best, "score_batch_trials": trials, "compiled": args.compile,
            **throughput(model, hyps, best, args.score_seconds, device)}
     if device.type == "cuda":
         sample = hyps[:2000]
@@ -302,6 +304,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-int8", dest="int8", action="store_false")
+    ap.add_argument("--compile", action="store_true", help="score through torch.compile(model.token_logprobs)")
     ap.add_argument("--max-gb", type=float, default=None, help="skip training that needs more (default: 20 on "
                     "the CPU, 85%% of the GPU's memory)")
     ap.add_argument("--out", type=Path)
@@ -330,7 +333,8 @@ def main() -> None:
                        "--layers", str(args.layers), "--train-tokens", str(args.train_tokens),
                        "--train-seconds", str(args.train_seconds), "--score-seconds", str(args.score_seconds),
                        "--warmup", str(args.warmup), "--threads", str(args.threads),
-                       "--score-tokens", *map(str, args.score_tokens)] + ([] if args.int8 else ["--no-int8"])
+                       "--score-tokens", *map(str, args.score_tokens)] + ([] if args.int8 else ["--no-int8"]) + (
+                       ["--compile"] if args.compile else [])
     parent(args)
 
 
