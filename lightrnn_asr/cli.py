@@ -261,6 +261,9 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, out_p
     without, free cells chosen by the fallback rule. See lightrnn_asr.openvocab.
     """
     ck = load_checkpoint(model_path, expect_type="lightrnn")
+    if getattr(ck.model, "compression", None) is not None:
+        raise click.ClickException(f"{model_path}: a compressed model ({ck.model.compression.name}) cannot be "
+                                   "extended; add the words to the float model, then compress it")
     words, like = [], {}
     with open(words_path, encoding="utf-8") as f:
         lines = [line.split() for line in f]

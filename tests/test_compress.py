@@ -138,6 +138,10 @@ def test_compress_cli(tmp_path):
     # the compressed model works wherever a checkpoint does
     res = runner.invoke(main, ["score", "--model", str(tmp_path / "small.pt"), "--text", str(text)])
     assert res.exit_code == 0 and len(res.output.splitlines()) == 2, res.output
+    (tmp_path / "names.txt").write_text("w1\n")
+    res = runner.invoke(main, ["add-words", "--model", str(tmp_path / "small.pt"), "--words", str(tmp_path / "names.txt"),
+                               "--out", str(tmp_path / "more.pt")])
+    assert res.exit_code == 1 and "compressed model (rank8+int8) cannot be extended" in res.output, res.output
     res = runner.invoke(main, ["compress", "--model", str(tmp_path / "lm.pt"), "--rank", "-1", "--out", "x.pt"])
     assert res.exit_code == 2 and "rank" in res.output
     res = runner.invoke(main, ["compress", "--model", str(tmp_path / "lm.pt"), "--rank", "99", "--out", "x.pt"])
