@@ -670,7 +670,7 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
             lats, ids = k2a.load_k2_lattices(path)
             if k2_method == "nbest":
                 res = k2a.rescore_k2_nbest(lats, ids, words, model, vocab, scales or cfg.scales, num_paths,
-                                           nbest_scale, oov_penalty, device=device)
+                                           nbest_scale, oov_penalty)  # on the model's device
             else:
                 res = k2a.rescore_k2_lattices(lats, ids, words, model, vocab, cfg, scales, lattice_nbest,
                                               progress=True)

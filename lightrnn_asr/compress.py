@@ -161,21 +161,20 @@ def compress_model(model: nn.Module, compression: Compression) -> nn.Module:
     """
     if getattr(model, "compression", Compression()) != Compression():
         raise ValueError(f"the model is already compressed ({model.compression.name})")
-    model = model.cpu().eval()
-    if compression.rank:
-        model.trunk.lstm = LowRankLSTM.from_lstm(model.trunk.lstm, compression.rank)
-    if compression.int8:
-        model = _quantize_dynamic(model)
-    model.compression = compression
-    return model
+    return _restructure(model, compression, lambda lstm: LowRankLSTM.from_lstm(lstm, compression.rank))
 
 
 def prepare_structure(model: nn.Module, compression: Compression) -> nn.Module:
     """The module structure of a compressed model (weights to be loaded with :func:`load_compressed_state`)."""
+    return _restructure(model, compression, lambda lstm: LowRankLSTM(
+        lstm.input_size, lstm.hidden_size, lstm.num_layers, compression.rank))
+
+
+def _restructure(model: nn.Module, compression: Compression, low_rank) -> nn.Module:
+    """Low-rank trunk (``low_rank(nn.LSTM) -> LowRankLSTM``), then int8, in place, on the CPU."""
     model = model.cpu().eval()
     if compression.rank:
-        lstm = model.trunk.lstm
-        model.trunk.lstm = LowRankLSTM(lstm.input_size, lstm.hidden_size, lstm.num_layers, compression.rank)
+        model.trunk.lstm = low_rank(model.trunk.lstm)
     if compression.int8:
         model = _quantize_dynamic(model)
     model.compression = compression
@@ -213,6 +212,28 @@ def _unpack(d: dict) -> torch.Tensor:
     return torch.quantize_per_channel(deq.float(), d["scales"], d["zero_points"], axis, dtype)
 
 
+def _walk(model: nn.Module):
+    """``(prefix, module, kind)`` for every module whose tensors are stored: ``kind`` is the
+    int8 module type (``"linear"``, ``"lstm"``, ``"embedding"``) or ``"float"``. The insides of
+    int8 modules (packed weights) are not visited."""
+    QEmbedding, QLSTM, QLinear = _quantized_kinds()
+    kinds = ((QLinear, "linear"), (QLSTM, "lstm"), (QEmbedding, "embedding"))
+    quantized: list[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(q) for q in quantized):
+            continue
+        kind = next((k for t, k in kinds if isinstance(module, t)), "float")
+        if kind != "float":
+            quantized.append(f"{name}.")
+        yield (f"{name}." if name else ""), module, kind
+
+
+def _float_tensors(module: nn.Module):
+    """A module's own parameters and persistent buffers (not its children's)."""
+    yield from module.named_parameters(recurse=False)
+    yield from ((k, t) for k, t in module.named_buffers(recurse=False) if k not in module._non_persistent_buffers_set)
+
+
 def compressed_state(model: nn.Module) -> dict:
     """The weights of a (possibly int8) model as plain tensors, for a weights-only checkpoint.
 
@@ -221,38 +242,21 @@ def compressed_state(model: nn.Module) -> dict:
     (per-tensor) or ``{"int", "scales", "zero_points", "axis"}`` (per-row) dicts, plus its
     float biases.
     """
-    QEmbedding, QLSTM, QLinear = _quantized_kinds()
     state = {}
-    for name, module in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(module, QLinear):
+    for prefix, module, kind in _walk(model):
+        if kind == "linear":
             w, b = module._weight_bias()
             state[prefix + "weight"] = _pack(w)
             state[prefix + "bias"] = b
-        elif isinstance(module, QLSTM):
+        elif kind == "lstm":
             wb = module._weight_bias()
-            for k, w in wb["weight"].items():
-                state[prefix + k] = _pack(w)
-            for k, b in wb["bias"].items():
-                state[prefix + k] = b
-        elif isinstance(module, QEmbedding):
+            state.update({prefix + k: _pack(w) for k, w in wb["weight"].items()})
+            state.update({prefix + k: b for k, b in wb["bias"].items()})
+        elif kind == "embedding":
             state[prefix + "weight"] = _pack(module.weight())
-        elif not _inside_quantized(model, name):
-            for k, t in module.named_parameters(recurse=False):
-                state[prefix + k] = t.detach()
-            for k, t in module.named_buffers(recurse=False):
-                if k not in module._non_persistent_buffers_set:
-                    state[prefix + k] = t
+        else:
+            state.update({prefix + k: t.detach() for k, t in _float_tensors(module)})
     return state
-
-
-def _inside_quantized(model: nn.Module, name: str) -> bool:
-    kinds = _quantized_kinds()
-    parts = name.split(".") if name else []
-    for i in range(len(parts)):
-        if isinstance(model.get_submodule(".".join(parts[:i])), kinds):
-            return True
-    return False
 
 
 @torch.no_grad()
@@ -262,7 +266,6 @@ def load_compressed_state(model: nn.Module, state: dict) -> None:
     Raises:
         ValueError: when a tensor is missing, left over, or of the wrong shape.
     """
-    QEmbedding, QLSTM, QLinear = _quantized_kinds()
     used = set()
 
     def take(key):
@@ -271,33 +274,32 @@ def load_compressed_state(model: nn.Module, state: dict) -> None:
         used.add(key)
         return state[key]
 
-    for name, module in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(module, QLinear):
+    def check(key, got, want):
+        if tuple(got) != tuple(want):
+            raise ValueError(f"{key} has shape {tuple(got)}, expected {tuple(want)}")
+
+    for prefix, module, kind in _walk(model):
+        if kind == "linear":
             w = _unpack(take(prefix + "weight"))
-            if tuple(w.shape) != (module.out_features, module.in_features):
-                raise ValueError(f"{prefix}weight has shape {tuple(w.shape)}")
+            check(prefix + "weight", w.shape, (module.out_features, module.in_features))
             module.set_weight_bias(w, take(prefix + "bias"))
-        elif isinstance(module, QLSTM):
+        elif kind == "lstm":
             names = module._weight_bias()
             flat = {k: _unpack(take(prefix + k)) for k in names["weight"]}
-            flat.update({k: take(prefix + k) for k in names["bias"]})
             for k, ref in names["weight"].items():
-                if flat[k].shape != ref.shape:
-                    raise ValueError(f"{prefix}{k} has shape {tuple(flat[k].shape)}, expected {tuple(ref.shape)}")
+                check(prefix + k, flat[k].shape, ref.shape)
+            flat.update({k: take(prefix + k) for k in names["bias"]})
             module.set_weight_bias(flat)
-        elif isinstance(module, QEmbedding):
+        elif kind == "embedding":
             w = _unpack(take(prefix + "weight"))
-            if tuple(w.shape) != (module.num_embeddings, module.embedding_dim):
-                raise ValueError(f"{prefix}weight has shape {tuple(w.shape)}")
+            check(prefix + "weight", w.shape, (module.num_embeddings, module.embedding_dim))
             module.set_weight(w)
-        elif not _inside_quantized(model, name):
-            tensors = list(module.named_parameters(recurse=False)) + [
-                (k, t) for k, t in module.named_buffers(recurse=False) if k not in module._non_persistent_buffers_set]
-            for k, t in tensors:
+        else:
+            for k, t in _float_tensors(module):
                 value = take(prefix + k)
-                if not isinstance(value, torch.Tensor) or value.shape != t.shape:
-                    raise ValueError(f"{prefix}{k}: expected a tensor of shape {tuple(t.shape)}")
+                if not isinstance(value, torch.Tensor):
+                    raise ValueError(f"{prefix}{k}: expected a tensor")
+                check(prefix + k, value.shape, t.shape)
                 t.copy_(value)
     extra = set(state) - used
     if extra:

@@ -2,6 +2,8 @@
 #   log N MESSAGE        a time-stamped stage line
 #   run_stage N          true when stage N is within --stage .. --stop-stage
 #   train_opts_for VOCAB the `lightrnn-asr train` options of $config, with a VOCAB-word vocabulary on GPU
+#   train_lightrnn       train $exp/lm/lightrnn on $data/lm/{train,valid}.txt with $train_opts (resumable;
+#                        skipped once $exp/lm/lightrnn/.done exists)
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 train_opts_for() {
@@ -15,4 +17,8 @@ train_opts_for() {
                      --device cpu" ;;
     *) echo "--config must be gpu or cpu-smoke" >&2; return 1 ;;
   esac
+}
+train_lightrnn() {
+  [ -f $exp/lm/lightrnn/.done ] || { lightrnn-asr train --train-text $data/lm/train.txt --valid-text $data/lm/valid.txt \
+      --out-dir $exp/lm/lightrnn --model-type lightrnn $train_opts --resume && touch $exp/lm/lightrnn/.done; }
 }

@@ -67,8 +67,7 @@ fi
 
 if run_stage 3; then
   log 3 "train the LightRNN with bootstrap reallocation ($config)"
-  [ -f $exp/lm/lightrnn/.done ] || { lightrnn-asr train --train-text $data/lm/train.txt --valid-text $data/lm/valid.txt \
-      --out-dir $exp/lm/lightrnn --model-type lightrnn $train_opts --resume && touch $exp/lm/lightrnn/.done; }
+  train_lightrnn
 fi
 
 if run_stage 4; then
