@@ -1,6 +1,9 @@
 # Two entry points on a fresh machine (each does its own set-up):
 #   make demo   train a LightRNN and a full-softmax LSTM on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
+# and the studies that build on the demo's outputs (names added after training, N-best versus lattice
+# rescoring, the k2 adapter on first-pass lattices; builds the k2 environment below):
+#   make demo-extended
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
 #   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression and distributed tests there
 PY ?= python3
@@ -12,7 +15,7 @@ K2_BIN := $(K2_VENV)/bin
 # a Python 3.10 interpreter: pyenv's if present (its shim refuses without a selected version), else PATH's
 PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
 
-.PHONY: all install demo test test-k2 clean
+.PHONY: all install demo demo-extended test test-k2 clean
 
 all: test
 
@@ -28,12 +31,21 @@ $(VENV)/.recipe: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[test,recipe]"
 	touch $@
 
-$(K2_VENV)/.installed: pyproject.toml
+# k2 1.23.4's Linux wheels on PyPI are tagged py3.7 ... py3.11 (not standard tags), so which one
+# `pip install k2` takes does not depend on the interpreter: install the Python 3.10 build by URL and
+# hash, then check that the interpreter is 3.10 and that k2's extension imports.
+K2_WHEEL := https://files.pythonhosted.org/packages/eb/5f/db4f6681451636791ae163448ddedc5e505a18b42af4dd76a09779c2fbd5/k2-1.23.4-py3.10-none-any.whl\#sha256=1404589732fdb7f6f5bf62297a20dd73318b7b4f2e10dd52dc3d5b6669688a4c
+
+$(K2_VENV)/.installed: pyproject.toml Makefile
+	rm -rf $(K2_VENV)
 	$(PY310) -m venv $(K2_VENV)
+	$(K2_BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 10), f"make test-k2 needs Python 3.10, {sys.executable} is {sys.version}"'
 	# pip 26.3 rejects the names of k2's wheels
 	$(K2_BIN)/pip install -q --upgrade "pip<26.3"
-	$(K2_BIN)/pip install -q torch==1.13.1 k2==1.23.4 "numpy<2"
-	$(K2_BIN)/pip install -q -e ".[test,k2]"
+	$(K2_BIN)/pip install -q torch==1.13.1 "k2 @ $(K2_WHEEL)" "numpy<2"
+	# numpy<2 again: the package's own dependencies must not upgrade it past what torch 1.13.1 was built with
+	$(K2_BIN)/pip install -q -e ".[test]" "numpy<2"
+	$(K2_BIN)/python -c 'import k2, k2.version, numpy, torch; torch.from_numpy(numpy.zeros(1)); print("k2", k2.version.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "from", k2.__file__)'
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,10 +54,14 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests
 
 test-k2: $(K2_VENV)/.installed
-	$(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py
+	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py
 
 demo: $(VENV)/.recipe
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7
+
+demo-extended: $(VENV)/.recipe $(K2_VENV)/.installed
+	test -f recipes/pocketsphinx/exp/report/results.md || $(MAKE) demo
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stage 8
 
 clean:
 	rm -rf $(VENV) $(K2_VENV) recipes/pocketsphinx/data recipes/pocketsphinx/exp recipes/pocketsphinx/download

@@ -86,7 +86,7 @@ def main() -> None:
             secs = time.perf_counter() - t0
             wer = {}
             for s in SETS:
-                tuned = tune_scales(scored[f"{s}_dev"], refs[f"{s}_dev"], LM_SCALES, WORD_PENALTIES)
+                tuned = tune_scales(scored[f"{s}_dev"], refs[f"{s}_dev"], LM_SCALES, WORD_PENALTIES, [0.0])
                 wer[s] = compute_wer(refs[f"{s}_test"], one_best(scored[f"{s}_test"], tuned.scales)).wer
             weights = state_bytes(compressed_state(model))
             emit({**meta, "model": name, "variant": comp.name, "parameters": model.num_parameters(),

@@ -24,7 +24,8 @@ from .assignment import (
     solve_transport,
 )
 from .reallocation import SOLVERS, allocation_cost, loss_tables, reallocate
-from .rescore import Scales, one_best, oracle, score_nbest, tune_scales
+from .rescore import Scales, one_best, oracle, score_nbest
+from .tuning import TuneResult, tune_scales
 from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
 from .text import normalize_text
@@ -41,5 +42,5 @@ __all__ = [
     "lattice_nbest", "load_checkpoint", "loss_tables", "lower_bound", "normalize_text", "one_best", "oracle", "perplexity",
     "read_fst_lattice", "read_htk", "read_kaldi_lattices", "read_nbest", "read_words", "write_fst_lattice", "write_htk",
     "write_kaldi_lattices", "rescore_lattice", "rescore_lattices", "rescored_nbest", "read_sentences", "read_text", "reallocate", "save_checkpoint", "score_nbest",
-    "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_rows_then_columns", "solve_transport", "table_shape", "train", "tune_scales", "write_nbest", "write_text",
+    "score_sentences", "solve_alternating", "solve_exact", "solve_greedy", "solve_rows_then_columns", "solve_transport", "table_shape", "train", "tune_scales", "TuneResult", "write_nbest", "write_text",
 ]

@@ -13,7 +13,10 @@ never leaves a half-written checkpoint under the real name.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,11 +153,20 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise CheckpointError(f"{path}: not a lightrnn-asr checkpoint: not a complete file written by torch.save "
+                              "(truncated, or another format)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused an object
+        raise CheckpointError(f"{path}: not a lightrnn-asr checkpoint: it holds Python objects other than tensors and "
+                              "plain values, and such files are never unpickled here (a checkpoint of another "
+                              "program?)") from None
     except Exception as e:  # torch.load raises many types on corrupt input (KeyError, EOFError, ...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable lightrnn-asr checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: not a readable lightrnn-asr checkpoint: corrupt archive ({first})") from None
     try:
         payload = _decode_floats(payload)
     except (TypeError, ValueError) as e:

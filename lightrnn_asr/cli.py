@@ -18,7 +18,6 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .compress import Compression, compress_model, compressed_state, state_bytes
@@ -34,13 +33,15 @@ from .reallocation import SOLVERS
 from .openvocab import add_words
 from .nbest import NBestFormatError, iter_nbest, nbest_line, read_nbest, read_text, write_nbest, write_text
 from .report import compare_systems, plot_perplexity_rounds, plot_scale_sweep, plot_wer, wer_report
-from .rescore import Scales, one_best, oracle, score_nbest, total_scores, tune_scales
+from .rescore import Scales, one_best, oracle, score_nbest, total_scores
+from .tuning import tune_scales
 from .scorer import perplexity, score_sentences
 from .table import WordTable, table_shape
 from .text import normalize_text, split_sentences
 from .train import TrainConfig, resolve_device, train
 from .vocab import Vocabulary, read_vocab, read_word_list, write_vocab
 from .wer import bootstrap_ci, compute_wer, format_alignment
+from .progress import progress_bar
 
 log = logging.getLogger("lightrnn_asr")
 
@@ -68,8 +69,13 @@ def _friendly(fn):
     return wrapper
 
 
-def _parse_grid(spec: str) -> np.ndarray:
-    """``"0:2:0.1"`` (start:stop:step, inclusive) or ``"0.5,1,2"``."""
+_GRID_OPTIONS = {"lm_scale": "--lm-scales", "word_penalty": "--word-penalties", "fp_lm_scale": "--fp-lm-scales"}
+
+
+def _parse_grid(spec: str) -> np.ndarray | None:
+    """``"0:2:0.1"`` (start:stop:step, inclusive), ``"0.5,1,2"``, or ``"auto"`` (``None``: searched)."""
+    if spec.strip().lower() == "auto":
+        return None
     if ":" in spec:
         start, stop, step = (float(x) for x in spec.split(":"))
         return np.round(np.arange(start, stop + step / 2, step), 6)
@@ -592,12 +598,17 @@ def _k2_module():
               help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
 @click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
-@click.option("--word-penalty", type=float, default=0.0, show_default=True)
-@click.option("--fp-lm-scale", type=float, default=0.0, show_default=True, help="Weight of the first-pass LM score.")
+@click.option("--fp-lm-scale", type=float, default=None,
+              help="Fixed weight of the first-pass LM score (else tuned on dev when the input has one; 0 without).")
 @click.option("--dev-nbest", type=click.Path(exists=True, dir_okay=False), help="Dev N-best lists for tuning.")
 @click.option("--dev-ref", type=click.Path(exists=True, dir_okay=False), help="Dev references (Kaldi text).")
-@click.option("--lm-scales", default="0:2:0.05", show_default=True, help="Tuning grid, start:stop:step or a,b,c.")
-@click.option("--word-penalties", default="-2:2:0.5", show_default=True)
+@click.option("--lm-scales", default="auto", show_default=True,
+              help="lm_scale values tried on dev: start:stop:step, a,b,c, or auto (a range derived from the dev "
+                   "lists' score spreads, widened while the optimum is on its edge, then refined).")
+@click.option("--word-penalties", default="auto", show_default=True, help="word_penalty values tried on dev (as --lm-scales).")
+@click.option("--fp-lm-scales", default="auto", show_default=True,
+              help="fp_lm_scale values tried on dev (as --lm-scales) when the input has first-pass LM scores.")
+@click.option("--word-penalty", type=float, default=None, help="Fixed word penalty (else tuned on dev; 0 with --lm-scale).")
 @click.option("--oov-penalty", type=float, default=0.0, show_default=True, help="Nats added per OOV word.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="1-best (Kaldi text).")
 @click.option("--scores-out", type=click.Path(dir_okay=False), help="TSV of every hypothesis' scores.")
@@ -609,7 +620,8 @@ def _k2_module():
 def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method, num_paths, nbest_scale,
             lattice_format, words_path, lattices_out, ngram_order,
             max_histories, beam, input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale,
-            word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path, device,
+            word_penalty, fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, fp_lm_scales, oov_penalty, out_path,
+            scores_out, plot_path, device,
             chunk_utterances) -> None:
     """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
 
@@ -637,7 +649,7 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
         _rescore(ctx, dev_device, nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method,
                  num_paths, nbest_scale, lattice_format, words_path, lattices_out, ngram_order, max_histories, beam,
                  input_lm, global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty,
-                 fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out,
+                 fp_lm_scale, dev_nbest, dev_ref, lm_scales, word_penalties, fp_lm_scales, oov_penalty, out_path, scores_out,
                  plot_path, chunk_utterances)
     finally:
         shutdown(ctx)
@@ -646,7 +658,7 @@ def rescore(nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k
 def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_k2_lattices, k2_method, num_paths,
              nbest_scale, lattice_format, words_path, lattices_out, ngram_order, max_histories, beam, input_lm,
              global_beam, prune_lm_scale, lattice_nbest, model_path, lm_scale, word_penalty, fp_lm_scale, dev_nbest,
-             dev_ref, lm_scales, word_penalties, oov_penalty, out_path, scores_out, plot_path,
+             dev_ref, lm_scales, word_penalties, fp_lm_scales, oov_penalty, out_path, scores_out, plot_path,
              chunk_utterances) -> None:
     """The body of ``rescore``, on every rank of a distributed run (rank 0 tunes and writes)."""
     if ctx.enabled and not nbest_path:
@@ -657,7 +669,8 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
         model, vocab = _model_on(ck, device), ck.vocab
     cfg = LatticeRescoreConfig(ngram_order=ngram_order or None, max_histories=max_histories, beam=beam,
                                global_beam=global_beam, input_lm=input_lm,
-                               scales=Scales(prune_lm_scale, word_penalty, fp_lm_scale), oov_penalty=oov_penalty)
+                               scales=Scales(prune_lm_scale, word_penalty or 0.0, fp_lm_scale or 0.0),
+                               oov_penalty=oov_penalty)
     if (lattices_path or (k2_path and k2_method == "lattice")) and model is None:
         raise click.UsageError("lattice rescoring needs --model")
     if k2_path:
@@ -701,24 +714,27 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
             raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
                                    "--dev-ref to tune it")
         dev = load(dev_input)
-    scales = Scales(lm_scale, word_penalty, fp_lm_scale) if lm_scale is not None else None
+    scales = Scales(lm_scale, word_penalty or 0.0, fp_lm_scale or 0.0) if lm_scale is not None else None
     if lm_scale is None and ctx.is_main:  # the other ranks only score: they never need the scales
-        tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales), _parse_grid(word_penalties),
-                            fp_lm_scale)
+        tuned = tune_scales(dev, read_text(dev_ref), _parse_grid(lm_scales),
+                            _parse_grid(word_penalties) if word_penalty is None else [word_penalty],
+                            _parse_grid(fp_lm_scales) if fp_lm_scale is None else [fp_lm_scale])
         scales = tuned.scales
-        click.echo(f"tuned on {dev_input}: lm_scale {scales.lm_scale}, word_penalty {scales.word_penalty}, "
-                   f"dev WER {tuned.best_wer:.2f}%", err=True)
+        click.echo(f"tuned on {dev_input}: {tuned.describe()} ({tuned.points} weight combinations)", err=True)
+        for axis in tuned.on_edge:
+            click.echo(f"Warning: the best {axis} ({getattr(scales, axis):.4g}) is on the edge of the searched "
+                       f"range; widen {_GRID_OPTIONS[axis]}",
+                       err=True)
         if plot_path:
-            j = list(tuned.word_penalties).index(scales.word_penalty)
-            plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.wer[:, j])},
+            plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.sweep_wer)},
                              plot_path, f"{dev_input}: WER vs lm_scale")
     writer = None
     if lattices_out:
         writer = _K2Writer(lattices_out) if k2_path else _LatticeWriter(lattices_out, lattice_format, words_path,
                                                                          scales)
     if nbest_path:  # streamed: a chunk of utterances at a time, whatever the file's size
-        chunks = sharded_map(score_chunk, tqdm(_chunks(iter_nbest(nbest_path), chunk_utterances), desc="rescoring",
-                                               unit="chunk", disable=not ctx.is_main or None), ctx)
+        chunks = sharded_map(score_chunk, progress_bar(_chunks(iter_nbest(nbest_path), chunk_utterances), "rescoring",
+                                                      "chunk", ctx.is_main), ctx)
         if not ctx.is_main:
             for _ in chunks:
                 pass

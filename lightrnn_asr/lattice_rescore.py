@@ -59,13 +59,13 @@ from typing import Callable, Iterable, Mapping, Sequence
 import kaldifst
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
 from .model import model_device
 from .rescore import Scales, ScoredNBest
 from .scorer import split_on_oom
 from .vocab import Vocabulary
+from .progress import progress_bar
 
 __all__ = ["LatticeRescoreConfig", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
 
@@ -559,7 +559,7 @@ def rescore_lattices(
     config = config or LatticeRescoreConfig()
     out, arcs, start = {}, 0, time.perf_counter()
     items = lattices.items() if isinstance(lattices, Mapping) else lattices  # pairs: read one at a time
-    for utt, lat in tqdm(items, desc="lattice rescoring", unit="lat", disable=not progress):
+    for utt, lat in progress_bar(items, "lattice rescoring", "lat", progress):
         rescored = rescore_lattice(lat, model, vocab, config, fillers, fp_lm, where=utt)
         arcs += rescored.num_arcs
         if sink is not None:

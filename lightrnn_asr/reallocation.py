@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
 from .assignment import (
     allocation_cost,
@@ -37,6 +36,7 @@ from .data import Corpus, length_batches, make_batch
 from .model import LightRNN, model_device
 from .scorer import autocast_for
 from .table import WordTable
+from .progress import progress_bar
 
 __all__ = [
     "loss_tables",
@@ -98,7 +98,7 @@ def loss_tables(
     model.eval()
     try:
         batches = length_batches(corpus.lengths(), max_tokens)
-        for idx in tqdm(batches, desc="loss tables", unit="batch", disable=not progress, leave=False):
+        for idx in progress_bar(batches, "loss tables", "batch", progress, leave=False):
             inputs, targets, mask = make_batch([corpus.sentence(i) for i in idx.tolist()], bos_id, eos_id)
             inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
             with autocast_for(device):

@@ -6,7 +6,7 @@ The combined score of a hypothesis ``W`` with ``|W|`` words is
             [+ fp_lm_scale * first_pass_lm_score]
 
 with ``lm_logprob`` the new LM's ``log P(W </s> | <s>)`` in nats. The scales
-are tuned on a dev set by grid search (minimum WER) and then applied
+are tuned on a dev set (:mod:`lightrnn_asr.tuning`) and then applied
 unchanged to the test sets.
 """
 
@@ -23,8 +23,7 @@ from .scorer import score_sentences
 from .vocab import Vocabulary
 from .wer import utterance_errors
 
-__all__ = ["ScoredNBest", "Scales", "TuneResult", "score_nbest", "total_scores", "one_best", "oracle",
-           "tune_scales", "nbest_errors"]
+__all__ = ["ScoredNBest", "Scales", "score_nbest", "total_scores", "one_best", "oracle", "nbest_errors"]
 
 
 @dataclass
@@ -135,58 +134,3 @@ def oracle(scored: Mapping[str, ScoredNBest], refs: Mapping[str, Sequence[str]])
     """The lowest-WER hypothesis of each list (the N-best oracle)."""
     errs = nbest_errors(scored, refs)
     return {u: list(s.words[int(np.argmin(errs[u]))]) for u, s in scored.items()}
-
-
-@dataclass
-class TuneResult:
-    """Grid-search result.
-
-    Attributes:
-        scales: the chosen :class:`Scales`.
-        lm_scales, word_penalties: the grid axes.
-        wer: ``(len(lm_scales), len(word_penalties))`` dev WER in percent.
-    """
-
-    scales: Scales
-    lm_scales: np.ndarray
-    word_penalties: np.ndarray
-    wer: np.ndarray
-
-    @property
-    def best_wer(self) -> float:
-        return float(self.wer.min())
-
-
-def tune_scales(
-    scored: Mapping[str, ScoredNBest],
-    refs: Mapping[str, Sequence[str]],
-    lm_scales: Sequence[float],
-    word_penalties: Sequence[float] = (0.0,),
-    fp_lm_scale: float = 0.0,
-) -> TuneResult:
-    """Grid search of ``lm_scale`` x ``word_penalty`` minimising dev WER.
-
-    Among grid points tied at the minimum WER the median ``lm_scale`` (then
-    median ``word_penalty``) is taken: the middle of a flat optimum
-    generalises better than its edge.
-
-    Raises:
-        ValueError: when an utterance has no reference or the grid is empty.
-    """
-    a = np.asarray(lm_scales, dtype=np.float64)
-    p = np.asarray(word_penalties, dtype=np.float64)
-    if a.size == 0 or p.size == 0:
-        raise ValueError("empty scale grid")
-    errs = nbest_errors(scored, refs)
-    n_ref = sum(len(refs[u]) for u in scored)
-    total_err = np.zeros((a.size, p.size), dtype=np.int64)
-    for u, s in scored.items():
-        base = s.am + (fp_lm_scale * s.fp_lm if (fp_lm_scale and s.fp_lm is not None) else 0.0)
-        tot = base[None, None, :] + a[:, None, None] * s.lm[None, None, :] + p[None, :, None] * s.n_words[None, None, :]
-        total_err += errs[u][np.argmax(tot, axis=-1)]
-    wer = 100.0 * total_err / max(1, n_ref)
-    ties = np.argwhere(total_err == total_err.min())
-    i = ties[len(ties) // 2][0]
-    js = ties[ties[:, 0] == i][:, 1]
-    j = js[len(js) // 2]
-    return TuneResult(Scales(float(a[i]), float(p[j]), fp_lm_scale), a, p, wer)

@@ -14,10 +14,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .data import Corpus, length_batches, make_batch
 from .model import model_device
+from .progress import progress_bar
 
 __all__ = ["score_sentences", "perplexity", "Perplexity", "autocast_for", "split_on_oom", "to_device"]
 
@@ -88,7 +88,7 @@ def score_sentences(
         return f"one sentence of {int(lengths[i])} words does not fit in {device} memory"
 
     try:
-        for idx in tqdm(batches, desc="scoring", unit="batch", disable=not progress, leave=False):
+        for idx in progress_bar(batches, "scoring", "batch", progress, leave=False):
             out[idx.numpy()] = split_on_oom(score, idx, device, "scoring", "sentences", too_big)
     finally:
         model.train(was_training)

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, length_batches, make_batch
@@ -46,6 +45,7 @@ from .reallocation import loss_tables, occurring_words, reallocate
 from .scorer import to_device, autocast_for, perplexity
 from .table import WordTable
 from .vocab import Vocabulary
+from .progress import progress_bar
 
 __all__ = ["TrainConfig", "train", "resolve_device", "set_deterministic"]
 
@@ -145,7 +145,7 @@ def _train_epoch(
     start = time.perf_counter()
     all_lengths = corpus.global_lengths()
     batches = length_batches(all_lengths, cfg.max_tokens, generator=gen)
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, mininterval=2.0, disable=not ctx.is_main or None)
+    bar = progress_bar(batches, desc, "batch", ctx.is_main, leave=False, mininterval=2.0)
     nll_acc = torch.zeros((), dtype=torch.float64, device=device)
     empty = torch.zeros(0, dtype=torch.long)
     for step, idx in enumerate(bar):

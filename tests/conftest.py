@@ -15,6 +15,11 @@ def toy_sentences(n: int, seed: int = 0) -> list[str]:
             for _ in range(n)]
 
 
+# one thread from the start, so that module-scoped fixtures (which run before any function-scoped one)
+# train the same models whichever tests ran before them in this process
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(1)

@@ -43,11 +43,19 @@ def test_truncated_and_garbage_files_are_refused(tmp_path):
     path, *_ = make(tmp_path)
     data = path.read_bytes()
     (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="trunc.pt: not a readable"):
+    with pytest.raises(CheckpointError, match="trunc.pt: not a lightrnn-asr checkpoint: not a complete file"):
         load_checkpoint(tmp_path / "trunc.pt")
     (tmp_path / "text.pt").write_text("hello")
-    with pytest.raises(CheckpointError, match="text.pt"):
+    with pytest.raises(CheckpointError, match="text.pt: not a lightrnn-asr checkpoint: not a complete file"):
         load_checkpoint(tmp_path / "text.pt")
+    # a zip archive whose pickle is cut: corrupt, in the project's words
+    corrupt = bytearray(data)
+    start = data.index(b"data.pkl") + 40
+    corrupt[start : start + 40] = b"\x00" * 40
+    (tmp_path / "corrupt.pt").write_bytes(bytes(corrupt))
+    with pytest.raises(CheckpointError, match="corrupt.pt: not a") as e:
+        load_checkpoint(tmp_path / "corrupt.pt")
+    assert "weights_only" not in str(e.value)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
 
@@ -60,8 +68,9 @@ class _Evil:
 def test_malicious_pickle_is_not_executed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"format": "lightrnn-asr/1", "config": _Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match="evil.pt"):
+    with pytest.raises(CheckpointError, match="evil.pt: not a lightrnn-asr checkpoint: it holds Python objects") as e:
         load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only" not in str(e.value)  # never the advice to load it unsafely
     assert not (tmp_path / "pwned.txt").exists()
     with open(tmp_path / "raw.pt", "wb") as f:
         pickle.dump(_Evil(), f)

@@ -14,6 +14,9 @@ from lightrnn_asr.nbest import read_nbest, read_text
 from lightrnn_asr.wer import compute_wer
 
 DATA = Path(__file__).parent / "data"
+# an lm_scale at which the tiny LM of the `model` fixture (trained on the six prompts 100 times; the
+# recogniser's "bank" is out of its vocabulary) decides between the lattices' paths
+LM_DECIDES = 100.0
 
 
 def run(*args, ok=True):
@@ -34,7 +37,7 @@ def model(tmp_path_factory):
     (d / "valid.txt").write_text("\n".join(refs) + "\n")
     run("train", "--train-text", d / "train.txt", "--valid-text", d / "valid.txt", "--out-dir", d / "exp",
         "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1, "--rounds", 4, "--lr", 0.01, "--max-tokens", 300,
-        "--patience", 3, "--device", "cpu")
+        "--patience", 3, "--device", "cpu", "--threads", 1)  # one thread: the same model whatever ran before
     return d
 
 
@@ -120,7 +123,7 @@ def test_bad_input_gives_one_line_error(tmp_path, model):
     shutil.copy(model / "exp" / "best.pt", broken)
     broken.write_bytes(broken.read_bytes()[:1000])
     res = run("ppl", "--model", broken, "--text", model / "valid.txt", ok=False)
-    assert res.exit_code == 1 and "broken.pt: not a readable lightrnn-asr checkpoint" in res.output
+    assert res.exit_code == 1 and "broken.pt: not a lightrnn-asr checkpoint" in res.output
     res = run("rescore", "--nbest", DATA / "asterisk_dev_sample.nbest", "--out", tmp_path / "o.txt", ok=False)
     assert res.exit_code == 2 and "--dev-nbest" in res.output
     hyp = tmp_path / "hyp.txt"
@@ -169,7 +172,7 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
               "--ngram-order", 3, "--max-histories", 4]
     run(*common, "--lm-scale", 0, "--prune-lm-scale", 0, "--out", tmp_path / "am.txt")
     assert read_text(tmp_path / "am.txt")["asterisk-queue-thankyou"] == "bank you for your patients".split()
-    run(*common, "--lm-scale", 15, "--prune-lm-scale", 15, "--out", tmp_path / "lm.txt",
+    run(*common, "--lm-scale", LM_DECIDES, "--prune-lm-scale", LM_DECIDES, "--out", tmp_path / "lm.txt",
         "--scores-out", tmp_path / "s.tsv")
     assert read_text(tmp_path / "lm.txt")["asterisk-queue-thankyou"] == ref
     assert len((tmp_path / "s.tsv").read_text().splitlines()) > 10
@@ -197,7 +200,7 @@ def test_rescore_kaldi_and_openfst_lattices_and_write_the_rescored_lattices(mode
     write_fst_lattice(tmp_path / "fst" / f"{utt}.fst", src, words, fillers)
     ref = tuple(read_text(DATA / "asterisk_dev_sample.ref")[utt])
     common = ["rescore", "--model", model / "exp" / "best.pt", "--device", "cpu", "--ngram-order", 3,
-              "--max-histories", 4, "--lm-scale", 15, "--prune-lm-scale", 15, "--words", words_txt]
+              "--max-histories", 4, "--lm-scale", LM_DECIDES, "--prune-lm-scale", LM_DECIDES, "--words", words_txt]
     run(*common, "--lattices", tmp_path / "lat.txt", "--format", "kaldi", "--out", tmp_path / "k.txt",
         "--lattices-out", tmp_path / "k_out")
     run(*common, "--lattices", tmp_path / "fst", "--format", "fst", "--out", tmp_path / "f.txt",
@@ -212,7 +215,7 @@ def test_rescore_kaldi_and_openfst_lattices_and_write_the_rescored_lattices(mode
         assert lattice_nbest(lat, 1)[0].words == ref
         assert lattice_nbest(lat, 1, lm_scale=0.0)[0].words != ref  # acoustics alone get it wrong
     htk = read_htk(tmp_path / "h_out" / f"{utt}.slf")
-    assert htk.fp_lm is not None and lattice_nbest(htk, 1, lm_scale=15.0)[0].words == ref
+    assert htk.fp_lm is not None and lattice_nbest(htk, 1, lm_scale=LM_DECIDES)[0].words == ref
     res = run(*common[:-2], "--lattices", tmp_path / "fst", "--format", "fst", "--out", tmp_path / "x.txt", ok=False)
     assert res.exit_code != 0 and "--format fst needs --words" in res.output
 
@@ -272,3 +275,27 @@ def test_train_adaptive_softmax_lstm(model, tmp_path):
     res = run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir", out,
               "--model-type", "adaptive", "--cutoffs", "30,10", ok=False)
     assert res.exit_code == 2 and "cutoffs" in res.output
+
+
+def test_progress_bars_stay_out_of_log_files(model, tmp_path):
+    """With stderr redirected to a file (not a terminal), training, loss tables and lattice rescoring
+    log their lines but draw no bar: no carriage returns."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.txt"
+    lats = tmp_path / "lats"
+    lats.mkdir()
+    for name in ("asterisk-queue-thankyou.slf", "asterisk-do-not-disturb.slf"):
+        shutil.copy(DATA / name, lats)
+    cli = [sys.executable, "-m", "lightrnn_asr.cli"]
+    with open(log, "w") as err:
+        subprocess.run([str(a) for a in [*cli, "train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt",
+                        "--out-dir", tmp_path / "exp", "--embed-dim", 8, "--hidden-dim", 8, "--rounds", 2,
+                        "--device", "cpu"]], stderr=err, check=True)
+        subprocess.run([str(a) for a in [*cli, "rescore", "--lattices", lats, "--model", tmp_path / "exp" / "best.pt", "--lm-scale", 1,
+                        "--device", "cpu", "--out", tmp_path / "1best.txt"]], stderr=err, stdout=subprocess.DEVNULL,
+                       check=True)
+    text = log.read_text()
+    assert "tokens/s" in text and "reallocated" in text
+    assert "\r" not in text

@@ -6,7 +6,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 
 from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.distributed import DistContext, sharded_map
+from pause_training import HANG_GUARD_S, wait_until_paused, wait_until_pending
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -77,7 +77,7 @@ def test_two_processes_train_like_one_and_hold_identical_tables(texts, tmp_path)
 
 
 def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_path):
-    """Two processes are stopped (SIGTERM to torchrun) once a round is saved; one process resumes;
+    """Two processes are stopped (SIGTERM to torchrun) in round 1, after round 0 was saved; one process resumes;
     the end result is a one-process run's."""
     train_txt, valid_txt = texts
     args = ["train", "--train-text", str(train_txt), "--valid-text", str(valid_txt), "--embed-dim", "16",
@@ -86,18 +86,22 @@ def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_
     lightrnn = str(BIN / "lightrnn-asr")
     run([lightrnn, *args, "--out-dir", str(tmp_path / "one")])
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    split = tmp_path / "split"
-    proc = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", lightrnn, *args,
-                             "--out-dir", str(split)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.time() + 120
-    while not (split / "history.json").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    split, pause_dir = tmp_path / "split", tmp_path / "pause"
+    pause_dir.mkdir()
+    # both ranks stop themselves when round 1 starts (round 0 saved); SIGTERM goes to torchrun, which
+    # forwards it to the ranks; once it is pending in both, they continue and handle it in round 1
+    proc = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2",
+                             str(HERE / "pause_training.py"), "1:0", str(pause_dir), *args, "--out-dir", str(split)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ranks = wait_until_paused(pause_dir, 2, proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    for pid in ranks:
+        wait_until_pending(pid, signal.SIGTERM, proc)
+    for pid in ranks:
+        os.kill(pid, signal.SIGCONT)
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
     stopped = json.loads((split / "history.json").read_text())
-    assert stopped and all(h["processes"] == 2 for h in stopped), err[-2000:]
-    assert len(stopped) < 6, "the run ended before it was stopped"
+    assert len(stopped) == 1 and stopped[0]["processes"] == 2, err[-2000:]
     assert {p.name for p in split.iterdir()} <= {"best.pt", "history.json", "last.pt", "vocab.txt",
                                                  ".history.json.tmp"}
     run([lightrnn, *args, "--out-dir", str(split), "--resume"])  # one process

@@ -4,34 +4,45 @@ uninterrupted run ends, weight for weight."""
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from lightrnn_asr.checkpoint import load_checkpoint
+from pause_training import HANG_GUARD_S, wait_until_paused, wait_until_pending
+
+HERE = Path(__file__).parent
 
 ARGS = ["--rounds", "2", "--epochs-per-round", "8", "--patience", "3", "--embed-dim", "16", "--hidden-dim", "32", "--num-layers", "1",
         "--dropout", "0.1", "--lr", "0.01", "--max-tokens", "400", "--seed", "3", "--device", "cpu", "--threads", "1"]
 
 
-def command(toy_text, out):
+def command(toy_text, out, pause_dir=None):
+    """The training command; with ``pause_dir``, training stops itself when round 1's epoch 3 starts."""
     train_path, valid_path = toy_text
-    return [sys.executable, "-m", "lightrnn_asr.cli", "train", "--train-text", str(train_path),
+    prefix = ["-m", "lightrnn_asr.cli"] if pause_dir is None else [str(HERE / "pause_training.py"), "1:3", str(pause_dir)]
+    return [sys.executable, *prefix, "train", "--train-text", str(train_path),
             "--valid-text", str(valid_path), "--out-dir", str(out), *ARGS]
 
 
-def kill_after_first_round(cmd, sig, out):
-    """Start training, wait until round 0's checkpoint exists, then send ``sig`` (mid round 1)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (out / "last.pt").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "round 0 did not finish in time"
-        time.sleep(0.02)
-    time.sleep(0.2)  # into round 1 (a round takes about a second)
+def interrupt_round_1(texts, sig, out):
+    """Train, pause in round 1 (round 0's checkpoint written, 3 of round 1's 8 epochs done), send
+    ``sig``, continue.
+
+    The signal is pending before the process runs again, so it is handled inside round 1 at the
+    start of its epoch 3, on any machine and under any load.
+    """
+    pause_dir = out.parent / "pause"
+    pause_dir.mkdir()
+    proc = subprocess.Popen(command(texts, out, pause_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    [pid] = wait_until_paused(pause_dir, 1, proc)
+    assert pid == proc.pid
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    if sig != signal.SIGKILL:
+        wait_until_pending(pid, sig, proc)
+        proc.send_signal(signal.SIGCONT)
+    _, err = proc.communicate(timeout=HANG_GUARD_S)
     return proc.returncode, err
 
 
@@ -52,15 +63,16 @@ def uninterrupted(tmp_path_factory):
 def test_killed_training_resumes_to_the_same_weights(uninterrupted, tmp_path, sig):
     texts, full = uninterrupted
     out = tmp_path / "exp"
-    code, err = kill_after_first_round(command(texts, out), sig, out)
+    code, err = interrupt_round_1(texts, sig, out)
     if sig == signal.SIGKILL:
         assert code == -signal.SIGKILL
     else:
         assert code == 130, err
         assert "interrupted: " in err and "continue with --resume" in err
-    saved = load_checkpoint(out / "last.pt")  # intact, and still round 0 (the kill came mid round 1)
+    saved = load_checkpoint(out / "last.pt")  # intact, and still round 0 (the signal came in round 1)
     assert saved.train_state["round"] == 0
-    subprocess.run(command(texts, out) + ["--resume"], check=True, capture_output=True)
+    res = subprocess.run(command(texts, out) + ["--resume"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
     resumed = load_checkpoint(out / "last.pt")
     assert resumed.train_state["round"] == 1
     a, b = full.model.state_dict(), resumed.model.state_dict()

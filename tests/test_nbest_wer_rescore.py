@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from lightrnn_asr.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest
-from lightrnn_asr.rescore import Scales, one_best, oracle, score_nbest, tune_scales
+from lightrnn_asr.rescore import Scales, one_best, oracle, score_nbest
+from lightrnn_asr.tuning import tune_scales
 from lightrnn_asr.wer import bootstrap_ci, compute_wer, format_alignment, utterance_errors
 
 
@@ -115,7 +116,7 @@ def test_rescoring_arithmetic_tuning_and_oracle():
     tuned = tune_scales(scored, refs, np.arange(0, 1.01, 0.1), [0.0])
     assert tuned.best_wer == 0.0 and 0.4 <= tuned.scales.lm_scale <= 1.0
     assert tuned.scales.lm_scale == pytest.approx(0.7)  # the median of the tied optimum 0.4 .. 1.0
-    assert tuned.wer[0, 0] == pytest.approx(100 * 3 / 2)  # lm_scale 0: 1 sub + (1 sub + 1 ins)
+    assert tuned.lm_scales[0] == 0.0 and tuned.sweep_wer[0] == pytest.approx(100 * 3 / 2)  # 1 sub + (1 sub + 1 ins)
     assert oracle(scored, refs) == {"u1": ["right"], "u2": ["right"]}
     # the word penalty alone can also prefer the shorter u2 hypothesis
     assert one_best(scored, Scales(0.0, word_penalty=-2.5))["u2"] == ["right"]

@@ -90,7 +90,7 @@ if run_stage 4; then
     [ -f $exp/rescore/${test}_first_pass.txt ] || lightrnn-asr rescore $input --lm-scale 0 \
       --fp-lm-scale $fp_lm_scale --out $exp/rescore/${test}_first_pass.txt >/dev/null
     [ -f $exp/rescore/${test}_lightrnn.txt ] || lightrnn-asr rescore $input $dev_input --dev-ref $data/$dev/text \
-      --model $exp/lm/lightrnn/best.pt --fp-lm-scale $fp_lm_scale --lm-scales 0:2:0.1 --word-penalties=-2:2:0.5 \
+      --model $exp/lm/lightrnn/best.pt \
       --out $exp/rescore/${test}_lightrnn.txt --plot $exp/rescore/${dev}_sweep.png > $exp/rescore/${test}_scales.json
   done
 fi

@@ -94,7 +94,7 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-  log 5 "rescore: scales tuned on test_dev93, applied to both sets; compute-wer files per system"
+  log 5 "rescore: lm_scale, word_penalty and the graph score's weight tuned on test_dev93, applied to both sets; compute-wer files per system"
   mkdir -p $exp/rescore
   for s in $sets; do
     # first pass: Kaldi's own ranking (acoustic x acwt + graph score)
@@ -102,7 +102,7 @@ if run_stage 5; then
       --fp-lm-scale 1 --out $exp/rescore/${s}_first_pass.txt >/dev/null
     [ -f $exp/rescore/${s}_lightrnn.txt ] || lightrnn-asr rescore --nbest $data/nbest/$s.nbest \
       --dev-nbest $data/nbest/test_dev93.nbest --dev-ref $data/test_dev93/text --model $exp/lm/lightrnn/best.pt \
-      --fp-lm-scale 1 --lm-scales 0:2:0.1 --word-penalties=-2:2:0.5 --out $exp/rescore/${s}_lightrnn.txt \
+      --out $exp/rescore/${s}_lightrnn.txt \
       --plot $exp/rescore/test_dev93_sweep.png > $exp/rescore/${s}_scales.json
     for system in first_pass lightrnn; do
       lightrnn-asr wer --compute-wer --ref $data/$s/text --hyp $exp/rescore/${s}_$system.txt \

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-k2 = pytest.importorskip("k2")
+from require_k2 import import_k2  # noqa: E402
+
+k2 = import_k2()
 
 from click.testing import CliRunner  # noqa: E402
 

@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-k2 = pytest.importorskip("k2")
+from require_k2 import import_k2  # noqa: E402
+
+k2 = import_k2()
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from librispeech_tree import PARTS, build  # noqa: E402

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluate import LM_SCALES, WORD_PENALTIES, tune_with_ngram
 from lightrnn_asr import (add_words, compute_wer, load_checkpoint, one_best, read_nbest, read_sentences, read_text,
                           score_nbest, tune_scales)
 from lightrnn_asr.data import length_batches, make_batch
@@ -119,8 +118,8 @@ def main() -> None:
     for label, model in models.items():
         dev_scored = score_nbest(model, vocabs[label], dev_nb)
         test_scored = score_nbest(model, vocabs[label], test_nb)
-        for system, tuned in (("LightRNN", tune_scales(dev_scored, dev_ref, LM_SCALES, WORD_PENALTIES)),
-                              ("LightRNN + trigram", tune_with_ngram(dev_scored, dev_ref))):
+        for system, tuned in (("LightRNN", tune_scales(dev_scored, dev_ref, fp_lm_scales=[0.0])),
+                              ("LightRNN + trigram", tune_scales(dev_scored, dev_ref))):
             w_all, w_sub = wers(one_best(test_scored, tuned.scales))
             results["models"][label][system] = {"wer": w_all.wer, "wer_name_utts": w_sub.wer,
                                                 "dev_wer": tuned.best_wer}

@@ -42,12 +42,13 @@ import torch
 from torch import nn
 
 from lightrnn_asr import (FillerMap, Hypothesis, LatticeRescoreConfig, Scales, compute_wer, load_checkpoint,
-                          one_best, oracle, read_htk, read_text, rescore_lattice, rescored_nbest, score_nbest)
+                          one_best, oracle, read_htk, read_text, rescore_lattice, rescored_nbest, score_nbest,
+                          tune_scales)
 from lightrnn_asr.k2 import lattice_to_k2, rescore_k2_lattices, rescore_k2_nbest
 from lightrnn_asr.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import tune_with_ngram, write_report  # noqa: E402
+from evaluate import write_report  # noqa: E402
 from lattice_eval import trigram_fn  # noqa: E402
 
 TRIGRAM_WEIGHT = 8.0
@@ -130,7 +131,7 @@ def main() -> None:
             t0 = time.perf_counter()
             scored = {sp: fn(sp) for sp in ("dev", "test")}
             secs = (time.perf_counter() - t0) / n_utts
-            tuned = tune_with_ngram(scored["dev"], refs["dev"])
+            tuned = tune_scales(scored["dev"], refs["dev"])
             prune.setdefault("scales", tuned.scales)
             w = compute_wer(refs["test"], one_best(scored["test"], tuned.scales))
             o = compute_wer(refs["test"], oracle(scored["test"], refs["test"]))

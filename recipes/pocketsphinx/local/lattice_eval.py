@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightrnn_asr import (LatticeRescoreConfig, compute_wer, load_checkpoint, one_best, oracle, read_htk,
-                          read_nbest, read_text, rescore_lattices, score_nbest)
+                          read_nbest, read_text, rescore_lattices, score_nbest, tune_scales)
 from lightrnn_asr.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evaluate import tune_with_ngram, write_report  # noqa: E402
+from evaluate import write_report  # noqa: E402
 from nbest_from_lattices import load_ngram  # noqa: E402
 
 SETS = ("asterisk", "synthetic", "librivox")
@@ -88,7 +88,7 @@ def main() -> None:
             scored = {split: score_nbest(ck.model, ck.vocab, {u: h[:n] for u, h in full[split].items()})
                       for split in ("dev", "test")}
             secs = (time.perf_counter() - t0) / n_utts
-            tuned = tune_with_ngram(scored["dev"], refs["dev"])
+            tuned = tune_scales(scored["dev"], refs["dev"])
             if n == 100:
                 prune_scales = tuned.scales
             w = compute_wer(refs["test"], one_best(scored["test"], tuned.scales))
@@ -110,7 +110,7 @@ def main() -> None:
                       for split in ("dev", "test")}
             secs = (time.perf_counter() - t0) / n_utts
             lat_scored = lat_scored or scored
-            tuned = tune_with_ngram(scored["dev"], refs["dev"])
+            tuned = tune_scales(scored["dev"], refs["dev"])
             w = compute_wer(refs["test"], one_best(scored["test"], tuned.scales))
             name = (f"lattice rescoring (trigram histories, {max_histories} per state"
                     + (f", global beam {global_beam:g})" if math.isfinite(global_beam) else ")"))
