@@ -1,6 +1,7 @@
 """The automatic scale search against a hand-set grid, on the pocketsphinx recipe's real N-best lists.
 
     python benchmarks/tuning_search.py --recipe recipes/pocketsphinx --out docs/bench/tuning_search.jsonl
+    python benchmarks/tuning_search.py --table docs/bench/tuning_search.jsonl
 
 Needs the outputs of ``make demo`` (stages 0-6: decoded lists and the two trained LMs). For every
 evaluation set and system (trigram alone, each LM alone, each LM + trigram) the weights are tuned
@@ -57,12 +58,30 @@ def hand_tune(dev, ref, with_fp: bool):
     return best
 
 
+def table(path: Path) -> str:
+    """Markdown: per set and system, the hand-set grid beside the automatic search (and the CLI)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out = ["| set | system | search | dev WER | test WER [95% CI] | lm_scale / word_penalty / fp_lm_scale | "
+           "points | seconds |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        dev = f"{r['dev_wer']:.2f}" if "dev_wer" in r else ""
+        ci = r["test_ci95"]
+        out.append(f"| {r['set']} | {r['system']} | {r['search']} | {dev} | {r['test_wer']:.2f} [{ci[0]:.1f}, {ci[1]:.1f}] | "
+                   f"{r['lm_scale']:.3g} / {r['word_penalty']:.3g} / {r['fp_lm_scale']:.3g} | {r.get('points', '')} | "
+                   f"{r['seconds']:.1f} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", type=Path, default=Path("recipes/pocketsphinx"))
     ap.add_argument("--out", type=Path)
     ap.add_argument("--replications", type=int, default=2000)
+    ap.add_argument("--table", type=Path, help="print the Markdown table of a results file and stop")
     args = ap.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
     torch.set_num_threads(2)
     data, exp = args.recipe / "data", args.recipe / "exp"
     common = {"bench": "tuning_search", "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",

@@ -722,8 +722,9 @@ def _rescore(ctx, device, nbest_path, lattices_path, dev_lattices, k2_path, dev_
         scales = tuned.scales
         click.echo(f"tuned on {dev_input}: {tuned.describe()} ({tuned.points} weight combinations)", err=True)
         for axis in tuned.on_edge:
-            click.echo(f"Warning: the best {axis} ({getattr(scales, axis):.4g}) is on the edge of the searched "
-                       f"range; widen {_GRID_OPTIONS[axis]}",
+            lo, hi = tuned.ranges[axis]
+            click.echo(f"Warning: the lowest dev WER is reached at the edge of the searched {axis} range "
+                       f"[{lo:.4g}, {hi:.4g}] (chosen: {getattr(scales, axis):.4g}); widen {_GRID_OPTIONS[axis]}",
                        err=True)
         if plot_path:
             plot_scale_sweep({Path(model_path or "am-only").stem: (tuned.lm_scales, tuned.sweep_wer)},

@@ -53,8 +53,10 @@ class TuneResult:
         dev_wer: dev WER (percent) at ``scales``.
         lm_scales, sweep_wer: ``(k,)`` float64 each: dev WER (percent) against ``lm_scale`` with the
             other two weights at their chosen values (for a plot of the sweep).
-        on_edge: names of the axes whose chosen value lies on the edge of the searched range.
-        searched: for every axis, ``"grid"`` (given), ``"auto"`` or ``"fixed"`` (no first-pass score).
+        on_edge: names of the axes on whose searched range's edge the lowest dev WER is reached.
+        ranges: ``{axis: (lowest, highest)}`` value searched.
+        searched: for every axis, ``"grid"`` (given), ``"auto"`` or ``"fixed"`` (at 0: no first-pass
+            score, or a score that is the same for every hypothesis of every list).
         points: number of weight combinations evaluated.
     """
 
@@ -63,6 +65,7 @@ class TuneResult:
     lm_scales: np.ndarray
     sweep_wer: np.ndarray
     on_edge: list[str] = field(default_factory=list)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     searched: dict[str, str] = field(default_factory=dict)
     points: int = 0
 
@@ -100,7 +103,7 @@ class _DevLists:
         self.n_ref = max(1, sum(len(refs[u]) for u in scored))
         self.sizes = np.array([len(s.words) for s in lists])
 
-    def units(self) -> dict[str, float]:
+    def units(self) -> dict[str, float | None]:
         """Each weight's natural unit: the median over utterances of the ratio of score spreads, a
         spread being the interquartile range over the list's hypotheses (robust to a few outliers,
         such as hypotheses whose OOVs carry a large penalty)."""
@@ -118,7 +121,9 @@ class _DevLists:
         def unit(other):
             o = spread(other)
             ok = (o > 0) & (am > 0)
-            return float(np.median(am[ok] / o[ok])) if ok.any() else 1.0
+            if ok.any():
+                return float(np.median(am[ok] / o[ok]))
+            return 1.0 if (o > 0).any() else None  # None: the score is constant within every list
 
         return {"lm_scale": unit(self.lm), "word_penalty": unit(self.nw), "fp_lm_scale": unit(self.fp)}
 
@@ -227,6 +232,9 @@ def tune_scales(
         if g.size == 0:
             raise ValueError(f"empty {a} grid")
     units = dev.units()
+    for a in AXES:  # a score that never differs within a list (no LM given, say) cannot change a 1-best
+        if searched[a] == "auto" and units[a] is None:
+            searched[a], grids[a] = "fixed", np.zeros(1)
     auto = [a for a in AXES if searched[a] == "auto"]
     search = _Search(dev)
     widen = {a: 0 for a in auto}
@@ -254,5 +262,6 @@ def tune_scales(
     sweep = np.unique(np.concatenate([outer[0], [chosen[0]]]))
     sweep_wer = 100.0 * dev.errors(np.stack([sweep, np.full_like(sweep, chosen[1]),
                                              np.full_like(sweep, chosen[2])], -1)) / dev.n_ref
-    return TuneResult(scales, 100.0 * best_errors / dev.n_ref, sweep, sweep_wer, on_edge, searched,
+    ranges = {a: (float(outer[d].min()), float(outer[d].max())) for d, a in enumerate(AXES)}
+    return TuneResult(scales, 100.0 * best_errors / dev.n_ref, sweep, sweep_wer, on_edge, ranges, searched,
                       search.points + len(sweep))

@@ -75,6 +75,7 @@ def test_rescore_tunes_scales_and_lowers_wer(model, tmp_path):
               tmp_path / "scores.tsv", "--plot", tmp_path / "sweep.png", "--device", "cpu")
     scales = json.loads(res.output.strip().splitlines()[-1])
     assert scales["lm_scale"] > 0
+    assert "asterisk_dev_sample.nbest: lm_scale" in res.output and "weight combinations" in res.output
     am_wer = compute_wer(refs, read_text(tmp_path / "am.txt")).wer
     lm_wer = compute_wer(refs, read_text(tmp_path / "lm.txt")).wer
     assert lm_wer < am_wer
@@ -275,6 +276,17 @@ def test_train_adaptive_softmax_lstm(model, tmp_path):
     res = run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir", out,
               "--model-type", "adaptive", "--cutoffs", "30,10", ok=False)
     assert res.exit_code == 2 and "cutoffs" in res.output
+
+
+def test_rescore_says_when_the_optimum_is_on_the_edge_of_a_given_grid(model, tmp_path):
+    nbest, ref = DATA / "asterisk_dev_sample.nbest", DATA / "asterisk_dev_sample.ref"
+    common = ["rescore", "--nbest", nbest, "--model", model / "exp" / "best.pt", "--dev-nbest", nbest, "--dev-ref", ref,
+              "--device", "cpu", "--out", tmp_path / "1best.txt"]
+    res = run(*common, "--lm-scales", "0,0.001", "--word-penalty", 0)
+    assert ("Warning: the lowest dev WER is reached at the edge of the searched lm_scale range [0, 0.001]"
+            in res.output) and "widen --lm-scales" in res.output
+    res = run(*common)  # these 6 lists are flat over wide ranges: the automatic search's plateau may touch its edges
+    assert json.loads(res.output.strip().splitlines()[-1])["lm_scale"] > 0.001
 
 
 def test_progress_bars_stay_out_of_log_files(model, tmp_path):

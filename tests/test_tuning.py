@@ -178,3 +178,26 @@ def test_errors():
         tune_scales(scored, {"u000": ["x"]})
     with pytest.raises(ValueError, match="no dev utterances"):
         tune_scales({}, {})
+
+
+def test_a_score_that_never_differs_is_not_searched():
+    scored, refs = synthetic_lists(seed=7)
+    no_lm = {u: dataclasses.replace(s, lm=np.zeros(len(s.words))) for u, s in scored.items()}  # rescoring without an LM
+    tuned = tune_scales(no_lm, refs)
+    assert tuned.searched == {"lm_scale": "fixed", "word_penalty": "auto", "fp_lm_scale": "auto"}
+    assert tuned.scales.lm_scale == 0.0 and tuned.scales.fp_lm_scale > 0
+
+
+def test_refinement_finds_an_optimum_between_the_coarse_points():
+    # every list is right only for lm_scale in (2.1, 2.4): 10 need more than 2.1, 10 less than 2.4,
+    # 5 more than 1.5; 21 more are right whatever the weights. The unit is 1.5, so the coarse grid
+    # has 1.5 and 3, on either side of the interval, and no point in it
+    scored, refs = two_way_lists([2.1] * 10 + [-2.4] * 10 + [1.5] * 5)
+    for u in range(21):
+        scored[f"easy{u}"] = ScoredNBest(words=[("right",), ("right",)], am=np.array([-1.0, 0.0]),
+                                         lm=np.array([1.0, 0.0]), n_words=np.array([1, 1]),
+                                         n_oov=np.zeros(2, dtype=np.int64))
+        refs[f"easy{u}"] = ["right"]
+    tuned = tune_scales(scored, refs, None, [0.0])
+    assert 1.5 in tuned.lm_scales and 3.0 in tuned.lm_scales
+    assert tuned.dev_wer == 0.0 and 2.1 < tuned.scales.lm_scale < 2.4
