@@ -2,11 +2,15 @@
 
 import dataclasses
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from lightrnn_asr.rescore import Scales, ScoredNBest, one_best
+from lightrnn_asr.cli import main
+from lightrnn_asr.nbest import read_nbest, read_text
+from lightrnn_asr.rescore import Scales, ScoredNBest, one_best, score_nbest
 from lightrnn_asr.tuning import tune_scales
 from lightrnn_asr.wer import compute_wer
 
@@ -201,3 +205,28 @@ def test_refinement_finds_an_optimum_between_the_coarse_points():
     tuned = tune_scales(scored, refs, None, [0.0])
     assert 1.5 in tuned.lm_scales and 3.0 in tuned.lm_scales
     assert tuned.dev_wer == 0.0 and 2.1 < tuned.scales.lm_scale < 2.4
+
+
+HAND_LM_SCALES = np.round(np.arange(0.0, 40.01, 1.0), 4)  # the grid the pocketsphinx recipe used to set by hand
+HAND_WORD_PENALTIES = np.round(np.arange(-30.0, 10.01, 2.5), 4)
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["asterisk_dev_trigram", "synthetic_dev_trigram"])
+def test_on_real_lists_the_defaults_do_as_well_as_the_hand_set_grid(name, tmp_path):
+    """Real pocketsphinx 20-best lists with the first-pass trigram: the automatic search of
+    word_penalty x fp_lm_scale reaches at least the dev WER of the recipe's old hand-set grid
+    (lm_scale x word_penalty with the trigram as the LM), and the command line prints the same."""
+    nbest, ref = read_nbest(DATA / f"{name}.nbest"), read_text(DATA / f"{name}.ref")
+    scored = score_nbest(None, None, nbest)
+    trigram_as_lm = {u: dataclasses.replace(s, lm=s.fp_lm, fp_lm=None) for u, s in scored.items()}
+    hand = tune_scales(trigram_as_lm, ref, HAND_LM_SCALES, HAND_WORD_PENALTIES)
+    auto = tune_scales(scored, ref)
+    assert auto.searched == {"lm_scale": "fixed", "word_penalty": "auto", "fp_lm_scale": "auto"}
+    assert auto.dev_wer <= hand.dev_wer and auto.dev_wer < 0.9 * dev_wer(scored, ref, Scales(0.0))
+    res = CliRunner().invoke(main, ["rescore", "--nbest", str(DATA / f"{name}.nbest"), "--dev-nbest",
+                                    str(DATA / f"{name}.nbest"), "--dev-ref", str(DATA / f"{name}.ref"),
+                                    "--out", str(tmp_path / "1best.txt")])
+    assert res.exit_code == 0, res.output
+    assert f"dev WER {auto.dev_wer:.2f}%" in res.output
+    assert compute_wer(ref, read_text(tmp_path / "1best.txt")).wer == pytest.approx(auto.dev_wer)
