@@ -13,6 +13,7 @@ Linux only (``/proc/PID/stat`` and ``/proc/PID/status``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -90,6 +91,23 @@ def wait_until_pending(pid: int, sig: int, proc: subprocess.Popen) -> None:
         return any(m & bit for m in masks)
 
     _wait(pending, f"waiting for signal {sig} to reach process {pid}", proc)
+
+
+@contextlib.contextmanager
+def cleanup(proc: subprocess.Popen, pid_dir: Path):
+    """On the way out (a failed assertion included), kill what is left of ``proc`` and of the
+    processes that paused themselves, so that no stopped process outlives the test."""
+    try:
+        yield proc
+    finally:
+        for p in pid_dir.glob("*.pid"):
+            pid = int(p.read_text())
+            if _proc_state(pid) == "T":  # still paused (an exited one's pid may belong to another process now)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def main() -> None:

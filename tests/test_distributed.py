@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import torch
 
 from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.distributed import DistContext, sharded_map
-from pause_training import HANG_GUARD_S, wait_until_paused, wait_until_pending
+from pause_training import HANG_GUARD_S, cleanup, wait_until_paused, wait_until_pending
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -34,12 +35,20 @@ def toy_text(path: Path, n: int, seed: int) -> Path:
     return path
 
 
+def torchrun(nproc: int) -> list[str]:
+    """torchrun on this machine with its rendezvous on a port the OS picks. (``--standalone`` does
+    that from torch 2.x on, but under torch 1.13 it takes the fixed port 29400, which another job
+    on the machine may hold.)"""
+    return [str(BIN / "torchrun"), "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0",
+            f"--rdzv_id={uuid.uuid4()}", "--nnodes=1", f"--nproc_per_node={nproc}"]
+
+
 def run(cmd: list[str], nproc: int = 0, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``cmd`` in one process, or under ``torchrun --standalone --nproc_per_node nproc``; one thread each."""
+    """``cmd`` in one process, or under :func:`torchrun` with ``nproc`` processes; one thread each."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     if nproc:  # torchrun runs a Python script with its own interpreter
         cmd = cmd[1:] if cmd[0] == sys.executable else cmd
-        cmd = [str(BIN / "torchrun"), "--standalone", f"--nproc_per_node={nproc}", *cmd]
+        cmd = [*torchrun(nproc), *cmd]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=cwd)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res
@@ -90,16 +99,17 @@ def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_
     pause_dir.mkdir()
     # both ranks stop themselves when round 1 starts (round 0 saved); SIGTERM goes to torchrun, which
     # forwards it to the ranks; once it is pending in both, they continue and handle it in round 1
-    proc = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2",
-                             str(HERE / "pause_training.py"), "1:0", str(pause_dir), *args, "--out-dir", str(split)],
+    proc = subprocess.Popen([*torchrun(2), str(HERE / "pause_training.py"), "1:0", str(pause_dir), *args,
+                             "--out-dir", str(split)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ranks = wait_until_paused(pause_dir, 2, proc)
-    proc.send_signal(signal.SIGTERM)
-    for pid in ranks:
-        wait_until_pending(pid, signal.SIGTERM, proc)
-    for pid in ranks:
-        os.kill(pid, signal.SIGCONT)
-    _, err = proc.communicate(timeout=HANG_GUARD_S)
+    with cleanup(proc, pause_dir):
+        ranks = wait_until_paused(pause_dir, 2, proc)
+        proc.send_signal(signal.SIGTERM)
+        for pid in ranks:
+            wait_until_pending(pid, signal.SIGTERM, proc)
+        for pid in ranks:
+            os.kill(pid, signal.SIGCONT)
+        _, err = proc.communicate(timeout=HANG_GUARD_S)
     stopped = json.loads((split / "history.json").read_text())
     assert len(stopped) == 1 and stopped[0]["processes"] == 2, err[-2000:]
     assert {p.name for p in split.iterdir()} <= {"best.pt", "history.json", "last.pt", "vocab.txt",
