@@ -54,8 +54,8 @@ def write_report(out: Path, stem: str, title: str, lm: str, sections: list[str],
 def scales_text(r: dict | None) -> str:
     if not r:
         return ""
-    text = f"{r['lm_scale']:g} / {r['word_penalty']:g}"
-    return text + (f" / {r['fp_lm_scale']:g}" if "fp_lm_scale" in r else "")
+    text = f"{r['lm_scale']:.3g} / {r['word_penalty']:.3g}"
+    return text + (f" / {r['fp_lm_scale']:.3g}" if "fp_lm_scale" in r else "")
 
 
 def ci_text(c: dict) -> str:

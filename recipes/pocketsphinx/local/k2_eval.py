@@ -137,8 +137,8 @@ def main() -> None:
             o = compute_wer(refs["test"], oracle(scored["test"], refs["test"]))
             hyps = np.mean([len(x.words) for x in scored["test"].values()])
             rows.append([name, f"{w.wer:.2f}", f"{w.errors}/{w.ref_words}", f"{o.wer:.2f}", f"{hyps:.0f}",
-                         f"{secs:.3f}", f"{tuned.scales.lm_scale:g} / {tuned.scales.word_penalty:g} / "
-                                        f"{tuned.scales.fp_lm_scale:g}"])
+                         f"{secs:.3f}", f"{tuned.scales.lm_scale:.3g} / {tuned.scales.word_penalty:.3g} / "
+                                        f"{tuned.scales.fp_lm_scale:.3g}"])
             res[name] = {"wer": w.wer, "oracle_wer": o.wer, "hyps_per_utt": float(hyps), "seconds_per_utt": secs,
                          "dev_wer": tuned.best_wer, "lm_scale": tuned.scales.lm_scale,
                          "word_penalty": tuned.scales.word_penalty, "fp_lm_scale": tuned.scales.fp_lm_scale}

@@ -94,8 +94,8 @@ def main() -> None:
             w = compute_wer(refs["test"], one_best(scored["test"], tuned.scales))
             hyps = np.mean([len(x.words) for x in scored["test"].values()])
             rows.append([f"{n}-best rescoring", f"{w.wer:.2f}", f"{w.errors}/{w.ref_words}", f"{hyps:.0f}",
-                         f"{secs:.3f}", f"{tuned.scales.lm_scale:g} / {tuned.scales.word_penalty:g} / "
-                                        f"{tuned.scales.fp_lm_scale:g}"])
+                         f"{secs:.3f}", f"{tuned.scales.lm_scale:.3g} / {tuned.scales.word_penalty:.3g} / "
+                                        f"{tuned.scales.fp_lm_scale:.3g}"])
             res[f"{n}-best"] = {"wer": w.wer, "seconds_per_utt": secs, "dev_wer": tuned.best_wer,
                                 "scales": dataclasses.asdict(tuned.scales)}
         lat_scored = None
@@ -115,7 +115,7 @@ def main() -> None:
             name = (f"lattice rescoring (trigram histories, {max_histories} per state"
                     + (f", global beam {global_beam:g})" if math.isfinite(global_beam) else ")"))
             rows.append([name, f"{w.wer:.2f}", f"{w.errors}/{w.ref_words}", "lattice", f"{secs:.3f}",
-                         f"{tuned.scales.lm_scale:g} / {tuned.scales.word_penalty:g} / {tuned.scales.fp_lm_scale:g}"])
+                         f"{tuned.scales.lm_scale:.3g} / {tuned.scales.word_penalty:.3g} / {tuned.scales.fp_lm_scale:.3g}"])
             res[name] = {"wer": w.wer, "seconds_per_utt": secs, "dev_wer": tuned.best_wer,
                          "scales": dataclasses.asdict(tuned.scales), "max_histories": max_histories,
                          "global_beam": global_beam if math.isfinite(global_beam) else None}
