@@ -87,8 +87,11 @@ def wait_until_pending(pid: int, sig: int, proc: subprocess.Popen) -> None:
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
         except FileNotFoundError:
             return True  # gone: nothing left to wait for
-        masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd:", "ShdPnd:"))]
-        return any(m & bit for m in masks)
+        masks = {line.split(":")[0]: int(line.split()[1], 16) for line in status
+                 if line.startswith(("SigPnd:", "ShdPnd:", "SigIgn:"))}
+        if masks["SigIgn"] & bit:  # an ignored signal is discarded, never pending
+            raise AssertionError(f"process {pid} ignores signal {sig} (inherited from whoever started the tests?)")
+        return bool((masks["SigPnd"] | masks["ShdPnd"]) & bit)
 
     _wait(pending, f"waiting for signal {sig} to reach process {pid}", proc)
 
@@ -108,6 +111,13 @@ def cleanup(proc: subprocess.Popen, pid_dir: Path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for the training process: SIGINT and SIGTERM as a fresh interpreter expects
+    them, even when the tests were started with them ignored (``nohup``, ``cmd &`` in a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import torch
 
 from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.distributed import DistContext, sharded_map
-from pause_training import HANG_GUARD_S, cleanup, wait_until_paused, wait_until_pending
+from pause_training import HANG_GUARD_S, cleanup, default_signals, wait_until_paused, wait_until_pending
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -101,7 +101,8 @@ def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_
     # forwards it to the ranks; once it is pending in both, they continue and handle it in round 1
     proc = subprocess.Popen([*torchrun(2), str(HERE / "pause_training.py"), "1:0", str(pause_dir), *args,
                              "--out-dir", str(split)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     with cleanup(proc, pause_dir):
         ranks = wait_until_paused(pause_dir, 2, proc)
         proc.send_signal(signal.SIGTERM)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lightrnn_asr.checkpoint import load_checkpoint
-from pause_training import HANG_GUARD_S, cleanup, wait_until_paused, wait_until_pending
+from pause_training import HANG_GUARD_S, cleanup, default_signals, wait_until_paused, wait_until_pending
 
 HERE = Path(__file__).parent
 
@@ -35,7 +35,8 @@ def interrupt_round_1(texts, sig, out):
     """
     pause_dir = out.parent / "pause"
     pause_dir.mkdir()
-    proc = subprocess.Popen(command(texts, out, pause_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command(texts, out, pause_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     with cleanup(proc, pause_dir):
         [pid] = wait_until_paused(pause_dir, 1, proc)
         assert pid == proc.pid
