@@ -257,6 +257,7 @@ def tune_scales(
             point = _median_tie(local)
         if best_errors is None or local[point] < best_errors:
             best_errors, chosen = int(local[point]), [float(local_axes[d][point[d]]) for d in range(3)]
+    chosen = [0.0 if abs(c) < 1e-9 else c for c in chosen]  # a refined grid's rounding residue around 0
     scales = Scales(lm_scale=chosen[0], word_penalty=chosen[1], fp_lm_scale=chosen[2])
     # the lm_scale sweep at the chosen other weights, over the searched range and the chosen value
     sweep = np.unique(np.concatenate([outer[0], [chosen[0]]]))
