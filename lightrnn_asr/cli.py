@@ -29,6 +29,7 @@ from .kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words, wr
 from .lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk, write_htk
 from .lattice_rescore import LatticeRescoreConfig, combine_scores, rescore_lattices
 from .model import LMConfig, build_model
+from .progress import progress_bar
 from .reallocation import SOLVERS
 from .openvocab import add_words
 from .nbest import NBestFormatError, iter_nbest, nbest_line, read_nbest, read_text, write_nbest, write_text
@@ -41,7 +42,6 @@ from .text import normalize_text, split_sentences
 from .train import TrainConfig, resolve_device, train
 from .vocab import Vocabulary, read_vocab, read_word_list, write_vocab
 from .wer import bootstrap_ci, compute_wer, format_alignment
-from .progress import progress_bar
 
 log = logging.getLogger("lightrnn_asr")
 

@@ -62,10 +62,10 @@ import torch
 
 from .lattice import FillerMap, Lattice, LatticeFormatError, out_arcs, to_fst, topological_order, word_labels
 from .model import model_device
+from .progress import progress_bar
 from .rescore import Scales, ScoredNBest
 from .scorer import split_on_oom
 from .vocab import Vocabulary
-from .progress import progress_bar
 
 __all__ = ["LatticeRescoreConfig", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
 

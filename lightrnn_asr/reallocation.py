@@ -34,9 +34,9 @@ from .assignment import (
 
 from .data import Corpus, length_batches, make_batch
 from .model import LightRNN, model_device
+from .progress import progress_bar
 from .scorer import autocast_for
 from .table import WordTable
-from .progress import progress_bar
 
 __all__ = [
     "loss_tables",

@@ -41,11 +41,11 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, length_batches, make_batch
 from .distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
 from .model import LightRNN, _LanguageModel
+from .progress import progress_bar
 from .reallocation import loss_tables, occurring_words, reallocate
 from .scorer import to_device, autocast_for, perplexity
 from .table import WordTable
 from .vocab import Vocabulary
-from .progress import progress_bar
 
 __all__ = ["TrainConfig", "train", "resolve_device", "set_deterministic"]
 
