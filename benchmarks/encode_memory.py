@@ -27,8 +27,8 @@ from bench_io import emit
 
 CHILD = """
 import resource, sys, time
-from lightrnn_asr.data import encode_corpus
-from lightrnn_asr.vocab import read_vocab
+from lightrnn_asr.text.corpus import encode_corpus
+from lightrnn_asr.text.vocabulary import read_vocab
 vocab = read_vocab(sys.argv[2])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()

@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 from bench_io import emit
 
-from lightrnn_asr.data import encode_corpus, length_batches, make_batch
-from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.reallocation import loss_tables, occurring_words, reallocate
-from lightrnn_asr.scorer import autocast_for, perplexity
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import read_vocab
+from lightrnn_asr.lm import LMConfig, build_model
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.sentences import perplexity
+from lightrnn_asr.text.corpus import encode_corpus, length_batches, make_batch
+from lightrnn_asr.text.vocabulary import read_vocab
+from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
+from lightrnn_asr.utils.device import autocast_for
 
 LABELS = {"lightrnn": "LightRNN", "adaptive": "LSTM, adaptive softmax", "lstm": "LSTM, full softmax"}
 

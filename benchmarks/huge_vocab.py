@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lightrnn_asr.checkpoint import load_checkpoint, save_checkpoint
-from lightrnn_asr.data import encode_corpus, length_batches, make_batch
-from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.vocab import read_vocab
+from lightrnn_asr.lm import LMConfig, build_model
+from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
+from lightrnn_asr.text.corpus import encode_corpus, length_batches, make_batch
+from lightrnn_asr.text.vocabulary import read_vocab
 
 TRUNK = ["--embed-dim", "200", "--hidden-dim", "200", "--num-layers", "1", "--dropout", "0.1"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from lightrnn_asr.checkpoint import load_checkpoint
+from lightrnn_asr.lm.checkpoint import load_checkpoint
 
 SUBJECTS = ["the cat", "the dog", "a bird", "my friend", "the old man"]
 VERBS = ["sees", "likes", "follows", "calls"]

@@ -40,13 +40,14 @@ from pathlib import Path
 import torch
 from bench_io import emit
 
-from lightrnn_asr.checkpoint import save_checkpoint
-from lightrnn_asr.compress import Compression, compress_model, compressed_state, state_bytes
-from lightrnn_asr.data import Corpus, length_batches, make_batch
-from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.scorer import autocast_for, score_sentences
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LMConfig, build_model
+from lightrnn_asr.lm.checkpoint import save_checkpoint
+from lightrnn_asr.lm.compress import Compression, compress_model, compressed_state, state_bytes
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.utils.device import autocast_for
 
 SYSTEMS = ("lightrnn", "adaptive", "lstm")
 LABELS = {"lightrnn": "LightRNN", "adaptive": "LSTM, adaptive softmax", "lstm": "LSTM, full softmax"}

@@ -20,7 +20,7 @@ from bench_io import emit
 from lm_compare import SYSTEMS, build, zipf_corpus
 from torch.profiler import ProfilerActivity, profile
 
-from lightrnn_asr.scorer import score_sentences
+from lightrnn_asr.scoring.sentences import score_sentences
 
 
 def main() -> None:

@@ -33,11 +33,11 @@ import time
 
 import scipy
 import torch
-
-from lightrnn_asr.assignment import allocation_cost, lower_bound
-from lightrnn_asr.reallocation import SOLVERS
-from lightrnn_asr.table import WordTable, table_shape
 from bench_io import emit
+
+from lightrnn_asr.lm.table import WordTable, table_shape
+from lightrnn_asr.training.assignment import allocation_cost, lower_bound
+from lightrnn_asr.training.reallocation import SOLVERS
 
 
 def synthetic(v: int, kind: str, seed: int, dtype: torch.dtype):
@@ -130,9 +130,9 @@ def markdown(path: str) -> str:
 
 def dump_tables(model_path: str, text: str, out_path: str) -> None:
     """Loss tables of a trained LightRNN on a text, saved for ``--tables``."""
-    from lightrnn_asr.checkpoint import load_checkpoint
-    from lightrnn_asr.data import encode_corpus
-    from lightrnn_asr.reallocation import loss_tables
+    from lightrnn_asr.lm.checkpoint import load_checkpoint
+    from lightrnn_asr.text.corpus import encode_corpus
+    from lightrnn_asr.training.reallocation import loss_tables
 
     ck = load_checkpoint(model_path, expect_type="lightrnn")
     corpus = encode_corpus(text, ck.vocab, max_len=40)

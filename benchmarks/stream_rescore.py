@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lightrnn_asr.checkpoint import save_checkpoint
-from lightrnn_asr.model import LightRNN, LMConfig
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LightRNN, LMConfig
+from lightrnn_asr.lm.checkpoint import save_checkpoint
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.vocabulary import Vocabulary
 
 WORDS = [f"w{i}" for i in range(5000)]
 
@@ -79,7 +79,7 @@ def main() -> None:
             mb = nbest.stat().st_size / 1e6
             rescore = [sys.executable, "-m", "lightrnn_asr.cli", "rescore", "--nbest", str(nbest), "--model",
                        str(tmp / "lm.pt"), "--lm-scale", "1", "--device", "cpu", "--out", str(tmp / "o.txt")]
-            whole = [sys.executable, "-c", f"from lightrnn_asr.nbest import read_nbest; read_nbest({str(nbest)!r})"]
+            whole = [sys.executable, "-c", f"from lightrnn_asr.formats.nbest import read_nbest; read_nbest({str(nbest)!r})"]
             rss, secs = child_peak(["env", f"OMP_NUM_THREADS={args.threads}", *rescore])
             rss_whole, _ = child_peak(whole)
             print(json.dumps({

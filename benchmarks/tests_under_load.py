@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_io import emit
 
 ROOT = Path(__file__).resolve().parent.parent

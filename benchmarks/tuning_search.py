@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from bench_io import emit
+
 from lightrnn_asr import bootstrap_ci, compute_wer, load_checkpoint, one_best, read_nbest, read_text, score_nbest
-from lightrnn_asr.tuning import tune_scales
+from lightrnn_asr.scoring.tuning import tune_scales
 
 SETS = ("librivox", "asterisk", "synthetic")
 HAND = {"lm_scales": np.round(np.arange(0.0, 40.01, 1.0), 4), "word_penalties": np.round(np.arange(-30.0, 10.01, 2.5), 4),

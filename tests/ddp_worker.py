@@ -3,7 +3,7 @@ directly for the single-process reference).
 
     python ddp_worker.py TRAIN_TXT VALID_TXT OUT_DIR ROUNDS
 
-Trains a tiny LightRNN (no dropout) with ``lightrnn_asr.train`` and writes what this rank holds
+Trains a tiny LightRNN (no dropout) with ``lightrnn_asr.training.loop`` and writes what this rank holds
 at the end to ``OUT_DIR/rank<R>.pt``: its parameters and word table.
 """
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from lightrnn_asr.data import encode_corpus, read_sentences
-from lightrnn_asr.distributed import init_distributed, shutdown
-from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.train import TrainConfig, train
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LMConfig, build_model
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.loop import TrainConfig, train
+from lightrnn_asr.utils.distributed import init_distributed, shutdown
 
 
 def main() -> None:

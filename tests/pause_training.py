@@ -2,7 +2,8 @@
 
 Run as ``python pause_training.py ROUND:EPOCH PID_DIR <lightrnn-asr arguments>`` (or under torchrun):
 when epoch EPOCH of round ROUND is about to start (so round ROUND-1's checkpoint is on disk, and the
-epochs of round ROUND before EPOCH are done), every process writes its pid to ``PID_DIR/<pid>.pid`` and stops itself with SIGSTOP. A test waits for that
+epochs of round ROUND before EPOCH are done), every process writes its pid to ``PID_DIR/<pid>.pid``
+and stops itself with SIGSTOP. A test waits for that
 with :func:`wait_until_paused`, sends its signal, waits until the signal is pending
 (:func:`wait_until_pending`) and continues the processes with SIGCONT. The signal is then handled
 inside round ROUND, at the start of epoch EPOCH, whatever the speed or load of the machine: the tests
@@ -27,7 +28,7 @@ HANG_GUARD_S = 600  # only against a hung process; nothing here depends on how f
 
 def pause_before_epoch(round_index: int, epoch: int, pid_dir: Path) -> None:
     """Make training stop itself (SIGSTOP) when epoch ``epoch`` of round ``round_index`` starts."""
-    train_module = importlib.import_module("lightrnn_asr.train")  # the package's `train` is the function
+    train_module = importlib.import_module("lightrnn_asr.training.loop")  # the package's `train` is the function
 
     original = train_module._train_epoch
 

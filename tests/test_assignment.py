@@ -4,7 +4,8 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from lightrnn_asr.assignment import (
+from lightrnn_asr.lm.table import WordTable, table_shape
+from lightrnn_asr.training.assignment import (
     _min_cost_matching,
     _transport,
     lower_bound,
@@ -14,8 +15,7 @@ from lightrnn_asr.assignment import (
     solve_rows_then_columns,
     solve_transport,
 )
-from lightrnn_asr.reallocation import allocation_cost
-from lightrnn_asr.table import WordTable, table_shape
+from lightrnn_asr.training.reallocation import allocation_cost
 
 
 def brute_force(row_loss, col_loss, n_rows, n_cols):

@@ -4,11 +4,11 @@ import pickle
 import pytest
 import torch
 
-from lightrnn_asr.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM, build_model
-from lightrnn_asr.scorer import score_sentences
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LSTMLM, LightRNN, LMConfig, build_model
+from lightrnn_asr.lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary
 
 SENTS = [torch.tensor(s) for s in ([3, 4, 5], [6], [])]
 
@@ -117,7 +117,7 @@ def test_python_floats_are_stored_exactly_and_without_the_float_opcode(tmp_path)
 def test_files_written_before_float_tagging_still_load(tmp_path):
     path, model, vocab, table = make(tmp_path)
     payload = torch.load(path, weights_only=True)
-    from lightrnn_asr.checkpoint import _decode_floats
+    from lightrnn_asr.lm.checkpoint import _decode_floats
 
     torch.save(_decode_floats(payload), tmp_path / "old.pt")  # plain Python floats, as older versions wrote
     ck = load_checkpoint(tmp_path / "old.pt")

@@ -1,17 +1,16 @@
 import json
 import math
 import shutil
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.cli import main
-from lightrnn_asr.nbest import read_nbest, read_text
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.nbest import read_nbest, read_text
+from lightrnn_asr.lm.checkpoint import load_checkpoint
 
 DATA = Path(__file__).parent / "data"
 # an lm_scale at which the tiny LM of the `model` fixture (trained on the six prompts 100 times; the
@@ -186,9 +185,14 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
 
 
 def test_rescore_kaldi_and_openfst_lattices_and_write_the_rescored_lattices(model, tmp_path):
-    from lightrnn_asr.kaldi_lattice import (read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice,
-                                            write_kaldi_lattices)
-    from lightrnn_asr.lattice import FillerMap, lattice_nbest, read_htk
+    from lightrnn_asr.formats.kaldi_lattice import (
+        read_fst_lattice,
+        read_kaldi_lattices,
+        read_words,
+        write_fst_lattice,
+        write_kaldi_lattices,
+    )
+    from lightrnn_asr.formats.lattice import FillerMap, lattice_nbest, read_htk
 
     utt = "asterisk-queue-thankyou"
     src, fillers = read_htk(DATA / f"{utt}.slf"), FillerMap()
@@ -225,7 +229,7 @@ def test_the_package_never_imports_k2_and_says_how_to_get_it(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, lightrnn_asr, lightrnn_asr.cli, lightrnn_asr.lattice_rescore; "
+    code = ("import sys, lightrnn_asr, lightrnn_asr.cli, lightrnn_asr.scoring.lattice; "
             "print('k2' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -240,8 +244,8 @@ def test_the_package_never_imports_k2_and_says_how_to_get_it(tmp_path):
 
 
 def test_nbest_rescoring_streams_in_chunks_with_the_same_output(tmp_path):
-    from lightrnn_asr.nbest import Hypothesis, write_nbest
-    from lightrnn_asr.rescore import Scales, one_best, score_nbest
+    from lightrnn_asr.formats.nbest import Hypothesis, write_nbest
+    from lightrnn_asr.scoring.nbest import Scales, one_best, score_nbest
 
     rng = np.random.default_rng(0)
     nbest = {f"utt{i:05d}": [Hypothesis(("a",) * int(rng.integers(0, 4)), float(rng.normal()))

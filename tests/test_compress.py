@@ -6,14 +6,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lightrnn_asr.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lightrnn_asr.cli import main
-from lightrnn_asr.compress import Compression, LowRankLSTM, compress_model, compressed_state, state_bytes
-from lightrnn_asr.data import make_batch
-from lightrnn_asr.export import export_torchscript
-from lightrnn_asr.model import LMConfig, build_model
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LMConfig, build_model
+from lightrnn_asr.lm.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.compress import Compression, LowRankLSTM, compress_model, compressed_state, state_bytes
+from lightrnn_asr.lm.export import export_torchscript
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
 
 VOCAB = Vocabulary.from_sentences([[f"w{i}" for i in range(60)]])
 

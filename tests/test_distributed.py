@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from lightrnn_asr.checkpoint import load_checkpoint
-from lightrnn_asr.distributed import DistContext, sharded_map
 from pause_training import HANG_GUARD_S, cleanup, default_signals, wait_until_paused, wait_until_pending
+
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.utils.distributed import DistContext, sharded_map
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

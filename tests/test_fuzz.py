@@ -12,14 +12,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lightrnn_asr.kaldi_lattice import read_kaldi_lattices, write_kaldi_lattices
-from lightrnn_asr.lattice import LatticeFormatError, lattice_nbest, read_htk, topological_order
-from lightrnn_asr.model import LightRNN, LMConfig
-from lightrnn_asr.nbest import Hypothesis, NBestFormatError, read_nbest, write_nbest
-from lightrnn_asr.openvocab import add_words
-from lightrnn_asr.reallocation import SOLVERS, allocation_cost, reallocate
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.formats.kaldi_lattice import read_kaldi_lattices, write_kaldi_lattices
+from lightrnn_asr.formats.lattice import LatticeFormatError, lattice_nbest, read_htk, topological_order
+from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, write_nbest
+from lightrnn_asr.lm import LightRNN, LMConfig
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.openvocab import add_words
+from lightrnn_asr.training.reallocation import SOLVERS, allocation_cost, reallocate
 
 DATA = Path(__file__).parent / "data"
 # FUZZ_EXAMPLES=5000 for a longer run (docs/results.md); 300 by default keeps the suite quick

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from lightrnn_asr.checkpoint import load_checkpoint
 from pause_training import HANG_GUARD_S, cleanup, default_signals, wait_until_paused, wait_until_pending
+
+from lightrnn_asr.lm.checkpoint import load_checkpoint
 
 HERE = Path(__file__).parent
 

@@ -4,9 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightrnn_asr.kaldi_lattice import (read_fst_lattice, read_kaldi_lattices, read_words, write_fst_lattice,
-                                        write_kaldi_lattices)
-from lightrnn_asr.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from lightrnn_asr.formats.kaldi_lattice import (
+    read_fst_lattice,
+    read_kaldi_lattices,
+    read_words,
+    write_fst_lattice,
+    write_kaldi_lattices,
+)
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
 
 DATA = Path(__file__).parent / "data"
 

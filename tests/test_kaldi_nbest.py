@@ -4,10 +4,10 @@ import pytest
 from click.testing import CliRunner
 
 from lightrnn_asr.cli import main
-from lightrnn_asr.kaldi_lattice import read_words
-from lightrnn_asr.kaldi_nbest import iter_kaldi_nbest
-from lightrnn_asr.nbest import NBestFormatError, read_nbest
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.kaldi_lattice import read_words
+from lightrnn_asr.formats.kaldi_nbest import iter_kaldi_nbest
+from lightrnn_asr.formats.nbest import NBestFormatError, read_nbest
 
 WORDS = "<eps> 0\nthe 1\ncat 2\nsat 3\nhat 4\n<NOISE> 5\n#0 6\n"
 ARCHIVES = {

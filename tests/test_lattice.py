@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lightrnn_asr.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
 
 DATA = Path(__file__).parent / "data"
 
@@ -108,7 +108,7 @@ def test_unreachable_and_dead_end_states_are_ignored_and_a_pathless_lattice_is_n
     from click.testing import CliRunner
 
     from lightrnn_asr.cli import main
-    from lightrnn_asr.lattice import Lattice, write_htk
+    from lightrnn_asr.formats.lattice import Lattice, write_htk
 
     # 0 -a-> 1 -b-> 3 (final); state 2 is unreachable (2 -c-> 3); state 4 is a dead end (1 -d-> 4)
     lat = Lattice(5, 0, 3, np.array([0, 1, 2, 1]), np.array([1, 3, 3, 4]), ["a", "b", "c", "d"],

@@ -6,19 +6,19 @@ import pytest
 import torch
 from torch import nn
 
-from lightrnn_asr.lattice import FillerMap, Lattice, LatticeFormatError, read_htk
-from lightrnn_asr.lattice_rescore import LatticeRescoreConfig, rescore_lattice, rescored_nbest
-from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
-from lightrnn_asr.rescore import Scales
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, read_htk
+from lightrnn_asr.lm import LSTMLM, LanguageModel, LightRNN, LMConfig
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattice, rescored_nbest
+from lightrnn_asr.scoring.nbest import Scales
+from lightrnn_asr.text.vocabulary import Vocabulary
 
 DATA = Path(__file__).parent / "data"
 WORDS = ["a", "b", "c", "d"]
 VOCAB = Vocabulary(["<s>", "</s>", "<unk>", *WORDS], [0, 1, 0, 1, 1, 1, 1])
 
 
-class BigramLM(nn.Module):
+class BigramLM(LanguageModel):
     """A stub LM with a known bigram table: ``score_next`` returns ``table[prev, word]``."""
 
     def __init__(self, table: torch.Tensor):
@@ -26,11 +26,11 @@ class BigramLM(nn.Module):
         self.table = nn.Parameter(table, requires_grad=False)
 
     def initial_state(self, n, bos_id=0):
-        return torch.full((n, 1), float(bos_id)), torch.zeros(1, n, 1), torch.zeros(1, n, 1)
+        return (torch.full((n, 1), float(bos_id)),)
 
     def score_next(self, state, words):
         prev = state[0][:, 0].long()
-        return self.table[prev, words], (words[:, None].float(), state[1], state[2])
+        return self.table[prev, words], (words[:, None].float(),)
 
 
 def bigram_table(seed=0):
@@ -182,7 +182,7 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
     # a hypothesis's acoustic score is that of a real path of the input lattice with its words
     best_am = {}
     src = read_htk(DATA / "asterisk-queue-thankyou.slf")
-    from lightrnn_asr.lattice import lattice_nbest
+    from lightrnn_asr.formats.lattice import lattice_nbest
 
     for h in lattice_nbest(src, 500):
         best_am.setdefault(h.words, h.am_score)
@@ -192,7 +192,7 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
 
 
 def test_rescored_lattice_round_trips_through_htk(tmp_path):
-    from lightrnn_asr.lattice import write_htk
+    from lightrnn_asr.formats.lattice import write_htk
 
     src = read_htk(DATA / "asterisk-queue-thankyou.slf")
     write_htk(tmp_path / "copy.slf", src)
@@ -217,11 +217,11 @@ class TrigramLM(BigramLM):
     """A stub LM scoring ``table[prev2, prev, word]``: its state remembers two words."""
 
     def initial_state(self, n, bos_id=0):
-        return torch.full((n, 2), float(bos_id)), torch.zeros(1, n, 1), torch.zeros(1, n, 1)
+        return (torch.full((n, 2), float(bos_id)),)
 
     def score_next(self, state, words):
         pp, p = state[0][:, 0].long(), state[0][:, 1].long()
-        return self.table[pp, p, words], (torch.stack([p.float(), words.float()], 1), state[1], state[2])
+        return self.table[pp, p, words], (torch.stack([p.float(), words.float()], 1),)
 
 
 def test_a_merged_state_keeps_the_lm_state_of_its_best_incoming_path():
@@ -288,7 +288,7 @@ def test_input_lm_scores_become_the_first_pass_term():
 
 
 def test_combine_scores_puts_the_tuned_combination_on_word_arcs():
-    from lightrnn_asr.lattice_rescore import combine_scores
+    from lightrnn_asr.scoring.lattice import combine_scores
 
     lat = lattice([(0, 1, "a", -1.0), (1, 2, "<sil>", -0.5), (2, 3, "</s>", 0.0)], 4)
     lat.lm, lat.fp_lm = np.array([-2.0, 0.0, -1.0]), np.array([-3.0, 0.0, -0.5])

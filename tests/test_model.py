@@ -1,14 +1,13 @@
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
-from lightrnn_asr.data import Corpus, make_batch
-from lightrnn_asr.model import AdaptiveLSTMLM, LMConfig, LightRNN, LSTMLM, build_model, default_cutoffs
-from lightrnn_asr.scorer import perplexity, score_sentences
-from lightrnn_asr.table import WordTable, table_shape
+from lightrnn_asr.lm import LSTMLM, AdaptiveLSTMLM, LightRNN, LMConfig, build_model, default_cutoffs
+from lightrnn_asr.lm.table import WordTable, table_shape
+from lightrnn_asr.scoring.sentences import perplexity, score_sentences
+from lightrnn_asr.text.corpus import Corpus, make_batch
 
 
 def tiny_lightrnn(vocab_size=23, seed=0, layers=2, table=None):
@@ -190,7 +189,7 @@ def test_word_at_a_time_scoring_equals_sentence_scoring(make):
 
 
 def test_scoring_splits_batches_that_run_out_of_memory(caplog):
-    from lightrnn_asr.scorer import score_sentences
+    from lightrnn_asr.scoring.sentences import score_sentences
 
     torch.manual_seed(0)
     model = LSTMLM(LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0)).eval()

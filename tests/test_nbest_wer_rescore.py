@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from lightrnn_asr.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest
-from lightrnn_asr.rescore import Scales, one_best, oracle, score_nbest
-from lightrnn_asr.tuning import tune_scales
-from lightrnn_asr.wer import bootstrap_ci, compute_wer, format_alignment, utterance_errors
+from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer, format_alignment, utterance_errors
+from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest
+from lightrnn_asr.lm import LanguageModel
+from lightrnn_asr.scoring.nbest import Scales, one_best, oracle, score_nbest
+from lightrnn_asr.scoring.tuning import tune_scales
 
 
 def write(tmp_path, name, text, mode="w"):
@@ -84,19 +85,19 @@ def test_bootstrap_ci_brackets_wer_and_compares_systems():
     assert both["p_s2_improv_over_s1"] > 0.95
 
 
-class UnigramLM(torch.nn.Module):
+class UnigramLM(LanguageModel):
     """A context-free LM with fixed word log-probs, enough to test rescoring arithmetic."""
 
     def __init__(self, logp):
         super().__init__()
         self.logp = torch.nn.Parameter(torch.tensor(logp), requires_grad=False)
 
-    def sentence_logprobs(self, inputs, targets, mask):
-        return (self.logp[targets] * mask).sum(1)
+    def token_logprobs(self, inputs, targets):
+        return self.logp[targets]
 
 
 def test_rescoring_arithmetic_tuning_and_oracle():
-    from lightrnn_asr.vocab import Vocabulary
+    from lightrnn_asr.text.vocabulary import Vocabulary
 
     vocab = Vocabulary(["<s>", "</s>", "<unk>", "right", "wrong"])
     lm = UnigramLM([0.0, -1.0, -5.0, -1.0, -4.0])

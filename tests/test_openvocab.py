@@ -2,12 +2,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lightrnn_asr.checkpoint import load_checkpoint
 from lightrnn_asr.cli import main
-from lightrnn_asr.data import make_batch
-from lightrnn_asr.openvocab import add_words
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary, write_vocab
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary, write_vocab
+from lightrnn_asr.training.openvocab import add_words
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from lightrnn_asr.data import Corpus
-from lightrnn_asr.model import LMConfig, LightRNN
-from lightrnn_asr.reallocation import SOLVERS, allocation_cost, loss_tables, occurring_words, reallocate
-from lightrnn_asr.table import WordTable
+from lightrnn_asr.lm import LightRNN, LMConfig
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import Corpus
+from lightrnn_asr.training.reallocation import SOLVERS, allocation_cost, loss_tables, occurring_words, reallocate
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
@@ -92,7 +92,7 @@ def test_loss_tables_of_occurring_words_are_rows_of_the_full_tables():
 
 
 def test_auto_solver_switches_to_rows_then_columns_for_large_problems(monkeypatch):
-    import lightrnn_asr.reallocation as realloc
+    import lightrnn_asr.training.reallocation as realloc
 
     calls = []
     monkeypatch.setattr(realloc, "solve_transport", lambda *a, **k: calls.append("transport") or k["init"])

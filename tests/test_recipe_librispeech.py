@@ -9,8 +9,8 @@ from pathlib import Path
 
 from librispeech_tree import PARTS, build
 
-from lightrnn_asr.nbest import read_text
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.nbest import read_text
 
 RECIPE = Path(__file__).parent.parent / "recipes" / "librispeech" / "prepare.sh"
 # a word the first pass prefers that the LM text never has

@@ -11,8 +11,8 @@ import pytest
 from lhotse import load_manifest
 from wsj_tree import SETS, build, lzw_compress, write_kaldi_nbest
 
-from lightrnn_asr.nbest import read_nbest, read_text
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.nbest import read_nbest, read_text
 
 RECIPES = Path(__file__).parent.parent / "recipes" / "wsj"
 CONFUSIONS = {"BANK": "TANK", "PROFITS": "PROPHETS", "RATES": "WEIGHTS", "BONDS": "PONDS", "MERGER": "MURDER"}

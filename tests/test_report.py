@@ -5,9 +5,9 @@ import pytest
 from click.testing import CliRunner
 
 from lightrnn_asr.cli import main
-from lightrnn_asr.nbest import read_text, write_text
-from lightrnn_asr.report import compare_systems
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.report import compare_systems
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.nbest import read_text, write_text
 
 DATA = Path(__file__).parent / "data"
 

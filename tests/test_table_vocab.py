@@ -3,8 +3,8 @@ from collections import Counter
 import pytest
 import torch
 
-from lightrnn_asr.table import WordTable, table_shape
-from lightrnn_asr.vocab import Vocabulary, read_vocab, write_vocab
+from lightrnn_asr.lm.table import WordTable, table_shape
+from lightrnn_asr.text.vocabulary import Vocabulary, read_vocab, write_vocab
 
 
 @pytest.mark.parametrize("v", [1, 2, 3, 10, 99, 100, 101, 1000, 12345, 1_000_000])
@@ -67,7 +67,7 @@ def test_vocabulary_validation_and_file_round_trip(tmp_path):
 
 
 def test_word_list_is_normalised_like_the_text_and_appended_with_zero_counts(tmp_path):
-    from lightrnn_asr.vocab import read_word_list
+    from lightrnn_asr.text.vocabulary import read_word_list
 
     path = tmp_path / "words"
     path.write_text("Aaron's\n\u00e9lan\nA&P\ncat\nCat\n\nzebra\n", encoding="utf-8")

@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 
-from lightrnn_asr.checkpoint import load_checkpoint
-from lightrnn_asr.data import encode_corpus, read_sentences
-from lightrnn_asr.model import LMConfig, LightRNN, LSTMLM
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.train import TrainConfig, train
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.lm import LSTMLM, LightRNN, LMConfig
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.loop import TrainConfig, train
 
 
 def setup(toy_text):
@@ -53,7 +53,7 @@ def test_resume_continues_after_last_round(toy_text, tmp_path):
     assert [h["round"] for h in hist] == [0]  # saved config (1 round) already done: nothing more
     ck = load_checkpoint(tmp_path / "last.pt")
     ck.train_state["train_config"]["rounds"] = 3
-    from lightrnn_asr.checkpoint import save_checkpoint
+    from lightrnn_asr.lm.checkpoint import save_checkpoint
     save_checkpoint(tmp_path / "last.pt", ck.model, ck.vocab, ck.table, ck.train_state)
     hist = train(model2, vocab, table2, tr, va, cfg, tmp_path, device="cpu", resume=True)
     assert [h["round"] for h in hist] == [0, 1, 2]
@@ -148,7 +148,7 @@ def test_shards_partition_the_pieces_and_know_all_lengths(tmp_path):
 
 
 def test_make_batch_layout():
-    from lightrnn_asr.data import make_batch
+    from lightrnn_asr.text.corpus import make_batch
 
     inputs, targets, mask = make_batch([torch.tensor([5, 6, 7]), torch.tensor([], dtype=torch.long),
                                         torch.tensor([9])], bos_id=0, eos_id=1)

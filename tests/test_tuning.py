@@ -1,4 +1,4 @@
-"""Tuning lm_scale, word_penalty and fp_lm_scale on dev (lightrnn_asr.tuning)."""
+"""Tuning lm_scale, word_penalty and fp_lm_scale on dev (lightrnn_asr.scoring.tuning)."""
 
 import dataclasses
 import random
@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from lightrnn_asr.cli import main
-from lightrnn_asr.nbest import read_nbest, read_text
-from lightrnn_asr.rescore import Scales, ScoredNBest, one_best, score_nbest
-from lightrnn_asr.tuning import tune_scales
-from lightrnn_asr.wer import compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
+from lightrnn_asr.formats.nbest import read_nbest, read_text
+from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, one_best, score_nbest
+from lightrnn_asr.scoring.tuning import tune_scales
 
 
 def synthetic_lists(n_utts=60, n_hyps=12, seed=0):

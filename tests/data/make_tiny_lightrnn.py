@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from lightrnn_asr.checkpoint import save_checkpoint
-from lightrnn_asr.lattice import FillerMap, read_htk
-from lightrnn_asr.model import LightRNN, LMConfig
-from lightrnn_asr.scorer import score_sentences
-from lightrnn_asr.table import WordTable
-from lightrnn_asr.vocab import Vocabulary
+from lightrnn_asr.formats.lattice import FillerMap, read_htk
+from lightrnn_asr.lm import LightRNN, LMConfig
+from lightrnn_asr.lm.checkpoint import save_checkpoint
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary
 
 DATA = Path(__file__).parent
 LATTICES = ["asterisk-queue-thankyou.slf", "asterisk-confbridge-has-joined.slf", "asterisk-do-not-disturb.slf"]

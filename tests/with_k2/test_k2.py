@@ -8,16 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from require_k2 import import_k2  # noqa: E402
 
 k2 = import_k2()
 
 from click.testing import CliRunner  # noqa: E402
 
-from lightrnn_asr.checkpoint import load_checkpoint  # noqa: E402
 from lightrnn_asr.cli import main  # noqa: E402
-from lightrnn_asr.k2 import (  # noqa: E402
+from lightrnn_asr.formats.k2_adapter import (  # noqa: E402
     k2_nbest,
     lattice_from_k2,
     lattice_to_k2,
@@ -27,11 +25,12 @@ from lightrnn_asr.k2 import (  # noqa: E402
     rescore_k2_nbest,
     save_k2_lattices,
 )
-from lightrnn_asr.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk  # noqa: E402
-from lightrnn_asr.lattice_rescore import LatticeRescoreConfig, rescore_lattices  # noqa: E402
-from lightrnn_asr.nbest import read_text  # noqa: E402
-from lightrnn_asr.rescore import Scales, one_best, score_nbest  # noqa: E402
-from lightrnn_asr.scorer import score_sentences  # noqa: E402
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk  # noqa: E402
+from lightrnn_asr.formats.nbest import read_text  # noqa: E402
+from lightrnn_asr.lm.checkpoint import load_checkpoint  # noqa: E402
+from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices  # noqa: E402
+from lightrnn_asr.scoring.nbest import Scales, one_best, score_nbest  # noqa: E402
+from lightrnn_asr.scoring.sentences import score_sentences  # noqa: E402
 
 DATA = Path(__file__).parent.parent / "data"
 UTTS = ["asterisk-queue-thankyou", "asterisk-confbridge-has-joined", "asterisk-do-not-disturb"]
@@ -356,9 +355,9 @@ def test_a_ctc_decoding_lattice_rescored_like_icefall():
 
 
 def test_a_ctc_lattice_through_pruned_lattice_rescoring_with_a_lightrnn():
-    from lightrnn_asr.model import LightRNN, LMConfig
-    from lightrnn_asr.table import WordTable
-    from lightrnn_asr.vocab import Vocabulary
+    from lightrnn_asr.lm import LightRNN, LMConfig
+    from lightrnn_asr.lm.table import WordTable
+    from lightrnn_asr.text.vocabulary import Vocabulary
 
     lattice, words = ctc_lattice(bias=2.5)  # acoustically less certain: the LM changes the 1-best
     vocab = Vocabulary(["<s>", "</s>", "<unk>", "ab", "cd", "a"], [0, 1, 0, 1, 1, 1])
@@ -381,7 +380,7 @@ def test_a_ctc_lattice_through_pruned_lattice_rescoring_with_a_lightrnn():
 
 
 def test_a_word_into_the_final_state_gets_its_own_arc_before_the_minus_one_arc():
-    from lightrnn_asr.lattice import Lattice
+    from lightrnn_asr.formats.lattice import Lattice
 
     # 2 -> 0 -> 1 (final): start state not 0, final not last, a word ("WORLD") entering the final state
     lat = Lattice(3, 2, 1, np.array([2, 0, 2]), np.array([0, 1, 1]), ["HELLO", "WORLD", "<sil>"],

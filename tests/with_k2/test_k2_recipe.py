@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from require_k2 import import_k2  # noqa: E402
 
 k2 = import_k2()
@@ -13,10 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from librispeech_tree import PARTS, build  # noqa: E402
 from test_recipe_librispeech import CONFUSIONS, run_recipe  # noqa: E402
 
-from lightrnn_asr.k2 import lattice_to_k2, save_k2_lattices  # noqa: E402
-from lightrnn_asr.lattice import Lattice  # noqa: E402
-from lightrnn_asr.nbest import read_text  # noqa: E402
-from lightrnn_asr.wer import compute_wer  # noqa: E402
+from lightrnn_asr.evaluation.wer import compute_wer  # noqa: E402
+from lightrnn_asr.formats.k2_adapter import lattice_to_k2, save_k2_lattices  # noqa: E402
+from lightrnn_asr.formats.lattice import Lattice  # noqa: E402
+from lightrnn_asr.formats.nbest import read_text  # noqa: E402
 
 
 def hypotheses_lattice(hyps):

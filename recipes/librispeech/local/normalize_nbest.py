@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lightrnn_asr.nbest import Hypothesis, iter_nbest, nbest_line
-from lightrnn_asr.text import normalize_text
+from lightrnn_asr.formats.nbest import Hypothesis, iter_nbest, nbest_line
+from lightrnn_asr.text.normalize import normalize_text
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from lhotse import load_manifest
 
-from lightrnn_asr.nbest import write_text
-from lightrnn_asr.text import normalize_text
+from lightrnn_asr.formats.nbest import write_text
+from lightrnn_asr.text.normalize import normalize_text
 
 
 def main() -> None:

@@ -29,10 +29,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lightrnn_asr import (add_words, compute_wer, load_checkpoint, one_best, read_nbest, read_sentences, read_text,
-                          score_nbest, tune_scales)
-from lightrnn_asr.data import length_batches, make_batch
-from lightrnn_asr.report import markdown_table
+from lightrnn_asr import (
+    add_words,
+    compute_wer,
+    load_checkpoint,
+    one_best,
+    read_nbest,
+    read_sentences,
+    read_text,
+    score_nbest,
+    tune_scales,
+)
+from lightrnn_asr.evaluation.report import markdown_table
+from lightrnn_asr.text.corpus import length_batches, make_batch
 
 
 def token_logprobs(model, vocab, sentences):

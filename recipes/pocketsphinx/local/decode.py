@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from lhotse import CutSet
 
-from lightrnn_asr.text import normalize_text, strip_variant
+from lightrnn_asr.text.normalize import normalize_text, strip_variant
 
 _decoder = None
 

@@ -23,9 +23,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lightrnn_asr import (compute_wer, bootstrap_ci, encode_corpus, load_checkpoint, one_best, oracle,
-                          perplexity, read_nbest, read_text, score_nbest, tune_scales, write_text)
-from lightrnn_asr.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
+from lightrnn_asr import (
+    bootstrap_ci,
+    compute_wer,
+    encode_corpus,
+    load_checkpoint,
+    one_best,
+    oracle,
+    perplexity,
+    read_nbest,
+    read_text,
+    score_nbest,
+    tune_scales,
+    write_text,
+)
+from lightrnn_asr.evaluation.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
 
 SETS = ("librivox", "asterisk", "synthetic")
 SET_NOTES = {

@@ -38,14 +38,27 @@ from pathlib import Path
 import k2
 import numpy as np
 import torch
-
 from torch import nn
 
-from lightrnn_asr import (FillerMap, Hypothesis, LatticeRescoreConfig, Scales, compute_wer, load_checkpoint,
-                          one_best, oracle, read_htk, read_text, rescore_lattice, rescored_nbest, score_nbest,
-                          tune_scales)
-from lightrnn_asr.k2 import lattice_to_k2, rescore_k2_lattices, rescore_k2_nbest
-from lightrnn_asr.report import markdown_table
+from lightrnn_asr import (
+    FillerMap,
+    Hypothesis,
+    LatticeRescoreConfig,
+    Scales,
+    compute_wer,
+    load_checkpoint,
+    one_best,
+    oracle,
+    read_htk,
+    read_text,
+    rescore_lattice,
+    rescored_nbest,
+    score_nbest,
+    tune_scales,
+)
+from lightrnn_asr.evaluation.report import markdown_table
+from lightrnn_asr.formats.k2_adapter import lattice_to_k2, rescore_k2_lattices, rescore_k2_nbest
+from lightrnn_asr.lm import LanguageModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402
@@ -55,7 +68,7 @@ TRIGRAM_WEIGHT = 8.0
 SETS = ("asterisk", "synthetic")
 
 
-class NoLM(nn.Module):
+class NoLM(LanguageModel):
     """An LM that gives every word log-probability 0: expansion then applies the trigram alone."""
 
     def __init__(self) -> None:
@@ -63,11 +76,10 @@ class NoLM(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(1), requires_grad=False)
 
     def initial_state(self, n, bos_id=0):
-        return torch.zeros(n, 1), torch.zeros(1, n, 1), torch.zeros(1, n, 1)
+        return (torch.zeros(n, 1),)
 
     def score_next(self, state, words):
-        return torch.zeros(len(words)), (torch.zeros(len(words), 1), torch.zeros(1, len(words), 1),
-                                         torch.zeros(1, len(words), 1))
+        return torch.zeros(len(words)), (torch.zeros(len(words), 1),)
 
 
 def first_pass_lattice(lat, vocab, fp_lm):

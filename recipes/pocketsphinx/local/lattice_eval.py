@@ -32,9 +32,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lightrnn_asr import (LatticeRescoreConfig, compute_wer, load_checkpoint, one_best, oracle, read_htk,
-                          read_nbest, read_text, rescore_lattices, score_nbest, tune_scales)
-from lightrnn_asr.report import markdown_table
+
+from lightrnn_asr import (
+    LatticeRescoreConfig,
+    compute_wer,
+    load_checkpoint,
+    one_best,
+    oracle,
+    read_htk,
+    read_nbest,
+    read_text,
+    rescore_lattices,
+    score_nbest,
+    tune_scales,
+)
+from lightrnn_asr.evaluation.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402

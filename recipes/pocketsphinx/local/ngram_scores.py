@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pocketsphinx import NGramModel, get_model_path
 
-from lightrnn_asr.nbest import Hypothesis, read_nbest, write_nbest
+from lightrnn_asr.formats.nbest import Hypothesis, read_nbest, write_nbest
 
 LN_BASE = math.log(1.0001)  # pocketsphinx's default LogMath base
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
-from lightrnn_asr.text import normalize_text, split_sentences
+from lightrnn_asr.text.normalize import normalize_text, split_sentences
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")

@@ -29,8 +29,8 @@ import warnings
 import zlib
 from pathlib import Path
 
-from lightrnn_asr.nbest import read_text
-from lightrnn_asr.text import normalize_text, split_sentences
+from lightrnn_asr.formats.nbest import read_text
+from lightrnn_asr.text.normalize import normalize_text, split_sentences
 
 R_LIB = "usr/lib/R/site-library"
 

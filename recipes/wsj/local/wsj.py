@@ -40,7 +40,7 @@ from pathlib import Path
 from lhotse import AudioSource, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
 
-from lightrnn_asr.nbest import write_text
+from lightrnn_asr.formats.nbest import write_text
 
 NOISE_WORDS = ("<NOISE>", "<SPOKEN_NOISE>")
 TEST_SETS = {

@@ -1,0 +1,85 @@
+"""Hyper-parameters of every model: :class:`LMConfig` (a plain dataclass, stored in checkpoints)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["LMConfig", "MODEL_TYPES", "default_cutoffs"]
+
+MODEL_TYPES = ("lightrnn", "lstm", "adaptive")
+
+
+@dataclass
+class LMConfig:
+    """Hyper-parameters of either model (a plain dataclass, stored in checkpoints).
+
+    Attributes:
+        model_type: ``"lightrnn"``, ``"lstm"`` (full softmax baseline) or
+            ``"adaptive"`` (LSTM with an adaptive softmax, Grave et al. 2017).
+        vocab_size: |V|, including ``<s> </s> <unk>``.
+        n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM).
+        embed_dim: size of the row/column (or word) input vectors.
+        hidden_dim: LSTM hidden size.
+        num_layers: stacked LSTM layers.
+        dropout: dropout on embeddings, between layers and before the heads.
+        cutoffs: adaptive softmax cluster boundaries (word ids; the vocabulary
+            is sorted by frequency); empty means :func:`default_cutoffs`.
+    """
+
+    model_type: str = "lightrnn"
+    vocab_size: int = 0
+    n_rows: int = 0
+    n_cols: int = 0
+    embed_dim: int = 256
+    hidden_dim: int = 256
+    num_layers: int = 2
+    dropout: float = 0.1
+    cutoffs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        self.cutoffs = [int(c) for c in self.cutoffs]
+        if self.model_type == "adaptive" and not self.cutoffs:
+            self.cutoffs = default_cutoffs(self.vocab_size)
+        if self.cutoffs and (self.model_type != "adaptive" or self.cutoffs != sorted(set(self.cutoffs))
+                             or self.cutoffs[0] < 1 or self.cutoffs[-1] >= self.vocab_size):
+            raise ValueError(f"cutoffs must be increasing word ids in [1, {self.vocab_size}) and are for "
+                             f"model_type 'adaptive' only, got {self.cutoffs} for {self.model_type!r}")
+        if self.model_type == "adaptive" and self.hidden_dim // 4 ** len(self.cutoffs) < 1:
+            raise ValueError(f"hidden_dim {self.hidden_dim} is too small for {len(self.cutoffs)} tail clusters: "
+                             f"the last tail cluster's projection would have hidden_dim / 4^{len(self.cutoffs)} < 1 "
+                             "dimensions")
+        for name in ("vocab_size", "embed_dim", "hidden_dim", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"config field {name} must be a positive integer, got {value!r}")
+        if self.model_type == "lightrnn" and self.n_rows * self.n_cols < self.vocab_size:
+            raise ValueError(
+                f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words"
+            )
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LMConfig":
+        """Build from a dict, rejecting unknown keys (checkpoint validation)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Adaptive softmax clusters for a frequency-sorted vocabulary: a head of
+    ``min(8000, |V| / 20)`` words (at least 100), then tails 4x and 16x as large.
+
+    Grave et al. (2017) use a head of a few thousand words, which covers most
+    running words of Zipf-distributed text; e.g. 100K words -> ``[5000, 20000, 80000]``.
+    """
+    head = min(8000, max(100, vocab_size // 20))
+    return [c for c in (head, 4 * head, 16 * head) if c < vocab_size - 1] or [max(1, vocab_size // 2)]

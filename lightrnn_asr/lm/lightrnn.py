@@ -1,0 +1,129 @@
+"""LightRNN: the 2-Component shared embedding and factorised prediction (Li et al., NeurIPS 2016)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightrnn_asr.lm.config import LMConfig
+from lightrnn_asr.lm.recurrent import RecurrentLM, RecurrentState, Trunk, target_logprob
+from lightrnn_asr.lm.table import WordTable
+
+__all__ = ["LightRNN"]
+
+
+class LightRNN(RecurrentLM):
+    """LightRNN language model (Li et al., NeurIPS 2016, Sections 3.1-3.2).
+
+    Every word ``w`` lives in cell ``(r(w), c(w))`` of an R x C table. Its
+    input representation is two vectors, the row vector ``x^r_{r(w)}`` and
+    the column vector ``x^c_{c(w)}`` (``row_embed``: (R, E), ``col_embed``:
+    (C, E)); the output layer is a row head ``Y^r`` (H -> R) and a column head
+    ``Y^c`` (H -> C). So both layers hold ``2 * sqrt|V|`` vectors, not ``|V|``.
+
+    Factorised prediction, ``P(w | h) = P_row(r(w) | h) * P_col(c(w) | h, r(w))``,
+    exactly as in the paper: the LSTM reads the sequence of *half-words*
+
+        x^r(w_0), x^c(w_0), x^r(w_1), x^c(w_1), ..., x^c(w_{T-1}), x^r(w_T)
+
+    The state after reading ``x^c(w_{t-1})`` gives ``P_row(. | h)`` of the
+    next word via ``softmax(Y^r h)``; the state after reading the next word's
+    row vector ``x^r(w_t)`` gives ``P_col(. | h, r(w_t)) = softmax(Y^c h')``.
+    That is how the column is conditioned on the row: the target word's row
+    vector is fed into the recurrence before its column is predicted. With
+    teacher forcing the true row is fed, which makes per-word probabilities
+    (and so sentence probabilities) exact, not approximations.
+
+    The softmaxes run over all R rows and all C columns; cells that hold no
+    word (and the cell of ``<s>``, never a target) are learnt to get almost no
+    mass, so the probabilities of the |V| words sum to at most 1 and
+    perplexity is, if anything, slightly pessimistic.
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="lightrnn"``.
+        table: the word allocation (its shape must match the config).
+
+    Raises:
+        ValueError: when the table does not fit the config.
+    """
+
+    def __init__(self, config: LMConfig, table: WordTable) -> None:
+        super().__init__()
+        self.config = config
+        self.row_embed = nn.Embedding(config.n_rows, config.embed_dim)
+        self.col_embed = nn.Embedding(config.n_cols, config.embed_dim)
+        self.trunk = Trunk(config)
+        self.row_head = nn.Linear(config.hidden_dim, config.n_rows)
+        self.col_head = nn.Linear(config.hidden_dim, config.n_cols)
+        self.register_buffer("word_row", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
+        self.register_buffer("word_col", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
+        self.set_table(table)
+        nn.init.uniform_(self.row_embed.weight, -0.1, 0.1)
+        nn.init.uniform_(self.col_embed.weight, -0.1, 0.1)
+
+    def set_table(self, table: WordTable) -> None:
+        """Install a (new) allocation; row/column vectors stay, words move (Section 3.3)."""
+        if (table.vocab_size, table.n_rows, table.n_cols) != (
+            self.config.vocab_size,
+            self.config.n_rows,
+            self.config.n_cols,
+        ):
+            raise ValueError(
+                f"table ({table.vocab_size} words, {table.n_rows} x {table.n_cols}) does not match "
+                f"the model ({self.config.vocab_size} words, {self.config.n_rows} x {self.config.n_cols})"
+            )
+        self.word_row.copy_(table.row.to(self.word_row.device))
+        self.word_col.copy_(table.col.to(self.word_col.device))
+
+    def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column logits of every target position.
+
+        Returns:
+            ``(row_logits, col_logits)``: ``(N, T, R)`` and ``(N, T, C)``, in the
+            autocast dtype when autocast is on. ``col_logits[n, t]`` is
+            conditioned on the row of ``targets[n, t]``.
+        """
+        out = self._halfword_states(inputs, targets)
+        return self.row_head(out[:, 0::2]), self.col_head(out[:, 1::2])
+
+    def _halfword_states(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Top-layer LSTM outputs ``(N, 2T, H)``: even positions predict rows, odd ones columns.
+
+        The half-word sequence ``x^r(w_0), x^c(w_0), x^r(w_1), ..., x^r(w_T)``
+        (``2T + 1`` vectors) is written into one buffer, with no stack or cat.
+        """
+        n, t = inputs.shape
+        first = self.row_embed(self.word_row[inputs[:, :1]])  # (N, 1, E)
+        x = first.new_empty((n, 2 * t + 1, first.size(-1)))
+        x[:, :1] = first
+        x[:, 1::2] = self.col_embed(self.word_col[inputs])
+        x[:, 2::2] = self.row_embed(self.word_row[targets])
+        return self.trunk(x)[:, 1:]
+
+    def row_col_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-softmax of :meth:`row_col_logits` in float32: ``(N, T, R)``, ``(N, T, C)`` (nats)."""
+        row_logits, col_logits = self.row_col_logits(inputs, targets)
+        return F.log_softmax(row_logits.float(), dim=-1), F.log_softmax(col_logits.float(), dim=-1)
+
+    def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
+        _, h, c = self._read(self.row_embed(self.word_row[bos]), self._zero_state(n))
+        return self._read(self.col_embed(self.word_col[bos]), (h, c))
+
+    def score_words(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
+        out, h, c = state
+        rows, cols = self.word_row[words], self.word_col[words]
+        lp = F.log_softmax(self.row_head(out).float(), dim=-1).gather(1, rows[:, None])[:, 0]
+        partial = self._read(self.row_embed(rows), (h, c))  # the row is read before the column is predicted
+        lp = lp + F.log_softmax(self.col_head(partial[0]).float(), dim=-1).gather(1, cols[:, None])[:, 0]
+        return lp, partial
+
+    def advance(self, partial: RecurrentState, words: torch.Tensor) -> RecurrentState:
+        _, h, c = partial
+        return self._read(self.col_embed(self.word_col[words]), (h, c))
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        row_logits, col_logits = self.row_col_logits(inputs, targets)
+        return (target_logprob(row_logits, self.word_row[targets])
+                + target_logprob(col_logits, self.word_col[targets]))

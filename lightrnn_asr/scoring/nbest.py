@@ -1,0 +1,136 @@
+"""N-best rescoring: LM scores, score combination, scale tuning, 1-best and oracle.
+
+The combined score of a hypothesis ``W`` with ``|W|`` words is
+
+    total = am_score + lm_scale * lm_logprob(W) + word_penalty * |W|
+            [+ fp_lm_scale * first_pass_lm_score]
+
+with ``lm_logprob`` the new LM's ``log P(W </s> | <s>)`` in nats. The scales
+are tuned on a dev set (:mod:`lightrnn_asr.tuning`) and then applied
+unchanged to the test sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from lightrnn_asr.evaluation.wer import utterance_errors
+from lightrnn_asr.formats.nbest import Hypothesis
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary
+
+__all__ = ["ScoredNBest", "Scales", "score_nbest", "total_scores", "one_best", "oracle", "nbest_errors"]
+
+
+@dataclass
+class ScoredNBest:
+    """The hypotheses of one utterance with every score as an array.
+
+    Attributes:
+        words: ``n`` word tuples.
+        am: ``(n,)`` float64 acoustic scores.
+        lm: ``(n,)`` float64 new-LM log-probabilities (nats), OOV penalty included.
+        n_words: ``(n,)`` int64 hypothesis lengths.
+        n_oov: ``(n,)`` int64 out-of-vocabulary words per hypothesis.
+        fp_lm: ``(n,)`` float64 first-pass LM scores, or ``None``.
+    """
+
+    words: list[tuple[str, ...]]
+    am: np.ndarray
+    lm: np.ndarray
+    n_words: np.ndarray
+    n_oov: np.ndarray
+    fp_lm: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Score combination weights (see the module docstring)."""
+
+    lm_scale: float
+    word_penalty: float = 0.0
+    fp_lm_scale: float = 0.0
+
+
+def score_nbest(
+    model: torch.nn.Module | None,
+    vocab: Vocabulary | None,
+    nbest: Mapping[str, Sequence[Hypothesis]],
+    oov_penalty: float = 0.0,
+    max_tokens: int = 8000,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> dict[str, ScoredNBest]:
+    """Score every hypothesis with an LM in length-sorted batches.
+
+    Args:
+        model, vocab: the LM and its vocabulary; ``None`` for both gives
+            ``lm = 0`` (acoustic-only / first-pass-LM-only systems).
+        nbest: ``{utt_id: hypotheses}``.
+        oov_penalty: added (in nats, usually negative) to ``lm`` per
+            out-of-vocabulary word, on top of ``log P(<unk> | h)``.
+
+    Returns:
+        ``{utt_id: ScoredNBest}`` in the input order.
+    """
+    flat = [h for hyps in nbest.values() for h in hyps]
+    if model is not None:
+        ids = [vocab.encode(h.words) for h in flat]
+        lm = score_sentences(model, [torch.tensor(x, dtype=torch.long) for x in ids],
+                             bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_tokens=max_tokens,
+                             device=device, progress=progress)
+        n_oov = np.array([sum(1 for w, i in zip(h.words, x) if i == vocab.unk_id and w != "<unk>")
+                          for h, x in zip(flat, ids)], dtype=np.int64)
+        lm = lm + oov_penalty * n_oov
+    else:
+        lm, n_oov = np.zeros(len(flat)), np.zeros(len(flat), dtype=np.int64)
+    out, pos = {}, 0
+    for utt, hyps in nbest.items():
+        n = len(hyps)
+        fp = [h.lm_score for h in hyps]
+        out[utt] = ScoredNBest(
+            words=[h.words for h in hyps],
+            am=np.array([h.am_score for h in hyps], dtype=np.float64),
+            lm=lm[pos : pos + n],
+            n_words=np.array([len(h.words) for h in hyps], dtype=np.int64),
+            n_oov=n_oov[pos : pos + n],
+            fp_lm=None if any(x is None for x in fp) else np.array(fp, dtype=np.float64),
+        )
+        pos += n
+    return out
+
+
+def total_scores(s: ScoredNBest, scales: Scales) -> np.ndarray:
+    """``(n,)`` combined scores of one utterance's hypotheses."""
+    total = s.am + scales.lm_scale * s.lm + scales.word_penalty * s.n_words
+    if scales.fp_lm_scale and s.fp_lm is not None:
+        total = total + scales.fp_lm_scale * s.fp_lm
+    return total
+
+
+def one_best(scored: Mapping[str, ScoredNBest], scales: Scales) -> dict[str, list[str]]:
+    """Highest-scoring hypothesis per utterance (first one on ties)."""
+    return {u: list(s.words[int(np.argmax(total_scores(s, scales)))]) for u, s in scored.items()}
+
+
+def nbest_errors(scored: Mapping[str, ScoredNBest], refs: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+    """``{utt: (n,) int64}`` word errors of every hypothesis against its reference.
+
+    Raises:
+        ValueError: when an utterance has no reference.
+    """
+    missing = [u for u in scored if u not in refs]
+    if missing:
+        raise ValueError(f"{len(missing)} utterances have no reference (e.g. {missing[0]!r})")
+    return {u: np.array([sum(utterance_errors(refs[u], w)) for w in s.words], dtype=np.int64)
+            for u, s in scored.items()}
+
+
+def oracle(scored: Mapping[str, ScoredNBest], refs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The lowest-WER hypothesis of each list (the N-best oracle)."""
+    errs = nbest_errors(scored, refs)
+    return {u: list(s.words[int(np.argmin(errs[u]))]) for u, s in scored.items()}

@@ -1,0 +1,359 @@
+"""Training in rounds with bootstrap word reallocation (LightRNN, Section 3.3).
+
+One *round* is ``epochs_per_round`` passes over the training sentences with
+Adam, followed by a validation perplexity. For a LightRNN, between rounds the
+loss tables are computed in one pass over the training data and the words are
+reallocated (see :mod:`lightrnn_asr.reallocation`); the full-softmax LSTM just
+trains. Training stops after ``rounds`` rounds or when validation perplexity
+has not improved for ``patience`` rounds (the learning rate is halved at
+every round without improvement).
+
+Files in ``out_dir``:
+    ``last.pt``  checkpoint after the latest round, with optimizer and RNG
+                 state (what ``resume=True`` continues from);
+    ``best.pt``  the model with the lowest validation perplexity so far;
+    ``history.json``  one record per round (perplexities, throughput,
+                 reallocation cost before/after, words moved).
+
+Interruptions: checkpoints are written atomically (temporary file, fsync,
+rename), so a kill at any moment leaves ``last.pt`` as it was after the last
+finished round. It holds the optimizer state, the batch-order generator and
+torch's RNG state, so a resumed run repeats the interrupted round exactly and
+ends with the same weights as an uninterrupted one (same device and threads;
+tested by killing a training subprocess). ``KeyboardInterrupt`` (SIGINT, and
+SIGTERM under the CLI) is logged with what ``last.pt`` holds and re-raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightrnn_asr.lm.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.interface import LanguageModel
+from lightrnn_asr.lm.lightrnn import LightRNN
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.scoring.sentences import perplexity
+from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
+from lightrnn_asr.utils.device import autocast_for, resolve_device, to_device
+from lightrnn_asr.utils.distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
+from lightrnn_asr.utils.io import atomic_text
+from lightrnn_asr.utils.progress import progress_bar
+
+__all__ = ["TrainConfig", "train", "set_deterministic"]
+
+log = logging.getLogger("lightrnn_asr")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (stored in ``last.pt`` so a resumed run uses the same).
+
+    Attributes:
+        rounds: maximum number of rounds.
+        epochs_per_round: passes over the training data per round.
+        lr: Adam learning rate.
+        max_tokens: padded tokens per batch.
+        clip_norm: gradient-norm clipping.
+        seed: seeds batch order, dropout and initialisation.
+        reallocate: reallocate words between rounds (LightRNN only).
+        solver: name in :data:`lightrnn_asr.reallocation.SOLVERS`.
+        patience: stop after this many rounds without a better validation perplexity.
+        amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
+        deterministic: ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN, for
+            bit-identical runs on CUDA (slower). CPU runs with the same seed, data and thread
+            count are identical without it.
+    """
+
+    rounds: int = 4
+    epochs_per_round: int = 1
+    lr: float = 2e-3
+    max_tokens: int = 4000
+    clip_norm: float = 1.0
+    seed: int = 0
+    reallocate: bool = True
+    solver: str = "auto"
+    patience: int = 1
+    amp: bool = True
+    deterministic: bool = False
+
+
+def set_deterministic() -> None:
+    """Deterministic kernels (``torch.use_deterministic_algorithms``, cuDNN without autotuning).
+
+    Sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, which CUDA >= 10.2 needs
+    for deterministic cuBLAS (PyTorch "Reproducibility" notes).
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def _grad_scaler(enabled: bool):
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)  # torch < 2.3
+
+
+class _Loss(torch.nn.Module):
+    """``model.loss`` as ``forward``, so DistributedDataParallel sees the step (its hooks run on forward)."""
+
+    def __init__(self, model: LanguageModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(inputs, targets, mask)
+
+
+def _train_epoch(
+    model: LanguageModel,
+    step_loss: torch.nn.Module,
+    corpus: Corpus,
+    opt: torch.optim.Optimizer,
+    scaler,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    device: torch.device,
+    desc: str,
+    ctx: DistContext,
+) -> tuple[float, int, float]:
+    """One pass; returns (mean token NLL in nats, tokens, seconds), over all ranks.
+
+    Batches are drawn over the whole text (:meth:`Corpus.global_lengths`), so every rank draws
+    the same ones; a rank runs the sentences of each batch that its shard holds, and weights its
+    mean loss by its share of the batch's tokens times the world size, which DDP's gradient
+    averaging turns into the whole batch's mean.
+    """
+    model.train()
+    total_tok = 0
+    start = time.perf_counter()
+    all_lengths = corpus.global_lengths()
+    batches = length_batches(all_lengths, cfg.max_tokens, generator=gen)
+    bar = progress_bar(batches, desc, "batch", ctx.is_main, leave=False, mininterval=2.0)
+    nll_acc = torch.zeros((), dtype=torch.float64, device=device)
+    empty = torch.zeros(0, dtype=torch.long)
+    for step, idx in enumerate(bar):
+        local = corpus.local_indices(idx).tolist()
+        # a rank holding none of this batch still joins the step (DDP all-reduces every step): one
+        # empty sentence, weighted 0
+        inputs, targets, mask = make_batch([corpus.sentence(i) for i in local] or [empty], 0, 1)
+        n_tok = int(mask.sum()) if local else 0  # on the CPU, before the copy: no device sync per step
+        inputs, targets, mask = to_device((inputs, targets, mask), device)
+        with autocast_for(device, cfg.amp):
+            loss = step_loss(inputs, targets, mask)
+        weighted = loss
+        if ctx.enabled:
+            batch_tok = int(all_lengths[idx].sum()) + idx.numel()
+            weighted = loss * (n_tok * ctx.world_size / batch_tok)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(weighted).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+        scaler.step(opt)
+        scaler.update()
+        nll_acc += loss.detach().double() * n_tok
+        total_tok += n_tok
+        if step % 50 == 0 and ctx.is_main:
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(ppl=f"{math.exp(float(nll_acc) / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
+    if ctx.enabled:
+        sums = all_reduce_sum(torch.stack([nll_acc.cpu(), torch.tensor(float(total_tok), dtype=torch.float64)]), ctx)
+        nll_acc, total_tok = sums[0], int(sums[1])
+    return float(nll_acc) / max(1, total_tok), total_tok, time.perf_counter() - start
+
+
+def train(
+    model: LanguageModel,
+    vocab: Vocabulary,
+    table: WordTable | None,
+    train_corpus: Corpus,
+    valid_corpus: Corpus,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    device: torch.device | str = "auto",
+    resume: bool = False,
+    ctx: DistContext | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``model`` in rounds, reallocating words between rounds for a LightRNN.
+
+    Args:
+        model: a fresh :class:`LightRNN` or :class:`LSTMLM` (ignored weights when resuming).
+        vocab, table: its vocabulary and (LightRNN) word table.
+        train_corpus, valid_corpus: encoded sentences.
+        cfg: optimisation settings; when resuming, the saved ones are used.
+        out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        resume: continue from ``out_dir/last.pt``.
+        ctx: a distributed run (:func:`lightrnn_asr.distributed.init_distributed`): ``train_corpus``
+            is this rank's shard, the model is wrapped in DistributedDataParallel, loss tables are
+            summed onto rank 0, which reallocates and broadcasts the table, and only rank 0 logs and
+            writes files. Any number of ranks can resume a ``last.pt``: batches do not depend on it.
+
+    Returns:
+        The per-round history (also in ``history.json``).
+
+    Raises:
+        CheckpointError: when resuming from an unreadable ``last.pt``.
+        ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``, or a corpus is empty.
+    """
+    ctx = ctx or DistContext()
+    if train_corpus.global_lengths().numel() == 0 or len(valid_corpus) == 0:
+        raise ValueError(f"the {'training' if len(train_corpus) == 0 else 'validation'} corpus has no sentences")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stale_files = [*out_dir.glob(".last.pt.*.tmp"), *out_dir.glob(".best.pt.*.tmp"), *out_dir.glob(".history.json.*tmp")]
+    for stale in stale_files if ctx.is_main else ():
+        stale.unlink()  # a write cut short by a kill: the real file under its name is intact
+    device = resolve_device(device) if isinstance(device, str) else device
+    history: list[dict[str, Any]] = []
+    start_round, best_ppl, bad_rounds = 0, math.inf, 0
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    opt_state = None
+    if resume and (out_dir / "last.pt").exists():
+        ck: Checkpoint = load_checkpoint(out_dir / "last.pt")
+        if ck.vocab.words != vocab.words:
+            raise ValueError(f"{out_dir / 'last.pt'}: vocabulary differs from the one given; cannot resume")
+        model, table = ck.model, ck.table
+        st = ck.train_state
+        cfg = TrainConfig(**st["train_config"])
+        history = json.loads(st["history"])
+        start_round, best_ppl, bad_rounds = int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"])
+        gen.set_state(st["generator"])
+        torch.set_rng_state(st["torch_rng"])
+        opt_state = st["optimizer"]
+        log.info("resuming %s after round %d (best valid ppl %.2f)", out_dir, start_round - 1, best_ppl)
+    if cfg.deterministic:
+        set_deterministic()
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    use_scaler = device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
+    scaler = _grad_scaler(use_scaler)
+    step_loss: torch.nn.Module = _Loss(model)
+    if ctx.enabled:
+        step_loss = torch.nn.parallel.DistributedDataParallel(
+            step_loss, device_ids=[device.index] if device.type == "cuda" else None)
+    n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
+    if ctx.is_main:
+        log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
+                 model.num_parameters(), n_tokens, device,
+                 f", {ctx.world_size} processes" if ctx.enabled else "")
+
+    try:
+        _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler,
+                    gen, history, start_round, best_ppl, bad_rounds, ctx)
+    except KeyboardInterrupt:
+        if not ctx.is_main:
+            raise
+        done = history[-1]["round"] if history else None
+        log.warning("interrupted in round %d; %s", done + 1 if done is not None else start_round,
+                    f"{out_dir / 'last.pt'} holds round {done}: continue with resume" if done is not None
+                    else "no round finished")
+        raise
+    ctx.barrier()  # every rank returns after rank 0 has written the files
+    return history
+
+
+def _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler, gen,
+                history, start_round, best_ppl, bad_rounds, ctx) -> None:
+    """The rounds of :func:`train` from ``start_round``; ``history`` grows in place.
+
+    In a distributed run rank 0 measures validation perplexity and broadcasts it, so that every
+    rank takes the same decisions (learning rate, stopping, reallocating).
+    """
+    is_lightrnn = isinstance(model, LightRNN)
+
+    def valid_ppl() -> float:
+        value = None
+        if ctx.is_main:
+            value = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens).perplexity
+        return broadcast_object(value, ctx)
+
+    for rnd in range(start_round, cfg.rounds):
+        record: dict[str, Any] = {"round": rnd}
+        nll, n_tok, secs = 0.0, 0, 0.0
+        for ep in range(cfg.epochs_per_round):
+            e_nll, e_tok, e_secs = _train_epoch(
+                model, step_loss, train_corpus, opt, scaler, cfg, gen, device, f"round {rnd} epoch {ep}", ctx
+            )
+            nll, n_tok, secs = nll + e_nll * e_tok, n_tok + e_tok, secs + e_secs
+        record.update(train_ppl=math.exp(nll / n_tok), train_tokens=n_tok, train_seconds=secs,
+                      tokens_per_s=n_tok / secs, lr=opt.param_groups[0]["lr"])
+        if ctx.enabled:
+            record["processes"] = ctx.world_size
+        record["valid_ppl"] = valid_ppl()
+        if ctx.is_main:
+            log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
+                     record["valid_ppl"], record["tokens_per_s"])
+        improved = record["valid_ppl"] < best_ppl
+        if improved:
+            best_ppl, bad_rounds = record["valid_ppl"], 0
+            if ctx.is_main:
+                save_checkpoint(out_dir / "best.pt", model, vocab, table,
+                                {"history": json.dumps(history + [record])})
+        else:
+            bad_rounds += 1
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+        stop = bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
+        if is_lightrnn and cfg.reallocate and not stop:
+            t0 = time.perf_counter()
+            table, realloc = _reallocate(model, vocab, table, train_corpus, cfg, ctx)
+            realloc["valid_ppl_after"] = valid_ppl()
+            realloc["seconds"] = time.perf_counter() - t0
+            record["realloc"] = realloc
+            if ctx.is_main:
+                log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
+                         rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],
+                         realloc["valid_ppl_after"], realloc["seconds"])
+        history.append(record)
+        if ctx.is_main:
+            state = {
+                "round": rnd, "best_ppl": best_ppl, "bad_rounds": bad_rounds,
+                "train_config": asdict(cfg), "history": json.dumps(history),
+                "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            }
+            save_checkpoint(out_dir / "last.pt", model, vocab, table, state)
+            with atomic_text(out_dir / "history.json") as f:
+                f.write(json.dumps(history, indent=1))
+        if stop:
+            break
+
+
+def _reallocate(model: LightRNN, vocab: Vocabulary, table: WordTable, corpus: Corpus, cfg: TrainConfig,
+                ctx: DistContext) -> tuple[WordTable, dict[str, Any]]:
+    """One bootstrap reallocation; in a distributed run the words that occur anywhere and the loss
+    tables are summed over the ranks (onto rank 0, which solves), and the table is broadcast.
+
+    Communication: ``|V|`` int64 flags (all-reduce) and ``2 n sqrt|V|`` float32 losses (reduce;
+    ``n`` = words that occur), e.g. 0.25 GB at |V| = 100K and 8 GB at |V| = 1M.
+    """
+    seen = torch.zeros(len(vocab), dtype=torch.int64)
+    seen[occurring_words(corpus, len(vocab), vocab.eos_id)] = 1
+    active = torch.nonzero(all_reduce_sum(seen, ctx)).flatten()
+    row_loss, col_loss = loss_tables(model, corpus, max_tokens=2 * cfg.max_tokens, words=active)
+    reduce_to_main(row_loss, ctx)
+    reduce_to_main(col_loss, ctx)
+    result = None
+    if ctx.is_main:
+        new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
+        result = (new_table.cell, {"cost_before": before, "cost_after": after,
+                                   "words_moved": int((new_table.cell != table.cell).sum())})
+    cell, info = broadcast_object(result, ctx)
+    new_table = WordTable(cell, table.n_rows, table.n_cols)
+    model.set_table(new_table)
+    return new_table, info

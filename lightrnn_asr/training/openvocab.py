@@ -1,0 +1,273 @@
+"""Adding words to a trained LightRNN without retraining (open vocabulary).
+
+A word's probability is ``P_row(r | h) * P_col(c | h, r)``, with the row and
+column vectors shared by every word in that row and column. A new word placed
+into a free cell therefore gets, in every context, the probability the model
+already gives that cell: nothing is trained, and the existing words'
+probabilities stay exactly as they were (the softmaxes cover all R rows and
+C columns, empty cells included). What matters is *which* cell:
+
+- with example sentences, the row minimising the word's total row loss
+  ``-sum log P_row(r | h)`` over its occurrences (rows with a free cell),
+  then, in that row, the free column minimising ``-sum log P_col(c | h, r)``:
+  the reallocation criterion of Li et al. (NeurIPS 2016, Section 3.3)
+  restricted to free cells;
+- without examples, a free cell in the row of a word it should behave like
+  (``like``; default ``<unk>``, whose row and column the model trained on all
+  words cut from the vocabulary, so a new rare word inherits exactly the
+  probability that rare words as a class had), picking the free column with
+  the largest column-head bias; failing that, a free cell in that word's
+  column; failing that, any free cell.
+
+With ``fit_steps > 0`` the words that have examples instead go to rows of
+their own whose three vectors are fitted to the examples (optionally with
+background sentences) while every trained weight stays frozen; see
+:func:`add_words`. Existing cells and weights still stay, but the new rows
+take some probability mass.
+
+When the table has fewer free cells than new words, rows are added: their
+vectors are the mean of the existing ones and their row-head bias is the
+lowest existing one, so existing words lose little probability (the added
+rows' share is reported by :func:`add_words`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from lightrnn_asr.lm.config import LMConfig
+from lightrnn_asr.lm.lightrnn import LightRNN
+from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.text.corpus import length_batches, make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
+
+__all__ = ["Placement", "add_words"]
+
+
+@dataclass
+class Placement:
+    """Where a new word went and why: ``method`` is ``"examples"`` (free cell of least loss),
+    ``"fitted"`` (a fitted row of its own) or ``"like"`` (the fallback)."""
+
+    word: str
+    row: int
+    col: int
+    method: str
+    detail: str
+
+
+def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
+    """A copy of ``model`` for ``vocab_size`` words on ``n_rows`` rows (new rows: mean vectors, lowest bias)."""
+    cfg = model.config
+    new_cfg = LMConfig.from_dict({**cfg.to_dict(), "vocab_size": vocab_size, "n_rows": n_rows})
+    placeholder = WordTable(torch.arange(vocab_size), n_rows, cfg.n_cols)
+    out = LightRNN(new_cfg, placeholder)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    extra = n_rows - cfg.n_rows
+    if extra:
+        emb, w, b = state["row_embed.weight"], state["row_head.weight"], state["row_head.bias"]
+        state["row_embed.weight"] = torch.cat([emb, emb.mean(0, keepdim=True).expand(extra, -1)])
+        state["row_head.weight"] = torch.cat([w, w.mean(0, keepdim=True).expand(extra, -1)])
+        state["row_head.bias"] = torch.cat([b, b.min().expand(extra)])
+    out.load_state_dict(state)
+    return out.to(model.device).eval()
+
+
+@torch.no_grad()
+def _losses(model: LightRNN, sentences: list[list[int]], word: int, bos: int, eos: int, max_tokens: int):
+    """Summed row and column NLL ``(R,), (C,)`` float64 of ``word`` at its occurrences (nats)."""
+    device = model.device
+    row = torch.zeros(model.config.n_rows, dtype=torch.float64)
+    col = torch.zeros(model.config.n_cols, dtype=torch.float64)
+    for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens):
+        batch = make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos)
+        inputs, targets, mask = (t.to(device) for t in batch)
+        row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+        at = (targets == word) & mask
+        row -= row_lp[at].double().sum(0).cpu()
+        col -= col_lp[at].double().sum(0).cpu()
+    return row, col
+
+
+def add_words(
+    model: LightRNN,
+    vocab: Vocabulary,
+    table: WordTable,
+    words: Sequence[str],
+    examples: Sequence[Sequence[str]] | None = None,
+    like: dict[str, str] | None = None,
+    max_tokens: int = 4000,
+    fit_steps: int = 0,
+    lr: float = 0.01,
+    background: Sequence[Sequence[str]] | None = None,
+) -> tuple[LightRNN, Vocabulary, WordTable, list[Placement]]:
+    """Give new words cells of a trained LightRNN, keeping every existing word's cell and all weights.
+
+    Args:
+        model: the trained model (not modified).
+        vocab, table: its vocabulary and allocation.
+        words: the new words, in order (each gets the next id).
+        examples: sentences (lists of words) that show the new words in use;
+            other words of these sentences must be in ``vocab`` or map to ``<unk>``.
+        like: optional ``{new word: existing word}`` for the fallback placement.
+        max_tokens: batch size of the example passes.
+        fit_steps: when > 0, the words with examples go to new rows of their
+            own, whose three vectors (input row vector, row-head weight and
+            bias) are fitted to the examples by ``fit_steps`` full passes of
+            Adam (learning rate ``lr``) with every trained weight frozen; their
+            columns are then re-chosen (an exact assignment on column NLL) and
+            the rows fitted again. Existing words keep their cells and
+            weights but lose the probability mass the new rows take.
+        background: sentences of the target domain without the new words
+            (e.g. a sample of the training text), added to the fitted loss so
+            that the new rows take the share of the mass the new words have
+            in that domain, not the share they have in the examples.
+
+    Returns:
+        ``(model, vocab, table, placements)``: a new model (same weights, rows
+        added only if the table was full), the extended vocabulary, the new
+        table, and one :class:`Placement` per new word.
+
+    Raises:
+        ValueError: for a word already in the vocabulary, a duplicate or empty
+            word, or a ``like`` word that is not in the vocabulary.
+    """
+    like = dict(like or {})
+    seen: set[str] = set()
+    for w in words:
+        if not w or any(ch.isspace() for ch in w):
+            raise ValueError(f"not a word: {w!r}")
+        if w in vocab:
+            raise ValueError(f"{w!r} is already in the vocabulary (id {vocab.id(w)})")
+        if w in seen:
+            raise ValueError(f"{w!r} is listed twice")
+        seen.add(w)
+    for w, ref in like.items():
+        if ref not in vocab:
+            raise ValueError(f"like-word {ref!r} (for {w!r}) is not in the vocabulary")
+    v_old, n_new = len(vocab), len(words)
+    n_cols = table.n_cols
+    new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
+    encoded: list[list[int]] = [new_vocab.encode(s) for s in examples] if examples else []
+    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
+    fitted = [i for i in range(n_new) if fit_steps > 0 and occurrences[v_old + i]]
+    n_rows = max(table.n_rows, -(-(v_old + n_new - len(fitted)) // n_cols))
+    first_fit_row = n_rows
+    n_rows += -(-len(fitted) // n_cols)
+    new_model = _grown(model, n_rows, v_old + n_new)
+    occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
+    occupied[first_fit_row * n_cols :] = True  # the fitted rows hold only the fitted words
+    old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
+    occupied[old_cells] = True
+    # until placed, a new word reads and scores like <unk> (what the model saw for unseen words)
+    unk_cell = int(old_cells[vocab.unk_id])
+    cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
+    new_model.word_row.copy_(cells // n_cols)
+    new_model.word_col.copy_(cells % n_cols)
+
+    n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
+    fit_set = set(fitted)
+    order = sorted((i for i in range(n_new) if i not in fit_set), key=lambda i: -n_occ[v_old + i])
+    col_bias = new_model.col_head.bias.detach().double().cpu()
+    row_bias = new_model.row_head.bias.detach().double().cpu()
+    placements: dict[int, Placement] = {}
+    for i in order:
+        wid = v_old + i
+        free = ~occupied.view(n_rows, n_cols)
+        sents = occurrences[wid]
+        if sents:
+            row_loss, _ = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+            row_loss[~free.any(1)] = float("inf")
+            r = int(row_loss.argmin())
+            new_model.word_row[wid] = r
+            _, col_loss = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+            col_loss[~free[r]] = float("inf")
+            c = int(col_loss.argmin())
+            detail = f"{n_occ[wid]} occurrence(s), NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
+            placements[i] = Placement(words[i], r, c, "examples", detail)
+        else:
+            ref = like.get(words[i], "<unk>")
+            ref_cell = int(old_cells[vocab.id(ref)])
+            r0, c0 = divmod(ref_cell, n_cols)
+            if free[r0].any():
+                r, c = r0, int(col_bias.masked_fill(~free[r0], float("-inf")).argmax())
+                detail = f"row of {ref!r}"
+            elif free[:, c0].any():
+                r, c = int(row_bias.masked_fill(~free[:, c0], float("-inf")).argmax()), c0
+                detail = f"column of {ref!r}"
+            else:
+                score = (row_bias[:, None] + col_bias[None, :]).masked_fill(~free, float("-inf"))
+                r, c = divmod(int(score.argmax()), n_cols)
+                detail = f"any free cell ({ref!r}'s row and column are full)"
+            placements[i] = Placement(words[i], r, c, "like", detail)
+        occupied[r * n_cols + c] = True
+        cells[wid] = r * n_cols + c
+        new_model.word_row[wid] = r
+        new_model.word_col[wid] = c
+    if fitted:
+        ids = torch.tensor([v_old + i for i in sorted(fitted, key=lambda i: -n_occ[v_old + i])])
+        cells[ids] = first_fit_row * n_cols + torch.arange(ids.numel())
+        new_model.word_row[ids], new_model.word_col[ids] = cells[ids] // n_cols, cells[ids] % n_cols
+        rows = list(range(first_fit_row, n_rows))
+        sents = [s for s in encoded if any(w >= v_old for w in s)] + [new_vocab.encode(s) for s in background or ()]
+        _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        for r in rows:  # re-choose the columns inside each fitted row: an exact assignment on column NLL
+            members = ids[cells[ids] // n_cols == r]
+            cost = torch.stack([_losses(new_model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
+                                        max_tokens)[1] for w in members])
+            _, cols = linear_sum_assignment(cost.numpy())
+            cells[members] = r * n_cols + torch.from_numpy(cols).long()
+            new_model.word_col[members] = torch.from_numpy(cols).long().to(new_model.word_col.device)
+        nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        for w in ids.tolist():
+            r, c = divmod(int(cells[w]), n_cols)
+            placements[w - v_old] = Placement(new_vocab.words[w], r, c, "fitted",
+                                              f"{n_occ[w]} occurrence(s); new row fitted, example NLL "
+                                              f"{nll:.3f} nats/token")
+    new_table = WordTable(cells, n_rows, n_cols)
+    new_model.set_table(new_table)
+    return new_model, new_vocab, new_table, [placements[i] for i in range(n_new)]
+
+
+def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], steps: int, lr: float,
+              bos: int, eos: int, max_tokens: int) -> float:
+    """Fit the input vectors, row-head weights and biases of ``rows`` (nothing else) to ``sentences``.
+
+    Minimises the mean NLL of all tokens of ``sentences`` (the new words and
+    the existing words around them, so that the new rows take only the mass
+    the examples justify) with Adam, ``steps`` passes, every other parameter
+    frozen (their gradients are zeroed, so Adam leaves them exactly as they were).
+
+    Returns:
+        The final mean NLL (nats per token).
+    """
+    device = model.device
+    params = [model.row_embed.weight, model.row_head.weight, model.row_head.bias]
+    keep = torch.ones(model.config.n_rows, dtype=torch.bool, device=device)
+    keep[rows] = False
+    for p in model.parameters():
+        p.requires_grad_(any(p is q for q in params))
+    opt = torch.optim.Adam(params, lr=lr)
+    batches = [tuple(t.to(device) for t in make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos))
+               for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens)]
+    n = int(sum(int(mask.sum()) for _, _, mask in batches))  # tokens predicted
+    model.eval()
+    total = torch.full((), float("nan"))
+    for _ in range(steps):
+        opt.zero_grad()
+        total = torch.zeros((), device=device)
+        for inputs, targets, mask in batches:
+            loss = model.loss(inputs, targets, mask) * mask.sum()
+            loss.backward()
+            total += loss.detach()
+        for p in params:
+            p.grad[keep] = 0.0
+            p.grad /= n
+        opt.step()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return float(total) / n
