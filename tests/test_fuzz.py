@@ -50,7 +50,7 @@ def test_nbest_reader_accepts_or_names_the_line(tmp_path, lines, crlf):
     if got is not None:  # whatever was accepted is well-formed
         for utt, hyps in got.items():
             assert utt and not any(c.isspace() for c in utt)
-            assert all(math.isfinite(h.am_score) for h in hyps)
+            assert all(math.isfinite(h.am) for h in hyps)
 
 
 @FUZZ
@@ -76,7 +76,7 @@ def test_nbest_write_read_round_trip(tmp_path, nbest):
     assert list(got) == list(hyps)
     for u in hyps:
         assert [h.words for h in got[u]] == [h.words for h in hyps[u]]
-        assert [(h.am_score, h.lm_score) for h in got[u]] == [(h.am_score, h.lm_score) for h in hyps[u]]  # exact
+        assert [(h.am, h.fp_lm) for h in got[u]] == [(h.am, h.fp_lm) for h in hyps[u]]  # exact
 
 
 HTK = (DATA / "asterisk-do-not-disturb.slf").read_bytes()

@@ -51,7 +51,7 @@ def test_kaldi_text_archive_by_hand(tmp_path, words):
     assert a.times.tolist() == pytest.approx([0, 0.01, 0.02, 0.03, 0.03, 0.03])  # one frame per transition id
     hyps = lattice_nbest(a, 5)
     assert [h.words for h in hyps] == [("thank", "you"), ("thank", "yew")]
-    assert [h.am_score for h in hyps] == pytest.approx([-26.0, -27.75])  # am + lm of each path
+    assert [h.am for h in hyps] == pytest.approx([-26.0, -27.75])  # am + lm of each path
     b = lats["b"]
     assert (b.num_states, b.final, b.symbols) == (3, 2, ["thank", "you"])  # final weight One: no new state
     assert b.times.tolist() == pytest.approx([0, 0.03, 0.05])  # three, then two transition ids
@@ -76,7 +76,7 @@ def test_kaldi_archive_and_openfst_round_trips_keep_a_real_lattice(tmp_path):
         assert (back.num_states, back.num_arcs) == (src.num_states, src.num_arcs)
         got = lattice_nbest(back, 30)
         assert [h.words for h in got] == [h.words for h in expected]
-        assert np.allclose([h.am_score for h in got], [h.am_score for h in expected], rtol=0, atol=2e-3)  # float32
+        assert np.allclose([h.am for h in got], [h.am for h in expected], rtol=0, atol=2e-3)  # float32
 
 
 @pytest.mark.parametrize("body, message", [

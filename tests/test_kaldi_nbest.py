@@ -30,9 +30,9 @@ def test_archives_become_hypotheses_with_scaled_acoustic_scores(tmp_path):
     assert [u for u, _ in got] == ["u1", "u2"]
     u1 = got[0][1]
     assert [h.words for h in u1] == [("the", "cat", "sat"), ("the", "hat", "sat"), ()]
-    assert [h.am_score for h in u1] == pytest.approx([-10.0, -9.85, -20.0])
-    assert [h.lm_score for h in u1] == [-10.5, -11.25, -3.0]
-    assert got[1][1][0].words == ("cat",) and got[1][1][0].am_score == pytest.approx(-5.0)
+    assert [h.am for h in u1] == pytest.approx([-10.0, -9.85, -20.0])
+    assert [h.fp_lm for h in u1] == [-10.5, -11.25, -3.0]
+    assert got[1][1][0].words == ("cat",) and got[1][1][0].am == pytest.approx(-5.0)
     kept = list(iter_kaldi_nbest(*paths, words))  # without drop the marker stays
     assert kept[0][1][1].words == ("the", "hat", "<NOISE>", "sat")
 
@@ -80,7 +80,7 @@ def test_cli_import_joins_jobs_and_rejects_a_repeated_utterance(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     nbest = read_nbest(tmp_path / "out.nbest")
-    assert list(nbest) == ["u1", "u2", "u3"] and nbest["u3"][0].am_score == -0.75 and nbest["u3"][0].lm_score == -1.5
+    assert list(nbest) == ["u1", "u2", "u3"] and nbest["u3"][0].am == -0.75 and nbest["u3"][0].fp_lm == -1.5
     assert nbest["u1"][1].words == ("the", "hat", "sat")
     res = CliRunner().invoke(main, args[:-6] + args[-6:] + args[-6:])
     assert res.exit_code == 1 and "'u3' already read from another job" in res.output

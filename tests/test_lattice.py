@@ -45,7 +45,7 @@ def test_hand_built_lattice_nbest_is_distinct_and_scored_by_hand(tmp_path):
     assert (lat.num_states, lat.num_arcs, lat.start, lat.final) == (6, 8, 0, 5)
     assert lat.symbols[1] == "hello" and lat.symbols[7] == "[NOISE]"
     hyps = lattice_nbest(lat, 10)
-    assert [(h.words, h.am_score) for h in hyps] == [
+    assert [(h.words, h.am) for h in hyps] == [
         (("hello", "world"), -17.0), (("yellow", "world"), -18.0), (("world",), -24.0)]
     assert [h.words for h in lattice_nbest(lat, 1)] == [("hello", "world")]
     keep_variants = lattice_nbest(lat, 10, FillerMap(strip_variants=False))
@@ -54,7 +54,7 @@ def test_hand_built_lattice_nbest_is_distinct_and_scored_by_hand(tmp_path):
 
 def test_log_base_is_converted_to_natural_log(tmp_path):
     lat = read_htk(write(tmp_path, SLF.replace("start=0", "base=10\nstart=0")))
-    assert lattice_nbest(lat, 1)[0].am_score == pytest.approx(-17 * math.log(10), rel=1e-6)
+    assert lattice_nbest(lat, 1)[0].am == pytest.approx(-17 * math.log(10), rel=1e-6)
 
 
 @pytest.mark.parametrize("old,new,message", [
@@ -78,7 +78,7 @@ def test_real_pocketsphinx_lattice():
     hyps = lattice_nbest(lat, 100)
     assert len(hyps) == 50  # all the distinct word sequences this lattice has
     assert len({h.words for h in hyps}) == len(hyps)
-    assert all(a.am_score >= b.am_score for a, b in zip(hyps, hyps[1:]))
+    assert all(a.am >= b.am for a, b in zip(hyps, hyps[1:]))
     assert not any(w.startswith(("<", "!", "[")) or "(" in w for h in hyps for w in h.words)
     assert hyps[0].words == ("bank", "you", "for", "your", "patients")  # the acoustically best path
     assert ("thank", "you", "for", "your", "patience") in {h.words for h in hyps}  # the reference
@@ -98,7 +98,7 @@ def test_bigram_ranking_changes_order_not_acoustic_scores(tmp_path):
     # ranking score: yellow world -18 - 0.3 = -18.3 beats hello world -17 - 6.1 = -23.1
     assert [h.words for h in hyps] == [("yellow", "world"), ("hello", "world"), ("world",)]
     # reported scores stay the exact acoustic ones
-    assert [h.am_score for h in hyps] == pytest.approx([-18.0, -17.0, -24.0])
+    assert [h.am for h in hyps] == pytest.approx([-18.0, -17.0, -24.0])
     assert set(calls) <= set(logp)  # only word pairs that occur in the lattice are asked for
     assert [h.words for h in lattice_nbest(lat, 10, bigram=bigram, bigram_scale=0.0)][0] == ("hello", "world")
 
@@ -113,7 +113,7 @@ def test_unreachable_and_dead_end_states_are_ignored_and_a_pathless_lattice_is_n
     # 0 -a-> 1 -b-> 3 (final); state 2 is unreachable (2 -c-> 3); state 4 is a dead end (1 -d-> 4)
     lat = Lattice(5, 0, 3, np.array([0, 1, 2, 1]), np.array([1, 3, 3, 4]), ["a", "b", "c", "d"],
                   np.array([-1.0, -1.0, -1.0, -1.0]), np.zeros(4), np.full(5, np.nan))
-    assert [(h.words, h.am_score) for h in lattice_nbest(lat, 5)] == [(("a", "b"), -2.0)]
+    assert [(h.words, h.am) for h in lattice_nbest(lat, 5)] == [(("a", "b"), -2.0)]
     pathless = Lattice(3, 0, 2, np.array([0]), np.array([1]), ["a"], np.array([-1.0]), np.zeros(1), np.full(3, np.nan))
     assert lattice_nbest(pathless, 5) == []
     (tmp_path / "lats").mkdir()

@@ -185,7 +185,7 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
     from lightrnn_asr.formats.lattice import lattice_nbest
 
     for h in lattice_nbest(src, 500):
-        best_am.setdefault(h.words, h.am_score)
+        best_am.setdefault(h.words, h.am)
     for w, am in zip(hyps.words, hyps.am):
         if w in best_am:
             assert am <= best_am[w] + 1e-3  # kaldifst weights are float32

@@ -20,7 +20,7 @@ def test_read_nbest_both_forms_crlf_and_empty_hypothesis(tmp_path):
     nb = read_nbest(p)
     assert list(nb) == ["u1", "u2"]
     assert nb["u1"] == [Hypothesis(("hello", "world"), -10.5), Hypothesis((), -11.0)]
-    assert nb["u2"][0].am_score == -300.0
+    assert nb["u2"][0].am == -300.0
     p = write(tmp_path, "b.nbest", "u1\t-1\t-2.5\ta b\n")
     assert read_nbest(p)["u1"] == [Hypothesis(("a", "b"), -1.0, -2.5)]
     write_nbest(tmp_path / "c.nbest", read_nbest(p))

@@ -10,7 +10,7 @@ import numpy as np
 
 from lightrnn_asr.evaluation.wer import WerResult, bootstrap_ci, compute_wer
 
-__all__ = ["markdown_table", "plot_scale_sweep", "plot_perplexity_rounds", "SystemWer", "compare_systems",
+__all__ = ["report_json", "markdown_table", "plot_scale_sweep", "plot_perplexity_rounds", "SystemWer", "compare_systems",
            "wer_report", "plot_wer"]
 
 
@@ -78,7 +78,7 @@ class SystemWer:
 
     Attributes:
         test_set, system: names.
-        wer: error counts (:class:`~lightrnn_asr.wer.WerResult`).
+        wer: error counts (:class:`~lightrnn_asr.evaluation.wer.WerResult`).
         ci95: ``(low, high)`` bootstrap 95% confidence interval of the WER, percent.
         p_better: probability that this system is better than the baseline (the
             first system of the set), paired bootstrap; ``None`` for the baseline.
@@ -182,3 +182,14 @@ def plot_wer(results: Sequence[SystemWer], path: str | Path, title: str = "WER p
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def report_json(results: Sequence[SystemWer], sizes: Mapping[str, dict] | None = None) -> dict:
+    """The results of :func:`compare_systems` (and model sizes) as a JSON-ready dict: ``{"results":
+    [{test_set, system, wer (percent), errors, ins, del, sub, ref_words, utterances, ci95,
+    p_better_than_baseline}], "models": {system: {parameters, bytes}}}``."""
+    return {"results": [{"test_set": r.test_set, "system": r.system, "wer": r.wer.wer, "errors": r.wer.errors,
+                         "ins": r.wer.ins, "del": r.wer.dels, "sub": r.wer.subs, "ref_words": r.wer.ref_words,
+                         "utterances": r.wer.utterances, "ci95": list(r.ci95), "p_better_than_baseline": r.p_better}
+                        for r in results],
+            "models": dict(sizes or {})}

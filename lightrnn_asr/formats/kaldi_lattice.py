@@ -39,12 +39,11 @@ from typing import Iterator, Mapping
 import kaldifst
 import numpy as np
 
-from lightrnn_asr.formats.lattice import Lattice, LatticeFormatError, topological_order
+from lightrnn_asr.formats.lattice import EPSILON, Lattice, LatticeFormatError, topological_order
 from lightrnn_asr.utils.io import atomic_path, atomic_text, utf8_lines
 
 __all__ = ["read_words", "read_kaldi_lattices", "write_kaldi_lattices", "read_fst_lattice", "write_fst_lattice"]
 
-EPSILON = "<eps>"
 
 
 def read_words(path: str | Path) -> kaldifst.SymbolTable:
@@ -188,7 +187,7 @@ def read_kaldi_lattices(path: str | Path, words: kaldifst.SymbolTable | None = N
         frame_shift: seconds per frame, for node times.
 
     Returns:
-        Utterance id -> :class:`~lightrnn_asr.lattice.Lattice` with
+        Utterance id -> :class:`~lightrnn_asr.formats.lattice.Lattice` with
         ``am = -acoustic_cost`` and ``lm = -graph_cost`` (natural log), in file order.
 
     Raises:
@@ -231,7 +230,7 @@ def write_kaldi_lattices(path: str | Path, lattices: Mapping[str, Lattice],
     states renumbered in topological order with the start state 0.
 
     ``graph_cost = -lm`` and ``acoustic_cost = -am``; fillers (per ``fillers``, a
-    :class:`~lightrnn_asr.lattice.FillerMap`) and ``<eps>`` are written as label 0.
+    :class:`~lightrnn_asr.formats.lattice.FillerMap`) and ``<eps>`` are written as label 0.
     With ``words`` the labels are integers (Kaldi's ``lattice-*`` tools read the
     file); without, they are the words themselves. Written to a temporary file and
     renamed, so a failed write leaves no partial archive.

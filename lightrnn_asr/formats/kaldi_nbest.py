@@ -15,7 +15,7 @@ best first), in the same order in the three files:
 * acoustic costs: ``utt-1 5120.4`` (-log-likelihood in nats, *unscaled*: ``lattice-to-nbest``
   undoes its ``--acoustic-scale`` before writing).
 
-They become the project's :class:`~lightrnn_asr.nbest.Hypothesis` with
+They become the project's :class:`~lightrnn_asr.formats.nbest.Hypothesis` with
 ``am_score = -acwt * ac_cost`` and ``lm_score = -lm_cost``, so that ranking by
 ``am_score + lm_score`` (``fp_lm_scale = 1``) is Kaldi's ranking at LM weight ``1/acwt``.
 """
@@ -74,7 +74,7 @@ def iter_kaldi_nbest(
 
     Args:
         words_ark, lm_costs, ac_costs: text archives (``ark,t:``) written by ``nbest-to-linear``.
-        words: the decoding graph's ``words.txt`` (:func:`~lightrnn_asr.kaldi_lattice.read_words`).
+        words: the decoding graph's ``words.txt`` (:func:`~lightrnn_asr.formats.kaldi_lattice.read_words`).
         acwt: acoustic scale (Kaldi's ``--acoustic-scale``, typically 1/LMWT); ``am_score =
             -acwt * ac_cost``.
         drop: words removed from every hypothesis (noise markers such as ``<NOISE>``, which

@@ -33,6 +33,10 @@ __all__ = ["Lattice", "LatticeFormatError", "FillerMap", "read_htk", "write_htk"
            "distinct_sequences"]
 
 
+#: The epsilon symbol of OpenFst, Kaldi and k2 symbol tables (label 0).
+EPSILON = "<eps>"
+
+
 class LatticeFormatError(ValueError):
     """A malformed lattice file; the message starts with ``file:line:``."""
 
@@ -331,9 +335,9 @@ def lattice_nbest(
 
     Returns:
         Hypotheses, best first (by the ranking score), each a distinct word
-        sequence whose ``am_score`` is its best path's
+        sequence whose ``am`` is its best path's
         ``am_scale * am + lm_scale * lm`` (for pocketsphinx lattices: the
-        acoustic log-likelihood, nats), ``lm_score=None``.
+        acoustic log-likelihood, nats), ``fp_lm=None``.
 
     Raises:
         ValueError: for ``n < 1``.

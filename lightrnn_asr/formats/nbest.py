@@ -38,13 +38,13 @@ class Hypothesis:
 
     Attributes:
         words: the word sequence (may be empty).
-        am_score: acoustic log-likelihood (higher is better).
-        lm_score: first-pass LM log-probability, or ``None`` when the list has none.
+        am: acoustic log-likelihood (higher is better; the file's ``am_score``).
+        fp_lm: first-pass LM log-probability (the file's ``lm_score``), or ``None`` when the list has none.
     """
 
     words: tuple[str, ...]
-    am_score: float
-    lm_score: float | None = None
+    am: float
+    fp_lm: float | None = None
 
 
 def _score(text: str, what: str, where: str) -> float:
@@ -134,7 +134,7 @@ def write_nbest(path: str | Path, nbest: dict[str, list[Hypothesis]]) -> None:
     Scores are written with Python's shortest exact representation (``repr``), so
     :func:`read_nbest` gives back the same floats.
     """
-    with_lm = any(h.lm_score is not None for hyps in nbest.values() for h in hyps)
+    with_lm = any(h.fp_lm is not None for hyps in nbest.values() for h in hyps)
     with open(path, "w", encoding="utf-8") as f:
         for utt, hyps in nbest.items():
             for h in hyps:
@@ -142,9 +142,9 @@ def write_nbest(path: str | Path, nbest: dict[str, list[Hypothesis]]) -> None:
 
 
 def nbest_line(utt: str, h: Hypothesis, with_lm: bool) -> str:
-    """One line of the format above, newline included (``lm_score`` 0 when ``with_lm`` and it has none)."""
-    lm = f"{float(h.lm_score if h.lm_score is not None else 0.0)!r}\t" if with_lm else ""
-    return f"{utt}\t{float(h.am_score)!r}\t{lm}{' '.join(h.words)}\n"
+    """One line of the format above, newline included (``lm_score`` 0 when ``with_lm`` and it has no ``fp_lm``)."""
+    lm = f"{float(h.fp_lm if h.fp_lm is not None else 0.0)!r}\t" if with_lm else ""
+    return f"{utt}\t{float(h.am)!r}\t{lm}{' '.join(h.words)}\n"
 
 
 def read_text(path: str | Path) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "new_model"]
 
 
 def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM:
@@ -24,3 +24,18 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
     if config.model_type == "adaptive":
         return AdaptiveLSTMLM(config)
     return LSTMLM(config)
+
+
+def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
+              dropout: float = 0.1, cutoffs: list[int] | None = None) -> tuple[RecurrentLM, WordTable | None]:
+    """A freshly initialised model for a vocabulary of ``vocab_size`` words, and its table: a LightRNN
+    starts from the sequential allocation of the paper's table shape (:meth:`WordTable.sequential`);
+    the LSTMs have no table (``None``).
+
+    Raises:
+        ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range).
+    """
+    table = WordTable.sequential(vocab_size) if model_type == "lightrnn" else None
+    rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
+    cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []))
+    return build_model(cfg, table), table

@@ -21,14 +21,17 @@ files still load with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["Compression", "LowRankLSTM", "compress_model", "compressed_state", "load_compressed_state",
+__all__ = ["scoring_device", "Compression", "LowRankLSTM", "compress_model", "compressed_state", "load_compressed_state",
            "prepare_structure", "state_bytes", "state_numel"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,8 @@ def compress_model(model: nn.Module, compression: Compression) -> nn.Module:
     """Compress a trained float model in place (on the CPU) and return it, in eval mode.
 
     Args:
-        model: a :class:`~lightrnn_asr.model.LightRNN`, :class:`~lightrnn_asr.model.LSTMLM`
-            or :class:`~lightrnn_asr.model.AdaptiveLSTMLM`, uncompressed.
+        model: a :class:`~lightrnn_asr.lm.LightRNN`, :class:`~lightrnn_asr.lm.LSTMLM`
+            or :class:`~lightrnn_asr.lm.AdaptiveLSTMLM`, uncompressed.
         compression: what to do.
 
     Raises:
@@ -325,3 +328,12 @@ def state_bytes(state: dict) -> int:
     if isinstance(state, dict):
         return sum(state_bytes(v) for v in state.values())
     return 0
+
+
+def scoring_device(model: nn.Module, device: torch.device) -> torch.device:
+    """``device``, or the CPU (with a warning) for an int8 model: torch's int8 kernels are CPU-only."""
+    compression = model.compression
+    if compression is not None and compression.int8 and device.type != "cpu":
+        log.warning("an int8 model runs on the CPU only; scoring on the CPU instead of %s", device)
+        return torch.device("cpu")
+    return device

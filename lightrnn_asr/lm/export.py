@@ -2,7 +2,7 @@
 
 The exported module (``torch.jit.load(path)``, also from C++ with libtorch) computes
 ``forward(inputs, targets, mask) -> (N,) float32`` sentence log-probabilities in nats,
-exactly :meth:`~lightrnn_asr.model.LanguageModel.sentence_logprobs`:
+exactly :meth:`~lightrnn_asr.lm.interface.LanguageModel.sentence_logprobs`:
 
 * ``inputs``: ``(N, T)`` int64, ``<s> w_1 .. w_L`` padded;
 * ``targets``: ``(N, T)`` int64, ``w_1 .. w_L </s>`` padded with any valid id;

@@ -38,7 +38,7 @@ automatic speech recognition" (ICASSP 2018), as in Kaldi's
   histories, or (``input_lm``) the input lattice's own LM scores, as
   Kaldi interpolates its graph costs with the new LM.
 
-The result is a :class:`~lightrnn_asr.lattice.Lattice` whose arcs carry the
+The result is a :class:`~lightrnn_asr.formats.lattice.Lattice` whose arcs carry the
 acoustic score, the new LM's log-probability (nats) and, when a first-pass
 n-gram is given, its log-probability on the same history; a final ``</s>``
 arc carries ``log P(</s> | history)``. :func:`rescored_nbest` takes the
@@ -84,7 +84,7 @@ def rescore_lattice(
 
     Args:
         lat: an acyclic lattice (any state numbering).
-        model: a :class:`~lightrnn_asr.model.LightRNN` or ``LSTMLM`` (its
+        model: a :class:`~lightrnn_asr.lm.LightRNN` or ``LSTMLM`` (its
             device is used; evaluation mode is set for the call).
         vocab: the model's vocabulary; lattice words outside it are scored as
             ``<unk>`` plus ``config.oov_penalty``.
@@ -145,7 +145,7 @@ def rescored_nbest(
     lattice (arc ids as output labels) with the sequence.
 
     Returns:
-        A :class:`~lightrnn_asr.rescore.ScoredNBest` (best first) with
+        A :class:`~lightrnn_asr.scoring.nbest.ScoredNBest` (best first) with
         ``am``, ``lm`` (new LM, nats), ``fp_lm`` (n-gram, nats, or ``None``
         when the lattice has none), ``n_words`` and ``n_oov`` (when ``vocab``).
 
@@ -203,8 +203,8 @@ def rescore_lattices(
     """Rescore every lattice and take its ``n`` best (:func:`rescore_lattice`, :func:`rescored_nbest`).
 
     The N-best lists are ranked with ``config.scales``; their separate scores
-    feed :func:`~lightrnn_asr.rescore.tune_scales` and
-    :func:`~lightrnn_asr.rescore.one_best` exactly like rescored N-best lists.
+    feed :func:`~lightrnn_asr.scoring.tuning.tune_scales` and
+    :func:`~lightrnn_asr.scoring.nbest.one_best` exactly like rescored N-best lists.
     Logs lattices/s and LM arcs/s at the end. ``sink(utt, rescored_lattice)``,
     when given, receives every rescored lattice (to write it). ``lattices`` may
     be a mapping or an iterator of ``(utt, lattice)`` pairs, which is consumed

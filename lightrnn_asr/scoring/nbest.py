@@ -6,7 +6,7 @@ The combined score of a hypothesis ``W`` with ``|W|`` words is
             [+ fp_lm_scale * first_pass_lm_score]
 
 with ``lm_logprob`` the new LM's ``log P(W </s> | <s>)`` in nats. The scales
-are tuned on a dev set (:mod:`lightrnn_asr.tuning`) and then applied
+are tuned on a dev set (:mod:`lightrnn_asr.scoring.tuning`) and then applied
 unchanged to the test sets.
 """
 
@@ -91,10 +91,10 @@ def score_nbest(
     out, pos = {}, 0
     for utt, hyps in nbest.items():
         n = len(hyps)
-        fp = [h.lm_score for h in hyps]
+        fp = [h.fp_lm for h in hyps]
         out[utt] = ScoredNBest(
             words=[h.words for h in hyps],
-            am=np.array([h.am_score for h in hyps], dtype=np.float64),
+            am=np.array([h.am for h in hyps], dtype=np.float64),
             lm=lm[pos : pos + n],
             n_words=np.array([len(h.words) for h in hyps], dtype=np.int64),
             n_oov=n_oov[pos : pos + n],

@@ -35,7 +35,7 @@ def score_sentences(
     """Sentence log-probabilities, batched by length.
 
     Args:
-        model: a :class:`~lightrnn_asr.model.LightRNN` or :class:`~lightrnn_asr.model.LSTMLM`.
+        model: a :class:`~lightrnn_asr.lm.LightRNN` or :class:`~lightrnn_asr.lm.LSTMLM`.
         sentences: 1-D int64 id tensors (no ``<s>``/``</s>``), or a :class:`Corpus`.
         max_tokens: padded tokens per forward pass.
         device: defaults to the model's device.

@@ -1,7 +1,7 @@
 """Tuning the score combination on dev: ``lm_scale``, ``word_penalty`` and ``fp_lm_scale``.
 
 A hypothesis' total is ``am + lm_scale * lm + fp_lm_scale * fp_lm + word_penalty * |W|``
-(:func:`lightrnn_asr.rescore.total_scores`); dev WER is a piecewise-constant function of the three
+(:func:`lightrnn_asr.scoring.nbest.total_scores`); dev WER is a piecewise-constant function of the three
 weights. :func:`tune_scales` searches it in one of two ways, per axis:
 
 - **a grid given by the caller** (``lm_scales=[...]``): exactly those values;
@@ -49,7 +49,7 @@ class TuneResult:
     """The outcome of :func:`tune_scales`.
 
     Attributes:
-        scales: the chosen :class:`~lightrnn_asr.rescore.Scales`.
+        scales: the chosen :class:`~lightrnn_asr.scoring.nbest.Scales`.
         dev_wer: dev WER (percent) at ``scales``.
         lm_scales, sweep_wer: ``(k,)`` float64 each: dev WER (percent) against ``lm_scale`` with the
             other two weights at their chosen values (for a plot of the sweep).
@@ -209,7 +209,7 @@ def tune_scales(
     """The weights that minimise dev WER (see the module docstring for the search).
 
     Args:
-        scored: dev N-best lists with their scores (:func:`~lightrnn_asr.rescore.score_nbest`).
+        scored: dev N-best lists with their scores (:func:`~lightrnn_asr.scoring.nbest.score_nbest`).
         refs: ``{utt_id: reference words}``, one for every utterance of ``scored``.
         lm_scales, word_penalties, fp_lm_scales: grids to search exactly, or ``None`` to search an
             axis automatically. ``fp_lm_scales`` is only searched when every list has first-pass

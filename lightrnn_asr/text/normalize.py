@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterable, Iterator
 
 from num2words import num2words
 
-__all__ = ["normalize_text", "strip_variant", "split_sentences"]
+__all__ = ["normalize_text", "strip_variant", "split_sentences", "paragraphs"]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -68,3 +69,16 @@ def split_sentences(paragraph: str) -> list[str]:
     training text, where a wrong split only shortens a context.
     """
     return [s for s in _SENTENCE_END.split(paragraph.strip()) if s]
+
+
+def paragraphs(lines: Iterable[str]) -> Iterator[str]:
+    """Blank-line separated paragraphs of a line iterator, each joined into one line."""
+    para: list[str] = []
+    for line in lines:
+        if line.strip():
+            para.append(line.strip())
+        elif para:
+            yield " ".join(" ".join(para).split())
+            para = []
+    if para:
+        yield " ".join(" ".join(para).split())

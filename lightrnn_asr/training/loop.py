@@ -3,7 +3,7 @@
 One *round* is ``epochs_per_round`` passes over the training sentences with
 Adam, followed by a validation perplexity. For a LightRNN, between rounds the
 loss tables are computed in one pass over the training data and the words are
-reallocated (see :mod:`lightrnn_asr.reallocation`); the full-softmax LSTM just
+reallocated (see :mod:`lightrnn_asr.training.reallocation`); the full-softmax LSTM just
 trains. Training stops after ``rounds`` rounds or when validation perplexity
 has not improved for ``patience`` rounds (the learning rate is halved at
 every round without improvement).
@@ -67,7 +67,7 @@ class TrainConfig:
         clip_norm: gradient-norm clipping.
         seed: seeds batch order, dropout and initialisation.
         reallocate: reallocate words between rounds (LightRNN only).
-        solver: name in :data:`lightrnn_asr.reallocation.SOLVERS`.
+        solver: name in :data:`lightrnn_asr.training.reallocation.SOLVERS`.
         patience: stop after this many rounds without a better validation perplexity.
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
         deterministic: ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN, for
@@ -196,7 +196,7 @@ def train(
         out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         resume: continue from ``out_dir/last.pt``.
-        ctx: a distributed run (:func:`lightrnn_asr.distributed.init_distributed`): ``train_corpus``
+        ctx: a distributed run (:func:`lightrnn_asr.utils.distributed.init_distributed`): ``train_corpus``
             is this rank's shard, the model is wrapped in DistributedDataParallel, loss tables are
             summed onto rank 0, which reallocates and broadcasts the table, and only rank 0 logs and
             writes files. Any number of ranks can resume a ``last.pt``: batches do not depend on it.

@@ -14,7 +14,7 @@ is the minimum-weight perfect matching of words to cells with cost
 
 A solver is any callable ``(row_loss, col_loss, n_rows, n_cols, init=current) -> WordTable``
 (``init`` is the current allocation, which a solver may start from or ignore);
-:data:`SOLVERS` maps names to the solvers of :mod:`lightrnn_asr.assignment`.
+:data:`SOLVERS` maps names to the solvers of :mod:`lightrnn_asr.training.assignment`.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def solve_auto(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_co
     return solve_rows_then_columns(row_loss, col_loss, n_rows, n_cols, init=init)
 
 
-#: Reallocation solvers by name (see :mod:`lightrnn_asr.assignment`).
+#: Reallocation solvers by name (see :mod:`lightrnn_asr.training.assignment`).
 SOLVERS: dict[str, AllocationSolver] = {
     "auto": solve_auto,
     "exact": solve_exact,

@@ -5,10 +5,10 @@
 joins the process group (NCCL when the processes use CUDA, gloo on CPU). Without them (a plain
 ``lightrnn-asr`` run) everything here is a no-op for one process.
 
-How the pieces divide the work (used by :mod:`lightrnn_asr.train` and the CLI):
+How the pieces divide the work (used by :mod:`lightrnn_asr.training.loop` and the CLI):
 
 * Training data: sentence piece ``j`` of the text belongs to rank ``j % world_size``
-  (:func:`lightrnn_asr.data.encode_corpus` with ``shard``); every rank keeps all pieces' lengths,
+  (:func:`lightrnn_asr.text.corpus.encode_corpus` with ``shard``); every rank keeps all pieces' lengths,
   so all ranks draw the *same global batches* as a single process would and each runs the part
   it holds. The loss of a rank is its token NLL sum divided by the global batch's tokens and
   multiplied by ``world_size``; DistributedDataParallel averages the gradients, so a step's

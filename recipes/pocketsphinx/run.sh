@@ -96,7 +96,7 @@ if run_stage 6; then
     mkdir -p $exp/lm
     python -c "
 from lightrnn_asr import Vocabulary, read_sentences
-from lightrnn_asr.vocab import write_vocab
+from lightrnn_asr.text.vocabulary import write_vocab
 write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
   fi
   for m in lightrnn lstm; do

@@ -25,7 +25,7 @@ def main() -> None:
         with open(here / f"{s}_dev_trigram.nbest", "w", encoding="utf-8") as f:
             for u in utts:
                 for h in nbest[u][:HYPOTHESES]:
-                    f.write(f"{u}\t{h.am_score:.4f}\t{h.lm_score:.4f}\t{' '.join(h.words)}\n")
+                    f.write(f"{u}\t{h.am:.4f}\t{h.fp_lm:.4f}\t{' '.join(h.words)}\n")
         with open(here / f"{s}_dev_trigram.ref", "w", encoding="utf-8") as f:
             for u in utts:
                 f.write(" ".join([u, *refs[u]]) + "\n")

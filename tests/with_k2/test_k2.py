@@ -16,18 +16,16 @@ from click.testing import CliRunner  # noqa: E402
 
 from lightrnn_asr.cli import main  # noqa: E402
 from lightrnn_asr.formats.k2_adapter import (  # noqa: E402
-    k2_nbest,
     lattice_from_k2,
     lattice_to_k2,
     lattices_from_k2,
     load_k2_lattices,
-    rescore_k2_lattices,
-    rescore_k2_nbest,
     save_k2_lattices,
 )
 from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk  # noqa: E402
 from lightrnn_asr.formats.nbest import read_text  # noqa: E402
 from lightrnn_asr.lm.checkpoint import load_checkpoint  # noqa: E402
+from lightrnn_asr.scoring.k2_rescore import k2_nbest, rescore_k2_lattices, rescore_k2_nbest  # noqa: E402
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices  # noqa: E402
 from lightrnn_asr.scoring.nbest import Scales, one_best, score_nbest  # noqa: E402
 from lightrnn_asr.scoring.sentences import score_sentences  # noqa: E402
@@ -115,9 +113,9 @@ def test_round_trip_of_real_lattices_keeps_their_nbest(ps):
         a, b = lattice_nbest(lat, 30), lattice_nbest(back, 300)
         assert a[0].words == b[0].words
         # float32 scores in k2 reorder near-ties; every sequence is there with its score
-        b_am = {h.words: h.am_score for h in b}
+        b_am = {h.words: h.am for h in b}
         for h in a:
-            assert b_am[h.words] == pytest.approx(h.am_score, rel=1e-6)
+            assert b_am[h.words] == pytest.approx(h.am, rel=1e-6)
         # and once more through k2: the same arcs and scores
         assert arc_table(lattice_to_k2(back, words)) == arc_table(fsa)
 
@@ -140,7 +138,7 @@ def test_epsilon_removal_keeps_every_word_path_with_its_best_scores():
     ne = lattice_from_k2(transducer(), WORDS, remove_epsilon=True, frame_shift=0.04)
     assert "<eps>" not in ne.symbols
     full, pruned = lattice_nbest(lat, 10), lattice_nbest(ne, 10)
-    assert [(h.words, round(h.am_score, 5)) for h in full] == [(h.words, round(h.am_score, 5)) for h in pruned]
+    assert [(h.words, round(h.am, 5)) for h in full] == [(h.words, round(h.am, 5)) for h in pruned]
     # "yellow" alone exists only through the <eps> arc: 2 frames from the start to the final state's arc
     assert ne.times[ne.final] == pytest.approx(0.12)
 
@@ -154,14 +152,14 @@ def test_k2_nbest_scores_match_the_lattice_nbest(ps):
     splits = sampled.shape.row_splits(1).tolist()
     am = sampled.am_scores.values.tolist()
     for i, utt in enumerate(UTTS):
-        own = {h.words: h.am_score for h in lattice_nbest(lats[utt], 5000)}
+        own = {h.words: h.am for h in lattice_nbest(lats[utt], 5000)}
         seen = 0
         for p in range(splits[i], splits[i + 1]):
             seq = tuple(w for w in (FillerMap()(words[x]) for x in sampled.word_ids[p]) if w)
             assert am[p] == pytest.approx(own[seq], rel=1e-5)  # the best path of the sequence, as kaldifst finds it
             seen += 1
         assert seen > 5
-    np.testing.assert_array_equal(sampled.ngram_lm_scores.values.numpy(), 0.0)  # pocketsphinx writes no LM scores
+    np.testing.assert_array_equal(sampled.fp_lm_scores.values.numpy(), 0.0)  # pocketsphinx writes no LM scores
 
 
 def test_k2_and_project_nbest_rescoring_pick_the_same_best_hypothesis(ps):
@@ -334,15 +332,15 @@ def test_a_ctc_decoding_lattice_rescored_like_icefall():
     assert lat.times[lat.final] == pytest.approx(31 * 0.04)
     own = lattice_nbest(lat, 5000)
     assert own[0].words == ("ab", "cd")
-    assert own[0].am_score == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)  # float32 sums
+    assert own[0].am == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)  # float32 sums
     # icefall-style N-best: tokens in labels, words in aux_labels; am = scores - lm_scores
     sampled = k2_nbest(lattice, 100, nbest_scale=0.5)
-    total = (sampled.am_scores.values + sampled.ngram_lm_scores.values).tolist()
-    own_total = {h.words: h.am_score for h in own}
+    total = (sampled.am_scores.values + sampled.fp_lm_scores.values).tolist()
+    own_total = {h.words: h.am for h in own}
     for seq, tot in zip(sampled.word_ids, total):
         assert tot == pytest.approx(own_total[tuple(words[w].lower() for w in seq)], abs=2e-3)
     # the n-gram part is the graph's: -1.5 for every "A" the lexicon outputs, 0 for AB and CD
-    ngram = sampled.ngram_lm_scores.values.tolist()
+    ngram = sampled.fp_lm_scores.values.tolist()
     assert any(3 in seq for seq in sampled.word_ids)
     for seq, lm in zip(sampled.word_ids, ngram):
         assert lm == pytest.approx(-1.5 * seq.count(3))

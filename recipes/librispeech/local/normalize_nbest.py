@@ -26,7 +26,7 @@ def main() -> None:
         for utt, hyps in iter_nbest(src):
             for h in hyps:
                 words = tuple(normalize_text(" ".join(h.words)).split())
-                f.write(nbest_line(utt, Hypothesis(words, h.am_score, h.lm_score), h.lm_score is not None))
+                f.write(nbest_line(utt, Hypothesis(words, h.am, h.fp_lm), h.fp_lm is not None))
             n += 1
     tmp.replace(dst)
     print(f"{dst}: {n} utterances")

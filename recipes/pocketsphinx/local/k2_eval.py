@@ -57,8 +57,9 @@ from lightrnn_asr import (
     tune_scales,
 )
 from lightrnn_asr.evaluation.report import markdown_table
-from lightrnn_asr.formats.k2_adapter import lattice_to_k2, rescore_k2_lattices, rescore_k2_nbest
+from lightrnn_asr.formats.k2_adapter import lattice_to_k2
 from lightrnn_asr.lm import LanguageModel
+from lightrnn_asr.scoring.k2_rescore import rescore_k2_lattices, rescore_k2_nbest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402

@@ -56,7 +56,7 @@ def main() -> None:
     for path in sorted(args.lattices):
         utt = path.name.split(".")[0]
         hyps = lattice_nbest(read_htk(path), args.nbest, fillers, bigram=bigram, bigram_scale=args.bigram_scale)
-        out[utt] = [Hypothesis(h.words, h.am_score, sentence_logprob(h.words)) for h in hyps]
+        out[utt] = [Hypothesis(h.words, h.am, sentence_logprob(h.words)) for h in hyps]
     write_nbest(args.out, out)
     avg = sum(len(h) for h in out.values()) / max(1, len(out))
     print(f"{args.out}: {len(out)} utterances, {avg:.1f} distinct hypotheses on average (max {args.nbest})")

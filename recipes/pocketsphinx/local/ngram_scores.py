@@ -38,7 +38,7 @@ def main() -> None:
     lm = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
     order = lm.size()
     nbest = read_nbest(args.nbest)
-    out = {u: [Hypothesis(h.words, h.am_score, sentence_logprob(lm, h.words, order)) for h in hyps]
+    out = {u: [Hypothesis(h.words, h.am, sentence_logprob(lm, h.words, order)) for h in hyps]
            for u, hyps in nbest.items()}
     write_nbest(args.out, out)
     print(f"{args.out}: {sum(len(h) for h in out.values())} hypotheses scored with the {order}-gram first-pass LM")

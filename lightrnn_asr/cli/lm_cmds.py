@@ -1,0 +1,119 @@
+"""Commands on a trained LM: ``ppl``, ``score``, ``compress``, ``table-shape``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+
+from lightrnn_asr.cli.common import friendly, main
+from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.compress import Compression, compress_model, compressed_state, scoring_device, state_bytes
+from lightrnn_asr.lm.export import export_torchscript
+from lightrnn_asr.lm.table import table_shape
+from lightrnn_asr.scoring.sentences import perplexity, score_sentences
+from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.utils.device import resolve_device
+
+
+def model_on(ck, device: torch.device):
+    """The checkpoint's model on ``device`` (int8 models stay on the CPU: :func:`scoring_device`)."""
+    return ck.model.to(scoring_device(ck.model, device))
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@friendly
+def ppl(model_path, text, device, as_json) -> None:
+    """Perplexity of a model on a text (one sentence per line; </s> counted)."""
+    ck = load_checkpoint(model_path)
+    dev = resolve_device(device)
+    res = perplexity(model_on(ck, dev), encode_corpus(text, ck.vocab), unk_id=ck.vocab.unk_id)
+    if as_json:
+        click.echo(json.dumps({"perplexity": res.perplexity, "tokens": res.num_tokens, "oov_rate": res.oov_rate,
+                               "logprob_nats": res.total_logprob, "parameters": ck.model.num_parameters()}))
+    else:
+        click.echo(f"{text}: perplexity {res.perplexity:.2f} over {res.num_tokens} tokens, "
+                   f"OOV rate {100 * res.oov_rate:.2f}%")
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the compressed checkpoint here (loads wherever a checkpoint does).")
+@click.option("--int8", is_flag=True, help="Dynamic int8 quantisation (torch.ao.quantization) of the LSTM, linear "
+              "layers and embeddings. Runs on the CPU only.")
+@click.option("--rank", type=int, default=0, show_default=True,
+              help="Factorise every LSTM weight matrix to this rank (truncated SVD); 0 keeps full rank.")
+@click.option("--torchscript", "ts_path", type=click.Path(dir_okay=False),
+              help="Also export the (compressed) model as a TorchScript sentence scorer "
+                   "(forward(inputs, targets, mask) -> sentence log-probs in nats).")
+@click.option("--valid-text", type=click.Path(exists=True, dir_okay=False),
+              help="Report perplexity on this text before and after.")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@friendly
+def compress(model_path, out_path, int8, rank, ts_path, valid_text, threads) -> None:
+    """Compress a trained LM for on-device rescoring (int8, low-rank LSTM, or both) and/or export it."""
+    if threads:
+        torch.set_num_threads(threads)
+    if not (out_path or ts_path):
+        raise click.UsageError("give --out and/or --torchscript")
+    try:
+        compression = Compression(rank, int8)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--rank") from None
+    ck = load_checkpoint(model_path)
+    before = {"weights_bytes": state_bytes(compressed_state(ck.model)), "parameters": ck.model.num_parameters()}
+    ppl_before = perplexity(ck.model, encode_corpus(valid_text, ck.vocab)) if valid_text else None
+    if compression != Compression():
+        try:
+            model = compress_model(ck.model, compression)
+        except ValueError as e:
+            raise click.ClickException(f"{model_path}: {e}") from None
+    else:
+        model = ck.model
+    after = {"weights_bytes": state_bytes(compressed_state(model)), "parameters": model.num_parameters()}
+    click.echo(f"{compression.name}: {after['parameters']:,} weights, {after['weights_bytes']:,} bytes "
+               f"(was {before['parameters']:,}, {before['weights_bytes']:,} bytes: "
+               f"{before['weights_bytes'] / after['weights_bytes']:.2f}x smaller)")
+    if valid_text:
+        ppl_after = perplexity(model, encode_corpus(valid_text, ck.vocab))
+        click.echo(f"{valid_text}: perplexity {ppl_before.perplexity:.2f} -> {ppl_after.perplexity:.2f} "
+                   f"({100 * (ppl_after.perplexity / ppl_before.perplexity - 1):+.2f}%)")
+    if out_path:
+        save_checkpoint(out_path, model, ck.vocab, ck.table)
+        click.echo(f"{out_path}: {Path(out_path).stat().st_size:,} bytes")
+    if ts_path:
+        try:
+            export_torchscript(model, ts_path, ck.vocab.bos_id, ck.vocab.eos_id)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"{ts_path}: TorchScript, {Path(ts_path).stat().st_size:,} bytes")
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@friendly
+def score(model_path, text, device) -> None:
+    """Print 'log P(sentence </s>) in nats <TAB> sentence' for every line of TEXT."""
+    ck = load_checkpoint(model_path)
+    sents = list(read_sentences(text))
+    ids = [torch.tensor(ck.vocab.encode(s), dtype=torch.long) for s in sents]
+    lp = score_sentences(model_on(ck, resolve_device(device)), ids)
+    for s, x in zip(sents, lp):
+        click.echo(f"{x:.4f}\t{' '.join(s)}")
+
+
+@main.command("table-shape")
+@click.argument("vocab_size", type=int)
+def table_shape_cmd(vocab_size: int) -> None:
+    """Print the R x C table the paper's rule gives for VOCAB_SIZE words."""
+    r, c = table_shape(vocab_size)
+    click.echo(f"{r} x {c} ({r * c} cells for {vocab_size} words)")

@@ -1,0 +1,144 @@
+"""``rescore``: N-best lists, lattices or k2 lattices with a new LM (:mod:`lightrnn_asr.scoring.pipeline`)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from lightrnn_asr.cli.common import friendly, main, parse_grid
+from lightrnn_asr.cli.format_cmds import check_lattice_options, format_option, words_option
+from lightrnn_asr.scoring.lattice import LatticeRescoreConfig
+from lightrnn_asr.scoring.nbest import Scales
+from lightrnn_asr.scoring.pipeline import RescoreConfig
+from lightrnn_asr.scoring.pipeline import rescore as run_rescore
+from lightrnn_asr.utils.device import resolve_device
+from lightrnn_asr.utils.distributed import init_distributed, shutdown
+
+
+@main.command()
+@click.option("--nbest", "nbest_path", type=click.Path(exists=True, dir_okay=False),
+              help="N-best lists to rescore.")
+@click.option("--lattices", "lattices_path", type=click.Path(exists=True),
+              help="Lattices to rescore instead: a file or a directory of files (pruned lattice rescoring).")
+@click.option("--dev-lattices", type=click.Path(exists=True), help="Dev lattices for tuning (with --lattices).")
+@click.option("--k2-lattices", "k2_path", type=click.Path(exists=True),
+              help="k2 lattices (FsaVec) saved with torch.save(lattice.as_dict()), a .pt file or a directory of "
+                   "them; needs k2 and --words.")
+@click.option("--dev-k2-lattices", type=click.Path(exists=True), help="Dev k2 lattices for tuning.")
+@click.option("--k2-method", type=click.Choice(["nbest", "lattice"]), default="nbest", show_default=True,
+              help="k2 lattices: icefall-style sampled N-best (--num-paths, --nbest-scale) or pruned lattice "
+                   "rescoring.")
+@click.option("--num-paths", type=int, default=100, show_default=True, help="k2 N-best: paths sampled per lattice.")
+@click.option("--nbest-scale", type=float, default=0.5, show_default=True,
+              help="k2 N-best: scale of the lattice scores when sampling (smaller: more distinct paths).")
+@format_option
+@words_option
+@click.option("--lattices-out", type=click.Path(file_okay=False),
+              help="Write the rescored lattices into this directory (the input's format).")
+@click.option("--ngram-order", type=int, default=4, show_default=True,
+              help="Lattice rescoring: merge histories sharing the last n-1 words (0: never merge).")
+@click.option("--max-histories", type=int, default=8, show_default=True, help="Histories kept per lattice state.")
+@click.option("--beam", type=float, default=float("inf"), help="Per-state beam on the combined score (nats).")
+@click.option("--input-lm", is_flag=True,
+              help="Lattice rescoring: keep the lattice's own LM scores (Kaldi graph costs) as the first-pass "
+                   "LM term, weighted by --fp-lm-scale.")
+@click.option("--global-beam", type=float, default=float("inf"),
+              help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).")
+@click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
+              help="lm_scale of the combination used for pruning during lattice expansion.")
+@click.option("--lattice-nbest", type=int, default=100, show_default=True,
+              help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
+@click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
+@click.option("--fp-lm-scale", type=float, default=None,
+              help="Fixed weight of the first-pass LM score (else tuned on dev when the input has one; 0 without).")
+@click.option("--dev-nbest", type=click.Path(exists=True, dir_okay=False), help="Dev N-best lists for tuning.")
+@click.option("--dev-ref", type=click.Path(exists=True, dir_okay=False), help="Dev references (Kaldi text).")
+@click.option("--lm-scales", default="auto", show_default=True,
+              help="lm_scale values tried on dev: start:stop:step, a,b,c, or auto (a range derived from the dev "
+                   "lists' score spreads, widened while the optimum is on its edge, then refined).")
+@click.option("--word-penalties", default="auto", show_default=True, help="word_penalty values tried on dev (as --lm-scales).")
+@click.option("--fp-lm-scales", default="auto", show_default=True,
+              help="fp_lm_scale values tried on dev (as --lm-scales) when the input has first-pass LM scores.")
+@click.option("--word-penalty", type=float, default=None, help="Fixed word penalty (else tuned on dev; 0 with --lm-scale).")
+@click.option("--oov-penalty", type=float, default=0.0, show_default=True, help="Nats added per OOV word.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="1-best (Kaldi text).")
+@click.option("--scores-out", type=click.Path(dir_okay=False), help="TSV of every hypothesis' scores.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--chunk-utterances", type=int, default=2000, show_default=True,
+              help="N-best utterances scored together (the unit of streaming and of sharding under torchrun).")
+@friendly
+def rescore(device: str, **opts) -> None:
+    """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
+
+    N-best lists are streamed in chunks of --chunk-utterances. Under torchrun the chunks are
+    shared out (chunk k on rank k % N) and rank 0 writes every output in file order: the result
+    is the same as one process's.
+
+    With --lattices, every lattice is rescored by pruned expansion (histories
+    merged by their last n-1 words) and its --lattice-nbest best distinct
+    hypotheses are kept with their separate scores; tuning and the 1-best then
+    work as for N-best lists.
+
+    With --k2-lattices (k2 FsaVec files from icefall-style decoding), the
+    N-best lists are sampled from the lattices as icefall does, or the
+    lattices are rescored by pruned expansion (--k2-method lattice). The
+    lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale): for
+    the N-best always, for lattice rescoring with --input-lm.
+    """
+    _check_options(opts)
+    ctx, dev = init_distributed(resolve_device(device))
+    try:
+        if ctx.enabled and not opts["nbest_path"]:
+            raise click.UsageError("under torchrun only --nbest rescoring is sharded; run lattices in one process")
+        scales = run_rescore(_config(opts), dev, ctx, say=lambda m: click.echo(m, err=True))
+        if ctx.is_main:
+            click.echo(json.dumps({"lm_scale": scales.lm_scale, "word_penalty": scales.word_penalty,
+                                   "fp_lm_scale": scales.fp_lm_scale}))
+    finally:
+        shutdown(ctx)
+
+
+def _check_options(o: dict) -> None:
+    """The option combinations ``rescore`` refuses (click usage errors, exit 2)."""
+    if sum(bool(o[x]) for x in ("nbest_path", "lattices_path", "k2_path")) != 1:
+        raise click.UsageError("give exactly one of --nbest, --lattices and --k2-lattices")
+    if o["chunk_utterances"] < 1:
+        raise click.UsageError("--chunk-utterances must be at least 1")
+    if (o["lattices_path"] or (o["k2_path"] and o["k2_method"] == "lattice")) and not o["model_path"]:
+        raise click.UsageError("lattice rescoring needs --model")
+    if o["k2_path"]:
+        if not o["words_path"]:
+            raise click.UsageError("--k2-lattices needs --words (words.txt)")
+        try:
+            import lightrnn_asr.formats.k2_adapter  # noqa: F401
+        except ImportError as e:
+            raise click.UsageError(str(e)) from None
+    if o["nbest_path"] and o["lattices_out"]:
+        raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
+    if o["lattices_path"]:
+        check_lattice_options(o["lattice_format"], o["words_path"])
+    dev_input = o["dev_lattices"] if o["lattices_path"] else o["dev_k2_lattices"] if o["k2_path"] else o["dev_nbest"]
+    if o["lm_scale"] is None and not (dev_input and o["dev_ref"]):
+        raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
+                               "--dev-ref to tune it")
+
+
+def _config(o: dict) -> RescoreConfig:
+    """The options as a :class:`RescoreConfig`."""
+    lattice = LatticeRescoreConfig(ngram_order=o["ngram_order"] or None, max_histories=o["max_histories"],
+                                   beam=o["beam"], global_beam=o["global_beam"], input_lm=o["input_lm"],
+                                   scales=Scales(o["prune_lm_scale"], o["word_penalty"] or 0.0, o["fp_lm_scale"] or 0.0),
+                                   oov_penalty=o["oov_penalty"])
+    return RescoreConfig(
+        out=o["out_path"], nbest=o["nbest_path"], lattices=o["lattices_path"], k2_lattices=o["k2_path"],
+        model=o["model_path"], dev_nbest=o["dev_nbest"], dev_lattices=o["dev_lattices"],
+        dev_k2_lattices=o["dev_k2_lattices"], dev_ref=o["dev_ref"], lm_scale=o["lm_scale"],
+        word_penalty=o["word_penalty"], fp_lm_scale=o["fp_lm_scale"], lm_scales=parse_grid(o["lm_scales"]),
+        word_penalties=parse_grid(o["word_penalties"]), fp_lm_scales=parse_grid(o["fp_lm_scales"]),
+        oov_penalty=o["oov_penalty"], lattice_format=o["lattice_format"], words=o["words_path"],
+        lattices_out=o["lattices_out"], k2_method=o["k2_method"], num_paths=o["num_paths"],
+        nbest_scale=o["nbest_scale"], lattice=lattice, lattice_nbest=o["lattice_nbest"], scores_out=o["scores_out"],
+        plot=o["plot_path"], chunk_utterances=o["chunk_utterances"])

@@ -1,0 +1,179 @@
+"""Training commands: ``train`` (LightRNN with reallocation, or an LSTM baseline) and ``add-words``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+import torch
+
+from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
+from lightrnn_asr.evaluation.report import plot_perplexity_rounds
+from lightrnn_asr.lm.build import new_model
+from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
+from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary, read_vocab, read_word_list, write_vocab
+from lightrnn_asr.training.loop import TrainConfig, train
+from lightrnn_asr.training.openvocab import add_words, read_new_words
+from lightrnn_asr.training.reallocation import SOLVERS
+from lightrnn_asr.utils.device import resolve_device
+from lightrnn_asr.utils.distributed import init_distributed, shutdown
+
+
+@click.command()
+@click.option("--train-text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--valid-text", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False))
+@click.option("--model-type", type=click.Choice(["lightrnn", "lstm", "adaptive"]), default="lightrnn",
+              show_default=True, help="lstm: full softmax; adaptive: adaptive softmax (torch.nn.AdaptiveLogSoftmaxWithLoss).")
+@click.option("--cutoffs", default=None, help="Adaptive softmax cluster boundaries, e.g. 2000,10000 "
+              "(default: a head of |V|/20 words, at most 8000, then tails 4x and 16x as large).")
+@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
+              help="Use this vocabulary ('word count' lines) instead of building one.")
+@click.option("--vocab-size", type=int, default=None, help="Keep the most frequent words.")
+@click.option("--word-list", "word_lists", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Also give a cell to every word of this list (one per line, e.g. "
+                   "/usr/share/dict/american-english-insane), seen in the text or not. Repeatable.")
+@click.option("--min-count", type=int, default=1, show_default=True)
+@click.option("--embed-dim", type=int, default=256, show_default=True)
+@click.option("--hidden-dim", type=int, default=256, show_default=True)
+@click.option("--num-layers", type=int, default=2, show_default=True)
+@click.option("--dropout", type=float, default=0.1, show_default=True)
+@click.option("--rounds", type=int, default=4, show_default=True)
+@click.option("--epochs-per-round", type=int, default=1, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
+@click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
+@click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="auto", show_default=True,
+              help="Reallocation solver: transport (relaxation duals + sparse exact matchings; near-optimal "
+                   "up to a few 100K words), rows-columns (rows by transportation, exact columns per row; "
+                   "|V| = 1M in under 2 minutes), auto (transport below 300K words to place, rows-columns "
+                   "above), exact (dense matching; a few thousand words), alternating (exact row/column "
+                   "block steps from the current table) or greedy (the reference code's heuristic).")
+@click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.")
+@click.option("--patience", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt.")
+@click.option("--deterministic", is_flag=True,
+              help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
+@friendly
+def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, min_count, embed_dim,
+              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
+              no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
+    """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
+
+    Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
+    process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
+    and rank 0 writes the checkpoints.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    ctx, dev = init_distributed(resolve_device(device))
+    if not ctx.is_main:
+        logging.getLogger().setLevel(logging.WARNING)
+    echo = click.echo if ctx.is_main else (lambda *a, **k: None)
+    try:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        vocab = _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo)
+        if ctx.is_main:
+            write_vocab(out / "vocab.txt", vocab)
+        torch.manual_seed(seed)
+        try:
+            cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
+            model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts)
+        except ValueError as e:
+            if model_type == "lightrnn":
+                raise
+            raise click.BadParameter(str(e), param_hint="--cutoffs") from None
+        tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
+                           clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
+                           deterministic=deterministic)
+        train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size))
+        valid_corpus = encode_corpus(valid_text, vocab)
+        history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx,
+                                       echo)
+        if ctx.is_main:
+            plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
+            best = min(history, key=lambda h: h["valid_ppl"])
+            echo(f"{out}/best.pt: valid perplexity {best['valid_ppl']:.2f} (round {best['round']}), "
+                 f"{model.num_parameters()} parameters")
+    finally:
+        shutdown(ctx)
+
+
+def _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo) -> Vocabulary:
+    """The vocabulary file, or one built from the training text; plus the words of every word list."""
+    if vocab_path:
+        vocab = read_vocab(vocab_path)
+    else:
+        try:
+            vocab = Vocabulary.from_sentences(read_sentences(train_text), max_size=vocab_size, min_count=min_count)
+        except ValueError as e:
+            raise click.ClickException(f"{train_text}: {e}") from None
+    for path in word_lists:
+        words, skipped = read_word_list(path)
+        before = len(vocab)
+        vocab = vocab.with_words(words)
+        echo(f"{path}: {len(vocab) - before} new words ({len(words)} read, {skipped} entries skipped: "
+             f"not one word after normalisation); vocabulary now {len(vocab)}")
+    return vocab
+
+
+def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx, echo):
+    """:func:`train`, with SIGTERM handled as Ctrl-C: either ends the run with exit status 130, the
+    last finished round on disk."""
+    previous = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
+    try:
+        return train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx)
+    except KeyboardInterrupt:
+        echo(f"interrupted: {out}/last.pt holds the last finished round; continue with --resume", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+main.add_command(train_cmd, "train")
+
+
+@main.command("add-words")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A trained LightRNN checkpoint.")
+@click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="New words, one per line: WORD [LIKE_WORD] (LIKE_WORD: an existing word it behaves like).")
+@click.option("--examples", type=click.Path(exists=True, dir_okay=False),
+              help="Sentences using the new words (not your test sentences).")
+@click.option("--fit-steps", type=int, default=100, show_default=True,
+              help="With --examples: put the words that have examples in new rows and fit those rows' "
+                   "vectors to the examples (all trained weights frozen). 0: the free cell of least loss.")
+@click.option("--background", type=click.Path(exists=True, dir_okay=False),
+              help="Sentences of the target domain without the new words (e.g. some training text): "
+                   "fitted with the examples so that the new rows take only the mass the words deserve.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@friendly
+def add_words_cmd(model_path, words_path, examples, fit_steps, background, out_path) -> None:
+    """Add words (names, places) to a trained LightRNN without retraining it.
+
+    Existing words keep their cells and weights. With --examples, the new words get rows of their
+    own fitted to the examples (or, with --fit-steps 0, the free cells of least loss on them);
+    without, free cells chosen by the fallback rule. See lightrnn_asr.training.openvocab.
+    """
+    ck = load_checkpoint(model_path, expect_type="lightrnn")
+    if ck.model.compression is not None:
+        raise click.ClickException(f"{model_path}: a compressed model ({ck.model.compression.name}) cannot be "
+                                   "extended; add the words to the float model, then compress it")
+    words, like = read_new_words(words_path)
+    sentences = list(read_sentences(examples)) if examples else None
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
+                                                fit_steps=fit_steps,
+                                                background=list(read_sentences(background)) if background else None)
+    save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
+    for p in placements:
+        click.echo(f"{p.word}\trow {p.row}\tcol {p.col}\t{p.method}: {p.detail}")
+    grown = f", table grown to {table.n_rows} x {table.n_cols}" if table.n_rows > ck.table.n_rows else ""
+    click.echo(f"{out_path}: {len(vocab)} words ({len(words)} added){grown}", err=True)
