@@ -6,8 +6,6 @@ from scipy.optimize import linear_sum_assignment
 
 from lightrnn_asr.lm.table import WordTable, table_shape
 from lightrnn_asr.training.assignment import (
-    _min_cost_matching,
-    _transport,
     lower_bound,
     solve_alternating,
     solve_exact,
@@ -15,6 +13,7 @@ from lightrnn_asr.training.assignment import (
     solve_rows_then_columns,
     solve_transport,
 )
+from lightrnn_asr.training.assignment.transport import _min_cost_matching, _transport
 from lightrnn_asr.training.reallocation import allocation_cost
 
 

@@ -31,7 +31,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from lightrnn_asr.utils.distributed import DistContext, all_reduce_sum, broadcas
 from lightrnn_asr.utils.io import atomic_text
 from lightrnn_asr.utils.progress import progress_bar
 
-__all__ = ["TrainConfig", "train", "set_deterministic"]
+__all__ = ["TrainConfig", "TrainState", "train", "set_deterministic"]
 
 log = logging.getLogger("lightrnn_asr")
 
@@ -217,121 +217,159 @@ def train(
     for stale in stale_files if ctx.is_main else ():
         stale.unlink()  # a write cut short by a kill: the real file under its name is intact
     device = resolve_device(device) if isinstance(device, str) else device
-    history: list[dict[str, Any]] = []
-    start_round, best_ppl, bad_rounds = 0, math.inf, 0
-    gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    opt_state = None
     if resume and (out_dir / "last.pt").exists():
-        ck: Checkpoint = load_checkpoint(out_dir / "last.pt")
-        if ck.vocab.words != vocab.words:
-            raise ValueError(f"{out_dir / 'last.pt'}: vocabulary differs from the one given; cannot resume")
-        model, table = ck.model, ck.table
-        st = ck.train_state
-        cfg = TrainConfig(**st["train_config"])
-        history = json.loads(st["history"])
-        start_round, best_ppl, bad_rounds = int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"])
-        gen.set_state(st["generator"])
-        torch.set_rng_state(st["torch_rng"])
-        opt_state = st["optimizer"]
-        log.info("resuming %s after round %d (best valid ppl %.2f)", out_dir, start_round - 1, best_ppl)
-    if cfg.deterministic:
-        set_deterministic()
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if opt_state is not None:
-        opt.load_state_dict(opt_state)
-    use_scaler = device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported()
-    scaler = _grad_scaler(use_scaler)
-    step_loss: torch.nn.Module = _Loss(model)
-    if ctx.enabled:
-        step_loss = torch.nn.parallel.DistributedDataParallel(
-            step_loss, device_ids=[device.index] if device.type == "cuda" else None)
-    n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
-    if ctx.is_main:
-        log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
-                 model.num_parameters(), n_tokens, device,
-                 f", {ctx.world_size} processes" if ctx.enabled else "")
-
+        state = TrainState.resumed(out_dir / "last.pt", vocab)
+    else:
+        state = TrainState(model, table, cfg, gen=torch.Generator().manual_seed(cfg.seed))
+    run = _Run(state, vocab, train_corpus, valid_corpus, out_dir, device, ctx)
     try:
-        _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler,
-                    gen, history, start_round, best_ppl, bad_rounds, ctx)
+        run.rounds()
     except KeyboardInterrupt:
         if not ctx.is_main:
             raise
-        done = history[-1]["round"] if history else None
-        log.warning("interrupted in round %d; %s", done + 1 if done is not None else start_round,
+        done = state.history[-1]["round"] if state.history else None
+        log.warning("interrupted in round %d; %s", done + 1 if done is not None else state.start_round,
                     f"{out_dir / 'last.pt'} holds round {done}: continue with resume" if done is not None
                     else "no round finished")
         raise
     ctx.barrier()  # every rank returns after rank 0 has written the files
-    return history
+    return state.history
 
 
-def _run_rounds(model, step_loss, vocab, table, train_corpus, valid_corpus, cfg, out_dir, device, opt, scaler, gen,
-                history, start_round, best_ppl, bad_rounds, ctx) -> None:
-    """The rounds of :func:`train` from ``start_round``; ``history`` grows in place.
+@dataclass
+class TrainState:
+    """What a run carries from round to round, and what ``last.pt`` stores to resume it exactly:
+    the model and table, the settings, the history, early-stopping counters, the batch-order
+    generator and the optimiser state."""
+
+    model: LanguageModel
+    table: WordTable | None
+    cfg: TrainConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+    start_round: int = 0
+    best_ppl: float = math.inf
+    bad_rounds: int = 0
+    gen: torch.Generator = field(default_factory=torch.Generator)
+    opt_state: dict | None = None
+
+    @classmethod
+    def resumed(cls, path: Path, vocab: Vocabulary) -> "TrainState":
+        """The state after the last finished round of ``path`` (``last.pt``); restores torch's RNG.
+
+        Raises:
+            CheckpointError: for an unreadable file; ValueError: when its vocabulary is not ``vocab``.
+        """
+        ck: Checkpoint = load_checkpoint(path)
+        if ck.vocab.words != vocab.words:
+            raise ValueError(f"{path}: vocabulary differs from the one given; cannot resume")
+        st = ck.train_state
+        gen = torch.Generator()
+        gen.set_state(st["generator"])
+        torch.set_rng_state(st["torch_rng"])
+        state = cls(ck.model, ck.table, TrainConfig(**st["train_config"]), json.loads(st["history"]),
+                    int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"]), gen, st["optimizer"])
+        log.info("resuming %s after round %d (best valid ppl %.2f)", path.parent, state.start_round - 1, state.best_ppl)
+        return state
+
+    def saved(self, rnd: int, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        """The ``train_state`` of ``last.pt`` after round ``rnd``."""
+        return {"round": rnd, "best_ppl": self.best_ppl, "bad_rounds": self.bad_rounds,
+                "train_config": asdict(self.cfg), "history": json.dumps(self.history),
+                "optimizer": opt.state_dict(), "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
+
+
+class _Run:
+    """The rounds of :func:`train`: the optimiser, the (DDP-wrapped) loss and where files go.
 
     In a distributed run rank 0 measures validation perplexity and broadcasts it, so that every
     rank takes the same decisions (learning rate, stopping, reallocating).
     """
-    is_lightrnn = isinstance(model, LightRNN)
 
-    def valid_ppl() -> float:
-        value = None
+    def __init__(self, state: TrainState, vocab: Vocabulary, train_corpus: Corpus, valid_corpus: Corpus,
+                 out_dir: Path, device: torch.device, ctx: DistContext) -> None:
+        self.state, self.vocab, self.train_corpus, self.valid_corpus = state, vocab, train_corpus, valid_corpus
+        self.out_dir, self.device, self.ctx = out_dir, device, ctx
+        cfg, model = state.cfg, state.model
+        if cfg.deterministic:
+            set_deterministic()
+        model.to(device)
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        if state.opt_state is not None:
+            self.opt.load_state_dict(state.opt_state)
+        self.scaler = _grad_scaler(device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported())
+        self.step_loss: torch.nn.Module = _Loss(model)
+        if ctx.enabled:
+            self.step_loss = torch.nn.parallel.DistributedDataParallel(
+                self.step_loss, device_ids=[device.index] if device.type == "cuda" else None)
+        n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
         if ctx.is_main:
-            value = perplexity(model, valid_corpus, unk_id=vocab.unk_id, max_tokens=2 * cfg.max_tokens).perplexity
-        return broadcast_object(value, ctx)
+            log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
+                     model.num_parameters(), n_tokens, device, f", {ctx.world_size} processes" if ctx.enabled else "")
 
-    for rnd in range(start_round, cfg.rounds):
-        record: dict[str, Any] = {"round": rnd}
+    def valid_ppl(self) -> float:
+        value = None
+        if self.ctx.is_main:
+            value = perplexity(self.state.model, self.valid_corpus, unk_id=self.vocab.unk_id,
+                               max_tokens=2 * self.state.cfg.max_tokens).perplexity
+        return broadcast_object(value, self.ctx)
+
+    def train_round(self, rnd: int) -> dict[str, Any]:
+        """The epochs of round ``rnd``: its history record (train and validation perplexity, speed)."""
+        st, cfg = self.state, self.state.cfg
         nll, n_tok, secs = 0.0, 0, 0.0
         for ep in range(cfg.epochs_per_round):
-            e_nll, e_tok, e_secs = _train_epoch(
-                model, step_loss, train_corpus, opt, scaler, cfg, gen, device, f"round {rnd} epoch {ep}", ctx
-            )
+            e_nll, e_tok, e_secs = _train_epoch(st.model, self.step_loss, self.train_corpus, self.opt, self.scaler,
+                                                cfg, st.gen, self.device, f"round {rnd} epoch {ep}", self.ctx)
             nll, n_tok, secs = nll + e_nll * e_tok, n_tok + e_tok, secs + e_secs
-        record.update(train_ppl=math.exp(nll / n_tok), train_tokens=n_tok, train_seconds=secs,
-                      tokens_per_s=n_tok / secs, lr=opt.param_groups[0]["lr"])
-        if ctx.enabled:
-            record["processes"] = ctx.world_size
-        record["valid_ppl"] = valid_ppl()
-        if ctx.is_main:
+        record: dict[str, Any] = {"round": rnd, "train_ppl": math.exp(nll / n_tok), "train_tokens": n_tok,
+                                  "train_seconds": secs, "tokens_per_s": n_tok / secs,
+                                  "lr": self.opt.param_groups[0]["lr"]}
+        if self.ctx.enabled:
+            record["processes"] = self.ctx.world_size
+        record["valid_ppl"] = self.valid_ppl()
+        if self.ctx.is_main:
             log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
                      record["valid_ppl"], record["tokens_per_s"])
-        improved = record["valid_ppl"] < best_ppl
-        if improved:
-            best_ppl, bad_rounds = record["valid_ppl"], 0
+        return record
+
+    def rounds(self) -> None:
+        """Train from ``state.start_round``; ``state`` advances in place, files after every round."""
+        st, cfg, ctx = self.state, self.state.cfg, self.ctx
+        for rnd in range(st.start_round, cfg.rounds):
+            record = self.train_round(rnd)
+            if record["valid_ppl"] < st.best_ppl:
+                st.best_ppl, st.bad_rounds = record["valid_ppl"], 0
+                if ctx.is_main:
+                    save_checkpoint(self.out_dir / "best.pt", st.model, self.vocab, st.table,
+                                    {"history": json.dumps(st.history + [record])})
+            else:
+                st.bad_rounds += 1
+                for group in self.opt.param_groups:
+                    group["lr"] *= 0.5
+            stop = st.bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
+            if isinstance(st.model, LightRNN) and cfg.reallocate and not stop:
+                record["realloc"] = self.reallocate(rnd)
+            st.history.append(record)
             if ctx.is_main:
-                save_checkpoint(out_dir / "best.pt", model, vocab, table,
-                                {"history": json.dumps(history + [record])})
-        else:
-            bad_rounds += 1
-            for group in opt.param_groups:
-                group["lr"] *= 0.5
-        stop = bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
-        if is_lightrnn and cfg.reallocate and not stop:
-            t0 = time.perf_counter()
-            table, realloc = _reallocate(model, vocab, table, train_corpus, cfg, ctx)
-            realloc["valid_ppl_after"] = valid_ppl()
-            realloc["seconds"] = time.perf_counter() - t0
-            record["realloc"] = realloc
-            if ctx.is_main:
-                log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
-                         rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],
-                         realloc["valid_ppl_after"], realloc["seconds"])
-        history.append(record)
-        if ctx.is_main:
-            state = {
-                "round": rnd, "best_ppl": best_ppl, "bad_rounds": bad_rounds,
-                "train_config": asdict(cfg), "history": json.dumps(history),
-                "optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-            }
-            save_checkpoint(out_dir / "last.pt", model, vocab, table, state)
-            with atomic_text(out_dir / "history.json") as f:
-                f.write(json.dumps(history, indent=1))
-        if stop:
-            break
+                save_checkpoint(self.out_dir / "last.pt", st.model, self.vocab, st.table, st.saved(rnd, self.opt))
+                with atomic_text(self.out_dir / "history.json") as f:
+                    f.write(json.dumps(st.history, indent=1))
+            if stop:
+                break
+
+    def reallocate(self, rnd: int) -> dict[str, Any]:
+        """Bootstrap reallocation after round ``rnd``: the new table is installed; returns its record."""
+        st = self.state
+        t0 = time.perf_counter()
+        st.table, realloc = _reallocate(st.model, self.vocab, st.table, self.train_corpus, st.cfg, self.ctx)
+        realloc["valid_ppl_after"] = self.valid_ppl()
+        realloc["seconds"] = time.perf_counter() - t0
+        if self.ctx.is_main:
+            log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
+                     rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],
+                     realloc["valid_ppl_after"], realloc["seconds"])
+        return realloc
 
 
 def _reallocate(model: LightRNN, vocab: Vocabulary, table: WordTable, corpus: Corpus, cfg: TrainConfig,

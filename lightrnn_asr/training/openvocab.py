@@ -139,6 +139,40 @@ def add_words(
             word, or a ``like`` word that is not in the vocabulary.
     """
     like = dict(like or {})
+    _check_new_words(vocab, words, like)
+    v_old, n_new = len(vocab), len(words)
+    new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
+    encoded: list[list[int]] = [new_vocab.encode(s) for s in examples] if examples else []
+    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
+    fitted = [i for i in range(n_new) if fit_steps > 0 and occurrences[v_old + i]]
+    g = _Growth.of(model, vocab, table, n_new, len(fitted))
+    n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
+    fit_set = set(fitted)
+    placements: dict[int, Placement] = {}
+    for i in sorted((i for i in range(n_new) if i not in fit_set), key=lambda i: -n_occ[v_old + i]):
+        wid = v_old + i
+        if occurrences[wid]:
+            r, c, detail = g.best_free_cell(occurrences[wid], wid, vocab, max_tokens)
+            placements[i] = Placement(words[i], r, c, "examples", f"{n_occ[wid]} occurrence(s), {detail}")
+        else:
+            r, c, detail = g.like_cell(like.get(words[i], "<unk>"), vocab)
+            placements[i] = Placement(words[i], r, c, "like", detail)
+        g.take(wid, r, c)
+    if fitted:
+        ids = torch.tensor([v_old + i for i in sorted(fitted, key=lambda i: -n_occ[v_old + i])])
+        sents = [s for s in encoded if any(w >= v_old for w in s)] + [new_vocab.encode(s) for s in background or ()]
+        nll = g.fit_new_rows(ids, sents, occurrences, vocab, fit_steps, lr, max_tokens)
+        for w in ids.tolist():
+            r, c = divmod(int(g.cells[w]), g.n_cols)
+            placements[w - v_old] = Placement(new_vocab.words[w], r, c, "fitted",
+                                              f"{n_occ[w]} occurrence(s); new row fitted, example NLL "
+                                              f"{nll:.3f} nats/token")
+    new_table = WordTable(g.cells, g.n_rows, g.n_cols)
+    g.model.set_table(new_table)
+    return g.model, new_vocab, new_table, [placements[i] for i in range(n_new)]
+
+
+def _check_new_words(vocab: Vocabulary, words: Sequence[str], like: dict[str, str]) -> None:
     seen: set[str] = set()
     for w in words:
         if not w or any(ch.isspace() for ch in w):
@@ -151,88 +185,92 @@ def add_words(
     for w, ref in like.items():
         if ref not in vocab:
             raise ValueError(f"like-word {ref!r} (for {w!r}) is not in the vocabulary")
-    v_old, n_new = len(vocab), len(words)
-    n_cols = table.n_cols
-    new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
-    encoded: list[list[int]] = [new_vocab.encode(s) for s in examples] if examples else []
-    occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
-    fitted = [i for i in range(n_new) if fit_steps > 0 and occurrences[v_old + i]]
-    n_rows = max(table.n_rows, -(-(v_old + n_new - len(fitted)) // n_cols))
-    first_fit_row = n_rows
-    n_rows += -(-len(fitted) // n_cols)
-    new_model = _grown(model, n_rows, v_old + n_new)
-    occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
-    occupied[first_fit_row * n_cols :] = True  # the fitted rows hold only the fitted words
-    old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
-    occupied[old_cells] = True
-    # until placed, a new word reads and scores like <unk> (what the model saw for unseen words)
-    unk_cell = int(old_cells[vocab.unk_id])
-    cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
-    new_model.word_row.copy_(cells // n_cols)
-    new_model.word_col.copy_(cells % n_cols)
 
-    n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
-    fit_set = set(fitted)
-    order = sorted((i for i in range(n_new) if i not in fit_set), key=lambda i: -n_occ[v_old + i])
-    col_bias = new_model.col_head.bias.detach().double().cpu()
-    row_bias = new_model.row_head.bias.detach().double().cpu()
-    placements: dict[int, Placement] = {}
-    for i in order:
-        wid = v_old + i
-        free = ~occupied.view(n_rows, n_cols)
-        sents = occurrences[wid]
-        if sents:
-            row_loss, _ = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
-            row_loss[~free.any(1)] = float("inf")
-            r = int(row_loss.argmin())
-            new_model.word_row[wid] = r
-            _, col_loss = _losses(new_model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
-            col_loss[~free[r]] = float("inf")
-            c = int(col_loss.argmin())
-            detail = f"{n_occ[wid]} occurrence(s), NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
-            placements[i] = Placement(words[i], r, c, "examples", detail)
-        else:
-            ref = like.get(words[i], "<unk>")
-            ref_cell = int(old_cells[vocab.id(ref)])
-            r0, c0 = divmod(ref_cell, n_cols)
-            if free[r0].any():
-                r, c = r0, int(col_bias.masked_fill(~free[r0], float("-inf")).argmax())
-                detail = f"row of {ref!r}"
-            elif free[:, c0].any():
-                r, c = int(row_bias.masked_fill(~free[:, c0], float("-inf")).argmax()), c0
-                detail = f"column of {ref!r}"
-            else:
-                score = (row_bias[:, None] + col_bias[None, :]).masked_fill(~free, float("-inf"))
-                r, c = divmod(int(score.argmax()), n_cols)
-                detail = f"any free cell ({ref!r}'s row and column are full)"
-            placements[i] = Placement(words[i], r, c, "like", detail)
-        occupied[r * n_cols + c] = True
-        cells[wid] = r * n_cols + c
-        new_model.word_row[wid] = r
-        new_model.word_col[wid] = c
-    if fitted:
-        ids = torch.tensor([v_old + i for i in sorted(fitted, key=lambda i: -n_occ[v_old + i])])
-        cells[ids] = first_fit_row * n_cols + torch.arange(ids.numel())
-        new_model.word_row[ids], new_model.word_col[ids] = cells[ids] // n_cols, cells[ids] % n_cols
-        rows = list(range(first_fit_row, n_rows))
-        sents = [s for s in encoded if any(w >= v_old for w in s)] + [new_vocab.encode(s) for s in background or ()]
-        _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
-        for r in rows:  # re-choose the columns inside each fitted row: an exact assignment on column NLL
-            members = ids[cells[ids] // n_cols == r]
-            cost = torch.stack([_losses(new_model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
+
+@dataclass
+class _Growth:
+    """The grown model while words are placed: every word's cell (new words start in ``<unk>``'s
+    cell, reading and scoring like ``<unk>``, which is what the model saw for unseen words), which
+    cells are taken, and where the rows reserved for fitted words begin."""
+
+    model: LightRNN
+    cells: torch.Tensor  # (|V_new|,) int64 cell of every word
+    occupied: torch.Tensor  # (R * C,) bool
+    old_cells: torch.Tensor  # (|V_old|,) int64
+    n_rows: int
+    n_cols: int
+    first_fit_row: int
+
+    @classmethod
+    def of(cls, model: LightRNN, vocab: Vocabulary, table: WordTable, n_new: int, n_fitted: int) -> "_Growth":
+        v_old, n_cols = len(vocab), table.n_cols
+        n_rows = max(table.n_rows, -(-(v_old + n_new - n_fitted) // n_cols))
+        first_fit_row = n_rows
+        n_rows += -(-n_fitted // n_cols)
+        grown = _grown(model, n_rows, v_old + n_new)
+        occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
+        occupied[first_fit_row * n_cols :] = True  # the fitted rows hold only the fitted words
+        old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
+        occupied[old_cells] = True
+        unk_cell = int(old_cells[vocab.unk_id])
+        cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
+        grown.word_row.copy_(cells // n_cols)
+        grown.word_col.copy_(cells % n_cols)
+        return cls(grown, cells, occupied, old_cells, n_rows, n_cols, first_fit_row)
+
+    def free(self) -> torch.Tensor:
+        return ~self.occupied.view(self.n_rows, self.n_cols)
+
+    def take(self, wid: int, r: int, c: int) -> None:
+        self.occupied[r * self.n_cols + c] = True
+        self.cells[wid] = r * self.n_cols + c
+        self.model.word_row[wid] = r
+        self.model.word_col[wid] = c
+
+    def best_free_cell(self, sents: list[list[int]], wid: int, vocab: Vocabulary, max_tokens: int):
+        """The free row of least row loss on the word's examples, then its free column of least column loss."""
+        free = self.free()
+        row_loss, _ = _losses(self.model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+        row_loss[~free.any(1)] = float("inf")
+        r = int(row_loss.argmin())
+        self.model.word_row[wid] = r
+        _, col_loss = _losses(self.model, sents, wid, vocab.bos_id, vocab.eos_id, max_tokens)
+        col_loss[~free[r]] = float("inf")
+        c = int(col_loss.argmin())
+        return r, c, f"NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
+
+    def like_cell(self, ref: str, vocab: Vocabulary) -> tuple[int, int, str]:
+        """The fallback: a free cell in the row of ``ref``, else in its column, else anywhere; within
+        a row or column the one whose bias gives most mass."""
+        free = self.free()
+        col_bias = self.model.col_head.bias.detach().double().cpu()
+        row_bias = self.model.row_head.bias.detach().double().cpu()
+        r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
+        if free[r0].any():
+            return r0, int(col_bias.masked_fill(~free[r0], float("-inf")).argmax()), f"row of {ref!r}"
+        if free[:, c0].any():
+            return int(row_bias.masked_fill(~free[:, c0], float("-inf")).argmax()), c0, f"column of {ref!r}"
+        score = (row_bias[:, None] + col_bias[None, :]).masked_fill(~free, float("-inf"))
+        r, c = divmod(int(score.argmax()), self.n_cols)
+        return r, c, f"any free cell ({ref!r}'s row and column are full)"
+
+    def fit_new_rows(self, ids: torch.Tensor, sents: list[list[int]], occurrences: dict, vocab: Vocabulary,
+                     fit_steps: int, lr: float, max_tokens: int) -> float:
+        """Put the words ``ids`` into the reserved rows in order, fit those rows, re-choose their columns
+        (an exact assignment on column NLL) and fit again. Returns the final example NLL (nats/token)."""
+        n_cols, model = self.n_cols, self.model
+        self.cells[ids] = self.first_fit_row * n_cols + torch.arange(ids.numel())
+        model.word_row[ids], model.word_col[ids] = self.cells[ids] // n_cols, self.cells[ids] % n_cols
+        rows = list(range(self.first_fit_row, self.n_rows))
+        _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        for r in rows:
+            members = ids[self.cells[ids] // n_cols == r]
+            cost = torch.stack([_losses(model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
                                         max_tokens)[1] for w in members])
             _, cols = linear_sum_assignment(cost.numpy())
-            cells[members] = r * n_cols + torch.from_numpy(cols).long()
-            new_model.word_col[members] = torch.from_numpy(cols).long().to(new_model.word_col.device)
-        nll = _fit_rows(new_model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
-        for w in ids.tolist():
-            r, c = divmod(int(cells[w]), n_cols)
-            placements[w - v_old] = Placement(new_vocab.words[w], r, c, "fitted",
-                                              f"{n_occ[w]} occurrence(s); new row fitted, example NLL "
-                                              f"{nll:.3f} nats/token")
-    new_table = WordTable(cells, n_rows, n_cols)
-    new_model.set_table(new_table)
-    return new_model, new_vocab, new_table, [placements[i] for i in range(n_new)]
+            self.cells[members] = r * n_cols + torch.from_numpy(cols).long()
+            model.word_col[members] = torch.from_numpy(cols).long().to(model.word_col.device)
+        return _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
 
 
 def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], steps: int, lr: float,

@@ -1,246 +1,18 @@
-"""Solvers for the word-to-cell assignment of bootstrap reallocation.
-
-The problem (Li et al., NeurIPS 2016, Section 3.3): place |V| words into
-distinct cells of an R x C grid minimising
-
-    sum_w row_loss[w, r(w)] + col_loss[w, c(w)]
-
-with ``row_loss`` ``(|V|, R)`` and ``col_loss`` ``(|V|, C)`` (nats; any float
-dtype, float32 or bfloat16 halve the memory of float64 at |V| = 1M, where each
-table has 10^9 entries). Every solver has the signature
-``(row_loss, col_loss, n_rows, n_cols, init=None) -> WordTable``:
-
-- :func:`solve_exact`: the dense minimum-weight matching (scipy), cubic;
-  the reference for a few thousand words.
-- :func:`solve_greedy`: the published heuristic's idea (the reference C++
-  code of the LightRNN authors): words with most to lose choose first, each
-  takes its cheapest row with room, then, row by row, its cheapest free column.
-- :func:`solve_alternating`: block-coordinate descent from the current
-  allocation, each block (one column's or one row's words) re-placed exactly.
-- :func:`solve_transport`: the scalable solver. The cost separates into a row
-  part and a column part, so relaxing the cell constraint into "at most C
-  words per row" and "at most R words per column" gives two transportation
-  problems (solved by a vectorised auction, Bertsekas' algorithm with
-  epsilon-scaling and Jacobi bidding). Their dual prices pick for every word
-  a few candidate rows and columns; the exact minimum-cost matching over
-  the candidate cells (a min-cost flow, OR-tools) is the new allocation.
-
-:func:`lower_bound` gives a certificate for large problems where the exact
-optimum cannot be computed: the row and column transportation problems are
-each a relaxation, so the sum of their optima is <= the optimum.
-"""
+"""The scalable solvers: transportation relaxations solved by a vectorised auction, their dual bound,
+and the exact min-cost matching over the candidate cells the duals pick (see the package docstring)."""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from ortools.graph.python import min_cost_flow
-from scipy.optimize import linear_sum_assignment
 
 from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.training.assignment.common import CHUNK, assign_lines, cell_costs, check_tables, sweeps, table_cost
 
-__all__ = [
-    "allocation_cost",
-    "solve_exact",
-    "solve_greedy",
-    "solve_alternating",
-    "solve_transport",
-    "solve_rows_then_columns",
-    "lower_bound",
-    "EXACT_MAX_ENTRIES",
-]
-
-#: Largest dense cost matrix (in float64 entries) :func:`solve_exact` accepts: 2 GiB.
-EXACT_MAX_ENTRIES = 2**28
-
-_CHUNK = 1 << 14  # words whose cost rows are materialised (as float64) at once
-
-
-def _check_tables(row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int) -> None:
-    if row_loss.dim() != 2 or col_loss.dim() != 2 or row_loss.shape[0] != col_loss.shape[0]:
-        raise ValueError(
-            f"loss tables must be (V, R) and (V, C), got {tuple(row_loss.shape)} and {tuple(col_loss.shape)}"
-        )
-    if row_loss.shape[1] != n_rows or col_loss.shape[1] != n_cols:
-        raise ValueError(f"loss tables do not match a {n_rows} x {n_cols} table")
-    if n_rows * n_cols < row_loss.shape[0]:
-        raise ValueError(f"a {n_rows} x {n_cols} table cannot hold {row_loss.shape[0]} words")
-    for name, t in (("row_loss", row_loss), ("col_loss", col_loss)):
-        if not t.is_floating_point():
-            raise ValueError(f"{name} must be a floating-point tensor, got {t.dtype}")
-
-
-def _gather_cost(table: torch.Tensor, words: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """``table[words[i], cols[i]]`` as float64, chunked (``(n,)``)."""
-    out = torch.empty(words.numel(), dtype=torch.float64)
-    for s in range(0, words.numel(), 1 << 22):
-        out[s : s + (1 << 22)] = table[words[s : s + (1 << 22)], cols[s : s + (1 << 22)]].double()
-    return out
-
-
-def _cell_costs(row_loss: torch.Tensor, col_loss: torch.Tensor, cells: torch.Tensor, n_cols: int) -> torch.Tensor:
-    """``row_loss[w, r] + col_loss[w, c]`` float64 for word ``w`` in ``cells[w, j]``; same shape as ``cells``."""
-    words = torch.arange(cells.shape[0]).view(-1, *([1] * (cells.dim() - 1))).expand_as(cells).reshape(-1)
-    flat = cells.reshape(-1)
-    cost = _gather_cost(row_loss, words, torch.div(flat, n_cols, rounding_mode="floor"))
-    return (cost + _gather_cost(col_loss, words, flat % n_cols)).view(cells.shape)
-
-
-def _table_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, cell: torch.Tensor, n_cols: int) -> float:
-    return float(_cell_costs(row_loss, col_loss, cell, n_cols).sum())
-
-
-def allocation_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, table: WordTable) -> float:
-    """Total cost ``sum_w row_loss[w, r(w)] + col_loss[w, c(w)]`` of an allocation (nats, float64 sum)."""
-    return _table_cost(row_loss, col_loss, table.cell, table.n_cols)
-
-
-def solve_exact(
-    row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int, init: WordTable | None = None
-) -> WordTable:
-    """Exact minimum-weight matching of |V| words to R*C cells.
-
-    Builds the dense ``(|V|, R*C)`` cost matrix and solves it with
-    ``scipy.optimize.linear_sum_assignment`` (rectangular: every word gets a
-    distinct cell, cells may stay empty). Time is cubic, memory
-    ``8 * |V| * R * C`` bytes: fine up to a few thousand words. ``init`` is
-    ignored (the optimum does not depend on the start).
-
-    Raises:
-        ValueError: on inconsistent shapes, or when the dense problem would
-            exceed :data:`EXACT_MAX_ENTRIES` entries (use another solver).
-    """
-    _check_tables(row_loss, col_loss, n_rows, n_cols)
-    v = row_loss.shape[0]
-    if v * n_rows * n_cols > EXACT_MAX_ENTRIES:
-        raise ValueError(
-            f"the exact solver needs a {v} x {n_rows * n_cols} dense cost matrix; "
-            "too large, choose another solver"
-        )
-    cost = (row_loss.double().numpy()[:, :, None] + col_loss.double().numpy()[:, None, :]).reshape(v, -1)
-    words, cells = linear_sum_assignment(cost)
-    cell = np.empty(v, dtype=np.int64)
-    cell[words] = cells
-    return WordTable(torch.from_numpy(cell), n_rows, n_cols)
-
-
-def _regret(table: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """``mean_k table[w, k] - min_k table[w, k]`` for ``words`` (float64): what a word risks losing."""
-    out = torch.empty(words.numel(), dtype=torch.float64)
-    for s in range(0, words.numel(), _CHUNK):
-        c = table[words[s : s + _CHUNK]].double()
-        out[s : s + _CHUNK] = c.mean(1) - c.min(1).values
-    return out
-
-
-def solve_greedy(
-    row_loss: torch.Tensor, col_loss: torch.Tensor, n_rows: int, n_cols: int, init: WordTable | None = None
-) -> WordTable:
-    """The greedy heuristic of the LightRNN reference code, as a baseline.
-
-    Words are taken in decreasing order of regret (mean row loss minus the
-    best row loss: the words with most to lose first, as the reference code's
-    priority queue does); each takes its cheapest row that still has room
-    (capacity C). Then, in every row, its words in decreasing order of
-    column regret each take their cheapest free column. ``O(|V| sqrt|V|)``
-    time, one Python step per word; ``init`` is ignored.
-    """
-    _check_tables(row_loss, col_loss, n_rows, n_cols)
-    v = row_loss.shape[0]
-    words = torch.arange(v)
-    room = np.full(n_rows, n_cols, dtype=np.int64)
-    full = np.zeros(n_rows, dtype=bool)
-    row = np.empty(v, dtype=np.int64)
-    for w in torch.argsort(_regret(row_loss, words), descending=True).tolist():
-        cost = row_loss[w].double().numpy()
-        r = int(np.argmin(np.where(full, np.inf, cost)))
-        row[w] = r
-        room[r] -= 1
-        full[r] = room[r] == 0
-    cell = np.empty(v, dtype=np.int64)
-    col_regret = _regret(col_loss, words).numpy()
-    for r in range(n_rows):
-        members = np.flatnonzero(row == r)
-        taken = np.zeros(n_cols, dtype=bool)
-        costs = col_loss[torch.from_numpy(members)].double().numpy()
-        for i in np.argsort(-col_regret[members], kind="stable"):
-            c = int(np.argmin(np.where(taken, np.inf, costs[i])))
-            taken[c] = True
-            cell[members[i]] = r * n_cols + c
-    return WordTable(torch.from_numpy(cell), n_rows, n_cols)
-
-
-
-def solve_alternating(
-    row_loss: torch.Tensor,
-    col_loss: torch.Tensor,
-    n_rows: int,
-    n_cols: int,
-    init: WordTable | None = None,
-    max_sweeps: int = 20,
-    tol: float = 1e-9,
-) -> WordTable:
-    """Block-coordinate descent whose every step is an exact assignment.
-
-    Starting from ``init`` (the current allocation; the row-major one when
-    ``None``), a sweep first re-places, for every column, the words of that
-    column among its R cells (an exact ``linear_sum_assignment`` on
-    ``row_loss``, the column term being constant), then, for every row, the
-    words of that row among its C cells (on ``col_loss``). Every step is
-    optimal for its block, so the total cost never increases; sweeps stop
-    when one gains less than ``tol`` relative.
-
-    Returns:
-        A local optimum: no single column and no single row can be re-arranged
-        for less cost. Not in general the global optimum (see :func:`solve_exact`).
-    """
-    _check_tables(row_loss, col_loss, n_rows, n_cols)
-    v = row_loss.shape[0]
-    cell = init.cell.clone() if init is not None else torch.arange(v)
-    return WordTable(_sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, tol), n_rows, n_cols)
-
-
-def _sweeps(row_loss, col_loss, cell: torch.Tensor, n_rows: int, n_cols: int, max_sweeps: int, tol: float):
-    """Up to ``max_sweeps`` column-then-row sweeps of exact line re-placements; ``(|V|,)`` int64 cells."""
-    previous = _table_cost(row_loss, col_loss, cell, n_cols)
-    for _ in range(max_sweeps):
-        row, col = torch.div(cell, n_cols, rounding_mode="floor"), cell % n_cols
-        row = _assign_lines(row_loss, col, n_cols)
-        col = _assign_lines(col_loss, row, n_rows)
-        cell = row * n_cols + col
-        current = _table_cost(row_loss, col_loss, cell, n_cols)
-        if previous - current <= tol * max(1.0, abs(previous)):
-            break
-        previous = current
-    return cell
-
-
-def _assign_lines(table: torch.Tensor, line: torch.Tensor, n_lines: int) -> torch.Tensor:
-    """Positions ``0..K-1`` for the words of every line, distinct within a line, of least ``table`` cost.
-
-    Args:
-        table: ``(|V|, K)`` costs of a word at each position.
-        line: ``(|V|,)`` int64 line of every word (at most K words per line).
-
-    Returns:
-        ``(|V|,)`` int64 positions (exact, one ``linear_sum_assignment`` per line).
-    """
-    pos = torch.empty(table.shape[0], dtype=torch.long)
-    order = torch.argsort(line, stable=True)
-    sizes = torch.bincount(line, minlength=n_lines)
-    blocks = [b for b in torch.split(order, sizes.tolist()) if b.numel()]
-
-    def solve(members: torch.Tensor) -> None:
-        _, cols = linear_sum_assignment(table[members].double().numpy())
-        pos[members] = torch.from_numpy(cols).long()
-
-    # the lines are independent and scipy releases the GIL while it solves
-    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
-        list(pool.map(solve, blocks))
-    return pos
+__all__ = ["lower_bound", "solve_rows_then_columns", "solve_transport"]
 
 
 def _transport(
@@ -305,8 +77,8 @@ def _transport(
                 break
             cls1 = torch.empty(todo.numel(), dtype=torch.long)
             bid = torch.empty(todo.numel(), dtype=torch.float64)
-            for s in range(0, todo.numel(), _CHUNK):
-                idx = todo[s : s + _CHUNK]
+            for s in range(0, todo.numel(), CHUNK):
+                idx = todo[s : s + CHUNK]
                 cost = table[idx.clamp(max=v - 1)].double()
                 cost[idx >= v] = 0.0
                 vals = cost + pi1[None, :]
@@ -316,8 +88,8 @@ def _transport(
                 else:
                     v1, k1 = vals[:, 0], torch.zeros_like(idx)
                     v2 = v1 + 1e3 * e
-                cls1[s : s + _CHUNK] = k1
-                bid[s : s + _CHUNK] = pi1[k1] + (v2 - v1) + e
+                cls1[s : s + CHUNK] = k1
+                bid[s : s + CHUNK] = pi1[k1] + (v2 - v1) + e
             # resolve: per line, bidders in decreasing bid take its slots in increasing price
             order = torch.argsort(bid, descending=True)
             order = order[torch.sort(cls1[order], stable=True).indices]
@@ -371,8 +143,8 @@ def _dual_bound(table: torch.Tensor, price: torch.Tensor, capacity: int, n_dummi
     the auction's optimal ones up to its epsilon slack.
     """
     total = 0.0
-    for s in range(0, table.shape[0], _CHUNK):
-        total += float((table[s : s + _CHUNK].double() + price).amin(1).sum())
+    for s in range(0, table.shape[0], CHUNK):
+        total += float((table[s : s + CHUNK].double() + price).amin(1).sum())
     return total + n_dummies * float(price.min()) - capacity * float(price.sum())
 
 
@@ -418,20 +190,20 @@ def solve_rows_then_columns(
     Raises:
         ValueError: on inconsistent shapes.
     """
-    _check_tables(row_loss, col_loss, n_rows, n_cols)
+    check_tables(row_loss, col_loss, n_rows, n_cols)
     v = row_loss.shape[0]
     start = (init.cell if init is not None else torch.arange(v)).to(torch.long)
-    costs = [_table_cost(row_loss, col_loss, start, n_cols)]
+    costs = [table_cost(row_loss, col_loss, start, n_cols)]
     clock = [time.perf_counter()]
     row = _transport(row_loss, n_cols, _epsilon(row_loss, rel_eps), tail=tail)[0]
     clock.append(time.perf_counter())
-    cell = row * n_cols + _assign_lines(col_loss, row, n_rows)
+    cell = row * n_cols + assign_lines(col_loss, row, n_rows)
     clock.append(time.perf_counter())
-    costs.append(_table_cost(row_loss, col_loss, cell, n_cols))
+    costs.append(table_cost(row_loss, col_loss, cell, n_cols))
     for _ in range(sweeps):
-        cell = _sweeps(row_loss, col_loss, cell, n_rows, n_cols, 1, 0.0)
+        cell = sweeps(row_loss, col_loss, cell, n_rows, n_cols, 1, 0.0)
         clock.append(time.perf_counter())
-        costs.append(_table_cost(row_loss, col_loss, cell, n_cols))
+        costs.append(table_cost(row_loss, col_loss, cell, n_cols))
     if stats is not None:
         stats.update(costs=costs, seconds=[round(b - a, 2) for a, b in zip(clock, clock[1:])])
     if costs[-1] >= costs[0]:
@@ -446,8 +218,8 @@ def _epsilon(table: torch.Tensor, rel: float) -> float:
     gives the same total slack ``|V| * eps = rel * sum_w range_w``.
     """
     total = 0.0
-    for s in range(0, table.shape[0], _CHUNK):
-        c = table[s : s + _CHUNK].double()
+    for s in range(0, table.shape[0], CHUNK):
+        c = table[s : s + CHUNK].double()
         total += float((c.amax(1) - c.amin(1)).sum())
     return max(rel * total / table.shape[0], 1e-12)
 
@@ -533,15 +305,15 @@ def _candidate_matching(row_loss, col_loss, rows, cols, grid, grid_cost, cell, n
     # the current cell keeps the problem feasible, so the cost never rises
     near = torch.cat([cell[:, None], row[:, None] * n_cols + cols, rows * n_cols + col[:, None]], 1)
     cand = torch.cat([grid, near], 1)
-    cost = torch.cat([grid_cost, _cell_costs(row_loss, col_loss, near, n_cols)], 1)
+    cost = torch.cat([grid_cost, cell_costs(row_loss, col_loss, near, n_cols)], 1)
     return _min_cost_matching(cost, cand, row_loss.shape[1] * n_cols)
 
 
 def _top_k(table: torch.Tensor, price: torch.Tensor, k: int) -> torch.Tensor:
     """``(|V|, k)`` int64: for every word the k lines of least reduced cost ``table[w] + price``."""
     out = torch.empty(table.shape[0], k, dtype=torch.long)
-    for s in range(0, table.shape[0], _CHUNK):
-        out[s : s + _CHUNK] = (table[s : s + _CHUNK].double() + price).topk(k, dim=1, largest=False).indices
+    for s in range(0, table.shape[0], CHUNK):
+        out[s : s + CHUNK] = (table[s : s + CHUNK].double() + price).topk(k, dim=1, largest=False).indices
     return out
 
 
@@ -594,22 +366,22 @@ def solve_transport(
     Raises:
         ValueError: on inconsistent shapes.
     """
-    _check_tables(row_loss, col_loss, n_rows, n_cols)
+    check_tables(row_loss, col_loss, n_rows, n_cols)
     v = row_loss.shape[0]
     alpha, beta, bound = _relaxation(row_loss, col_loss, rel_eps)
     rows = _top_k(row_loss, alpha, min(k, n_rows))
     cols = _top_k(col_loss, beta, min(k, n_cols))
     grid = (rows[:, :, None] * n_cols + cols[:, None, :]).reshape(v, -1)
-    grid_cost = _cell_costs(row_loss, col_loss, grid, n_cols)
+    grid_cost = cell_costs(row_loss, col_loss, grid, n_cols)
     cell = (init.cell if init is not None else torch.arange(v)).to(torch.long)
-    history = [_table_cost(row_loss, col_loss, cell, n_cols)]
+    history = [table_cost(row_loss, col_loss, cell, n_cols)]
     round_start = history[-1]
     for step in range(2 * rounds + 1):
         if step % 2:  # exact block-coordinate sweeps: whole rows and columns, which the candidates lack
-            new = _sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, 0.0)
+            new = sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, 0.0)
         else:  # exact matching over the candidate cells plus the current ones
             new = _candidate_matching(row_loss, col_loss, rows, cols, grid, grid_cost, cell, n_cols)
-        cost = _table_cost(row_loss, col_loss, new, n_cols)
+        cost = table_cost(row_loss, col_loss, new, n_cols)
         if cost < history[-1]:
             cell = new
             history.append(cost)
