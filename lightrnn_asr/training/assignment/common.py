@@ -9,7 +9,7 @@ from scipy.optimize import linear_sum_assignment
 
 from lightrnn_asr.lm.table import WordTable
 
-__all__ = ["CHUNK", "allocation_cost", "assign_lines", "cell_costs", "check_tables", "sweeps", "table_cost"]
+__all__ = ["CHUNK", "allocation_cost", "assign_lines", "cell_costs", "check_tables", "line_sweeps", "table_cost"]
 
 CHUNK = 1 << 14  # words whose cost rows are materialised (as float64) at once
 
@@ -53,7 +53,7 @@ def allocation_cost(row_loss: torch.Tensor, col_loss: torch.Tensor, table: WordT
     return table_cost(row_loss, col_loss, table.cell, table.n_cols)
 
 
-def sweeps(row_loss, col_loss, cell: torch.Tensor, n_rows: int, n_cols: int, max_sweeps: int, tol: float):
+def line_sweeps(row_loss, col_loss, cell: torch.Tensor, n_rows: int, n_cols: int, max_sweeps: int, tol: float):
     """Up to ``max_sweeps`` column-then-row sweeps of exact line re-placements; ``(|V|,)`` int64 cells."""
     previous = table_cost(row_loss, col_loss, cell, n_cols)
     for _ in range(max_sweeps):

@@ -8,7 +8,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from lightrnn_asr.lm.table import WordTable
-from lightrnn_asr.training.assignment.common import CHUNK, check_tables, sweeps
+from lightrnn_asr.training.assignment.common import CHUNK, check_tables, line_sweeps
 
 __all__ = ["EXACT_MAX_ENTRIES", "solve_alternating", "solve_exact", "solve_greedy"]
 
@@ -118,6 +118,6 @@ def solve_alternating(
     check_tables(row_loss, col_loss, n_rows, n_cols)
     v = row_loss.shape[0]
     cell = init.cell.clone() if init is not None else torch.arange(v)
-    return WordTable(sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, tol), n_rows, n_cols)
+    return WordTable(line_sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, tol), n_rows, n_cols)
 
 

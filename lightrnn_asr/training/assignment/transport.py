@@ -10,7 +10,7 @@ import torch
 from ortools.graph.python import min_cost_flow
 
 from lightrnn_asr.lm.table import WordTable
-from lightrnn_asr.training.assignment.common import CHUNK, assign_lines, cell_costs, check_tables, sweeps, table_cost
+from lightrnn_asr.training.assignment.common import CHUNK, assign_lines, cell_costs, check_tables, line_sweeps, table_cost
 
 __all__ = ["lower_bound", "solve_rows_then_columns", "solve_transport"]
 
@@ -201,7 +201,7 @@ def solve_rows_then_columns(
     clock.append(time.perf_counter())
     costs.append(table_cost(row_loss, col_loss, cell, n_cols))
     for _ in range(sweeps):
-        cell = sweeps(row_loss, col_loss, cell, n_rows, n_cols, 1, 0.0)
+        cell = line_sweeps(row_loss, col_loss, cell, n_rows, n_cols, 1, 0.0)
         clock.append(time.perf_counter())
         costs.append(table_cost(row_loss, col_loss, cell, n_cols))
     if stats is not None:
@@ -378,7 +378,7 @@ def solve_transport(
     round_start = history[-1]
     for step in range(2 * rounds + 1):
         if step % 2:  # exact block-coordinate sweeps: whole rows and columns, which the candidates lack
-            new = sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, 0.0)
+            new = line_sweeps(row_loss, col_loss, cell, n_rows, n_cols, max_sweeps, 0.0)
         else:  # exact matching over the candidate cells plus the current ones
             new = _candidate_matching(row_loss, col_loss, rows, cols, grid, grid_cost, cell, n_cols)
         cost = table_cost(row_loss, col_loss, new, n_cols)
