@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from lightrnn_asr.formats.lattice import EPSILON, FillerMap, Lattice, LatticeFormatError, topological_order
+from lightrnn_asr.utils.io import atomic_path
 
 __all__ = ["FINAL_SYMBOL", "read_k2_words", "load_k2_lattices", "save_k2_lattices", "lattice_from_k2", "lattice_to_k2",
            "lattices_from_k2", "word_acceptor"]
@@ -185,14 +186,13 @@ def load_k2_lattices(path: str | Path) -> tuple[k2.Fsa, list[str]]:
 
 def save_k2_lattices(path: str | Path, lattices: k2.Fsa, utt_ids: Sequence[str] | None = None) -> None:
     """``torch.save(lattices.as_dict())`` (plus ``utt_ids``), atomically; :func:`load_k2_lattices` reads it."""
-    from lightrnn_asr.lm.checkpoint import atomic_torch_save
-
     d = lattices.as_dict()
     if utt_ids is not None:
         if len(utt_ids) != lattices.shape[0]:
             raise ValueError(f"{len(utt_ids)} utterance ids for {lattices.shape[0]} lattices")
         d["utt_ids"] = list(utt_ids)
-    atomic_torch_save(d, path)
+    with atomic_path(path) as tmp:
+        torch.save(d, tmp)
 
 
 # --- conversion ---

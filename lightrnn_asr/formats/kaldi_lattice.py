@@ -139,21 +139,27 @@ def _parse(lines: list[tuple[int, str]], words, path: str, frame_shift: float, n
         arcs += [(s, final, EPSILON, g, a, 0) for s, (g, a) in finals.items()]
     src = np.array([x[0] for x in arcs], dtype=np.int64)
     dst = np.array([x[1] for x in arcs], dtype=np.int64)
-    times = np.full(n, np.nan)
-    order = topological_order(Lattice(n, start, final, src, dst, [], np.zeros(len(arcs)), np.zeros(len(arcs)),
-                                      times), name)
-    if arcs and all(x[5] is not None for x in arcs):  # frames known: node times from the start
-        times[start] = 0.0
-        by_src: dict[int, list[int]] = {}
-        for k, s in enumerate(src.tolist()):
-            by_src.setdefault(s, []).append(k)
-        for s in order.tolist():
-            for k in by_src.get(s, ()):
-                if np.isnan(times[dst[k]]) and not np.isnan(times[s]):
-                    times[dst[k]] = times[s] + arcs[k][5] * frame_shift
+    times = _state_times(Lattice(n, start, final, src, dst, [], np.zeros(len(arcs)), np.zeros(len(arcs)),
+                                 np.full(n, np.nan)), [x[5] for x in arcs], frame_shift, name)
     return Lattice(n, start, final, src, dst, [x[2] for x in arcs],
                    am=-np.array([x[4] for x in arcs], dtype=np.float64),
                    lm=-np.array([x[3] for x in arcs], dtype=np.float64), times=times)
+
+
+def _state_times(lat: Lattice, frames: list[int | None], frame_shift: float, name: str) -> np.ndarray:
+    """Node times (seconds from the start) when every arc's frame count is known, else NaN."""
+    times = lat.times
+    order = topological_order(lat, name)
+    if frames and all(f is not None for f in frames):
+        times[lat.start] = 0.0
+        by_src: dict[int, list[int]] = {}
+        for k, s in enumerate(lat.src.tolist()):
+            by_src.setdefault(s, []).append(k)
+        for s in order.tolist():
+            for k in by_src.get(s, ()):
+                if np.isnan(times[lat.dst[k]]) and not np.isnan(times[s]):
+                    times[lat.dst[k]] = times[s] + frames[k] * frame_shift
+    return times
 
 
 def _archive_entries(path: Path) -> Iterator[tuple[str, int, list[tuple[int, str]]]]:

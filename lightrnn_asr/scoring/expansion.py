@@ -1,11 +1,7 @@
-"""The pruned expansion behind :func:`~lightrnn_asr.scoring.lattice.rescore_lattice` (see that
-module's docstring for the algorithm: Xu et al., ICASSP 2018, as in Kaldi's ``lmrescore_pruned.sh``).
-
-:class:`LatticeExpansion` holds the state one expansion shares: the rescored states grown so far,
-the LM states in batches (``store``), and the histories at each lattice state. Word arcs are scored
-with :meth:`~lightrnn_asr.lm.interface.LanguageModel.score_words`; a history's LM state is advanced
-past its last word (:meth:`~lightrnn_asr.lm.interface.LanguageModel.advance`) only when the history
-survives pruning and merging, since most scored arcs lead to histories that do not.
+"""The pruned expansion behind :func:`~lightrnn_asr.scoring.lattice.rescore_lattice` (algorithm: that
+module's docstring; Xu et al., ICASSP 2018, as in Kaldi's ``lmrescore_pruned.sh``). Word arcs are scored
+with ``score_words``; a history's LM state is advanced past its last word (``advance``) only when the
+history survives pruning and merging, since most scored arcs lead to histories that do not.
 """
 
 from __future__ import annotations

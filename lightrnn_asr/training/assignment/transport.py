@@ -15,6 +15,7 @@ from lightrnn_asr.training.assignment.common import CHUNK, assign_lines, cell_co
 __all__ = ["lower_bound", "solve_rows_then_columns", "solve_transport"]
 
 
+# long: one auction with epsilon-scaling; its phases share the bids, prices and assignment in place
 def _transport(
     table: torch.Tensor,
     capacity: int,
