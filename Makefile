@@ -51,10 +51,12 @@ $(K2_VENV)/.installed: pyproject.toml Makefile
 install: $(VENV)/.installed
 
 test: $(VENV)/.installed
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
 test-k2: $(K2_VENV)/.installed
-	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py
+	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py \
+		tests/test_interface.py
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7

@@ -28,7 +28,7 @@ def run(*args, ok=True):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A tiny LightRNN trained on in-domain text: the six reference prompts among toy sentences."""
-    from conftest import toy_sentences
+    from helpers import toy_sentences
 
     d = tmp_path_factory.mktemp("lm")
     refs = [" ".join(w) for w in read_text(DATA / "asterisk_dev_sample.ref").values()]
@@ -140,7 +140,7 @@ def test_bad_input_gives_one_line_error(tmp_path, model):
 
 
 def test_train_with_a_word_list_gives_unseen_words_their_own_cells(tmp_path):
-    from conftest import toy_sentences
+    from helpers import toy_sentences
 
     (tmp_path / "train.txt").write_text("\n".join(toy_sentences(300, 0)) + "\n")
     (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(20, 1)) + "\n")

@@ -50,7 +50,7 @@ def interrupt_round_1(texts, sig, out):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    from conftest import toy_sentences  # the toy_text fixture is function-scoped; this one is shared
+    from helpers import toy_sentences  # the toy_text fixture is function-scoped; this one is shared
 
     base = tmp_path_factory.mktemp("full")
     train_path, valid_path = base / "train.txt", base / "valid.txt"

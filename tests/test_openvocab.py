@@ -13,7 +13,7 @@ from lightrnn_asr.training.openvocab import add_words
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny LightRNN trained while "dog" was out of its vocabulary (it read and predicted <unk>)."""
-    from conftest import toy_sentences
+    from helpers import toy_sentences
 
     d = tmp_path_factory.mktemp("openvocab")
     sentences = toy_sentences(1200, 0)
@@ -122,7 +122,7 @@ def test_add_words_command(trained, tmp_path):
 
 
 def test_fitted_rows_beat_free_cells_on_new_sentences_and_leave_trained_weights(trained):
-    from conftest import toy_sentences
+    from helpers import toy_sentences
 
     _, ck, examples = trained
     fitted = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples, fit_steps=60, lr=0.05)

@@ -388,3 +388,23 @@ def test_a_word_into_the_final_state_gets_its_own_arc_before_the_minus_one_arc()
     assert sorted(arc_table(fsa)) == [(0, 1, 1, 1, -1.5, -0.5), (0, 2, 0, 0, -5.0, 0.0), (1, 2, 2, 2, -2.25, -0.25),
                                       (2, 3, -1, -1, 0.0, 0.0)]
     assert [h.words for h in lattice_nbest(lattice_from_k2(fsa, WORDS), 5)] == [("hello", "world"), ()]
+
+
+def test_a_stub_lm_written_against_the_public_interface_rescores_k2_lattices(ps):
+    from helpers import BigramStubLM
+
+    from lightrnn_asr import Vocabulary
+
+    lats, words, _ = ps
+    fillers = FillerMap()
+    vocab = Vocabulary.from_sentences([[w for w in map(fillers, lat.symbols) if w] for lat in lats.values()])
+    lm = BigramStubLM(vocab, seed=3)
+    vec = k2.create_fsa_vec([lattice_to_k2(lats[u], words) for u in UTTS])
+    torch.manual_seed(0)
+    sampled = rescore_k2_nbest(vec, UTTS, words, lm, vocab, Scales(1.0), num_paths=500, nbest_scale=0.05)
+    expanded = rescore_k2_lattices(vec, UTTS, words, lm, vocab,
+                                   LatticeRescoreConfig(ngram_order=2, max_histories=None, scales=Scales(1.0)), n=20)
+    for res in (sampled, expanded):
+        assert set(res.scored) == set(UTTS) and sum(len(s.words) for s in res.scored.values()) > 10
+        for s in res.scored.values():
+            assert list(s.lm) == pytest.approx([lm.by_hand(vocab, w) for w in s.words], abs=1e-4)

@@ -1,0 +1,45 @@
+"""Helpers shared by the tests (imported as ``helpers``; tests/ is on the path through conftest)."""
+
+import random
+
+import torch
+
+from lightrnn_asr import LanguageModel, Vocabulary
+
+
+def toy_sentences(n: int, seed: int = 0) -> list[str]:
+    """A tiny grammar with strong word-to-word structure, so a few hundred sentences teach an LSTM."""
+    rng = random.Random(seed)
+    subjects = ["the cat", "the dog", "a bird", "my friend", "the old man"]
+    verbs = ["sees", "likes", "follows", "calls"]
+    objects = ["the ball", "a tree", "the house", "her sister", "the river"]
+    tails = ["today", "again", "at night", "in the morning", ""]
+    return [" ".join(x for x in (rng.choice(subjects), rng.choice(verbs), rng.choice(objects), rng.choice(tails)) if x)
+            for _ in range(n)]
+
+
+class BigramStubLM(LanguageModel):
+    """A user's own LM written against the public :class:`LanguageModel` interface only: a bigram
+    table ``log P(w | prev)`` over the ids of a vocabulary (rows sum to 1). Its state is the previous
+    word (batch-first, the interface's default layout), so lattice expansion with ``ngram_order=2``
+    scores every path exactly."""
+
+    def __init__(self, vocab: Vocabulary, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.logp = torch.nn.Parameter(torch.log_softmax(torch.randn(len(vocab), len(vocab), generator=g) * 2, 1),
+                                       requires_grad=False)
+
+    def token_logprobs(self, inputs, targets):
+        return self.logp[inputs, targets]
+
+    def initial_state(self, n, bos_id=0):
+        return (torch.full((n,), bos_id, dtype=torch.long, device=self.device),)
+
+    def score_next(self, state, words):
+        return self.logp[state[0], words], (words,)
+
+    def by_hand(self, vocab: Vocabulary, words) -> float:
+        """``log P(words </s> | <s>)`` from the table, one bigram at a time."""
+        ids = [vocab.bos_id, *vocab.encode(words), vocab.eos_id]
+        return float(sum(self.logp[a, b] for a, b in zip(ids[:-1], ids[1:])))
