@@ -82,10 +82,14 @@ class Lattice:
         final: the final state.
         src, dst: ``(E,)`` int64 arc endpoints.
         symbols: ``E`` raw arc symbols as in the file (fillers included).
-        am, lm: ``(E,)`` float64 acoustic and LM log-scores (natural log).
+        am: ``(E,)`` float64 acoustic log-scores (natural log).
+        lm: ``(E,)`` float64 the lattice's LM log-scores (nats): in a lattice as read, the
+            first-pass LM (HTK ``l=``, Kaldi graph cost, k2 ``lm_scores``), which
+            ``LatticeRescoreConfig.input_lm`` keeps as ``fp_lm``; in a rescored lattice, the
+            new LM's log-probabilities. It is the one LM field of every lattice file format.
         times: ``(num_states,)`` float64 node times in seconds (NaN if absent).
-        fp_lm: ``(E,)`` float64 first-pass n-gram log-probabilities (nats) of a
-            rescored lattice, or ``None``.
+        fp_lm: ``(E,)`` float64 first-pass LM log-probabilities (nats) of a rescored lattice
+            (an n-gram function's, or the input's ``lm`` with ``input_lm``), or ``None``.
     """
 
     num_states: int
