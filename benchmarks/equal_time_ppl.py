@@ -32,19 +32,26 @@ from lightrnn_asr.text.vocabulary import read_vocab
 from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
 from lightrnn_asr.utils.device import autocast_for
 
-LABELS = {"lightrnn": "LightRNN", "adaptive": "LSTM, adaptive softmax", "lstm": "LSTM, full softmax"}
+LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
+          "lightrnn-wordsum": "LightRNN, one step per word (sum)", "adaptive": "LSTM, adaptive softmax",
+          "lstm": "LSTM, full softmax"}
+#: system -> (model_type, LightRNN recurrence)
+MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
+          "lightrnn-wordsum": ("lightrnn", "word-sum"), "adaptive": ("adaptive", "halfword"),
+          "lstm": ("lstm", "halfword")}
 
 
 def run(system: str, vocab, train, valid, args, device) -> list[dict]:
     torch.manual_seed(0)
-    table = WordTable.sequential(len(vocab)) if system == "lightrnn" else None
-    cfg = LMConfig(system, len(vocab), table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
-                   args.hidden, args.layers, args.dropout)
+    model_type, recurrence = MODELS[system]
+    table = WordTable.sequential(len(vocab)) if model_type == "lightrnn" else None
+    cfg = LMConfig(model_type, len(vocab), table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
+                   args.hidden, args.layers, args.dropout, recurrence=recurrence)
     model = build_model(cfg, table).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(0)
     evals = [args.seconds * f for f in (0.25, 0.5, 0.75, 1.0)]
-    reallocs = [args.seconds / 3, 2 * args.seconds / 3] if system == "lightrnn" else []
+    reallocs = [args.seconds / 3, 2 * args.seconds / 3] if model_type == "lightrnn" else []
     active = occurring_words(train, len(vocab), vocab.eos_id)
     out, elapsed, tokens = [], 0.0, 0
     while evals:

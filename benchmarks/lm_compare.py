@@ -49,8 +49,14 @@ from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.device import autocast_for
 
-SYSTEMS = ("lightrnn", "adaptive", "lstm")
-LABELS = {"lightrnn": "LightRNN", "adaptive": "LSTM, adaptive softmax", "lstm": "LSTM, full softmax"}
+SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "adaptive", "lstm")
+LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
+          "lightrnn-wordsum": "LightRNN, one step per word (sum)", "adaptive": "LSTM, adaptive softmax",
+          "lstm": "LSTM, full softmax"}
+#: system -> (model_type, LightRNN recurrence)
+MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
+          "lightrnn-wordsum": ("lightrnn", "word-sum"), "adaptive": ("adaptive", "halfword"),
+          "lstm": ("lstm", "halfword")}
 
 
 def zipf_corpus(vocab: int, n_sent: int, min_len: int, max_len: int, seed: int) -> Corpus:
@@ -65,9 +71,10 @@ def zipf_corpus(vocab: int, n_sent: int, min_len: int, max_len: int, seed: int) 
 
 
 def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | None]:
-    table = WordTable.sequential(vocab) if system == "lightrnn" else None
-    cfg = LMConfig(system, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
-                   args.hidden, args.layers, 0.1)
+    model_type, recurrence = MODELS[system]
+    table = WordTable.sequential(vocab) if model_type == "lightrnn" else None
+    cfg = LMConfig(model_type, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
+                   args.hidden, args.layers, 0.1, recurrence=recurrence)
     return build_model(cfg, table), table
 
 

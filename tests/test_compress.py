@@ -19,10 +19,13 @@ VOCAB = Vocabulary.from_sentences([[f"w{i}" for i in range(60)]])
 
 
 def make(kind, hidden=32, layers=2, seed=0):
+    """``kind``: a model type, or ``lightrnn-word`` for the one-step LightRNN."""
     torch.manual_seed(seed)
     v = len(VOCAB)
-    table = WordTable.random(v, torch.Generator().manual_seed(seed)) if kind == "lightrnn" else None
-    cfg = LMConfig(kind, v, table.n_rows if table else 0, table.n_cols if table else 0, hidden, hidden, layers, 0.0)
+    model_type, recurrence = ("lightrnn", "word-concat") if kind == "lightrnn-word" else (kind, "halfword")
+    table = WordTable.random(v, torch.Generator().manual_seed(seed)) if model_type == "lightrnn" else None
+    cfg = LMConfig(model_type, v, table.n_rows if table else 0, table.n_cols if table else 0, hidden, hidden, layers,
+                   0.0, recurrence=recurrence)
     return build_model(cfg, table).eval(), table
 
 
@@ -56,7 +59,7 @@ def test_low_rank_is_the_best_rank_r_approximation_and_smaller():
     assert LowRankLSTM(6, 5, 1, 6).layers[0].hh_v.out_features == 5
 
 
-@pytest.mark.parametrize("kind", ["lightrnn", "lstm"])
+@pytest.mark.parametrize("kind", ["lightrnn", "lstm", "lightrnn-word"])
 @pytest.mark.parametrize("compression", [Compression(0, True), Compression(8, False), Compression(8, True)],
                          ids=lambda c: c.name)
 def test_compressed_checkpoint_and_torchscript_give_the_same_scores(tmp_path, kind, compression):
@@ -148,10 +151,11 @@ def test_compress_cli(tmp_path):
     assert res.exit_code == 1 and "rank" in res.output
 
 
+@pytest.mark.parametrize("kind", ["lightrnn", "lightrnn-word"])
 @pytest.mark.parametrize("compression", [Compression(0, True), Compression(8, True)], ids=lambda c: c.name)
-def test_word_at_a_time_scoring_of_compressed_models(compression):
+def test_word_at_a_time_scoring_of_compressed_models(compression, kind):
     """Lattice rescoring reads one word at a time: it must agree with whole-sentence scoring."""
-    model = compress_model(make("lightrnn")[0], compression)
+    model = compress_model(make(kind)[0], compression)
     sent = [0, 5, 7, 9, 3, 1]
     x = torch.tensor([sent])
     with torch.inference_mode():

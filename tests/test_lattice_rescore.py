@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, read_htk
-from lightrnn_asr.lm import LSTMLM, LanguageModel, LightRNN, LMConfig
+from lightrnn_asr.lm import LSTMLM, LanguageModel, LightRNN, LMConfig, build_model
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattice, rescored_nbest
 from lightrnn_asr.scoring.nbest import Scales
@@ -98,13 +98,15 @@ def test_bigram_scores_by_hand_and_best_path():
     assert out.num_states < sum(1 for _ in paths(lat)) * 4
 
 
-@pytest.mark.parametrize("model_type", ["lightrnn", "lstm"])
+@pytest.mark.parametrize("model_type", ["lightrnn", "lstm", "lightrnn-word"])
 def test_without_merging_lattice_rescoring_equals_exhaustive_enumeration(model_type):
     torch.manual_seed(0)
     v = len(VOCAB)
-    if model_type == "lightrnn":
+    if model_type.startswith("lightrnn"):
         table = WordTable.random(v, torch.Generator().manual_seed(1))
-        model = LightRNN(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0), table)
+        recurrence = "word-sum" if model_type == "lightrnn-word" else "halfword"
+        model = build_model(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0, recurrence=recurrence),
+                            table)
     else:
         model = LSTMLM(LMConfig("lstm", v, 0, 0, 8, 12, 2, 0.0))
     lat = lattice(DIAMOND + [(3, 4, "zzz", -0.75)], 6)  # an out-of-vocabulary word too

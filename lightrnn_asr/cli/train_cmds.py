@@ -37,6 +37,10 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--word-list", "word_lists", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Also give a cell to every word of this list (one per line, e.g. "
                    "/usr/share/dict/american-english-insane), seen in the text or not. Repeatable.")
+@click.option("--recurrence", type=click.Choice(["halfword", "word-concat", "word-sum"]), default="halfword",
+              show_default=True, help="LightRNN: halfword (the paper's: two LSTM steps per word, row vector then "
+              "column vector) or one step per word reading both vectors, concatenated or summed "
+              "(lightrnn_asr.lm.lightrnn_onestep).")
 @click.option("--min-count", type=int, default=1, show_default=True)
 @click.option("--embed-dim", type=int, default=256, show_default=True)
 @click.option("--hidden-dim", type=int, default=256, show_default=True)
@@ -62,7 +66,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--deterministic", is_flag=True,
               help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
 @friendly
-def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, min_count, embed_dim,
+def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
+              min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
@@ -86,7 +91,8 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
         torch.manual_seed(seed)
         try:
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
-            model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts)
+            model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
+                                     recurrence if model_type == "lightrnn" else "halfword")
         except ValueError as e:
             if model_type == "lightrnn":
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.lightrnn import LightRNN
+from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
 from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable
@@ -20,14 +21,15 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
     if config.model_type == "lightrnn":
         if table is None:
             raise ValueError("a LightRNN needs a WordTable")
-        return LightRNN(config, table)
+        return LightRNN(config, table) if config.recurrence == "halfword" else OneStepLightRNN(config, table)
     if config.model_type == "adaptive":
         return AdaptiveLSTMLM(config)
     return LSTMLM(config)
 
 
 def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
-              dropout: float = 0.1, cutoffs: list[int] | None = None) -> tuple[RecurrentLM, WordTable | None]:
+              dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
+              ) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words, and its table: a LightRNN
     starts from the sequential allocation of the paper's table shape (:meth:`WordTable.sequential`);
     the LSTMs have no table (``None``).
@@ -37,5 +39,6 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
     """
     table = WordTable.sequential(vocab_size) if model_type == "lightrnn" else None
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
-    cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []))
+    cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
+                   recurrence)
     return build_model(cfg, table), table

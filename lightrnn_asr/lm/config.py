@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-__all__ = ["LMConfig", "MODEL_TYPES", "default_cutoffs"]
+__all__ = ["LMConfig", "MODEL_TYPES", "RECURRENCES", "default_cutoffs"]
 
 MODEL_TYPES = ("lightrnn", "lstm", "adaptive")
+#: LightRNN recurrences: the paper's two LSTM steps per word, or one step reading both vectors of the
+#: previous word, concatenated or summed (:class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`).
+RECURRENCES = ("halfword", "word-concat", "word-sum")
 
 
 @dataclass
@@ -24,6 +27,10 @@ class LMConfig:
         dropout: dropout on embeddings, between layers and before the heads.
         cutoffs: adaptive softmax cluster boundaries (word ids; the vocabulary
             is sorted by frequency); empty means :func:`default_cutoffs`.
+        recurrence: LightRNN only: ``"halfword"`` (the paper's: the LSTM reads a row vector and a
+            column vector per word, 2T steps) or ``"word-concat"``/``"word-sum"`` (one step per
+            word; see :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`). Checkpoints
+            without the field are ``"halfword"``.
     """
 
     model_type: str = "lightrnn"
@@ -35,8 +42,12 @@ class LMConfig:
     num_layers: int = 2
     dropout: float = 0.1
     cutoffs: list = field(default_factory=list)
+    recurrence: str = "halfword"
 
     def __post_init__(self) -> None:
+        if self.recurrence not in RECURRENCES or (self.recurrence != "halfword" and self.model_type != "lightrnn"):
+            raise ValueError(f"recurrence must be one of {RECURRENCES} (all but 'halfword' for model_type 'lightrnn' only), "
+                             f"got {self.recurrence!r} for {self.model_type!r}")
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
         self.cutoffs = [int(c) for c in self.cutoffs]

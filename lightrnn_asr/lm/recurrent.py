@@ -37,13 +37,13 @@ def target_logprob(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class Trunk(nn.Module):
-    """The shared recurrent trunk: dropout -> multi-layer LSTM -> dropout."""
+    """The shared recurrent trunk: dropout -> multi-layer LSTM -> dropout (input ``input_dim``, default ``embed_dim``)."""
 
-    def __init__(self, cfg: LMConfig) -> None:
+    def __init__(self, cfg: LMConfig, input_dim: int | None = None) -> None:
         super().__init__()
         self.drop = nn.Dropout(cfg.dropout)
         self.lstm = nn.LSTM(
-            cfg.embed_dim,
+            input_dim or cfg.embed_dim,
             cfg.hidden_dim,
             cfg.num_layers,
             batch_first=True,

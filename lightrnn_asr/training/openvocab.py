@@ -40,6 +40,7 @@ from typing import Sequence
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from lightrnn_asr.lm.build import build_model
 from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
@@ -67,7 +68,7 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
     cfg = model.config
     new_cfg = LMConfig.from_dict({**cfg.to_dict(), "vocab_size": vocab_size, "n_rows": n_rows})
     placeholder = WordTable(torch.arange(vocab_size), n_rows, cfg.n_cols)
-    out = LightRNN(new_cfg, placeholder)
+    out = build_model(new_cfg, placeholder)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     extra = n_rows - cfg.n_rows
     if extra:

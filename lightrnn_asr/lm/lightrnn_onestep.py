@@ -1,0 +1,83 @@
+"""A LightRNN with one LSTM step per word: the same table, factorisation and reallocation as the
+paper's form (:class:`~lightrnn_asr.lm.lightrnn.LightRNN`), half the recurrence.
+
+The paper's LSTM reads two half-words per word (the previous word's column vector, then the
+current word's row vector) and predicts the row from the first state, the column from the second,
+so its recurrence is 2T steps long. Here step ``t`` reads the previous word's row and column
+vectors together, ``[x^r(w_{t-1}); x^c(w_{t-1})]`` (``recurrence="word-concat"``, input ``2E``)
+or ``x^r + x^c`` (``"word-sum"``, input ``E``), and its output ``h_t`` predicts both halves:
+
+    P_row(r | h_t)    = softmax(Y^r h_t)
+    P_col(c | h_t, r) = softmax(Y^c tanh(h_t + P x^r_r))
+
+with ``P`` (E -> H) a learnt projection of the row's input vector: the column is conditioned on
+the row through the row's own vector, as the paper's second step conditions it, but without a
+second pass through the LSTM. In training ``r`` is the target word's row; in scoring, the row of the
+word scored (lattice expansion needs no LSTM step to score a word, only to advance a history).
+``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lightrnn_asr.lm.config import LMConfig
+from lightrnn_asr.lm.lightrnn import LightRNN
+from lightrnn_asr.lm.recurrent import RecurrentState, Trunk, target_logprob
+from lightrnn_asr.lm.table import WordTable
+
+__all__ = ["OneStepLightRNN"]
+
+
+class OneStepLightRNN(LightRNN):
+    """The one-step-per-word LightRNN (see the module docstring).
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="lightrnn"`` and ``recurrence`` ``"word-concat"``
+            or ``"word-sum"``.
+        table: the word allocation.
+
+    Raises:
+        ValueError: for the paper's recurrence, or a table that does not fit the config.
+    """
+
+    def __init__(self, config: LMConfig, table: WordTable) -> None:
+        if config.recurrence == "halfword":
+            raise ValueError("OneStepLightRNN is the one-step form: use LightRNN for recurrence 'halfword'")
+        super().__init__(config, table)
+        concat = config.recurrence == "word-concat"
+        self.trunk = Trunk(config, 2 * config.embed_dim if concat else config.embed_dim)
+        self.row_to_col = nn.Linear(config.embed_dim, config.hidden_dim, bias=False)  # P
+
+    def _word_inputs(self, words: torch.Tensor) -> torch.Tensor:
+        """The LSTM input of each word: ``(..., 2E)`` or ``(..., E)``."""
+        rows, cols = self.row_embed(self.word_row[words]), self.col_embed(self.word_col[words])
+        return torch.cat([rows, cols], -1) if self.config.recurrence == "word-concat" else rows + cols
+
+    def _col_hidden(self, out: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``tanh(h + P x^r_rows)``: the state the column head reads, given the row taken."""
+        return torch.tanh(out + self.row_to_col(self.row_embed(rows)))
+
+    def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.trunk(self._word_inputs(inputs))  # (N, T, H): one step per word
+        return self.row_head(out), self.col_head(self._col_hidden(out, self.word_row[targets]))
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        row_logits, col_logits = self.row_col_logits(inputs, targets)
+        return (target_logprob(row_logits, self.word_row[targets])
+                + target_logprob(col_logits, self.word_col[targets]))
+
+    def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
+        bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
+        return self._read(self._word_inputs(bos), self._zero_state(n))
+
+    def score_words(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
+        out = state[0]
+        rows, cols = self.word_row[words], self.word_col[words]
+        lp = target_logprob(self.row_head(out), rows) + target_logprob(self.col_head(self._col_hidden(out, rows)), cols)
+        return lp, state  # scoring needs no LSTM step: advance() takes it for the histories kept
+
+    def advance(self, partial: RecurrentState, words: torch.Tensor) -> RecurrentState:
+        _, h, c = partial
+        return self._read(self._word_inputs(words), (h, c))

@@ -1,0 +1,147 @@
+"""The one-step-per-word LightRNN: exact probabilities, the paper's factorisation, every scorer."""
+
+import pytest
+import torch
+
+from lightrnn_asr.lm import LMConfig, WordTable, build_model, load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.corpus import make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
+
+RECURRENCES = ("word-concat", "word-sum")
+
+
+def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2):
+    torch.manual_seed(seed)
+    table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
+    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence)
+    model = build_model(cfg, table).eval()
+    for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
+        p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
+    return model, table
+
+
+def stepwise(model, words):
+    """Independent reference: one LSTM step per word by hand, the formula of the module docstring."""
+    seq = [0, *words, 1]
+    state, total = None, 0.0
+    for prev, w in zip(seq[:-1], seq[1:]):
+        r_prev, c_prev = model.row_embed.weight[model.word_row[prev]], model.col_embed.weight[model.word_col[prev]]
+        x = torch.cat([r_prev, c_prev]) if model.config.recurrence == "word-concat" else r_prev + c_prev
+        out, state = model.trunk.lstm(x.view(1, 1, -1), state)
+        h = out.view(-1)
+        r, c = model.word_row[w], model.word_col[w]
+        total += torch.log_softmax(model.row_head(h), -1)[r].item()
+        z = torch.tanh(h + model.row_to_col.weight @ model.row_embed.weight[r])
+        total += torch.log_softmax(model.col_head(z), -1)[c].item()
+    return total
+
+
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence):
+    table = WordTable(torch.randperm(20, generator=torch.Generator().manual_seed(1)), 4, 5)
+    model, _ = tiny(recurrence, 20, table=table)
+    total = sum(model.token_logprobs(torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, w]]))[0, -1].exp().item()
+                for w in range(20))
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence):
+    model, _ = tiny(recurrence)
+    sentences = [[5, 7, 9], [3], [], [11, 12, 13, 14, 15, 16]]
+    batch = score_sentences(model, [torch.tensor(s, dtype=torch.long) for s in sentences])
+    with torch.no_grad():
+        ref = [stepwise(model, s) for s in sentences]
+        alone = [float(model.sentence_logprobs(*make_batch([torch.tensor(s)], 0, 1))) for s in sentences]
+    assert list(batch) == pytest.approx(ref, abs=1e-4)
+    assert alone == pytest.approx(ref, abs=1e-4)
+
+
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence):
+    model, _ = tiny(recurrence)
+    sents = [[5, 7, 9, 2], [3, 3, 3, 3]]
+    with torch.no_grad():
+        state = model.initial_state(2, 0)
+        total = torch.zeros(2)
+        for t in range(5):
+            words = torch.tensor([s[t] if t < 4 else 1 for s in sents])
+            lp, state = model.score_next(state, words)
+            total += lp
+        ref = model.sentence_logprobs(*make_batch([torch.tensor(s) for s in sents], 0, 1))
+    torch.testing.assert_close(total, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_the_column_depends_on_the_target_row_and_the_row_does_not_see_the_target():
+    model, table = tiny("word-concat")
+    inputs = torch.tensor([[0, 5]])
+    words = [int((table.row == r).nonzero()[0]) for r in (0, 1)]
+    row = [model.row_col_logprobs(inputs, torch.tensor([[5, w]]))[0][0, 1] for w in words]
+    col = [model.row_col_logprobs(inputs, torch.tensor([[5, w]]))[1][0, 1] for w in words]
+    torch.testing.assert_close(row[0], row[1])
+    assert not torch.allclose(col[0], col[1])
+
+
+def test_scoring_a_word_takes_no_lstm_step():
+    model, _ = tiny("word-sum")
+    calls = []
+    model.trunk.lstm.register_forward_hook(lambda *a: calls.append(1))
+    state = model.initial_state(3)
+    calls.clear()
+    model.score_words(state, torch.tensor([4, 5, 6]))
+    assert not calls
+    model.advance(state, torch.tensor([4, 5, 6]))
+    assert len(calls) == 1
+
+
+def test_the_recurrence_is_kept_in_the_checkpoint_and_old_configs_are_the_papers(tmp_path):
+    model, table = tiny("word-sum")
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *(f"w{i}" for i in range(20))])
+    save_checkpoint(tmp_path / "m.pt", model, vocab, table)
+    ck = load_checkpoint(tmp_path / "m.pt")
+    assert isinstance(ck.model, OneStepLightRNN) and ck.model.config.recurrence == "word-sum"
+    x = [torch.tensor([5, 6, 7])]
+    assert score_sentences(ck.model, x) == pytest.approx(score_sentences(model, x), abs=1e-6)
+    old = {k: v for k, v in model.config.to_dict().items() if k != "recurrence"}
+    assert LMConfig.from_dict(old).recurrence == "halfword"
+    with pytest.raises(ValueError, match="recurrence"):
+        LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0, recurrence="word-sum")
+
+
+def test_trained_with_reallocation_from_the_command_line_and_used_by_every_command(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from helpers import toy_sentences
+
+    from lightrnn_asr.cli import main
+
+    def run(*args):
+        res = CliRunner().invoke(main, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(600, 0)) + "\n")
+    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(60, 1)) + "\n")
+    run("train", "--train-text", tmp_path / "train.txt", "--valid-text", tmp_path / "valid.txt", "--out-dir",
+        tmp_path / "exp", "--recurrence", "word-concat", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
+        "--rounds", 3, "--lr", 0.01, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
+    history = json.loads((tmp_path / "exp" / "history.json").read_text())
+    assert len(history) == 3 and "realloc" in history[0] and history[-1]["valid_ppl"] < history[0]["valid_ppl"]
+    ck = load_checkpoint(tmp_path / "exp" / "best.pt")
+    assert isinstance(ck.model, OneStepLightRNN) and ck.model.config.recurrence == "word-concat"
+    res = json.loads(run("ppl", "--model", tmp_path / "exp" / "best.pt", "--text", tmp_path / "valid.txt", "--json"))
+    assert res["perplexity"] < 20  # the toy grammar's 52 words: well below uniform
+    (tmp_path / "names.txt").write_text("elinor\nmarianne the\n")
+    run("add-words", "--model", tmp_path / "exp" / "best.pt", "--words", tmp_path / "names.txt", "--out",
+        tmp_path / "more.pt")
+    more = load_checkpoint(tmp_path / "more.pt")
+    assert isinstance(more.model, OneStepLightRNN) and "elinor" in more.vocab
+    run("compress", "--model", tmp_path / "more.pt", "--int8", "--out", tmp_path / "small.pt")
+    nbest = "u1\t-10\tthe cat sees the ball\nu1\t-9\tthe cat sees the bal\n"
+    (tmp_path / "x.nbest").write_text(nbest)
+    run("rescore", "--nbest", tmp_path / "x.nbest", "--model", tmp_path / "small.pt", "--lm-scale", 1,
+        "--out", tmp_path / "1best.txt")
+    assert (tmp_path / "1best.txt").read_text().split() == "u1 the cat sees the ball".split()
