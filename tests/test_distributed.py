@@ -60,11 +60,12 @@ def texts(tmp_path_factory):
     return toy_text(d / "train.txt", 400, 0), toy_text(d / "valid.txt", 40, 1)
 
 
-def test_two_processes_train_like_one_and_hold_identical_tables(texts, tmp_path):
+@pytest.mark.parametrize("recurrence", ["halfword", "word-concat"])
+def test_two_processes_train_like_one_and_hold_identical_tables(texts, tmp_path, recurrence):
     train_txt, valid_txt = texts
     worker = [sys.executable, str(HERE / "ddp_worker.py"), str(train_txt), str(valid_txt)]
-    run(worker + [str(tmp_path / "one"), "3"])
-    run(worker + [str(tmp_path / "two"), "3"], nproc=2)
+    run(worker + [str(tmp_path / "one"), "3", recurrence])
+    run(worker + [str(tmp_path / "two"), "3", recurrence], nproc=2)
     one = torch.load(tmp_path / "one" / "rank0.pt")
     r0, r1 = torch.load(tmp_path / "two" / "rank0.pt"), torch.load(tmp_path / "two" / "rank1.pt")
     # two reallocations happened (3 rounds) and every rank installed the same table

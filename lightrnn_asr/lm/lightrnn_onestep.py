@@ -56,8 +56,10 @@ class OneStepLightRNN(LightRNN):
         return torch.cat([rows, cols], -1) if self.config.recurrence == "word-concat" else rows + cols
 
     def _col_hidden(self, out: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """``tanh(h + P x^r_rows)``: the state the column head reads, given the row taken."""
-        return torch.tanh(out + self.row_to_col(self.row_embed(rows)))
+        """``tanh(h + P x^r_rows)``: the state the column head reads, given the row taken. ``P x^r`` is
+        computed once for the R rows and gathered (R x E x H work instead of E x H per token)."""
+        every_row = torch.arange(self.config.n_rows, device=rows.device)  # (embedding calls: int8 ones too)
+        return torch.tanh(out + self.row_to_col(self.row_embed(every_row))[rows])
 
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.trunk(self._word_inputs(inputs))  # (N, T, H): one step per word
