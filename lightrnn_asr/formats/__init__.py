@@ -3,11 +3,11 @@ readers and writers, and the k2 adapter (:mod:`~lightrnn_asr.formats.k2_adapter`
 own because it needs k2)."""
 
 from lightrnn_asr.formats.kaldi_lattice import (
-                                                read_fst_lattice,
-                                                read_kaldi_lattices,
-                                                read_words,
-                                                write_fst_lattice,
-                                                write_kaldi_lattices,
+    read_fst_lattice,
+    read_kaldi_lattices,
+    read_words,
+    write_fst_lattice,
+    write_kaldi_lattices,
 )
 from lightrnn_asr.formats.kaldi_nbest import iter_kaldi_nbest
 from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk, write_htk
