@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 from bench_io import emit
+from lm_compare import LABELS, MODELS  # the systems, as lm_compare.py names them
 
 from lightrnn_asr.lm import LMConfig, build_model
 from lightrnn_asr.lm.table import WordTable
@@ -31,14 +32,6 @@ from lightrnn_asr.text.corpus import encode_corpus, length_batches, make_batch
 from lightrnn_asr.text.vocabulary import read_vocab
 from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
 from lightrnn_asr.utils.device import autocast_for
-
-LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
-          "lightrnn-wordsum": "LightRNN, one step per word (sum)", "adaptive": "LSTM, adaptive softmax",
-          "lstm": "LSTM, full softmax"}
-#: system -> (model_type, LightRNN recurrence)
-MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
-          "lightrnn-wordsum": ("lightrnn", "word-sum"), "adaptive": ("adaptive", "halfword"),
-          "lstm": ("lstm", "halfword")}
 
 
 def run(system: str, vocab, train, valid, args, device) -> list[dict]:
