@@ -105,6 +105,15 @@ class LanguageModel(nn.Module):
         (by default ``partial`` itself)."""
         return partial
 
+    @property
+    def steps_word_by_word(self) -> bool:
+        """True when the model implements word-at-a-time scoring (:meth:`initial_state` and
+        :meth:`score_next` or :meth:`score_words`): lattice rescoring needs it, and N-best scoring
+        then shares prefixes; a model with :meth:`token_logprobs` alone scores whole sentences."""
+        cls = type(self)
+        return cls.initial_state is not LanguageModel.initial_state and (
+            cls.score_next is not LanguageModel.score_next or cls.score_words is not LanguageModel.score_words)
+
     # -- states ------------------------------------------------------------------------------------
 
     def state_batch_dims(self) -> tuple[int, ...]:

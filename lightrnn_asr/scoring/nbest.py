@@ -76,8 +76,9 @@ def score_nbest(
         nbest: ``{utt_id: hypotheses}``.
         oov_penalty: added (in nats, usually negative) to ``lm`` per
             out-of-vocabulary word, on top of ``log P(<unk> | h)``.
-        prefix_sharing: score through the prefix tree; ``None`` (default): on the CPU, where it
-            measured 1.9-2.4x the words/s of whole sentences on the demo's real 100-best lists
+        prefix_sharing: score through the prefix tree; ``None`` (default): on the CPU for a model
+            that steps word by word (:attr:`LanguageModel.steps_word_by_word`), where it measured
+            2.1-2.3x the words/s of whole sentences on the demo's real 100-best lists
             (docs/results.md), and not on CUDA, where it has not been measured.
 
     Returns:
@@ -87,7 +88,7 @@ def score_nbest(
     if model is not None:
         ids = [vocab.encode(h.words) for h in flat]
         on = torch.device(device) if device is not None else model.device
-        if prefix_sharing or (prefix_sharing is None and on.type == "cpu"):
+        if prefix_sharing or (prefix_sharing is None and on.type == "cpu" and model.steps_word_by_word):
             lm = prefix_logprobs(model, ids, vocab.bos_id, vocab.eos_id, device=on)
         else:
             lm = score_sentences(model, [torch.tensor(x, dtype=torch.long) for x in ids],
