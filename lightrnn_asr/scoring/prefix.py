@@ -61,6 +61,11 @@ class PrefixTree:
     def num_nodes(self) -> int:
         return int(self.parent.size)
 
+    def levels(self) -> list[np.ndarray]:
+        """The nodes of each depth (``levels()[d]``: ``(K_d,)`` int64 ids, ascending), from one stable sort."""
+        order = np.argsort(self.depth, kind="stable")
+        return np.split(order, np.cumsum(np.bincount(self.depth))[:-1])
+
 
 @torch.inference_mode()
 def prefix_logprobs(model: LanguageModel, sentences: Sequence[Sequence[int]], bos_id: int = 0, eos_id: int = 1,
@@ -82,8 +87,7 @@ def prefix_logprobs(model: LanguageModel, sentences: Sequence[Sequence[int]], bo
         with autocast_for(device, amp):
             state = model.initial_state(1, bos_id)
             row_of = np.zeros(tree.num_nodes, dtype=np.int64)  # node -> its row in ``state`` (inner nodes of a depth)
-            for d in range(1, int(tree.depth.max()) + 1):
-                nodes = np.flatnonzero(tree.depth == d)
+            for nodes in tree.levels()[1:]:
                 parts, inner_all = [], []
                 for k in range(0, nodes.size, max_nodes):
                     part = nodes[k : k + max_nodes]
@@ -103,9 +107,8 @@ def prefix_logprobs(model: LanguageModel, sentences: Sequence[Sequence[int]], bo
                 row_of[inner_nodes] = np.arange(inner_nodes.size)
     finally:
         model.train(was_training)
-    # a sentence's score: the sum of the edges on its path, accumulated from the root down
+    # a sentence's score: the sum of the edges on its path, accumulated from the root down, a depth at a time
     total = np.zeros(tree.num_nodes)
-    order = np.argsort(tree.depth, kind="stable")[1:]
-    for n in order.tolist():
-        total[n] = total[tree.parent[n]] + edge_lp[n]
+    for nodes in tree.levels()[1:]:
+        total[nodes] = total[tree.parent[nodes]] + edge_lp[nodes]
     return total[tree.leaf]
