@@ -49,8 +49,19 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--num-layers", type=int, default=2, show_default=True)
 @click.option("--dropout", type=float, default=0.1, show_default=True)
 @click.option("--rounds", type=int, default=4, show_default=True)
-@click.option("--epochs-per-round", type=int, default=1, show_default=True)
+@click.option("--epochs-per-round", type=int, default=1, show_default=True,
+              help="Passes over the text between reallocations; 0: until validation perplexity improves by less "
+                   "than 1% in an epoch (each round to convergence, as the official CNTK recipe trains).")
 @click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--lr-decay", type=float, default=0.5, show_default=True,
+              help="Learning-rate factor after a round without a better validation perplexity (1: constant).")
+@click.option("--reset-optimizer", is_flag=True, help="A fresh Adam after every reallocation (the CNTK recipe's).")
+@click.option("--time-budget", type=float, default=0.0, show_default=True, metavar="SECONDS",
+              help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit.")
+@click.option("--tie-weights", is_flag=True,
+              help="LightRNN: the output heads reuse the row and column input vectors (needs embed-dim = hidden-dim).")
+@click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
+              show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
 @click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
 @click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="auto", show_default=True,
@@ -70,7 +81,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @friendly
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
-              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, max_tokens, max_len, solver,
+              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, time_budget,
+              tie_weights, initial_allocation, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -94,14 +106,18 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
         try:
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
-                                     recurrence if model_type == "lightrnn" else "halfword")
+                                     recurrence if model_type == "lightrnn" else "halfword", tie_weights,
+                                     initial_allocation, seed)
         except ValueError as e:
+            if tie_weights:
+                raise click.BadParameter(str(e), param_hint="--tie-weights") from None
             if model_type == "lightrnn":
                 raise
             raise click.BadParameter(str(e), param_hint="--cutoffs") from None
         tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
-                           deterministic=deterministic)
+                           deterministic=deterministic, lr_decay=lr_decay, reset_optimizer=reset_optimizer,
+                           time_budget_s=time_budget)
         train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size))
         valid_corpus = encode_corpus(valid_text, vocab)
         history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
@@ -9,7 +11,11 @@ from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable
 
-__all__ = ["build_model", "new_model"]
+__all__ = ["ALLOCATIONS", "build_model", "new_model"]
+
+#: Initial LightRNN allocations: by frequency rank, row-major (the paper's), or uniformly random
+#: (the official CNTK code's).
+ALLOCATIONS = ("frequency", "random")
 
 
 def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM:
@@ -29,16 +35,24 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
 
 def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
               dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
+              tie_weights: bool = False, allocation: str = "frequency", seed: int = 0,
               ) -> tuple[RecurrentLM, WordTable | None]:
-    """A freshly initialised model for a vocabulary of ``vocab_size`` words, and its table: a LightRNN
-    starts from the sequential allocation of the paper's table shape (:meth:`WordTable.sequential`);
-    the LSTMs have no table (``None``).
+    """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
+    and its table: a LightRNN starts on the paper's table shape from the ``allocation`` named
+    (``"frequency"``: :meth:`WordTable.sequential`; ``"random"``: :meth:`WordTable.random` seeded
+    with ``seed``); the LSTMs have no table (``None``).
 
     Raises:
-        ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range).
+        ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
+            weights with ``embed_dim != hidden_dim``) or an unknown allocation.
     """
-    table = WordTable.sequential(vocab_size) if model_type == "lightrnn" else None
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    table = None
+    if model_type == "lightrnn":
+        table = (WordTable.sequential(vocab_size) if allocation == "frequency"
+                 else WordTable.random(vocab_size, torch.Generator().manual_seed(seed)))
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
     cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
-                   recurrence)
+                   recurrence, tie_weights)
     return build_model(cfg, table), table

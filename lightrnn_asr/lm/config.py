@@ -31,6 +31,9 @@ class LMConfig:
             column vector per word, 2T steps) or ``"word-concat"``/``"word-sum"`` (one step per
             word; see :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`). Checkpoints
             without the field are ``"halfword"``.
+        tie_weights: LightRNN only: the row head's weights are the row input vectors and the column
+            head's the column input vectors (``Y^r = X^r``, ``Y^c = X^c``; Press & Wolf 2017, weight
+            tying), so ``embed_dim`` must equal ``hidden_dim``. Checkpoints without the field are untied.
     """
 
     model_type: str = "lightrnn"
@@ -43,8 +46,12 @@ class LMConfig:
     dropout: float = 0.1
     cutoffs: list = field(default_factory=list)
     recurrence: str = "halfword"
+    tie_weights: bool = False
 
     def __post_init__(self) -> None:
+        if self.tie_weights and (self.model_type != "lightrnn" or self.embed_dim != self.hidden_dim):
+            raise ValueError(f"tie_weights needs model_type 'lightrnn' and embed_dim == hidden_dim, got "
+                             f"{self.model_type!r} with {self.embed_dim} and {self.hidden_dim}")
         if self.recurrence not in RECURRENCES or (self.recurrence != "halfword" and self.model_type != "lightrnn"):
             raise ValueError(f"recurrence must be one of {RECURRENCES} (all but 'halfword' for model_type 'lightrnn' only), "
                              f"got {self.recurrence!r} for {self.model_type!r}")

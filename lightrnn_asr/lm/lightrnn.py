@@ -61,6 +61,9 @@ class LightRNN(RecurrentLM):
         self.set_table(table)
         nn.init.uniform_(self.row_embed.weight, -0.1, 0.1)
         nn.init.uniform_(self.col_embed.weight, -0.1, 0.1)
+        if config.tie_weights:  # one (R, E) and one (C, E) matrix, read at the input and the output
+            self.row_head.weight = self.row_embed.weight
+            self.col_head.weight = self.col_embed.weight
 
     def set_table(self, table: WordTable) -> None:
         """Install a (new) allocation; row/column vectors stay, words move (Section 3.3)."""

@@ -1,12 +1,14 @@
 """Training in rounds with bootstrap word reallocation (LightRNN, Section 3.3).
 
-One *round* is ``epochs_per_round`` passes over the training sentences with
-Adam, followed by a validation perplexity. For a LightRNN, between rounds the
-loss tables are computed in one pass over the training data and the words are
-reallocated (see :mod:`lightrnn_asr.training.reallocation`); the full-softmax LSTM just
-trains. Training stops after ``rounds`` rounds or when validation perplexity
-has not improved for ``patience`` rounds (the learning rate is halved at
-every round without improvement).
+One *round* is ``epochs_per_round`` passes over the training sentences with Adam (or, with
+``epochs_per_round=0``, passes until validation perplexity stops improving by ``min_improvement``:
+the official CNTK recipe trains each round to convergence), followed by a validation perplexity.
+For a LightRNN, between rounds the loss tables are computed in one pass over the training data and
+the words are reallocated (see :mod:`lightrnn_asr.training.reallocation`), optionally with a fresh
+optimizer (``reset_optimizer``, as the CNTK code does); the LSTMs just train. Training stops after
+``rounds`` rounds, when validation perplexity has not improved for ``patience`` rounds (the learning
+rate is multiplied by ``lr_decay`` at every round without improvement), or when ``time_budget_s``
+seconds of training and reallocation are spent (validation is not counted).
 
 Files in ``out_dir``:
     ``last.pt``  checkpoint after the latest round, with optimizer and RNG
@@ -42,13 +44,14 @@ from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.scoring.sentences import perplexity
-from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
+from lightrnn_asr.text.corpus import Corpus
 from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.epoch import LossModule, grad_scaler
+from lightrnn_asr.training.epoch import train_epoch as _train_epoch
 from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
-from lightrnn_asr.utils.device import autocast_for, resolve_device, to_device
+from lightrnn_asr.utils.device import resolve_device
 from lightrnn_asr.utils.distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
 from lightrnn_asr.utils.io import atomic_text
-from lightrnn_asr.utils.progress import progress_bar
 
 __all__ = ["TrainConfig", "TrainState", "train", "set_deterministic"]
 
@@ -61,7 +64,9 @@ class TrainConfig:
 
     Attributes:
         rounds: maximum number of rounds.
-        epochs_per_round: passes over the training data per round.
+        epochs_per_round: passes over the training data per round; 0: until an epoch improves
+            validation perplexity by less than ``min_improvement`` (relative), at most
+            ``max_epochs_per_round``.
         lr: Adam learning rate.
         max_tokens: padded tokens per batch.
         clip_norm: gradient-norm clipping.
@@ -69,6 +74,12 @@ class TrainConfig:
         reallocate: reallocate words between rounds (LightRNN only).
         solver: name in :data:`lightrnn_asr.training.reallocation.SOLVERS`.
         patience: stop after this many rounds without a better validation perplexity.
+        lr_decay: the learning rate is multiplied by this after a round without improvement (1: constant).
+        reset_optimizer: a fresh Adam (its moments zero, the current learning rate) after every
+            reallocation: the old moments belong to row/column vectors whose words have moved.
+        min_improvement, max_epochs_per_round: see ``epochs_per_round``.
+        time_budget_s: stop once this many seconds of training and reallocation are spent (0: no
+            limit); the epoch under way ends at the next check, then the round is validated.
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
         deterministic: ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN, for
             bit-identical runs on CUDA (slower). CPU runs with the same seed, data and thread
@@ -86,6 +97,11 @@ class TrainConfig:
     patience: int = 1
     amp: bool = True
     deterministic: bool = False
+    lr_decay: float = 0.5
+    reset_optimizer: bool = False
+    min_improvement: float = 0.01
+    max_epochs_per_round: int = 20
+    time_budget_s: float = 0.0
 
 
 def set_deterministic() -> None:
@@ -98,80 +114,6 @@ def set_deterministic() -> None:
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-
-
-def _grad_scaler(enabled: bool):
-    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda", enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)  # torch < 2.3
-
-
-class _Loss(torch.nn.Module):
-    """``model.loss`` as ``forward``, so DistributedDataParallel sees the step (its hooks run on forward)."""
-
-    def __init__(self, model: LanguageModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(inputs, targets, mask)
-
-
-def _train_epoch(
-    model: LanguageModel,
-    step_loss: torch.nn.Module,
-    corpus: Corpus,
-    opt: torch.optim.Optimizer,
-    scaler,
-    cfg: TrainConfig,
-    gen: torch.Generator,
-    device: torch.device,
-    desc: str,
-    ctx: DistContext,
-) -> tuple[float, int, float]:
-    """One pass; returns (mean token NLL in nats, tokens, seconds), over all ranks.
-
-    Batches are drawn over the whole text (:meth:`Corpus.global_lengths`), so every rank draws
-    the same ones; a rank runs the sentences of each batch that its shard holds, and weights its
-    mean loss by its share of the batch's tokens times the world size, which DDP's gradient
-    averaging turns into the whole batch's mean.
-    """
-    model.train()
-    total_tok = 0
-    start = time.perf_counter()
-    all_lengths = corpus.global_lengths()
-    batches = length_batches(all_lengths, cfg.max_tokens, generator=gen)
-    bar = progress_bar(batches, desc, "batch", ctx.is_main, leave=False, mininterval=2.0)
-    nll_acc = torch.zeros((), dtype=torch.float64, device=device)
-    empty = torch.zeros(0, dtype=torch.long)
-    for step, idx in enumerate(bar):
-        local = corpus.local_indices(idx).tolist()
-        # a rank holding none of this batch still joins the step (DDP all-reduces every step): one
-        # empty sentence, weighted 0
-        inputs, targets, mask = make_batch([corpus.sentence(i) for i in local] or [empty], 0, 1)
-        n_tok = int(mask.sum()) if local else 0  # on the CPU, before the copy: no device sync per step
-        inputs, targets, mask = to_device((inputs, targets, mask), device)
-        with autocast_for(device, cfg.amp):
-            loss = step_loss(inputs, targets, mask)
-        weighted = loss
-        if ctx.enabled:
-            batch_tok = int(all_lengths[idx].sum()) + idx.numel()
-            weighted = loss * (n_tok * ctx.world_size / batch_tok)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(weighted).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
-        scaler.step(opt)
-        scaler.update()
-        nll_acc += loss.detach().double() * n_tok
-        total_tok += n_tok
-        if step % 50 == 0 and ctx.is_main:
-            elapsed = time.perf_counter() - start
-            bar.set_postfix(ppl=f"{math.exp(float(nll_acc) / max(1, total_tok)):.1f}", tok_s=f"{total_tok / elapsed:.0f}")
-    if ctx.enabled:
-        sums = all_reduce_sum(torch.stack([nll_acc.cpu(), torch.tensor(float(total_tok), dtype=torch.float64)]), ctx)
-        nll_acc, total_tok = sums[0], int(sums[1])
-    return float(nll_acc) / max(1, total_tok), total_tok, time.perf_counter() - start
 
 
 def train(
@@ -252,6 +194,7 @@ class TrainState:
     bad_rounds: int = 0
     gen: torch.Generator = field(default_factory=torch.Generator)
     opt_state: dict | None = None
+    elapsed_s: float = 0.0  # training and reallocation seconds so far (what time_budget_s limits)
 
     @classmethod
     def resumed(cls, path: Path, vocab: Vocabulary) -> "TrainState":
@@ -268,13 +211,14 @@ class TrainState:
         gen.set_state(st["generator"])
         torch.set_rng_state(st["torch_rng"])
         state = cls(ck.model, ck.table, TrainConfig(**st["train_config"]), json.loads(st["history"]),
-                    int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"]), gen, st["optimizer"])
+                    int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"]), gen, st["optimizer"],
+                    float(st.get("elapsed_s", 0.0)))
         log.info("resuming %s after round %d (best valid ppl %.2f)", path.parent, state.start_round - 1, state.best_ppl)
         return state
 
     def saved(self, rnd: int, opt: torch.optim.Optimizer) -> dict[str, Any]:
         """The ``train_state`` of ``last.pt`` after round ``rnd``."""
-        return {"round": rnd, "best_ppl": self.best_ppl, "bad_rounds": self.bad_rounds,
+        return {"round": rnd, "best_ppl": self.best_ppl, "bad_rounds": self.bad_rounds, "elapsed_s": self.elapsed_s,
                 "train_config": asdict(self.cfg), "history": json.dumps(self.history),
                 "optimizer": opt.state_dict(), "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
 
@@ -297,8 +241,8 @@ class _Run:
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         if state.opt_state is not None:
             self.opt.load_state_dict(state.opt_state)
-        self.scaler = _grad_scaler(device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported())
-        self.step_loss: torch.nn.Module = _Loss(model)
+        self.scaler = grad_scaler(device.type == "cuda" and cfg.amp and not torch.cuda.is_bf16_supported())
+        self.step_loss: torch.nn.Module = LossModule(model)
         if ctx.enabled:
             self.step_loss = torch.nn.parallel.DistributedDataParallel(
                 self.step_loss, device_ids=[device.index] if device.type == "cuda" else None)
@@ -314,42 +258,74 @@ class _Run:
                                max_tokens=2 * self.state.cfg.max_tokens).perplexity
         return broadcast_object(value, self.ctx)
 
+    def validated(self, ppl: float, records: list[dict[str, Any]]) -> bool:
+        """Note a validation perplexity: a new best is saved as ``best.pt`` (with ``records``, the
+        history up to it). Returns whether it was a new best."""
+        st = self.state
+        if ppl >= st.best_ppl:
+            return False
+        st.best_ppl = ppl
+        if self.ctx.is_main:
+            save_checkpoint(self.out_dir / "best.pt", st.model, self.vocab, st.table, {"history": json.dumps(records)})
+        return True
+
+    def out_of_time(self) -> bool:
+        return bool(self.state.cfg.time_budget_s) and self.state.elapsed_s >= self.state.cfg.time_budget_s
+
     def train_round(self, rnd: int) -> dict[str, Any]:
-        """The epochs of round ``rnd``: its history record (train and validation perplexity, speed)."""
+        """The epochs of round ``rnd``; its history record (train and validation perplexity, speed,
+        ``epochs``: one entry per epoch, ``improved``: whether the round beat the best so far)."""
         st, cfg = self.state, self.state.cfg
-        nll, n_tok, secs = 0.0, 0, 0.0
-        for ep in range(cfg.epochs_per_round):
-            e_nll, e_tok, e_secs = _train_epoch(st.model, self.step_loss, self.train_corpus, self.opt, self.scaler,
-                                                cfg, st.gen, self.device, f"round {rnd} epoch {ep}", self.ctx)
-            nll, n_tok, secs = nll + e_nll * e_tok, n_tok + e_tok, secs + e_secs
-        record: dict[str, Any] = {"round": rnd, "train_ppl": math.exp(nll / n_tok), "train_tokens": n_tok,
-                                  "train_seconds": secs, "tokens_per_s": n_tok / secs,
-                                  "lr": self.opt.param_groups[0]["lr"]}
+        record: dict[str, Any] = {"round": rnd, "lr": self.opt.param_groups[0]["lr"], "epochs": []}
+        converge = cfg.epochs_per_round == 0
+        nll, n_tok, secs, improved, round_best = 0.0, 0, 0.0, False, math.inf
+        for ep in range(cfg.epochs_per_round or cfg.max_epochs_per_round):
+            deadline = time.perf_counter() + cfg.time_budget_s - st.elapsed_s if cfg.time_budget_s else None
+            res = _train_epoch(st.model, self.step_loss, self.train_corpus, self.opt, self.scaler, cfg, st.gen,
+                               self.device, f"round {rnd} epoch {ep}", self.ctx, deadline)
+            st.elapsed_s += res.seconds
+            nll, n_tok, secs = nll + res.nll * res.tokens, n_tok + res.tokens, secs + res.seconds
+            epoch = {"epoch": ep, "train_tokens": res.tokens, "elapsed_s": st.elapsed_s, "cut_short": res.cut_short}
+            record["epochs"].append(epoch)
+            last = res.cut_short or self.out_of_time() or ep == cfg.epochs_per_round - 1
+            if converge or last:
+                epoch["valid_ppl"] = record["valid_ppl"] = self.valid_ppl()
+                improved |= self.validated(record["valid_ppl"], st.history + [record])
+                if converge and record["valid_ppl"] > round_best * (1 - cfg.min_improvement):
+                    last = True
+                round_best = min(round_best, record["valid_ppl"])
+            if last:
+                break
+        record.update({"train_ppl": math.exp(nll / max(1, n_tok)), "train_tokens": n_tok, "train_seconds": secs,
+                       "tokens_per_s": n_tok / max(secs, 1e-9), "improved": improved, "elapsed_s": st.elapsed_s})
         if self.ctx.enabled:
             record["processes"] = self.ctx.world_size
-        record["valid_ppl"] = self.valid_ppl()
         if self.ctx.is_main:
-            log.info("round %d: train ppl %.2f, valid ppl %.2f, %.0f tokens/s", rnd, record["train_ppl"],
-                     record["valid_ppl"], record["tokens_per_s"])
+            log.info("round %d: %d epochs, train ppl %.2f, valid ppl %.2f, %.0f tokens/s, %.0f s used", rnd,
+                     len(record["epochs"]), record["train_ppl"], record["valid_ppl"], record["tokens_per_s"],
+                     st.elapsed_s)
         return record
 
     def rounds(self) -> None:
         """Train from ``state.start_round``; ``state`` advances in place, files after every round."""
         st, cfg, ctx = self.state, self.state.cfg, self.ctx
         for rnd in range(st.start_round, cfg.rounds):
+            if self.out_of_time():
+                break
             record = self.train_round(rnd)
-            if record["valid_ppl"] < st.best_ppl:
-                st.best_ppl, st.bad_rounds = record["valid_ppl"], 0
-                if ctx.is_main:
-                    save_checkpoint(self.out_dir / "best.pt", st.model, self.vocab, st.table,
-                                    {"history": json.dumps(st.history + [record])})
+            if record["improved"]:
+                st.bad_rounds = 0
             else:
                 st.bad_rounds += 1
                 for group in self.opt.param_groups:
-                    group["lr"] *= 0.5
-            stop = st.bad_rounds >= cfg.patience or rnd == cfg.rounds - 1
-            if isinstance(st.model, LightRNN) and cfg.reallocate and not stop:
+                    group["lr"] *= cfg.lr_decay
+            # with a time budget, reallocate only if an epoch's time is left to recover from it
+            epoch_s = record["train_seconds"] / len(record["epochs"])
+            stop = st.bad_rounds >= cfg.patience or rnd == cfg.rounds - 1 or self.out_of_time()
+            time_left = not cfg.time_budget_s or cfg.time_budget_s - st.elapsed_s >= epoch_s
+            if isinstance(st.model, LightRNN) and cfg.reallocate and not stop and time_left:
                 record["realloc"] = self.reallocate(rnd)
+                stop = self.out_of_time()
             st.history.append(record)
             if ctx.is_main:
                 save_checkpoint(self.out_dir / "last.pt", st.model, self.vocab, st.table, st.saved(rnd, self.opt))
@@ -363,8 +339,12 @@ class _Run:
         st = self.state
         t0 = time.perf_counter()
         st.table, realloc = _reallocate(st.model, self.vocab, st.table, self.train_corpus, st.cfg, self.ctx)
-        realloc["valid_ppl_after"] = self.valid_ppl()
         realloc["seconds"] = time.perf_counter() - t0
+        st.elapsed_s += realloc["seconds"]
+        if st.cfg.reset_optimizer:
+            lr = self.opt.param_groups[0]["lr"]
+            self.opt = torch.optim.Adam(st.model.parameters(), lr=lr)
+        realloc["valid_ppl_after"] = self.valid_ppl()
         if self.ctx.is_main:
             log.info("round %d: reallocated %d words, cost %.4g -> %.4g nats, valid ppl now %.2f (%.1f s)",
                      rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],

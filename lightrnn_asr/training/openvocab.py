@@ -287,7 +287,7 @@ def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], step
         The final mean NLL (nats per token).
     """
     device = model.device
-    params = [model.row_embed.weight, model.row_head.weight, model.row_head.bias]
+    params = list({id(p): p for p in (model.row_embed.weight, model.row_head.weight, model.row_head.bias)}.values())
     keep = torch.ones(model.config.n_rows, dtype=torch.bool, device=device)
     keep[rows] = False
     for p in model.parameters():
