@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from lightrnn_asr.cli.common import friendly, main
-from lightrnn_asr.evaluation.report import compare_systems, plot_wer, report_json, wer_report
+from lightrnn_asr.evaluation.names import read_names
+from lightrnn_asr.evaluation.report import compare_systems, names_report, plot_wer, report_json, wer_report
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer, format_alignment
 from lightrnn_asr.formats.nbest import read_nbest, read_text, write_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
@@ -65,10 +66,14 @@ def wer(ref, hyp, hyp2, alignments, replications, compute_wer_format) -> None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG: WER bars with 95% CIs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The same results as JSON.")
 @click.option("--replications", type=int, default=1000, show_default=True, help="Bootstrap replications.")
+@click.option("--names", "names_path", type=click.Path(exists=True, dir_okay=False),
+              help="Words that are names or places (whitespace-separated, e.g. a contact list): adds their error "
+                   "rate and the WER of the utterances with and without one, with 95% intervals.")
 @friendly
-def report(refs, hyps, models, title, out_path, plot_path, json_path, replications) -> None:
+def report(refs, hyps, models, title, out_path, plot_path, json_path, replications, names_path) -> None:
     """WER of several systems on several test sets in one Markdown table (and plot), with bootstrap
-    95% confidence intervals, the probability of beating the first (baseline) system, and model sizes."""
+    95% confidence intervals, the probability of beating the first (baseline) system, and model sizes;
+    with --names, the name error rate too."""
     ref_text = {}
     for test_set, path in refs:
         if test_set in ref_text:
@@ -85,11 +90,19 @@ def report(refs, hyps, models, title, out_path, plot_path, json_path, replicatio
         ck = load_checkpoint(path)
         sizes[system] = {"parameters": ck.model.num_parameters(), "bytes": Path(path).stat().st_size}
     text = f"## {title}\n\n" + wer_report(results, sizes)
+    data = report_json(results, sizes)
+    if names_path:
+        try:
+            names = read_names(names_path)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        names_md, data["names"] = names_report(ref_text, hyp_text, names, replications)
+        text += "\n" + names_md
     Path(out_path).write_text(text, encoding="utf-8")
     if plot_path:
         plot_wer(results, plot_path, title)
     if json_path:
-        Path(json_path).write_text(json.dumps(report_json(results, sizes), indent=1))
+        Path(json_path).write_text(json.dumps(data, indent=1))
     click.echo(text, nl=False)
 
 

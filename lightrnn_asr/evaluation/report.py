@@ -8,10 +8,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from lightrnn_asr.evaluation.names import name_report
 from lightrnn_asr.evaluation.wer import WerResult, bootstrap_ci, compute_wer
 
 __all__ = ["report_json", "markdown_table", "plot_scale_sweep", "plot_perplexity_rounds", "SystemWer", "compare_systems",
-           "wer_report", "plot_wer"]
+           "wer_report", "plot_wer", "names_report"]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -193,3 +194,24 @@ def report_json(results: Sequence[SystemWer], sizes: Mapping[str, dict] | None =
                          "utterances": r.wer.utterances, "ci95": list(r.ci95), "p_better_than_baseline": r.p_better}
                         for r in results],
             "models": dict(sizes or {})}
+
+
+def names_report(refs: Mapping[str, Mapping[str, Sequence[str]]],
+                 hyps: Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]], names: set[str],
+                 replications: int = 1000, seed: int = 0) -> tuple[str, dict]:
+    """Markdown (a table per test set: name error rate, WER with and without names, 95% intervals)
+    and the same as ``{test_set: {system: name_report(...)}}``; see :mod:`lightrnn_asr.evaluation.names`."""
+    sections, out = [], {}
+    fmt = lambda v, ci: "" if v is None else f"{v:.2f} [{ci[0]:.1f}, {ci[1]:.1f}]"  # noqa: E731
+    for test_set, systems in hyps.items():
+        out[test_set] = {s: name_report(refs[test_set], h, names, replications, seed) for s, h in systems.items()}
+        first = next(iter(out[test_set].values()))
+        rows = [[s, fmt(r["ner"], r["ner_ci95"]), f"{r['name_errors']}/{r['name_tokens']}", r["false_names"],
+                 fmt(r["with_names"]["wer"], r["with_names"]["ci95"]),
+                 fmt(r["without_names"]["wer"], r["without_names"]["ci95"])] for s, r in out[test_set].items()]
+        sections.append(
+            f"### {test_set}: names ({first['name_tokens']} name tokens in {first['with_names']['utterances']} "
+            f"utterances; {first['without_names']['utterances']} utterances without a name)\n\n"
+            + markdown_table(["system", "name error rate % [95% CI]", "names missed", "names inserted or wrong",
+                              "WER % with names", "WER % without names"], rows))
+    return "\n\n".join(sections) + "\n", out

@@ -45,8 +45,38 @@ SET_NOTES = {
     "asterisk": "real telephony prompts (Asterisk, G.722)",
     "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
 }
-LMS = {"LSTM (full softmax)": "lstm", "LightRNN": "lightrnn"}
+#: LM name -> directory under EXP/lm; the ones trained (with a best.pt) are evaluated
+LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive", "LSTM (full softmax)": "lstm"}
 NGRAM = "pocketsphinx trigram"
+NAMES = Path(__file__).with_name("sense_and_sensibility_names.txt")
+UNSEEN_VOICE = "kal16"  # synthetic test only (prepare_audio.py)
+
+
+def subsets(refs: dict, names: set[str]) -> dict[str, list[str]]:
+    """Utterance ids of the parts of a test set worth a WER of their own: with and without a name
+    of the novel, and (synthetic) read by the voice that dev never has."""
+    out = {"with a name": [u for u, r in refs.items() if names & set(r)],
+           "without a name": [u for u, r in refs.items() if not names & set(r)]}
+    unseen = [u for u in refs if f"-{UNSEEN_VOICE}-" in u]
+    if unseen:
+        out[f"voice {UNSEEN_VOICE} (not in dev)"] = unseen
+    return {k: v for k, v in out.items() if v}
+
+
+def subset_section(s: str, refs: dict, systems: dict, names: set[str], replications: int) -> tuple[str, dict]:
+    """A markdown table: WER [95% CI] of every system on each part of the test set."""
+    parts = subsets(refs, names)
+    res, rows = {}, []
+    for sys_name, hyp in systems.items():
+        row = [sys_name]
+        for part, utts in parts.items():
+            r, h = {u: refs[u] for u in utts}, {u: hyp[u] for u in utts}
+            c = bootstrap_ci(r, h, replications=replications)
+            res.setdefault(part, {})[sys_name] = {"wer": 100 * c["wer"], "ci95": [100 * c["ci95min"], 100 * c["ci95max"]]}
+            row.append(f"{100 * c['wer']:.2f} {ci_text(c)}")
+        rows.append(row)
+    head = [f"{k} ({len(v)} utt, {sum(len(refs[u]) for u in v)} words)" for k, v in parts.items()]
+    return (f"#### {s} test, by part: WER % [95% CI]\n\n" + markdown_table(["system", *head], rows)), res
 
 
 def as_lm(scored: dict) -> dict:
@@ -87,7 +117,9 @@ def main() -> None:
 
     models, lm_info, histories = {}, {}, {}
     heldout = args.data / "lm" / "heldout.txt"
-    for name, d in LMS.items():
+    trained = {n: d for n, d in LMS.items() if (args.exp / "lm" / d / "best.pt").exists()}
+    names = set(NAMES.read_text().split())
+    for name, d in trained.items():
         ck = load_checkpoint(args.exp / "lm" / d / "best.pt")
         models[name] = ck
         ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab), unk_id=ck.vocab.unk_id)
@@ -103,7 +135,7 @@ def main() -> None:
             "tokens_per_s": float(np.mean([h["tokens_per_s"] for h in hist])),
             "rounds": len(hist),
         }
-    plot_perplexity_rounds({n: histories[n] for n in LMS}, out / "perplexity_rounds.png")
+    plot_perplexity_rounds(histories, out / "perplexity_rounds.png")
 
     results, sections = {}, []
     for s in SETS:
@@ -132,12 +164,11 @@ def main() -> None:
             systems[f"{name} rescoring"] = one_best(test_scored, tuned.scales)
             res["lm"][name] = {"lm_scale": tuned.scales.lm_scale, "word_penalty": tuned.scales.word_penalty,
                                "dev_wer": tuned.best_wer, "hyps_per_s": n_hyps / secs}
-            if name == "LightRNN":
-                both = tune_scales(dev_scored, dev_ref)  # and the trigram's weight
-                combo = f"{name} + {NGRAM}"
-                systems[f"{combo} rescoring"] = one_best(test_scored, both.scales)
-                res["lm"][combo] = {"lm_scale": both.scales.lm_scale, "word_penalty": both.scales.word_penalty,
-                                    "fp_lm_scale": both.scales.fp_lm_scale, "dev_wer": both.best_wer}
+            both = tune_scales(dev_scored, dev_ref)  # every LM also with the trigram, its weight tuned too
+            combo = f"{name} + {NGRAM}"
+            systems[f"{combo} rescoring"] = one_best(test_scored, both.scales)
+            res["lm"][combo] = {"lm_scale": both.scales.lm_scale, "word_penalty": both.scales.word_penalty,
+                                "fp_lm_scale": both.scales.fp_lm_scale, "dev_wer": both.best_wer}
         plot_scale_sweep(sweeps, out / f"scale_sweep_{s}.png", f"{s} dev: WER vs lm_scale (best word penalty)")
         rows, first_wer = [], compute_wer(test_ref, first)
         for sys_name, hyp in systems.items():
@@ -165,20 +196,32 @@ def main() -> None:
             f"utterances.\n\n" + markdown_table(
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
                  "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
+        part_md, res["parts"] = subset_section(s, test_ref, systems, names, args.replications)
+        best_lstm = min((n for n in res["lm"] if n.startswith("LSTM") and NGRAM in n),
+                        key=lambda n: res["lm"][n]["dev_wer"], default=None)
+        combo = f"LightRNN + {NGRAM}"
+        if best_lstm and combo in res["lm"]:
+            c = bootstrap_ci(test_ref, systems[f"{best_lstm} rescoring"], systems[f"{combo} rescoring"],
+                             replications=args.replications)
+            res["lightrnn_vs_lstm"] = {"lstm": best_lstm, "p_lightrnn_better": c["p_s2_improv_over_s1"]}
+            part_md += (f"\n\n{combo} against {best_lstm} (the LSTM + trigram with the lower dev WER): "
+                        f"P(LightRNN better) = {c['p_s2_improv_over_s1']:.3f} over {args.replications} replications.")
+        sections[-1] += "\n\n" + part_md
         results[s] = res
 
     lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['heldout_ppl']:.1f}",
                 f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_seconds'] / 60:.1f}",
                 f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
-    ratio = lm_info["LSTM (full softmax)"]["parameters"] / lm_info["LightRNN"]["parameters"]
+    ratios = "".join(f"\n\nThe {n} has {i['parameters'] / lm_info['LightRNN']['parameters']:.1f}x the parameters of the "
+                     "LightRNN." for n, i in lm_info.items() if n != "LightRNN" and "LightRNN" in lm_info)
     header = (
         f"## Results of `make demo` (recipes/pocketsphinx)\n\n"
         f"Date {date.today().isoformat()}; machine: {platform.machine()}, {torch.get_num_threads()} CPU threads, "
         f"{platform.system()} {platform.release()}; Python {platform.python_version()}, torch {torch.__version__}.\n\n"
-        f"### Language models (same vocabulary, training text and trunk)\n\n"
+        f"### Language models (same vocabulary, training text and training time)\n\n"
         + markdown_table(["LM", "|V|", "parameters", "file MB", "held-out ppl (S&S)", "OOV %", "rounds",
                           "train min", "train tokens/s"], lm_rows)
-        + f"\n\nThe full-softmax LSTM has {ratio:.1f}x the parameters of the LightRNN.\n"
+        + ratios + "\n"
     )
     report = header + "\n" + "\n\n".join(sections) + "\n"
     (out / "results.md").write_text(report)

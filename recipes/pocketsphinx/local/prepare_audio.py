@@ -6,10 +6,13 @@ Sets (all 16 kHz, mono, 16-bit):
              (Debian package pocketsphinx-testdata).
   asterisk   real prompts, one female speaker, CC-BY-SA-3.0 (Debian packages
              asterisk-core-sounds-en{,-g722}); G.722 decoded with the PyPI `g722` codec.
-  synthetic  SYNTHETIC speech: flite voices (rms, slt, awb in turn) reading
-             sentences of *Sense and Sensibility*, which is held out of LM training.
+  synthetic  SYNTHETIC speech: flite voices reading sentences of *Sense and Sensibility*,
+             which is held out of LM training. Dev and test read different sentences;
+             dev has the voices rms, slt and awb in turn, test those three and kal16,
+             a voice that dev never has (so the test also measures how scales tuned on
+             dev transfer to a speaker the tuning never heard).
 
-Each set is split by sorted utterance id: even positions -> dev (scale tuning),
+The real sets are split by sorted utterance id: even positions -> dev (scale tuning),
 odd positions -> test (reported). Writes, per set and split,
 data/manifests/{set}_{split}_{recordings,supervisions,cuts}.jsonl.gz and
 data/{set}_{split}/text (Kaldi text, normalised).
@@ -33,7 +36,8 @@ from lightrnn_asr.text.normalize import normalize_text, split_sentences
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TEXT = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
-VOICES = ("rms", "slt", "awb")
+DEV_VOICES = ("rms", "slt", "awb")
+TEST_VOICES = ("rms", "slt", "awb", "kal16")  # kal16: test only
 
 
 def write_wav(path: Path, samples: bytes, rate: int = 16000) -> None:
@@ -75,25 +79,31 @@ def asterisk(wav_dir: Path) -> list[tuple[str, Path, str, str]]:
     return out
 
 
-def synthetic(wav_dir: Path, heldout_raw: Path, n: int, seed: int) -> list[tuple[str, Path, str, str]]:
+def synthetic(wav_dir: Path, heldout_raw: Path, n_dev: int, n_test: int, seed: int) -> dict[str, list]:
+    """``{"dev": items, "test": items}``: ``n_dev + n_test`` distinct held-out sentences of 6-20 words."""
     paragraphs = [" ".join(p.split()) for p in heldout_raw.read_text(encoding="utf-8").split("\n\n")]
     sentences = [s for p in paragraphs for s in split_sentences(p) if 6 <= len(normalize_text(s).split()) <= 20]
     rng = random.Random(seed)
-    picked = rng.sample(sorted(set(sentences)), n)
-    out = []
-    for i, sent in enumerate(picked):
-        voice = VOICES[i % len(VOICES)]
-        utt = f"synthetic-{voice}-{i:04d}"
-        wav = wav_dir / f"{utt}.wav"
-        if not wav.exists():
-            subprocess.run(["flite", "-voice", voice, "-t", sent, "-o", str(wav)], check=True)
-        out.append((utt, wav, sent, f"flite-{voice}"))
+    picked = rng.sample(sorted(set(sentences)), n_dev + n_test)
+    out = {}
+    for split, sents, voices in (("dev", picked[:n_dev], DEV_VOICES), ("test", picked[n_dev:], TEST_VOICES)):
+        out[split] = []
+        for i, sent in enumerate(sents):
+            voice = voices[i % len(voices)]
+            utt = f"synthetic-{split}-{voice}-{i:04d}"
+            wav = wav_dir / f"{utt}.wav"
+            if not wav.exists():
+                subprocess.run(["flite", "-voice", voice, "-t", sent, "-o", str(wav)], check=True)
+            out[split].append((utt, wav, sent, f"flite-{voice}"))
     return out
 
 
-def write_set(name: str, items: list[tuple[str, Path, str, str]], data_dir: Path) -> None:
-    items = sorted(items)
-    for split, part in (("dev", items[0::2]), ("test", items[1::2])):
+def write_set(name: str, items: list[tuple[str, Path, str, str]] | dict[str, list], data_dir: Path) -> None:
+    """Manifests and Kaldi text of a set: ``items`` split by the given dict, or even/odd positions of sorted ids."""
+    if not isinstance(items, dict):
+        items = sorted(items)
+        items = {"dev": items[0::2], "test": items[1::2]}
+    for split, part in items.items():
         recs, sups = [], []
         for utt, wav, text, speaker in part:
             norm = normalize_text(text)
@@ -120,7 +130,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--download", type=Path, required=True, help="where prepare_text.py put the raw books")
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--num-synthetic", type=int, default=240)
+    ap.add_argument("--num-synthetic-dev", type=int, default=200)
+    ap.add_argument("--num-synthetic-test", type=int, default=440)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     wav_dir = args.data / "wav"
@@ -128,7 +139,7 @@ def main() -> None:
     write_set("librivox", librivox(wav_dir), args.data)
     write_set("asterisk", asterisk(wav_dir), args.data)
     write_set("synthetic", synthetic(wav_dir, args.download / "raw" / "heldout_sense_and_sensibility.txt",
-                                     args.num_synthetic, args.seed), args.data)
+                                     args.num_synthetic_dev, args.num_synthetic_test, args.seed), args.data)
 
 
 if __name__ == "__main__":
