@@ -43,6 +43,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--input-lm", is_flag=True,
               help="Lattice rescoring: keep the lattice's own LM scores (Kaldi graph costs) as the first-pass "
                    "LM term, weighted by --fp-lm-scale.")
+@click.option("--lattice-batch", type=int, default=8, show_default=True,
+              help="Lattices expanded together: one LM call serves the frontier of all of them (same results).")
 @click.option("--global-beam", type=float, default=float("inf"),
               help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).")
 @click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
@@ -131,7 +133,7 @@ def _config(o: dict) -> RescoreConfig:
     lattice = LatticeRescoreConfig(ngram_order=o["ngram_order"] or None, max_histories=o["max_histories"],
                                    beam=o["beam"], global_beam=o["global_beam"], input_lm=o["input_lm"],
                                    scales=Scales(o["prune_lm_scale"], o["word_penalty"] or 0.0, o["fp_lm_scale"] or 0.0),
-                                   oov_penalty=o["oov_penalty"])
+                                   oov_penalty=o["oov_penalty"], lattice_batch=o["lattice_batch"])
     return RescoreConfig(
         out=o["out_path"], nbest=o["nbest_path"], lattices=o["lattices_path"], k2_lattices=o["k2_path"],
         model=o["model_path"], dev_nbest=o["dev_nbest"], dev_lattices=o["dev_lattices"],

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Generator, Sequence
 
 import numpy as np
-import torch
 
-from lightrnn_asr.formats.lattice import Lattice, LatticeFormatError, out_arcs, topological_order
-from lightrnn_asr.lm.interface import LanguageModel, LMState
+from lightrnn_asr.formats.lattice import Lattice
+from lightrnn_asr.lm.interface import LanguageModel
+from lightrnn_asr.scoring.lm_store import LMStore, StateRef
 from lightrnn_asr.scoring.nbest import Scales
+from lightrnn_asr.scoring.pruning import PrunedLattice, prune_lattice
 from lightrnn_asr.text.vocabulary import Vocabulary
-from lightrnn_asr.utils.device import split_on_oom
 
-__all__ = ["LatticeRescoreConfig", "LatticeExpansion", "NgramFn", "PrunedLattice", "build_rescored", "prune_lattice"]
+__all__ = ["LatticeRescoreConfig", "LatticeExpansion", "NgramFn", "PrunedLattice", "build_rescored", "expand_together",
+           "prune_lattice"]
+
+#: An LM call an expansion asks for: ``(advance, refs, word ids)`` (see :meth:`LMStore.batched`).
+LMRequest = tuple[bool, list[StateRef], list[int]]
 
 #: ``fp_lm(history, word) -> log P(word | history)`` in nats; ``history`` is a tuple of words, most
 #: recent last, starting with ``<s>`` when the sentence start is within reach; ``word`` may be ``</s>``.
@@ -53,6 +57,8 @@ class LatticeRescoreConfig:
             new LM, ``word_penalty`` per word, ``fp_lm_scale`` on the n-gram).
         oov_penalty: added (nats) to the LM score of out-of-vocabulary words.
         batch_size: frontier arcs per LM call.
+        lattice_batch: lattices expanded together by :func:`~lightrnn_asr.scoring.lattice.rescore_lattices`
+            (one LM call serves the frontier of all of them; the same results).
     """
 
     ngram_order: int | None = 4
@@ -64,33 +70,15 @@ class LatticeRescoreConfig:
     scales: Scales = field(default_factory=lambda: Scales(lm_scale=10.0))
     oov_penalty: float = 0.0
     batch_size: int = 1024
+    lattice_batch: int = 8
 
     def __post_init__(self) -> None:
+        if self.lattice_batch < 1:
+            raise ValueError(f"lattice_batch must be >= 1, got {self.lattice_batch}")
         if self.ngram_order is not None and self.ngram_order < 1:
             raise ValueError(f"ngram_order must be >= 1 or None, got {self.ngram_order}")
         if self.max_histories is not None and self.max_histories < 1:
             raise ValueError(f"max_histories must be >= 1 or None, got {self.max_histories}")
-
-
-def _forward_backward(lat: Lattice, weight: np.ndarray, is_word: np.ndarray, order: np.ndarray,
-                      out: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Viterbi forward and backward scores of every state (``-inf`` where no path) under arc weights
-    ``weight`` (``(E,)``), and the number of words on every state's best backward path; ``out``
-    lists every state's arcs."""
-    fwd = np.full(lat.num_states, -np.inf)
-    bwd = np.full(lat.num_states, -np.inf)
-    words_left = np.zeros(lat.num_states)
-    fwd[lat.start], bwd[lat.final] = 0.0, 0.0
-    for s in order.tolist():
-        for a in out[s]:
-            d = lat.dst[a]
-            fwd[d] = max(fwd[d], fwd[s] + weight[a])
-    for s in order[::-1].tolist():
-        for a in out[s]:
-            b = weight[a] + bwd[lat.dst[a]]
-            if b > bwd[s]:
-                bwd[s], words_left[s] = b, is_word[a] + words_left[lat.dst[a]]
-    return fwd, bwd, words_left
 
 
 @dataclass
@@ -162,48 +150,6 @@ def _select(level: list[int], at_state: dict[int, dict[tuple, int]], ex: _Expand
     return chosen
 
 
-@dataclass
-class PrunedLattice:
-    """The input lattice after the lattice beam: kept arcs per state, and its states grouped by depth
-    (the longest arc count from the start over kept arcs; states of equal depth are independent)."""
-
-    out: list[list[int]]
-    by_depth: dict[int, list[int]]
-    bwd: np.ndarray
-    words_left: np.ndarray
-
-
-def prune_lattice(lat: Lattice, word_id: Sequence[int], lattice_beam: float, where: str) -> PrunedLattice:
-    """Forward-backward over ``am + lm`` of the input; arcs more than ``lattice_beam`` below the best
-    path are dropped.
-
-    Raises:
-        LatticeFormatError: for a cycle, or when no path reaches the final state.
-    """
-    order = topological_order(lat, where)
-    out = out_arcs(lat)
-    weight = lat.am + lat.lm
-    is_word = np.array([i >= 0 for i in word_id], dtype=np.float64)
-    fwd, bwd, words_left = _forward_backward(lat, weight, is_word, order, out)
-    through = fwd[lat.src] + weight + bwd[lat.dst]
-    keep = np.isfinite(through)
-    if not keep.any():
-        raise LatticeFormatError(f"{where}: no path from the start state {lat.start} to the final state {lat.final}")
-    if math.isfinite(lattice_beam):
-        keep &= through >= through[keep].max() - lattice_beam
-    out = [[a for a in arcs if keep[a]] for arcs in out]
-    depth = np.full(lat.num_states, -1, dtype=np.int64)
-    depth[lat.start] = 0
-    for s in order.tolist():
-        if depth[s] >= 0:
-            for a in out[s]:
-                depth[lat.dst[a]] = max(depth[lat.dst[a]], depth[s] + 1)
-    by_depth: dict[int, list[int]] = {}
-    for s in np.flatnonzero(depth >= 0).tolist():
-        by_depth.setdefault(int(depth[s]), []).append(s)
-    return PrunedLattice(out, by_depth, bwd, words_left)
-
-
 class LatticeExpansion:
     """One pruned expansion of one lattice (the work of :func:`~lightrnn_asr.scoring.lattice.rescore_lattice`).
 
@@ -217,12 +163,10 @@ class LatticeExpansion:
 
     def __init__(self, lat: Lattice, pruned: PrunedLattice, model: LanguageModel, vocab: Vocabulary,
                  config: LatticeRescoreConfig, word: list[str | None], word_id: list[int], fp_lm: NgramFn | None,
-                 where: str, estimate: _Estimate | None) -> None:
+                 where: str, estimate: _Estimate | None, store: LMStore | None = None) -> None:
         self.lat, self.pruned, self.model, self.vocab, self.config = lat, pruned, model, vocab, config
         self.word, self.word_id, self.fp_lm, self.where, self.estimate = word, word_id, fp_lm, where, estimate
-        self.device = model.device
-        self.store: list[LMState] = [model.initial_state(1, vocab.bos_id)]  # LM states, one batch per step
-        self.unadvanced: dict[int, list[int]] = {}  # store batch -> its words, for batches not advanced yet
+        self.store = store or LMStore(model, vocab.bos_id, config.batch_size, where)
         self.ex = _Expanded()
         self.n_keep = None if config.ngram_order is None else config.ngram_order - 1
         self.at_state: dict[int, dict[tuple, int]] = {
@@ -230,11 +174,17 @@ class LatticeExpansion:
 
     def run(self) -> tuple[_Expanded, np.ndarray, int] | None:
         """Expand depth by depth; ``(expanded, alive, final)``, or ``None`` when pruning left no path."""
+        return expand_together([self])[0]
+
+    def steps(self) -> Generator[LMRequest, tuple[list, list], tuple[_Expanded, np.ndarray, int] | None]:
+        """:meth:`run` as a generator: it yields every LM call it needs as ``(advance, refs, word ids)``
+        and is sent back ``(log-probs, new refs)`` (:meth:`LMStore.batched`); it returns what
+        :meth:`run` returns. Several expansions on one store can so be served by shared LM calls."""
         for d in sorted(self.pruned.by_depth):
             level = _select(self.pruned.by_depth[d], self.at_state, self.ex, self.config, self.estimate)
-            self.realise([e for _, states in level for e in states])
-            self._expand_level(level)
-        return self._finish()
+            yield from self.realise([e for _, states in level for e in states])
+            yield from self._expand_level(level)
+        return (yield from self._finish())
 
     def _cut(self, h: tuple) -> tuple:
         n_keep = self.n_keep
@@ -249,57 +199,16 @@ class LatticeExpansion:
             self.ex.replace(e, words, fwd, ref)
         return e
 
-    def _gather(self, refs: Sequence[tuple[int, int]]) -> LMState:
-        """The LM states of ``refs`` (``(store batch, row)`` pairs) as one batch, in order."""
-        model = self.model
-        refs_t = torch.tensor(refs, dtype=torch.long)
-        parts, order = [], []
-        for b in torch.unique(refs_t[:, 0]).tolist():
-            pick = (refs_t[:, 0] == b).nonzero()[:, 0]
-            parts.append(model.select_state(self.store[b], refs_t[pick, 1].to(self.store[b][0].device)))
-            order.append(pick)
-        joined = model.cat_states(parts) if len(parts) > 1 else parts[0]
-        return model.select_state(joined, torch.argsort(torch.cat(order)).to(joined[0].device))
-
-    def _lm_step(self, advance: bool, refs_in: list, ids: list[int]) -> tuple[list[float | None], list]:
-        """Score (``advance=False``: :meth:`score_words`) or advance the states ``refs_in`` by the words
-        ``ids``; the new states are stored. Returns the log-probs (``None`` when advancing) and the refs
-        of the new rows. Batches that run out of CUDA memory are split (:func:`split_on_oom`)."""
-
-        def step(pairs: list) -> list:
-            state = self._gather([r for r, _ in pairs])
-            words = torch.tensor([w for _, w in pairs], dtype=torch.long, device=self.device)
-            if advance:
-                lps, new_state = [None] * len(pairs), self.model.advance(state, words)
-            else:
-                lp, new_state = self.model.score_words(state, words)
-                lps = lp.tolist()
-                self.unadvanced[len(self.store)] = words.tolist()
-            self.store.append(new_state)
-            return [(x, (len(self.store) - 1, row)) for row, x in enumerate(lps)]
-
-        results = split_on_oom(step, list(zip(refs_in, ids)), self.device, self.where, "LM rows",
-                               lambda _: f"{self.where}: one LM step does not fit in {self.device} memory")
-        return [x for x, _ in results], [r for _, r in results]
-
-    def _batched(self, advance: bool, refs: list, ids: list[int]) -> tuple[list, list]:
-        """:meth:`_lm_step` in chunks of ``config.batch_size``."""
-        lps, new_refs, size = [], [], self.config.batch_size
-        for k in range(0, len(refs), size):
-            lp, r = self._lm_step(advance, refs[k : k + size], ids[k : k + size])
-            lps += lp
-            new_refs += r
-        return lps, new_refs
-
-    def realise(self, histories: list[int]) -> None:
+    def realise(self, histories: list[int]) -> Generator[LMRequest, tuple[list, list], None]:
         """Advance the LM states of ``histories`` (rescored states) that are still only scored."""
-        todo = sorted({self.ex.ref[e] for e in histories if self.ex.ref[e][0] in self.unadvanced})
-        _, new_refs = self._batched(True, todo, [self.unadvanced[b][row] for b, row in todo])
+        unadvanced = self.store.unadvanced
+        todo = sorted({self.ex.ref[e] for e in histories if self.ex.ref[e][0] in unadvanced})
+        _, new_refs = yield True, todo, [unadvanced[b][row] for b, row in todo]
         moved = dict(zip(todo, new_refs))
         for e in histories:
             self.ex.ref[e] = moved.get(self.ex.ref[e], self.ex.ref[e])
 
-    def _expand_level(self, level: list[tuple[int, list[int]]]) -> None:
+    def _expand_level(self, level: list[tuple[int, list[int]]]) -> Generator[LMRequest, tuple[list, list], None]:
         """Follow every kept arc out of the histories ``level``: fillers keep the history, word arcs
         are scored by the LM (one step per distinct (history, word)) and the n-gram."""
         lat, ex, out, word_id = self.lat, self.ex, self.pruned.out, self.word_id
@@ -317,7 +226,7 @@ class LatticeExpansion:
                                       ex.fwd[e] + lat.am[a] + scales.fp_lm_scale * fp, ex.ref[e])
                     ex.arcs.append((e, e2, a, 0.0, fp))
         keys = list(frontier)
-        logps, refs = self._batched(False, [ex.ref[e] for e, _ in keys], [w for _, w in keys])
+        logps, refs = yield False, [ex.ref[e] for e, _ in keys], [w for _, w in keys]
         fps: dict[tuple[int, str], float] = {}  # (rescored state, word) -> n-gram log-prob
         for e, a, u in pending:
             w, logp = self.word[a], logps[u]
@@ -343,14 +252,14 @@ class LatticeExpansion:
             fp = cache[e, w] = self.fp_lm(self.ex.words[e], w)
         return fp
 
-    def _finish(self) -> tuple[_Expanded, np.ndarray, int] | None:
+    def _finish(self) -> Generator[LMRequest, tuple[list, list], tuple[_Expanded, np.ndarray, int] | None]:
         """The ``</s>`` arcs from every history at the final lattice state into one final state."""
         ex = self.ex
         finals = list(self.at_state.get(self.lat.final, {}).values())
         if not finals:
             return None
-        self.realise(finals)
-        end_lp, _ = self._batched(False, [ex.ref[e] for e in finals], [self.vocab.eos_id] * len(finals))
+        yield from self.realise(finals)
+        end_lp, _ = yield False, [ex.ref[e] for e in finals], [self.vocab.eos_id] * len(finals)
         final = len(ex.orig)
         for e, logp in zip(finals, end_lp):
             fp = self.fp_lm(ex.words[e], "</s>") if self.fp_lm is not None else 0.0
@@ -397,3 +306,46 @@ def build_rescored(lat: Lattice, ex: _Expanded, alive: np.ndarray, final: int) -
         times=times[useful],
         fp_lm=np.array([arcs[i][4] for i in sel.tolist()]),
     )
+
+
+def expand_together(expansions: Sequence[LatticeExpansion]) -> list[tuple[_Expanded, np.ndarray, int] | None]:
+    """Run several expansions in lockstep, so that one LM call serves the frontier of all of them.
+
+    The expansions must share one :class:`LMStore` (or be a single one). At every turn the pending
+    requests of one kind (all scoring, or all advancing) are concatenated into one
+    :meth:`LMStore.batched` call and the results handed back to each; the others wait a turn. Each
+    expansion does exactly what it would do alone (its histories, pruning and scores depend only on
+    its own lattice), so the results are those of :meth:`LatticeExpansion.run` one at a time, up to
+    the last bits of float arithmetic in batches of another size.
+
+    Returns:
+        What each expansion's :meth:`LatticeExpansion.run` returns, in order.
+    """
+    store = expansions[0].store
+    if any(x.store is not store for x in expansions):
+        raise ValueError("expansions run together must share one LMStore")
+    gens = [x.steps() for x in expansions]
+    results: list = [None] * len(gens)
+    pending: dict[int, LMRequest] = {}
+
+    def send(i: int, value) -> None:
+        try:
+            pending[i] = gens[i].send(value)
+        except StopIteration as stop:
+            results[i] = stop.value
+            pending.pop(i, None)
+
+    for i in range(len(gens)):
+        send(i, None)
+    while pending:
+        kind = next(iter(pending.values()))[0]
+        served = [i for i, req in pending.items() if req[0] == kind]
+        refs = [r for i in served for r in pending[i][1]]
+        ids = [w for i in served for w in pending[i][2]]
+        lps, new_refs = store.batched(kind, refs, ids) if refs else ([], [])
+        k = 0
+        for i in served:
+            n = len(pending[i][1])
+            send(i, (lps[k : k + n], new_refs[k : k + n]))
+            k += n
+    return results

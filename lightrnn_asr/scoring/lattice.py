@@ -33,7 +33,10 @@ automatic speech recognition" (ICASSP 2018), as in Kaldi's
   arc count from the start) are expanded together, one
   :meth:`score_next` call per batch of frontier arcs, and one LM step per
   distinct (history, word): arcs with the same word out of one rescored
-  state (to different end times) share it.
+  state (to different end times) share it. :func:`rescore_lattices` expands
+  ``lattice_batch`` lattices in lockstep on one store of LM states, so that
+  one LM call serves the frontier of all of them
+  (:func:`~lightrnn_asr.scoring.expansion.expand_together`).
 - A first-pass LM term: an n-gram function ``fp_lm`` scored on the same
   histories, or (``input_lm``) the input lattice's own LM scores, as
   Kaldi interpolates its graph costs with the new LM.
@@ -49,11 +52,11 @@ same scale tuning and reports as N-best rescoring.
 from __future__ import annotations
 
 import dataclasses
-import functools
+import itertools
 import logging
 import math
 import time
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import kaldifst
 import numpy as np
@@ -61,12 +64,22 @@ import torch
 
 from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, distinct_sequences, to_fst, word_labels
 from lightrnn_asr.lm.interface import LanguageModel
-from lightrnn_asr.scoring.expansion import LatticeExpansion, LatticeRescoreConfig, NgramFn, _Estimate, build_rescored, prune_lattice
+from lightrnn_asr.scoring.expansion import (
+    LatticeExpansion,
+    LatticeRescoreConfig,
+    NgramFn,
+    _Estimate,
+    build_rescored,
+    expand_together,
+    prune_lattice,
+)
+from lightrnn_asr.scoring.lm_store import LMStore
 from lightrnn_asr.scoring.nbest import Scales, ScoredNBest
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.progress import progress_bar
 
-__all__ = ["LatticeRescoreConfig", "NgramFn", "combine_scores", "rescore_lattice", "rescore_lattices", "rescored_nbest"]
+__all__ = ["LatticeRescoreConfig", "NgramFn", "combine_scores", "rescore_lattice", "rescore_lattice_batch", "rescore_lattices",
+           "rescored_nbest"]
 
 log = logging.getLogger(__name__)
 
@@ -103,30 +116,66 @@ def rescore_lattice(
         LatticeFormatError: for a cycle or when no path reaches the final state.
         ValueError: for both ``fp_lm`` and ``config.input_lm``.
     """
+    return rescore_lattice_batch([(where, lat)], model, vocab, config, fillers, fp_lm)[0]
+
+
+@torch.inference_mode()
+def rescore_lattice_batch(
+    lattices: Sequence[tuple[str, Lattice]],
+    model: LanguageModel,
+    vocab: Vocabulary,
+    config: LatticeRescoreConfig | None = None,
+    fillers: FillerMap | None = None,
+    fp_lm: NgramFn | None = None,
+) -> list[Lattice]:
+    """:func:`rescore_lattice` of several ``(name, lattice)`` pairs expanded in lockstep, one LM call
+    serving the frontier of all of them; the same results, in order.
+
+    Raises:
+        LatticeFormatError: naming the lattice, for a cycle or when no path reaches its final state.
+        ValueError: for both ``fp_lm`` and ``config.input_lm``.
+    """
     config = config or LatticeRescoreConfig()
     if config.input_lm and fp_lm is not None:
         raise ValueError("give either an fp_lm function or config.input_lm, not both")
     fillers = fillers or FillerMap()
-    word = [fillers(s) for s in lat.symbols]
-    word_id = [vocab.id(w) if w is not None else -1 for w in word]
-    pruned = prune_lattice(lat, word_id, config.lattice_beam, where)
+    prepared = []
+    for where, lat in lattices:
+        word = [fillers(s) for s in lat.symbols]
+        word_id = [vocab.id(w) if w is not None else -1 for w in word]
+        prepared.append((where, lat, word, word_id, prune_lattice(lat, word_id, config.lattice_beam, where)))
     was_training = model.training
     model.eval()
     try:
-        run = functools.partial(LatticeExpansion, lat, pruned, model, vocab, config, word, word_id, fp_lm, where)
-        result = None
+        results = _expand_batch(prepared, model, vocab, config, fp_lm, math.isfinite(config.global_beam))
         if math.isfinite(config.global_beam):
-            result = run(_Estimate(pruned.bwd, pruned.words_left, config.global_beam)).run()
-            if result is None:
+            redo = [i for i, r in enumerate(results) if r is None]
+            for i in redo:
                 log.warning("%s: the global beam %g pruned every path; expanding again without it",
-                            where, config.global_beam)
-        if result is None:
-            result = run(None).run()
-        if result is None:
-            raise LatticeFormatError(f"{where}: no path reaches the final state {lat.final} after pruning")
+                            prepared[i][0], config.global_beam)
+            for i, r in zip(redo, _expand_batch([prepared[i] for i in redo], model, vocab, config, fp_lm, False)):
+                results[i] = r
+        for (where, lat, *_), r in zip(prepared, results):
+            if r is None:
+                raise LatticeFormatError(f"{where}: no path reaches the final state {lat.final} after pruning")
     finally:
         model.train(was_training)
-    return build_rescored(lat, *result)
+    return [build_rescored(lat, *r) for (_, lat, *_), r in zip(prepared, results)]
+
+
+def _expand_batch(prepared: list, model: LanguageModel, vocab: Vocabulary, config: LatticeRescoreConfig,
+                  fp_lm: NgramFn | None, global_beam: bool) -> list:
+    """The expansions of ``prepared`` lattices on one shared LM store, in lockstep."""
+    if not prepared:
+        return []
+    names = [p[0] for p in prepared]
+    where = names[0] if len(names) == 1 else f"{names[0]} (with {len(names) - 1} more lattices in its batch)"
+    store = LMStore(model, vocab.bos_id, config.batch_size, where)
+    expansions = [LatticeExpansion(lat, pruned, model, vocab, config, word, word_id, fp_lm, name,
+                                   _Estimate(pruned.bwd, pruned.words_left, config.global_beam) if global_beam else None,
+                                   store)
+                  for name, lat, word, word_id, pruned in prepared]
+    return expand_together(expansions)
 
 
 def rescored_nbest(
@@ -209,7 +258,8 @@ def rescore_lattices(
     when given, receives every rescored lattice (to write it). ``lattices`` may
     be a mapping or an iterator of ``(utt, lattice)`` pairs, which is consumed
     one lattice at a time (the CLI reads files that way, so only the N-best
-    results accumulate).
+    results accumulate). ``config.lattice_batch`` lattices are expanded together
+    (:func:`rescore_lattice_batch`): fewer, larger LM calls, the same results.
 
     Raises:
         LatticeFormatError: naming the utterance for a lattice that cannot be rescored.
@@ -217,13 +267,21 @@ def rescore_lattices(
     config = config or LatticeRescoreConfig()
     out, arcs, start = {}, 0, time.perf_counter()
     items = lattices.items() if isinstance(lattices, Mapping) else lattices  # pairs: read one at a time
-    for utt, lat in progress_bar(items, "lattice rescoring", "lat", progress):
-        rescored = rescore_lattice(lat, model, vocab, config, fillers, fp_lm, where=utt)
-        arcs += rescored.num_arcs
-        if sink is not None:
-            sink(utt, rescored)
-        out[utt] = rescored_nbest(rescored, n, config.scales, fillers, vocab)
+    bar = progress_bar(None, "lattice rescoring", "lat", progress)
+    for chunk in _chunks(iter(items), config.lattice_batch):
+        for (utt, _), rescored in zip(chunk, rescore_lattice_batch(chunk, model, vocab, config, fillers, fp_lm)):
+            arcs += rescored.num_arcs
+            if sink is not None:
+                sink(utt, rescored)
+            out[utt] = rescored_nbest(rescored, n, config.scales, fillers, vocab)
+        bar.update(len(chunk))
+    bar.close()
     seconds = time.perf_counter() - start
     log.info("rescored %d lattices in %.1f s (%.2f s per lattice, %d rescored arcs)",
              len(out), seconds, seconds / max(1, len(out)), arcs)
     return out
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
