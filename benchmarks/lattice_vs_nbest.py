@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Wall time per utterance, everything included, and test WER: 1000-best rescoring (with the
+extraction of the lists from the lattices) against pruned lattice rescoring, one lattice at a time
+and several in lockstep, on the recipe's real pocketsphinx lattices, in one process.
+
+    python benchmarks/lattice_vs_nbest.py --recipe recipes/pocketsphinx --sets synthetic asterisk \\
+        --out docs/bench/lattice_vs_nbest.jsonl
+
+Systems (each tuned on the set's dev half with ``tune_scales``, WER on the test half, the same
+LightRNN and the first-pass trigram as the first-pass term):
+    ``1000-best``: read the lattices, the distinct 1000-best by kaldifst ranked with the trigram
+        (the recipe's ``nbest_from_lattices.py``), then ``score_nbest`` (prefix-shared scoring);
+    ``lattice, batch K``: read the lattices, ``rescore_lattices`` with ``lattice_batch=K`` (trigram
+        histories, 4 per lattice state), its 100-best.
+Seconds are per utterance over dev + test, with the reading and extraction counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_io import emit
+
+from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
+from lightrnn_asr.formats.lattice import FillerMap, lattice_nbest, read_htk
+from lightrnn_asr.formats.nbest import Hypothesis, read_text
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
+from lightrnn_asr.scoring.nbest import Scales, one_best, score_nbest
+from lightrnn_asr.scoring.tuning import tune_scales
+
+
+def ngram_fns(recipe: Path):
+    sys.path.insert(0, str(recipe / "local"))
+    from nbest_from_lattices import load_ngram
+
+    ngram, order = load_ngram()
+
+    def sentence(words):
+        seq = ["<s>", *words, "</s>"]
+        return sum(ngram(seq[i], *reversed(seq[max(0, i - order + 1) : i])) for i in range(1, len(seq)))
+
+    def history_fn(history, word):
+        return ngram(word, *reversed(history[len(history) - order + 1 :]))
+
+    return ngram, sentence, history_fn
+
+
+def nbest_system(paths, ck, ngram, sentence, n: int):
+    lists = {}
+    for p in paths:
+        hyps = lattice_nbest(read_htk(p), n, FillerMap(), bigram=lambda a, b: ngram(b, a), bigram_scale=8.0)
+        lists[p.name.split(".")[0]] = [Hypothesis(h.words, h.am, sentence(h.words)) for h in hyps]
+    return score_nbest(ck.model, ck.vocab, lists)
+
+
+def lattice_system(paths, ck, fp_lm, cfg):
+    lats = ((p.name.split(".")[0], read_htk(p)) for p in paths)
+    return rescore_lattices(lats, ck.model, ck.vocab, cfg, n=100, fp_lm=fp_lm)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--recipe", type=Path, default=Path("recipes/pocketsphinx"))
+    ap.add_argument("--model", type=Path, default=None, help="default: RECIPE/exp/lm/lightrnn/best.pt")
+    ap.add_argument("--sets", nargs="+", default=["synthetic", "asterisk"])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--max-utts", type=int, default=None, help="first N utterances of each half (quick runs)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    ck = load_checkpoint(args.model or args.recipe / "exp" / "lm" / "lightrnn" / "best.pt")
+    ngram, sentence, fp_lm = ngram_fns(args.recipe)
+    for s in args.sets:
+        paths, refs = {}, {}
+        for split in ("dev", "test"):
+            paths[split] = sorted((args.recipe / "exp" / "decode" / f"{s}_{split}" / "lattices").glob("*.slf"))
+            paths[split] = paths[split][: args.max_utts]
+            ids = {p.name.split(".")[0] for p in paths[split]}
+            refs[split] = {u: w for u, w in read_text(args.recipe / "data" / f"{s}_{split}" / "text").items() if u in ids}
+        n_utts = sum(len(p) for p in paths.values())
+        prune_scales = None
+        systems = [("1000-best", None)] + [(f"lattice, batch {k}", k) for k in args.batches]
+        for name, k in systems:
+            t0 = time.perf_counter()
+            if k is None:
+                scored = {sp: nbest_system(paths[sp], ck, ngram, sentence, 1000) for sp in paths}
+            else:
+                cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=prune_scales or Scales(lm_scale=1.0),
+                                           lattice_batch=k)
+                scored = {sp: lattice_system(paths[sp], ck, fp_lm, cfg) for sp in paths}
+            secs = time.perf_counter() - t0
+            tuned = tune_scales(scored["dev"], refs["dev"])
+            prune_scales = prune_scales or tuned.scales
+            hyp = one_best(scored["test"], tuned.scales)
+            w = compute_wer(refs["test"], hyp)
+            ci = bootstrap_ci(refs["test"], hyp, replications=1000)
+            emit({"date": datetime.date.today().isoformat(), "machine": platform.machine(), "threads": args.threads,
+                  "torch": torch.__version__, "python": platform.python_version(), "set": s, "system": name,
+                  "lattice_batch": k, "utterances": n_utts, "seconds": secs, "seconds_per_utt": secs / n_utts,
+                  "test_wer": w.wer, "test_ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
+                  "dev_wer": tuned.best_wer, "model": str(args.model or "exp/lm/lightrnn/best.pt"),
+                  "hyps_per_utt": float(np.mean([len(x.words) for x in scored["test"].values()])),
+                  "max_histories": None if k is None else 4, "global_beam": None if k is None else math.inf},
+                 args.out)
+
+
+if __name__ == "__main__":
+    main()
