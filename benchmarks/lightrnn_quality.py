@@ -50,6 +50,7 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-dropout0.3": ("regularisation", {"--dropout": "0.3"}),
     "lightrnn-dropout0.5": ("regularisation", {"--dropout": "0.5"}),
     "lightrnn-tied": ("regularisation", {"--tie-weights": None}),
+    "lightrnn-word-bias": ("output layer", {"--word-bias": None}),
     "lightrnn-no-lr-decay": ("optimisation", {"--lr-decay": "1.0"}),
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),

@@ -60,6 +60,9 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit.")
 @click.option("--tie-weights", is_flag=True,
               help="LightRNN: the output heads reuse the row and column input vectors (needs embed-dim = hidden-dim).")
+@click.option("--word-bias", is_flag=True,
+              help="LightRNN: a learnt bias per word on its column logit (|V| floats), so that the words sharing "
+                   "a column can differ in frequency; it starts at log(count + 1).")
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
               show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
@@ -82,7 +85,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, time_budget,
-              tie_weights, initial_allocation, max_tokens, max_len, solver,
+              tie_weights, word_bias, initial_allocation, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -107,13 +110,15 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
-                                     initial_allocation, seed)
+                                     initial_allocation, seed, word_bias)
         except ValueError as e:
             if tie_weights:
                 raise click.BadParameter(str(e), param_hint="--tie-weights") from None
             if model_type == "lightrnn":
                 raise
             raise click.BadParameter(str(e), param_hint="--cutoffs") from None
+        if word_bias and not resume:
+            model.init_word_bias(torch.tensor(vocab.counts))
         tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
                            deterministic=deterministic, lr_decay=lr_decay, reset_optimizer=reset_optimizer,

@@ -35,7 +35,7 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
 
 def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
               dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
-              tie_weights: bool = False, allocation: str = "frequency", seed: int = 0,
+              tie_weights: bool = False, allocation: str = "frequency", seed: int = 0, word_bias: bool = False,
               ) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
     and its table: a LightRNN starts on the paper's table shape from the ``allocation`` named
@@ -54,5 +54,5 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
                  else WordTable.random(vocab_size, torch.Generator().manual_seed(seed)))
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
     cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
-                   recurrence, tie_weights)
+                   recurrence, tie_weights, word_bias)
     return build_model(cfg, table), table

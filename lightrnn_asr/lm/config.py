@@ -34,6 +34,9 @@ class LMConfig:
         tie_weights: LightRNN only: the row head's weights are the row input vectors and the column
             head's the column input vectors (``Y^r = X^r``, ``Y^c = X^c``; Press & Wolf 2017, weight
             tying), so ``embed_dim`` must equal ``hidden_dim``. Checkpoints without the field are untied.
+        word_bias: LightRNN only: one learnt scalar per word added to its column logit (|V| floats, no
+            |V| x H matrix), so that words sharing a column can differ in frequency; see
+            :class:`~lightrnn_asr.lm.lightrnn.LightRNN`. Checkpoints without the field have none.
     """
 
     model_type: str = "lightrnn"
@@ -47,8 +50,11 @@ class LMConfig:
     cutoffs: list = field(default_factory=list)
     recurrence: str = "halfword"
     tie_weights: bool = False
+    word_bias: bool = False
 
     def __post_init__(self) -> None:
+        if self.word_bias and self.model_type != "lightrnn":
+            raise ValueError(f"word_bias is for model_type 'lightrnn' only, got {self.model_type!r}")
         if self.tie_weights and (self.model_type != "lightrnn" or self.embed_dim != self.hidden_dim):
             raise ValueError(f"tie_weights needs model_type 'lightrnn' and embed_dim == hidden_dim, got "
                              f"{self.model_type!r} with {self.embed_dim} and {self.hidden_dim}")

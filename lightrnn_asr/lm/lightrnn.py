@@ -10,7 +10,11 @@ from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.recurrent import RecurrentLM, RecurrentState, Trunk, target_logprob
 from lightrnn_asr.lm.table import WordTable
 
-__all__ = ["LightRNN"]
+__all__ = ["EMPTY_CELL_BIAS", "LightRNN"]
+
+#: The column-logit bias of a cell that holds no word (with ``word_bias``): e^-30 of the mass, and
+#: finite, so that a row with no word still has a defined column softmax.
+EMPTY_CELL_BIAS = -30.0
 
 
 class LightRNN(RecurrentLM):
@@ -40,6 +44,13 @@ class LightRNN(RecurrentLM):
     mass, so the probabilities of the |V| words sum to at most 1 and
     perplexity is, if anything, slightly pessimistic.
 
+    With ``config.word_bias`` the column logit of cell ``(r, c)`` also gets
+    ``b_w``, a learnt scalar of the word ``w`` in that cell (:data:`EMPTY_CELL_BIAS`
+    for an empty cell): the C column vectors are shared by R words each, and
+    without it those words can differ in frequency only through the row-dependent
+    state. It costs |V| floats (4 MB at 1M words), no |V| x H matrix, and moves
+    with its word when words are reallocated.
+
     Args:
         config: an :class:`LMConfig` with ``model_type="lightrnn"``.
         table: the word allocation (its shape must match the config).
@@ -58,6 +69,10 @@ class LightRNN(RecurrentLM):
         self.col_head = nn.Linear(config.hidden_dim, config.n_cols)
         self.register_buffer("word_row", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
         self.register_buffer("word_col", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
+        if config.word_bias:
+            self.word_bias = nn.Parameter(torch.zeros(config.vocab_size))
+            self.register_buffer("cell_word", torch.zeros(config.n_rows * config.n_cols, dtype=torch.long),
+                                 persistent=False)
         self.set_table(table)
         nn.init.uniform_(self.row_embed.weight, -0.1, 0.1)
         nn.init.uniform_(self.col_embed.weight, -0.1, 0.1)
@@ -78,6 +93,36 @@ class LightRNN(RecurrentLM):
             )
         self.word_row.copy_(table.row.to(self.word_row.device))
         self.word_col.copy_(table.col.to(self.word_col.device))
+        if self.config.word_bias:  # empty cells point at the extra slot V of the padded bias
+            at = torch.full((table.n_rows * table.n_cols,), table.vocab_size, dtype=torch.long)
+            at[table.cell] = torch.arange(table.vocab_size)
+            self.cell_word.copy_(at.to(self.cell_word.device))
+
+    @torch.no_grad()
+    def init_word_bias(self, counts: torch.Tensor) -> None:
+        """Start ``word_bias`` at ``log(count + 1)`` of every word (``counts``: ``(|V|,)`` training
+        counts), a unigram prior that training then corrects.
+
+        Raises:
+            ValueError: for a model without ``word_bias`` or counts of another length.
+        """
+        if not self.config.word_bias or counts.numel() != self.config.vocab_size:
+            raise ValueError(f"init_word_bias needs a model with word_bias and {self.config.vocab_size} counts")
+        self.word_bias.copy_(torch.log(counts.float() + 1.0).to(self.word_bias.device))
+
+    def cell_bias(self) -> torch.Tensor | None:
+        """``(R, C)`` float32 column-logit bias of every cell (``word_bias``), or ``None`` without it."""
+        if not self.config.word_bias:
+            return None
+        padded = torch.cat([self.word_bias.float(), self.word_bias.new_full((1,), EMPTY_CELL_BIAS).float()])
+        return padded[self.cell_word].view(self.config.n_rows, self.config.n_cols)
+
+    def col_logits(self, hidden: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Column logits ``(..., C)`` from the column state ``hidden`` ``(..., H)`` given the rows ``rows``
+        ``(...)`` taken: ``Y^c hidden`` plus, with ``word_bias``, the bias of each cell of those rows."""
+        logits = self.col_head(hidden)
+        bias = self.cell_bias()
+        return logits if bias is None else logits + bias[rows]
 
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column logits of every target position.
@@ -88,7 +133,7 @@ class LightRNN(RecurrentLM):
             conditioned on the row of ``targets[n, t]``.
         """
         out = self._halfword_states(inputs, targets)
-        return self.row_head(out[:, 0::2]), self.col_head(out[:, 1::2])
+        return self.row_head(out[:, 0::2]), self.col_logits(out[:, 1::2], self.word_row[targets])
 
     def _halfword_states(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Top-layer LSTM outputs ``(N, 2T, H)``: even positions predict rows, odd ones columns.
@@ -105,9 +150,16 @@ class LightRNN(RecurrentLM):
         return self.trunk(x)[:, 1:]
 
     def row_col_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-softmax of :meth:`row_col_logits` in float32: ``(N, T, R)``, ``(N, T, C)`` (nats)."""
+        """Log-probabilities in float32 (nats) of each target in every row ``(N, T, R)`` and every column
+        ``(N, T, C)`` of its row: what reallocation's loss tables and ``add-words`` need. With
+        ``word_bias`` the column term is the target's as if it sat in that column: its own bias in
+        place of the bias of the word there (the normaliser stays that of the current table)."""
         row_logits, col_logits = self.row_col_logits(inputs, targets)
-        return F.log_softmax(row_logits.float(), dim=-1), F.log_softmax(col_logits.float(), dim=-1)
+        col_lp = F.log_softmax(col_logits.float(), dim=-1)
+        bias = self.cell_bias()
+        if bias is not None:
+            col_lp = col_lp - bias[self.word_row[targets]] + self.word_bias.float()[targets][..., None]
+        return F.log_softmax(row_logits.float(), dim=-1), col_lp
 
     def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
         bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
@@ -119,7 +171,7 @@ class LightRNN(RecurrentLM):
         rows, cols = self.word_row[words], self.word_col[words]
         lp = F.log_softmax(self.row_head(out).float(), dim=-1).gather(1, rows[:, None])[:, 0]
         partial = self._read(self.row_embed(rows), (h, c))  # the row is read before the column is predicted
-        lp = lp + F.log_softmax(self.col_head(partial[0]).float(), dim=-1).gather(1, cols[:, None])[:, 0]
+        lp = lp + F.log_softmax(self.col_logits(partial[0], rows).float(), dim=-1).gather(1, cols[:, None])[:, 0]
         return lp, partial
 
     def advance(self, partial: RecurrentState, words: torch.Tensor) -> RecurrentState:

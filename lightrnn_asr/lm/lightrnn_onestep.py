@@ -69,7 +69,8 @@ class OneStepLightRNN(LightRNN):
 
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.trunk(self._word_inputs(inputs))  # (N, T, H): one step per word
-        return self.row_head(out), self.col_head(self._col_hidden(out, self.word_row[targets]))
+        rows = self.word_row[targets]
+        return self.row_head(out), self.col_logits(self._col_hidden(out, rows), rows)
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         row_logits, col_logits = self.row_col_logits(inputs, targets)
@@ -83,7 +84,7 @@ class OneStepLightRNN(LightRNN):
     def score_words(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
         out = state[0]
         rows, cols = self.word_row[words], self.word_col[words]
-        lp = target_logprob(self.row_head(out), rows) + target_logprob(self.col_head(self._col_hidden(out, rows)), cols)
+        lp = target_logprob(self.row_head(out), rows) + target_logprob(self.col_logits(self._col_hidden(out, rows), rows), cols)
         return lp, state  # scoring needs no LSTM step: advance() takes it for the histories kept
 
     def advance(self, partial: RecurrentState, words: torch.Tensor) -> RecurrentState:

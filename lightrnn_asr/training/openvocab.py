@@ -76,6 +76,10 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
         state["row_embed.weight"] = torch.cat([emb, emb.mean(0, keepdim=True).expand(extra, -1)])
         state["row_head.weight"] = torch.cat([w, w.mean(0, keepdim=True).expand(extra, -1)])
         state["row_head.bias"] = torch.cat([b, b.min().expand(extra)])
+    if cfg.word_bias:  # a new word starts with the mean bias of the rarest tenth of the vocabulary (ids by frequency)
+        bias = state["word_bias"]
+        rare = bias[-max(1, bias.numel() // 10):].mean()
+        state["word_bias"] = torch.cat([bias, rare.expand(vocab_size - bias.numel())])
     out.load_state_dict(state)
     return out.to(model.device).eval()
 
@@ -217,6 +221,9 @@ class _Growth:
         cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
         grown.word_row.copy_(cells // n_cols)
         grown.word_col.copy_(cells % n_cols)
+        if grown.config.word_bias:  # only the old words hold cells until the new ones are placed
+            grown.cell_word.fill_(v_old + n_new)
+            grown.cell_word[old_cells.to(grown.cell_word.device)] = torch.arange(v_old, device=grown.cell_word.device)
         return cls(grown, cells, occupied, old_cells, n_rows, n_cols, first_fit_row)
 
     def free(self) -> torch.Tensor:
@@ -227,6 +234,8 @@ class _Growth:
         self.cells[wid] = r * self.n_cols + c
         self.model.word_row[wid] = r
         self.model.word_col[wid] = c
+        if self.model.config.word_bias:
+            self.model.cell_word[r * self.n_cols + c] = wid
 
     def best_free_cell(self, sents: list[list[int]], wid: int, vocab: Vocabulary, max_tokens: int):
         """The free row of least row loss on the word's examples, then its free column of least column loss."""
@@ -255,6 +264,13 @@ class _Growth:
         r, c = divmod(int(score.argmax()), self.n_cols)
         return r, c, f"any free cell ({ref!r}'s row and column are full)"
 
+    def _note_cells(self, ids: torch.Tensor) -> None:
+        """With ``word_bias``: the fitted rows hold exactly the words ``ids``, at their ``cells``."""
+        if self.model.config.word_bias:
+            at = self.model.cell_word
+            at[self.first_fit_row * self.n_cols :] = self.cells.numel()  # empty
+            at[self.cells[ids].to(at.device)] = ids.to(at.device)
+
     def fit_new_rows(self, ids: torch.Tensor, sents: list[list[int]], occurrences: dict, vocab: Vocabulary,
                      fit_steps: int, lr: float, max_tokens: int) -> float:
         """Put the words ``ids`` into the reserved rows in order, fit those rows, re-choose their columns
@@ -262,6 +278,7 @@ class _Growth:
         n_cols, model = self.n_cols, self.model
         self.cells[ids] = self.first_fit_row * n_cols + torch.arange(ids.numel())
         model.word_row[ids], model.word_col[ids] = self.cells[ids] // n_cols, self.cells[ids] % n_cols
+        self._note_cells(ids)
         rows = list(range(self.first_fit_row, self.n_rows))
         _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
         for r in rows:
@@ -271,6 +288,7 @@ class _Growth:
             _, cols = linear_sum_assignment(cost.numpy())
             self.cells[members] = r * n_cols + torch.from_numpy(cols).long()
             model.word_col[members] = torch.from_numpy(cols).long().to(model.word_col.device)
+        self._note_cells(ids)
         return _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
 
 

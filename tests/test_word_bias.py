@@ -1,0 +1,125 @@
+"""A learnt bias per word on its column logit (LMConfig.word_bias): exact probabilities, every scorer,
+reallocation's loss tables, add-words, compression and checkpoints."""
+
+import pytest
+import torch
+
+from lightrnn_asr.lm import LMConfig, WordTable, build_model, load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.compress import Compression, compress_model
+from lightrnn_asr.lm.lightrnn import EMPTY_CELL_BIAS
+from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.corpus import make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
+
+FORMS = ("halfword", "word-sum")
+
+
+def tiny(recurrence, vocab_size=23, seed=0):
+    torch.manual_seed(seed)
+    table = WordTable.random(vocab_size, torch.Generator().manual_seed(seed))  # 5 x 5: two empty cells
+    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, 1, 0.0, recurrence=recurrence,
+                   word_bias=True)
+    model = build_model(cfg, table).eval()
+    for p in model.parameters():
+        p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
+    return model, table
+
+
+@pytest.mark.parametrize("recurrence", FORMS)
+def test_probabilities_sum_to_one_and_the_bias_moves_only_its_word(recurrence):
+    model, table = tiny(recurrence)
+    x, y = torch.tensor([[0, 4, 9]] * 23), torch.tensor([[4, 9, w] for w in range(23)])
+    lp = model.token_logprobs(x, y)[:, -1]
+    assert lp.exp().sum().item() == pytest.approx(1.0, abs=2e-6)  # empty cells get e^-30 at most
+    with torch.no_grad():
+        model.word_bias[7] += 2.0
+    lp2 = model.token_logprobs(x, y)[:, -1]
+    same_row = (model.word_row == model.word_row[7]).nonzero()[:, 0].tolist()
+    assert lp2[7] > lp[7] + 0.5
+    for w in range(23):  # other rows' words do not move at all; the row of 7 shares its normaliser
+        if w not in same_row:
+            assert lp2[w].item() == pytest.approx(lp[w].item(), abs=1e-6)
+        elif w != 7:
+            assert lp2[w] < lp[w]
+    grid = model.cell_bias()
+    assert (grid.flatten()[~torch.isin(torch.arange(25), table.cell)] == EMPTY_CELL_BIAS).all()
+
+
+@pytest.mark.parametrize("recurrence", FORMS)
+def test_word_at_a_time_equals_sentences(recurrence):
+    model, _ = tiny(recurrence)
+    sents = [torch.tensor(s) for s in ([3, 5, 7], [8], [20, 21, 22, 4])]
+    expected = score_sentences(model, sents, max_tokens=100)
+    for s, e in zip(sents, expected):
+        state, total = model.initial_state(1), 0.0
+        for w in [*s.tolist(), 1]:
+            lp, partial = model.score_words(state, torch.tensor([w]))
+            state = model.advance(partial, torch.tensor([w]))
+            total += lp.item()
+        assert total == pytest.approx(float(e), abs=1e-4)
+
+
+@torch.no_grad()
+def test_loss_tables_price_a_word_with_its_own_bias():
+    model, _ = tiny("word-sum")
+    inputs, targets, _ = make_batch([torch.tensor([3, 5, 7])], 0, 1)
+    row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+    # in its own column: the word's real log P_col
+    own_col = model.word_col[targets]
+    own = col_lp.gather(-1, own_col[..., None])[..., 0]
+    real = model.token_logprobs(inputs, targets) - row_lp.gather(-1, model.word_row[targets][..., None])[..., 0]
+    torch.testing.assert_close(own, real, atol=1e-5, rtol=0)
+    # in any other column: the head's logit there plus the word's own bias (not the bias of the word
+    # sitting there), so differences between columns are the head's alone
+    raw = model.col_head(model._col_hidden(model.trunk(model._word_inputs(inputs)), model.word_row[targets]))
+    diff = col_lp - own[..., None]
+    torch.testing.assert_close(diff, raw - raw.gather(-1, own_col[..., None]), atol=1e-5, rtol=0)
+
+
+def test_checkpoint_compression_and_old_configs(tmp_path):
+    model, table = tiny("word-sum")
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *[f"w{i}" for i in range(20)]], [0, 1, 0, *range(20, 0, -1)])
+    save_checkpoint(tmp_path / "m.pt", model, vocab, table)
+    loaded = load_checkpoint(tmp_path / "m.pt").model
+    x, y = torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, 1]])
+    torch.testing.assert_close(loaded.token_logprobs(x, y), model.token_logprobs(x, y))
+    q = compress_model(loaded, Compression(int8=True))
+    assert (q.token_logprobs(x, y) - model.token_logprobs(x, y)).abs().max() < 0.1
+    save_checkpoint(tmp_path / "q.pt", q, vocab, table)
+    torch.testing.assert_close(load_checkpoint(tmp_path / "q.pt").model.token_logprobs(x, y), q.token_logprobs(x, y))
+    assert not LMConfig.from_dict({k: v for k, v in model.config.to_dict().items() if k != "word_bias"}).word_bias
+    with pytest.raises(ValueError, match="word_bias"):
+        LMConfig("adaptive", 100, 0, 0, 8, 8, word_bias=True)
+
+
+def test_add_words_keeps_old_words_and_gives_new_ones_a_rare_words_bias():
+    from lightrnn_asr.training.openvocab import add_words
+
+    model, table = tiny("word-sum")
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *[f"w{i}" for i in range(20)]], [0, 1, 0, *range(20, 0, -1)])
+    x, y = torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, 1]])
+    before = model.token_logprobs(x, y)
+    examples = [["w1", "zork", "w2"], ["w3", "zork"]] * 3
+    for fit_steps in (0, 5):
+        grown, vocab2, table2, placed = add_words(model, vocab, table, ["zork", "quux", "blip"], examples,
+                                                  fit_steps=fit_steps)
+        assert grown.word_bias.numel() == len(vocab2) == 26
+        torch.testing.assert_close(grown.word_bias[:23], model.word_bias)
+        rare = model.word_bias[-2:].mean()  # the rarest tenth of 23 words: the last 2
+        assert grown.word_bias[vocab2.id("quux")].item() == pytest.approx(rare.item())
+        # the grown model's cell biases follow its final table
+        at = grown.cell_word.clone()
+        grown.set_table(table2)
+        assert torch.equal(at, grown.cell_word)
+        if fit_steps == 0:  # no new rows: old words' probabilities change only through new cells' mass
+            after = grown.token_logprobs(x, y)
+            assert (after - before).abs().max() < 0.5
+
+
+def test_word_bias_starts_at_log_counts():
+    model, _ = tiny("word-sum")
+    counts = torch.arange(23)
+    model.init_word_bias(counts)
+    torch.testing.assert_close(model.word_bias.detach(), torch.log(counts.float() + 1))
+    with pytest.raises(ValueError, match="23 counts"):
+        model.init_word_bias(torch.ones(5))
