@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Real-data recipe: LM text from public-domain books, real and synthetic speech decoded by
-# pocketsphinx into HTK lattices, N-best lists from the lattices (kaldifst), a LightRNN and a
-# full-softmax LSTM trained on the same text, rescoring with scales tuned on dev, WER on test.
+# pocketsphinx into HTK lattices, N-best lists from the lattices (kaldifst), a LightRNN and two
+# LSTMs (adaptive and full softmax) trained on the same text for the same time, rescoring with
+# scales tuned on dev, WER on test.
 #
-# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N]
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--lm-budget SECONDS]
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
 
@@ -12,6 +13,7 @@ stop_stage=100
 nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
+lm_budget=210                   # training seconds per LM (reallocations included)
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -19,6 +21,7 @@ while [ $# -gt 0 ]; do
     --nj) nj=$2; shift 2 ;;
     --nbest) nbest=$2; shift 2 ;;
     --books) books=$2; shift 2 ;;
+    --lm-budget) lm_budget=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -85,13 +88,16 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-  log 6 "train LightRNN (with reallocation) and the full-softmax LSTM on the same vocabulary"
-  # Same text, vocabulary, trunk and number of epochs for both models; the LightRNN reallocates
-  # its words between rounds (one round = one epoch). The exact solver needs minutes at |V| = 15K;
-  # the alternating one (exact block steps, monotone) takes seconds.
-  common="--train-text $data/lm/train.txt --valid-text $data/lm/valid.txt --embed-dim 200 --hidden-dim 200
-          --num-layers 1 --dropout 0.1 --rounds 3 --max-tokens 3000 --max-len 40 --lr 3e-3 --threads 2
-          --solver alternating"
+  log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax), $lm_budget s each"
+  # Same text, vocabulary, batches and training time for the three; each at the settings that did best
+  # in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training: an ablation on real text").
+  # Every model trains until its validation perplexity stops improving or its time is spent.
+  common="--train-text $data/lm/train.txt --valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40
+          --lr 3e-3 --threads 2 --rounds 100 --patience 2 --time-budget $lm_budget"
+  declare -A opts=(
+    [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --solver alternating"
+    [adaptive]="--model-type adaptive --embed-dim 400 --hidden-dim 400 --num-layers 1 --dropout 0.3"
+    [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1")
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
     python -c "
@@ -99,8 +105,8 @@ from lightrnn_asr import Vocabulary, read_sentences
 from lightrnn_asr.text.vocabulary import write_vocab
 write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
   fi
-  for m in lightrnn lstm; do
-    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common --model-type $m --vocab $exp/lm/vocab.txt \
+  for m in lightrnn adaptive lstm; do
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$m]} --vocab $exp/lm/vocab.txt \
       --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
   done
 fi
@@ -110,8 +116,11 @@ if run_stage 7; then
   python local/evaluate.py --data $data --exp $exp --out $exp/report
   # the cross-system WER table and plot, from the 1-best files evaluate.py wrote (name:file slug)
   systems=("first pass:first_pass_pocketsphinx_1-best" "trigram:pocketsphinx_trigram_rescoring"
-           "LSTM (full softmax):lstm_full_softmax_rescoring" "LightRNN:lightrnn_rescoring"
-           "LightRNN + trigram:lightrnn_pocketsphinx_trigram_rescoring")
+           "LightRNN:lightrnn_rescoring" "LightRNN + trigram:lightrnn_pocketsphinx_trigram_rescoring"
+           "LSTM (adaptive):lstm_adaptive_softmax_rescoring"
+           "LSTM (adaptive) + trigram:lstm_adaptive_softmax_pocketsphinx_trigram_rescoring"
+           "LSTM (full softmax):lstm_full_softmax_rescoring"
+           "LSTM (full softmax) + trigram:lstm_full_softmax_pocketsphinx_trigram_rescoring")
   args=()
   for s in librivox asterisk synthetic; do
     args+=(--ref $s $data/${s}_test/text)
@@ -120,7 +129,8 @@ if run_stage 7; then
     done
   done
   lightrnn-asr report --title "pocketsphinx recipe: test WER" "${args[@]}" \
-    --model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (full softmax)" $exp/lm/lstm/best.pt \
+    --model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (adaptive)" $exp/lm/adaptive/best.pt \
+    --model "LSTM (full softmax)" $exp/lm/lstm/best.pt --names local/sense_and_sensibility_names.txt \
     --out $exp/report/wer_report.md --plot $exp/report/wer_report.png --json $exp/report/wer_report.json >/dev/null
 fi
 

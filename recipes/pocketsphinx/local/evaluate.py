@@ -71,9 +71,9 @@ def subset_section(s: str, refs: dict, systems: dict, names: set[str], replicati
         row = [sys_name]
         for part, utts in parts.items():
             r, h = {u: refs[u] for u in utts}, {u: hyp[u] for u in utts}
-            c = bootstrap_ci(r, h, replications=replications)
-            res.setdefault(part, {})[sys_name] = {"wer": 100 * c["wer"], "ci95": [100 * c["ci95min"], 100 * c["ci95max"]]}
-            row.append(f"{100 * c['wer']:.2f} {ci_text(c)}")
+            c, w = bootstrap_ci(r, h, replications=replications), compute_wer(r, h).wer
+            res.setdefault(part, {})[sys_name] = {"wer": w, "ci95": [100 * c["ci95min"], 100 * c["ci95max"]]}
+            row.append(f"{w:.2f} {ci_text(c)}")
         rows.append(row)
     head = [f"{k} ({len(v)} utt, {sum(len(refs[u]) for u in v)} words)" for k, v in parts.items()]
     return (f"#### {s} test, by part: WER % [95% CI]\n\n" + markdown_table(["system", *head], rows)), res

@@ -130,8 +130,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--download", type=Path, required=True, help="where prepare_text.py put the raw books")
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--num-synthetic-dev", type=int, default=200)
-    ap.add_argument("--num-synthetic-test", type=int, default=440)
+    ap.add_argument("--num-synthetic-dev", type=int, default=160)
+    ap.add_argument("--num-synthetic-test", type=int, default=400)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     wav_dir = args.data / "wav"
