@@ -206,6 +206,9 @@ def names_report(refs: Mapping[str, Mapping[str, Sequence[str]]],
     for test_set, systems in hyps.items():
         out[test_set] = {s: name_report(refs[test_set], h, names, replications, seed) for s, h in systems.items()}
         first = next(iter(out[test_set].values()))
+        if not first["name_tokens"]:
+            sections.append(f"### {test_set}: names\n\nNo word of the names list occurs in the references.")
+            continue
         rows = [[s, fmt(r["ner"], r["ner_ci95"]), f"{r['name_errors']}/{r['name_tokens']}", r["false_names"],
                  fmt(r["with_names"]["wer"], r["with_names"]["ci95"]),
                  fmt(r["without_names"]["wer"], r["without_names"]["ci95"])] for s, r in out[test_set].items()]
