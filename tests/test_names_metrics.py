@@ -97,3 +97,14 @@ def test_ner_interval_resamples_utterances():
     assert ne.ner == 50.0
     assert ne.ci95(4000) == (0.0, 100.0)
     assert NameErrors(0, 0, 0, 0, {}, {}).ci95() == (0.0, 0.0)
+
+
+def test_a_set_without_names_says_so():
+    from lightrnn_asr.evaluation.report import names_report
+
+    refs = {"s": {"a": "the end".split()}, "t": {"b": "elinor left".split()}}
+    hyps = {"s": {"first": {"a": "the end".split()}}, "t": {"first": {"b": "elena left".split()}}}
+    md, data = names_report(refs, hyps, {"elinor"}, replications=50)
+    assert "### s: names\n\nNo word of the names list occurs" in md
+    assert "| first | 100.00 [100.0, 100.0] | 1/1 |" in md
+    assert data["t"]["first"]["name_errors"] == 1 and data["s"]["first"]["name_tokens"] == 0
