@@ -96,7 +96,7 @@ if run_stage 6; then
           --lr 3e-3 --threads 2 --rounds 100 --patience 2 --time-budget $lm_budget"
   declare -A opts=(
     [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --solver alternating"
-    [adaptive]="--model-type adaptive --embed-dim 400 --hidden-dim 400 --num-layers 1 --dropout 0.3"
+    [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1"
     [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1")
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
