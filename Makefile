@@ -1,5 +1,5 @@
 # Two entry points on a fresh machine (each does its own set-up):
-#   make demo   train a LightRNN and a full-softmax LSTM on real text, rescore real N-best lists, print WER
+#   make demo   train a LightRNN and two LSTMs (adaptive, full softmax) for the same time on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
 # and the studies that build on the demo's outputs (names added after training, N-best versus lattice
 # rescoring, the k2 adapter on first-pass lattices; builds the k2 environment below):
