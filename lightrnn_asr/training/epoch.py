@@ -54,6 +54,8 @@ class EpochResult:
 def _time_is_up(deadline: float | None, device: torch.device, ctx: DistContext) -> bool:
     if deadline is None:
         return False
+    if not ctx.enabled:  # one process: no device tensor, no sync
+        return time.perf_counter() > deadline
     flag = torch.tensor([float(time.perf_counter() > deadline)], device=device)
     return bool(all_reduce_sum(flag, ctx).item() > 0)  # any rank out of time: all stop
 
