@@ -10,15 +10,18 @@ Systems (each tuned on the set's dev half with ``tune_scales``, WER on the test 
 LightRNN and the first-pass trigram as the first-pass term):
     ``1000-best``: read the lattices, the distinct 1000-best by kaldifst ranked with the trigram
         (the recipe's ``nbest_from_lattices.py``), then ``score_nbest`` (prefix-shared scoring);
-    ``lattice, batch K``: read the lattices, ``rescore_lattices`` with ``lattice_batch=K`` (trigram
-        histories, 4 per lattice state), its 100-best.
+    ``lattice, batch K, H histories, global beam G``: read the lattices, ``rescore_lattices`` with
+        ``lattice_batch=K`` (trigram histories, at most H per lattice state, Xu et al.'s global beam
+        G nats, with the scales tuned for the 1000-best system), its 100-best.
 Seconds are per utterance over dev + test, with the reading and extraction counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import json
 import math
 import platform
 import sys
@@ -67,16 +70,35 @@ def lattice_system(paths, ck, fp_lm, cfg):
     return rescore_lattices(lats, ck.model, ck.vocab, cfg, n=100, fp_lm=fp_lm)
 
 
+def table(files: list[Path]) -> str:
+    """Markdown table of result files: one row per set and system, in file order."""
+    rows = [json.loads(line) for f in files for line in open(f) if line.strip()]
+    out = ["| set | system | s/utt (dev + test, all included) | test WER % (95% CI) | dev WER % | hypotheses/utt |",
+           "|---|---|---|---|---|---|"]
+    for r in rows:
+        name = r["system"] if r["system"] == "1000-best" or "histories" in r["system"] else \
+            f"{r['system']}, 4 histories, global beam inf"
+        out.append(f"| {r['set']} | {name} | {r['seconds_per_utt']:.3f} | {r['test_wer']:.2f} "
+                   f"({r['test_ci95'][0]:.1f}-{r['test_ci95'][1]:.1f}) | {r['dev_wer']:.2f} | {r['hyps_per_utt']:.0f} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", type=Path, default=Path("recipes/pocketsphinx"))
     ap.add_argument("--model", type=Path, default=None, help="default: RECIPE/exp/lm/lightrnn/best.pt")
     ap.add_argument("--sets", nargs="+", default=["synthetic", "asterisk"])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--max-histories", type=int, nargs="+", default=[4], help="lattice systems: histories per state")
+    ap.add_argument("--global-beams", type=float, nargs="+", default=[math.inf], help="lattice systems: nats")
+    ap.add_argument("--no-nbest", action="store_true", help="skip the 1000-best system (pruning scales: lm 1)")
     ap.add_argument("--max-utts", type=int, default=None, help="first N utterances of each half (quick runs)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--table", nargs="+", type=Path, help="print the Markdown table of these JSON-lines files")
     args = ap.parse_args()
+    if args.table:
+        return print(table(args.table))
     torch.set_num_threads(args.threads)
     ck = load_checkpoint(args.model or args.recipe / "exp" / "lm" / "lightrnn" / "best.pt")
     ngram, sentence, fp_lm = ngram_fns(args.recipe)
@@ -89,18 +111,21 @@ def main() -> None:
             refs[split] = {u: w for u, w in read_text(args.recipe / "data" / f"{s}_{split}" / "text").items() if u in ids}
         n_utts = sum(len(p) for p in paths.values())
         prune_scales = None
-        systems = [("1000-best", None)] + [(f"lattice, batch {k}", k) for k in args.batches]
-        for name, k in systems:
+        systems = [] if args.no_nbest else [("1000-best", None, None, None)]
+        systems += [(f"lattice, batch {k}, {h} histories, global beam {g:g}", k, h, g)
+                    for k in args.batches for h in args.max_histories for g in args.global_beams]
+        for name, k, h, g in systems:
             t0 = time.perf_counter()
             if k is None:
                 scored = {sp: nbest_system(paths[sp], ck, ngram, sentence, 1000) for sp in paths}
             else:
-                cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=prune_scales or Scales(lm_scale=1.0),
-                                           lattice_batch=k)
+                cfg = LatticeRescoreConfig(ngram_order=3, max_histories=h, global_beam=g,
+                                           scales=prune_scales or Scales(lm_scale=1.0), lattice_batch=k)
                 scored = {sp: lattice_system(paths[sp], ck, fp_lm, cfg) for sp in paths}
             secs = time.perf_counter() - t0
             tuned = tune_scales(scored["dev"], refs["dev"])
-            prune_scales = prune_scales or tuned.scales
+            if k is None:
+                prune_scales = tuned.scales
             hyp = one_best(scored["test"], tuned.scales)
             w = compute_wer(refs["test"], hyp)
             ci = bootstrap_ci(refs["test"], hyp, replications=1000)
@@ -110,7 +135,8 @@ def main() -> None:
                   "test_wer": w.wer, "test_ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
                   "dev_wer": tuned.best_wer, "model": str(args.model or "exp/lm/lightrnn/best.pt"),
                   "hyps_per_utt": float(np.mean([len(x.words) for x in scored["test"].values()])),
-                  "max_histories": None if k is None else 4, "global_beam": None if k is None else math.inf},
+                  "max_histories": h, "global_beam": g, "pruning_scales": None if k is None else
+                  dataclasses.asdict(cfg.scales), "scales": dataclasses.asdict(tuned.scales)},
                  args.out)
 
 

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -138,3 +140,60 @@ def test_fitted_rows_beat_free_cells_on_new_sentences_and_leave_trained_weights(
             assert torch.equal(new[k], v)
     unseen = [s.split() for s in toy_sentences(200, 9) if "dog" in s.split()][:20]
     assert sentence_logprob(model, vocab, unseen) > sentence_logprob(free[0], free[1], unseen) + 1.0
+
+
+def test_copy_row_words_score_as_their_like_word_times_share_over_k(trained):
+    """like_placement="copy-row": each new word reads exactly as its like-word and is predicted with
+    P(like | h) * share / k in every context (k: new words like that word), in the grown model."""
+    _, ck, _ = trained
+    like_word = next(w for w in ("cat", "ball", "bird") if w in ck.vocab)
+    new = ["dog", "puppy", "kitten"]
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, new, like={w: like_word for w in new},
+                                                like_placement="copy-row", share=0.5)
+    assert table.n_rows == ck.table.n_rows + len(new)  # one row per copied word
+    assert [p.method for p in placements] == ["copy-row"] * 3
+    assert {int(table.col[vocab.id(w)]) for w in new} == {int(ck.table.col[ck.vocab.id(like_word)])}
+    ids = [vocab.id(w) for w in [like_word, *new]]
+    for ctx in (["the", "cat", "sees", "the"], ["a", "bird", "calls", "her"], ["the"]):
+        # each candidate as the word after the context
+        inputs, targets, _ = make_batch([torch.tensor(vocab.encode(ctx + [vocab.words[i]])) for i in ids], 0, 1)
+        with torch.no_grad():
+            lp = model.token_logprobs(inputs, targets)[:, len(ctx)]
+        for j in range(1, len(ids)):
+            assert float(lp[j] - lp[0]) == pytest.approx(math.log(0.5 / 3), abs=1e-4)
+    # read as input, a copied word predicts exactly what its like-word predicts
+    after = [[like_word, "sees", "the"], ["dog", "sees", "the"]]
+    inputs, targets, mask = make_batch([torch.tensor(vocab.encode(s)) for s in after], 0, 1)
+    with torch.no_grad():
+        tok = model.token_logprobs(inputs, targets)
+    assert torch.allclose(tok[0, 1:], tok[1, 1:], atol=1e-5)
+    # the old words lose at most log(1 + share) nats a token (the copies' rows take share * P_row)
+    others = [s.split() for s in ["the cat sees the ball today", "a bird calls her sister"]]
+    inputs, targets, mask = make_batch([torch.tensor(ck.vocab.encode(s)) for s in others], 0, 1)
+    with torch.no_grad():
+        before = ck.model.token_logprobs(inputs, targets)
+        after_lp = model.token_logprobs(inputs, targets)
+    m = mask.bool()
+    assert (after_lp <= before + 1e-5)[m].all() and (after_lp >= before - math.log(1.5) - 1e-5)[m].all()
+    assert (after_lp < before - 1e-4)[m].any()
+
+
+def test_copy_row_is_refused_with_a_bad_share(trained):
+    _, ck, _ = trained
+    with pytest.raises(ValueError, match="share"):
+        add_words(ck.model, ck.vocab, ck.table, ["dog"], like_placement="copy-row", share=0.0)
+    with pytest.raises(ValueError, match="like_placement"):
+        add_words(ck.model, ck.vocab, ck.table, ["dog"], like_placement="nearby")
+
+
+def test_add_words_command_copy_row(trained, tmp_path):
+    d, ck, _ = trained
+    like = next(w for w in ("cat", "ball", "bird") if w in ck.vocab)
+    (tmp_path / "names.txt").write_text(f"fido {like}\nrex {like}\n")
+    result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
+                                       str(tmp_path / "names.txt"), "--like-placement", "copy-row",
+                                       "--out", str(tmp_path / "new.pt")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("copy-row: copy of") == 2 and "1 of 2" in result.output
+    new = load_checkpoint(tmp_path / "new.pt")
+    assert new.table.n_rows == ck.table.n_rows + 2 and new.vocab.words[-2:] == ["fido", "rex"]

@@ -187,14 +187,22 @@ main.add_command(train_cmd, "train")
 @click.option("--background", type=click.Path(exists=True, dir_okay=False),
               help="Sentences of the target domain without the new words (e.g. some training text): "
                    "fitted with the examples so that the new rows take only the mass the words deserve.")
+@click.option("--like-placement", type=click.Choice(["free", "copy-row"]), default="free", show_default=True,
+              help="Words without examples: 'free' takes a free cell near the LIKE_WORD (default <unk>); "
+                   "'copy-row' gives each word a copy of its LIKE_WORD's row, so it is predicted as "
+                   "P(LIKE_WORD | h) * share / k (k: new words like that word); one row per word.")
+@click.option("--share", type=float, default=1.0, show_default=True,
+              help="With --like-placement copy-row: the mass the new words like one word take together, "
+                   "relative to that word's.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @friendly
-def add_words_cmd(model_path, words_path, examples, fit_steps, background, out_path) -> None:
+def add_words_cmd(model_path, words_path, examples, fit_steps, background, like_placement, share, out_path) -> None:
     """Add words (names, places) to a trained LightRNN without retraining it.
 
     Existing words keep their cells and weights. With --examples, the new words get rows of their
     own fitted to the examples (or, with --fit-steps 0, the free cells of least loss on them);
-    without, free cells chosen by the fallback rule. See lightrnn_asr.training.openvocab.
+    without, free cells chosen by the fallback rule, or with --like-placement copy-row copies of
+    their like-words' rows. See lightrnn_asr.training.openvocab.
     """
     ck = load_checkpoint(model_path, expect_type="lightrnn")
     if ck.model.compression is not None:
@@ -204,7 +212,8 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, out_p
     sentences = list(read_sentences(examples)) if examples else None
     model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
                                                 fit_steps=fit_steps,
-                                                background=list(read_sentences(background)) if background else None)
+                                                background=list(read_sentences(background)) if background else None,
+                                                like_placement=like_placement, share=share)
     save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
     for p in placements:
         click.echo(f"{p.word}\trow {p.row}\tcol {p.col}\t{p.method}: {p.detail}")

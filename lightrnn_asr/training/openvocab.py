@@ -19,6 +19,17 @@ C columns, empty cells included). What matters is *which* cell:
   the largest column-head bias; failing that, a free cell in that word's
   column; failing that, any free cell.
 
+With ``like_placement="copy-row"`` a word without examples instead gets a new
+row that is a copy of its like-word's row (input row vector, row-head weight,
+and row-head bias lowered by ``log(k / share)``, ``k`` the number of new words
+like that word), at the like-word's column. It then reads exactly as its
+like-word does and is predicted with ``P(like | h) * share / k`` (the class-based
+LM's ``P(class | h) P(word | class)`` with the like-word as the class, Brown et
+al. 1992), whatever the like-word's row holds. The copies take ``share *
+P_row(like's row | h)`` from the other words (their probabilities shrink by
+``1 / (1 + share * P_row)`` at most): one row per new word, so this is for
+contact lists (hundreds to thousands of words), not for a second vocabulary.
+
 With ``fit_steps > 0`` the words that have examples instead go to rows of
 their own whose three vectors are fitted to the examples (optionally with
 background sentences) while every trained weight stays frozen; see
@@ -33,6 +44,7 @@ rows' share is reported by :func:`add_words`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -111,6 +123,8 @@ def add_words(
     fit_steps: int = 0,
     lr: float = 0.01,
     background: Sequence[Sequence[str]] | None = None,
+    like_placement: str = "free",
+    share: float = 1.0,
 ) -> tuple[LightRNN, Vocabulary, WordTable, list[Placement]]:
     """Give new words cells of a trained LightRNN, keeping every existing word's cell and all weights.
 
@@ -133,6 +147,11 @@ def add_words(
             (e.g. a sample of the training text), added to the fitted loss so
             that the new rows take the share of the mass the new words have
             in that domain, not the share they have in the examples.
+        like_placement: for words without examples: ``"free"`` (a free cell
+            near the like-word, see the module docstring) or ``"copy-row"``
+            (a copy of the like-word's row of their own, at its column).
+        share: ``"copy-row"``: the mass the new words like one word take
+            together, relative to that word's (``P(like | h) * share``).
 
     Returns:
         ``(model, vocab, table, placements)``: a new model (same weights, rows
@@ -141,20 +160,33 @@ def add_words(
 
     Raises:
         ValueError: for a word already in the vocabulary, a duplicate or empty
-            word, or a ``like`` word that is not in the vocabulary.
+            word, a ``like`` word that is not in the vocabulary, an unknown
+            ``like_placement`` or a ``share`` that is not positive.
     """
     like = dict(like or {})
     _check_new_words(vocab, words, like)
+    if like_placement not in ("free", "copy-row"):
+        raise ValueError(f"like_placement must be 'free' or 'copy-row', got {like_placement!r}")
+    if not share > 0:
+        raise ValueError(f"share must be > 0, got {share}")
     v_old, n_new = len(vocab), len(words)
     new_vocab = Vocabulary(list(vocab.words) + list(words), list(vocab.counts) + [0] * n_new)
     encoded: list[list[int]] = [new_vocab.encode(s) for s in examples] if examples else []
     occurrences = {v_old + i: [s for s in encoded if v_old + i in s] for i in range(n_new)}
     fitted = [i for i in range(n_new) if fit_steps > 0 and occurrences[v_old + i]]
-    g = _Growth.of(model, vocab, table, n_new, len(fitted))
+    copied = [i for i in range(n_new) if like_placement == "copy-row" and not occurrences[v_old + i]]
+    g = _Growth.of(model, vocab, table, n_new, len(fitted), len(copied))
     n_occ = {wid: sum(s.count(wid) for s in sents) for wid, sents in occurrences.items()}
-    fit_set = set(fitted)
+    fit_set, copy_set = set(fitted), set(copied)
     placements: dict[int, Placement] = {}
-    for i in sorted((i for i in range(n_new) if i not in fit_set), key=lambda i: -n_occ[v_old + i]):
+    if copied:
+        likes = [like.get(words[i], "<unk>") for i in copied]
+        group = {w: likes.count(w) for w in set(likes)}
+        for j, (i, ref) in enumerate(zip(copied, likes)):
+            r, c = g.copy_row(g.first_copy_row + j, ref, vocab, math.log(share / group[ref]), v_old + i)
+            g.take(v_old + i, r, c)
+            placements[i] = Placement(words[i], r, c, "copy-row", f"copy of {ref!r}'s row, 1 of {group[ref]}")
+    for i in sorted((i for i in range(n_new) if i not in fit_set | copy_set), key=lambda i: -n_occ[v_old + i]):
         wid = v_old + i
         if occurrences[wid]:
             r, c, detail = g.best_free_cell(occurrences[wid], wid, vocab, max_tokens)
@@ -205,16 +237,20 @@ class _Growth:
     n_rows: int
     n_cols: int
     first_fit_row: int
+    first_copy_row: int
 
     @classmethod
-    def of(cls, model: LightRNN, vocab: Vocabulary, table: WordTable, n_new: int, n_fitted: int) -> "_Growth":
+    def of(cls, model: LightRNN, vocab: Vocabulary, table: WordTable, n_new: int, n_fitted: int,
+           n_copied: int = 0) -> "_Growth":
         v_old, n_cols = len(vocab), table.n_cols
-        n_rows = max(table.n_rows, -(-(v_old + n_new - n_fitted) // n_cols))
+        n_rows = max(table.n_rows, -(-(v_old + n_new - n_fitted - n_copied) // n_cols))
         first_fit_row = n_rows
         n_rows += -(-n_fitted // n_cols)
+        first_copy_row = n_rows
+        n_rows += n_copied  # one row per copied word
         grown = _grown(model, n_rows, v_old + n_new)
         occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
-        occupied[first_fit_row * n_cols :] = True  # the fitted rows hold only the fitted words
+        occupied[first_fit_row * n_cols :] = True  # the fitted and copied rows hold only their own words
         old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
         occupied[old_cells] = True
         unk_cell = int(old_cells[vocab.unk_id])
@@ -224,7 +260,7 @@ class _Growth:
         if grown.config.word_bias:  # only the old words hold cells until the new ones are placed
             grown.cell_word.fill_(v_old + n_new)
             grown.cell_word[old_cells.to(grown.cell_word.device)] = torch.arange(v_old, device=grown.cell_word.device)
-        return cls(grown, cells, occupied, old_cells, n_rows, n_cols, first_fit_row)
+        return cls(grown, cells, occupied, old_cells, n_rows, n_cols, first_fit_row, first_copy_row)
 
     def free(self) -> torch.Tensor:
         return ~self.occupied.view(self.n_rows, self.n_cols)
@@ -248,6 +284,19 @@ class _Growth:
         col_loss[~free[r]] = float("inf")
         c = int(col_loss.argmin())
         return r, c, f"NLL {float(row_loss[r] + col_loss[c]):.2f} nats"
+
+    @torch.no_grad()
+    def copy_row(self, r: int, ref: str, vocab: Vocabulary, log_share: float, wid: int) -> tuple[int, int]:
+        """Make row ``r`` a copy of ``ref``'s row with its row-head bias shifted by ``log_share`` (and give
+        word ``wid`` ``ref``'s word bias); the cell of the copy at ``ref``'s column, ``(r, col)``."""
+        m = self.model
+        r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
+        m.row_embed.weight[r] = m.row_embed.weight[r0]
+        m.row_head.weight[r] = m.row_head.weight[r0]
+        m.row_head.bias[r] = m.row_head.bias[r0] + log_share
+        if m.config.word_bias:
+            m.word_bias[wid] = m.word_bias[vocab.id(ref)]
+        return r, c0
 
     def like_cell(self, ref: str, vocab: Vocabulary) -> tuple[int, int, str]:
         """The fallback: a free cell in the row of ``ref``, else in its column, else anywhere; within

@@ -33,6 +33,16 @@ exp=exp
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
+# LM training (stages 6 and 11): the same text, batches and time for every model; each at the
+# settings that did best in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training:
+# an ablation on real text"); every model trains until its validation perplexity stops improving
+# or its time is spent.
+common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40
+        --lr 3e-3 --threads 2 --rounds 100 --patience 2 --time-budget $lm_budget"
+declare -A opts=(
+  [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --solver alternating"
+  [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1"
+  [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1")
 
 if run_stage 0; then
   log 0 "system packages (Debian) and text packages (Debian/PyPI)"
@@ -89,15 +99,6 @@ fi
 
 if run_stage 6; then
   log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax), $lm_budget s each"
-  # Same text, vocabulary, batches and training time for the three; each at the settings that did best
-  # in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training: an ablation on real text").
-  # Every model trains until its validation perplexity stops improving or its time is spent.
-  common="--train-text $data/lm/train.txt --valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40
-          --lr 3e-3 --threads 2 --rounds 100 --patience 2 --time-budget $lm_budget"
-  declare -A opts=(
-    [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --solver alternating"
-    [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1"
-    [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1")
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
     python -c "
@@ -106,7 +107,8 @@ from lightrnn_asr.text.vocabulary import write_vocab
 write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
   fi
   for m in lightrnn adaptive lstm; do
-    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$m]} --vocab $exp/lm/vocab.txt \
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$m]} --train-text $data/lm/train.txt \
+      --vocab $exp/lm/vocab.txt \
       --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
   done
 fi
@@ -154,4 +156,32 @@ if run_stage 10; then
   else
     log 10 "skipped: no ../../.venv-k2 (run 'make test-k2' in the repository root first)"
   fi
+fi
+
+if run_stage 11; then
+  log 11 "names: a name-rich synthetic set decoded; the LightRNN with its names added in several ways, and retrained"
+  [ -f $data/names/.done ] || { python local/prepare_names.py --download $dl --data $data --vocab $exp/lm/vocab.txt \
+    && touch $data/names/.done; }
+  for split in dev test; do
+    d=$exp/decode/names_$split
+    [ -f $d/.done ] || { python local/decode.py --cuts $data/names/manifests/names_${split}_cuts.jsonl.gz --out $d \
+      --nj $nj && touch $d/.done; }
+    [ -f $d/nbest.txt ] || python local/nbest_from_lattices.py $d/lattices/*.slf -n $nbest --out $d/nbest.txt
+  done
+  # the upper bound: a LightRNN trained like stage 6's with the names in its vocabulary and the examples in its text
+  r=$exp/names/lm_retrained
+  if [ ! -f $r/.done ]; then
+    mkdir -p $r
+    cat $data/lm/train.txt $data/names/examples.txt > $exp/names/train.txt
+    python -c "
+from collections import Counter
+from lightrnn_asr.text.vocabulary import Vocabulary, read_vocab, write_vocab
+v = read_vocab('$exp/lm/vocab.txt')
+names = [line.split()[0] for line in open('$data/names/words.txt', encoding='utf-8')]
+n = Counter(w for line in open('$data/names/examples.txt', encoding='utf-8') for w in line.split())
+write_vocab('$exp/names/vocab.txt', Vocabulary(list(v.words) + names, list(v.counts) + [n[w] for w in names]))"
+    lightrnn-asr train $common ${opts[lightrnn]} --train-text $exp/names/train.txt --vocab $exp/names/vocab.txt \
+      --out-dir $r --resume && touch $r/.done
+  fi
+  python local/names_eval.py --data $data --exp $exp --out $exp/report
 fi
