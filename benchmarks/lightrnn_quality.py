@@ -38,6 +38,7 @@ BASE = {"--model-type": "lightrnn", "--recurrence": "word-sum", "--embed-dim": "
         "--max-tokens": "3000", "--max-len": "40", "--solver": "alternating", "--patience": "2",
         "--keep-optimizer": None}  # explicit: train's defaults have since become what won here
 
+WORD_LIST = "/usr/share/dict/american-english-huge"
 #: name -> (group, what differs from BASE; a value None is a flag)
 RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn": ("LightRNN", {}),
@@ -66,6 +67,10 @@ RUNS: dict[str, tuple[str, dict]] = {
     "adaptive-h400-dropout0.3": ("LSTM baselines", {"--model-type": "adaptive", "--embed-dim": "400",
                                                     "--hidden-dim": "400", "--dropout": "0.3"}),
     "lstm": ("LSTM baselines", {"--model-type": "lstm"}),
+    # |V| = the text's vocabulary plus every word of Debian's wamerican-huge list (~340K more words, most
+    # never in the text): where a factorised output layer should pay (``apt-get install wamerican-huge``)
+    "lightrnn-wordlist": ("vocabulary size", {"--word-list": WORD_LIST}),
+    "adaptive-wordlist": ("vocabulary size", {"--model-type": "adaptive", "--word-list": WORD_LIST}),
     "lstm-dropout0.3": ("LSTM baselines", {"--model-type": "lstm", "--dropout": "0.3"}),
 }
 #: What a plain run does, longest first (the full softmax gets a longer budget: at 0.15x the LightRNN's

@@ -108,3 +108,18 @@ def test_a_set_without_names_says_so():
     assert "### s: names\n\nNo word of the names list occurs" in md
     assert "| first | 100.00 [100.0, 100.0] | 1/1 |" in md
     assert data["t"]["first"]["name_errors"] == 1 and data["s"]["first"]["name_tokens"] == 0
+
+
+def test_paired_probability_of_fewer_name_errors():
+    from lightrnn_asr.evaluation.names import p_fewer_name_errors
+
+    refs = {f"u{i}": ["call", f"name{i}", "now"] for i in range(40)}
+    names = {f"name{i}" for i in range(40)}
+    worse = {u: ["call", "x", "now"] if i % 2 else r for i, (u, r) in enumerate(refs.items())}  # 20 errors
+    better = {u: ["call", "x", "now"] if i % 10 == 1 else r for i, (u, r) in enumerate(refs.items())}  # 4, a subset
+    assert p_fewer_name_errors(refs, worse, better, names, 2000) > 0.99
+    assert p_fewer_name_errors(refs, better, worse, names, 2000) < 0.01
+    assert p_fewer_name_errors(refs, worse, worse, names, 2000) == pytest.approx(0.5)
+    # one utterance apart out of 40: far from certain
+    one_off = dict(worse, u0=["call", "x", "now"])
+    assert 0.5 < p_fewer_name_errors(refs, one_off, worse, names, 2000) < 0.95

@@ -189,11 +189,11 @@ def test_copy_row_is_refused_with_a_bad_share(trained):
 def test_add_words_command_copy_row(trained, tmp_path):
     d, ck, _ = trained
     like = next(w for w in ("cat", "ball", "bird") if w in ck.vocab)
-    (tmp_path / "names.txt").write_text(f"fido {like}\nrex {like}\n")
+    (tmp_path / "names.txt").write_text("fido\nrex\n")  # one like-word for all: --like
     result = CliRunner().invoke(main, ["add-words", "--model", str(d / "exp" / "best.pt"), "--words",
-                                       str(tmp_path / "names.txt"), "--like-placement", "copy-row",
+                                       str(tmp_path / "names.txt"), "--like", like, "--like-placement", "copy-row",
                                        "--out", str(tmp_path / "new.pt")])
     assert result.exit_code == 0, result.output
-    assert result.output.count("copy-row: copy of") == 2 and "1 of 2" in result.output
+    assert result.output.count(f"copy-row: copy of '{like}'") == 2 and "1 of 2" in result.output
     new = load_checkpoint(tmp_path / "new.pt")
     assert new.table.n_rows == ck.table.n_rows + 2 and new.vocab.words[-2:] == ["fido", "rex"]

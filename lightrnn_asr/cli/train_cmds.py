@@ -187,6 +187,8 @@ main.add_command(train_cmd, "train")
 @click.option("--background", type=click.Path(exists=True, dir_okay=False),
               help="Sentences of the target domain without the new words (e.g. some training text): "
                    "fitted with the examples so that the new rows take only the mass the words deserve.")
+@click.option("--like", "default_like", metavar="WORD",
+              help="The like-word of every new word whose line names none (default: <unk>).")
 @click.option("--like-placement", type=click.Choice(["free", "copy-row"]), default="free", show_default=True,
               help="Words without examples: 'free' takes a free cell near the LIKE_WORD (default <unk>); "
                    "'copy-row' gives each word a copy of its LIKE_WORD's row, so it is predicted as "
@@ -196,7 +198,8 @@ main.add_command(train_cmd, "train")
                    "relative to that word's.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @friendly
-def add_words_cmd(model_path, words_path, examples, fit_steps, background, like_placement, share, out_path) -> None:
+def add_words_cmd(model_path, words_path, examples, fit_steps, background, default_like, like_placement, share,
+                  out_path) -> None:
     """Add words (names, places) to a trained LightRNN without retraining it.
 
     Existing words keep their cells and weights. With --examples, the new words get rows of their
@@ -209,6 +212,8 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, like_
         raise click.ClickException(f"{model_path}: a compressed model ({ck.model.compression.name}) cannot be "
                                    "extended; add the words to the float model, then compress it")
     words, like = read_new_words(words_path)
+    if default_like:
+        like = {w: like.get(w, default_like) for w in words}
     sentences = list(read_sentences(examples)) if examples else None
     model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
                                                 fit_steps=fit_steps,

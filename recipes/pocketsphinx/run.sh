@@ -5,6 +5,7 @@
 # scales tuned on dev, WER on test.
 #
 # Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--lm-budget SECONDS]
+# Stages: 0-7 the demo (make demo), 8-11 the studies built on it (make demo-extended).
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
 

@@ -17,7 +17,8 @@ test; N-best lists of the name-rich set from ``prepare_names.py``):
                                    in its vocabulary and the example sentences in its text
                                    (``exp/names/lm_retrained``, run.sh stage 11).
 
-Each system alone and with the first-pass trigram. Reported: WER and name error rate
+Each system alone and with the first-pass trigram on the N-best lists, and with the trigram by
+pruned lattice rescoring of the same lattices (``--max-histories`` per state). Reported: WER and name error rate
 (``lightrnn_asr.evaluation.names``) on the name-rich test, each with a bootstrap 95% interval, and
 the name error rate of the N-best oracle (the hypothesis with fewest name errors: what rescoring
 can reach); the WER of the same system on the demo's synthetic test (scales tuned on its dev), on
@@ -41,12 +42,16 @@ from pathlib import Path
 import torch
 
 from lightrnn_asr import add_words, compute_wer, load_checkpoint, one_best, read_nbest, read_sentences, read_text, score_nbest, tune_scales
-from lightrnn_asr.evaluation.names import name_errors, name_report
+from lightrnn_asr.evaluation.names import name_errors, name_report, p_fewer_name_errors
 from lightrnn_asr.evaluation.report import markdown_table
 from lightrnn_asr.evaluation.wer import bootstrap_ci
+from lightrnn_asr.formats.lattice import read_htk
+from lightrnn_asr.lm.checkpoint import save_checkpoint
+from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
+from lightrnn_asr.scoring.nbest import Scales
 
 HERE = Path(__file__).parent
-OOV_PENALTIES = (0.0, -2.0, -4.0, -6.0, -8.0, -10.0, -14.0)
+OOV_PENALTIES = (0.0, -2.0, -4.0, -6.0, -8.0, -10.0, -14.0, -20.0, -30.0)
 
 
 def read_classes(path: Path) -> dict[str, str]:
@@ -94,6 +99,8 @@ def main() -> None:
     ap.add_argument("--fit-steps", type=int, default=100)
     ap.add_argument("--replications", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-lattices", dest="lattices", action="store_false", help="N-best rescoring only")
+    ap.add_argument("--max-histories", type=int, default=2, help="lattice rescoring: histories per lattice state")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -107,15 +114,23 @@ def main() -> None:
     like = {w: like_of[c] for w, c in classes.items()}
 
     models, seconds = {"names as `<unk>`": (base.model, base.vocab)}, {}
+    cache = args.exp / "names"  # the extended models, kept for a rerun and for the user to try
+    cache.mkdir(parents=True, exist_ok=True)
     variants = {"add-words, no examples": {},
                 "add-words, like a known name of the class": {"like": like},
                 "add-words, like a known name, copied rows": {"like": like, "like_placement": "copy-row"},
                 "add-words, examples (fitted rows + background)": {"examples": examples, "fit_steps": args.fit_steps,
                                                                     "background": background}}
     for label, kw in variants.items():
-        t0 = time.perf_counter()
-        model, vocab, _, _ = add_words(base.model, base.vocab, base.table, names, **kw)
-        seconds[label] = time.perf_counter() - t0
+        path = cache / ("lm_" + "".join(c if c.isalnum() else "_" for c in label.split("(")[0].strip()) + ".pt")
+        if path.exists():
+            ck = load_checkpoint(path)
+            model, vocab, seconds[label] = ck.model, ck.vocab, ck.train_state["add_words_seconds"]
+        else:
+            t0 = time.perf_counter()
+            model, vocab, table, _ = add_words(base.model, base.vocab, base.table, names, **kw)
+            seconds[label] = time.perf_counter() - t0
+            save_checkpoint(path, model, vocab, table, {"added_words": names, "add_words_seconds": seconds[label]})
         models[label] = (model, vocab)
     retrained = args.exp / "names" / "lm_retrained" / "best.pt"
     if retrained.exists():
@@ -158,7 +173,10 @@ def main() -> None:
         else:
             cells += ["", ""]
         results["systems"][label] = row
+        hyps[label] = hyp
         return cells + [str(extra.get("oov_penalty", ""))]
+
+    hyps: dict[str, dict] = {}
 
     first = read_text(args.exp / "decode" / "names_test" / "text")
     rows = [record("first pass (pocketsphinx 1-best)", first, {},
@@ -185,13 +203,50 @@ def main() -> None:
             other = one_best(with_penalty(other_test, op), oscales)
             rows.append(record(label + suffix, hyp, {"oov_penalty": p, "dev_wer": dev_wer,
                                                      "scales": dataclasses.asdict(scales)}, other))
+    # lattice rescoring, LM + trigram (what is deployed), for every model: the trigram's histories, at most
+    # --max-histories per lattice state, pruned with the scales tuned on the N-best lists
+    if args.lattices:
+        from nbest_from_lattices import load_ngram
+
+        ngram, order = load_ngram()
+
+        def fp_lm(history, word):
+            return ngram(word, *reversed(history[len(history) - order + 1 :]))
+
+        lattice_paths = {s: sorted((args.exp / "decode" / f"names_{s}" / "lattices").glob("*.slf")) for s in refs}
+        for label, (model, vocab) in models.items():
+            nb = results["systems"][label + " + trigram"]
+            cfg = LatticeRescoreConfig(ngram_order=order, max_histories=args.max_histories,
+                                       scales=Scales(**nb["scales"]), oov_penalty=nb["oov_penalty"])
+            t0 = time.perf_counter()
+            scored = {s: rescore_lattices(((p.name.split(".")[0], read_htk(p)) for p in paths), model, vocab, cfg,
+                                          fp_lm=fp_lm) for s, paths in lattice_paths.items()}
+            secs = time.perf_counter() - t0
+            t = tune_scales(scored["dev"], refs["dev"])
+            rows.append(record(label + " + trigram, lattice", one_best(scored["test"], t.scales),
+                               {"oov_penalty": nb["oov_penalty"], "dev_wer": t.best_wer,
+                                "scales": dataclasses.asdict(t.scales), "seconds_per_utt":
+                                secs / sum(len(p) for p in lattice_paths.values())}))
+            results["systems"][label + " + trigram, lattice"]["max_histories"] = args.max_histories
+    # paired bootstrap: fewer name errors than the same kind of system with the names as <unk>?
+    for row in rows:
+        label = row[0]
+        kind = next((k for k in (" + trigram, lattice", " + trigram") if label.endswith(k)), "")
+        base_label = "names as `<unk>`" + kind
+        if label.removesuffix(kind) in models:
+            p = p_fewer_name_errors(refs["test"], hyps[base_label], hyps[label], name_set, args.replications)
+            results["systems"][label]["p_fewer_name_errors_than_unk"] = p
+            row.insert(3, "" if label == base_label else f"{p:.3f}")
+        else:
+            row.insert(3, "")
     n_tokens = results["systems"]["first pass (pocketsphinx 1-best)"]["name_tokens"]
     report = (
         f"{len(names)} names added ({len(examples)} example sentences for the fitted variant; classes' "
         f"exemplars {like_of}); {len(refs['test'])} test utterances, {n_tokens} name tokens. "
         "Scales and OOV penalty tuned on dev for every system; 95% bootstrap intervals in brackets.\n\n"
-        + markdown_table(["system", "WER %", "name error rate %", "synthetic test: WER %, utterances without "
-                          "an added name", "with one", "OOV penalty (nats)"], rows)
+        + markdown_table(["system", "WER %", "name error rate %", "P(fewer name errors than `<unk>`)",
+                          "synthetic test: WER %, utterances without an added name", "with one",
+                          "OOV penalty (nats)"], rows)
         + "\n\nadd_words seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()) + "\n")
     (args.out / "names_systems.md").write_text(report, encoding="utf-8")
     (args.out / "names_systems.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
