@@ -87,15 +87,22 @@ def synthetic(wav_dir: Path, heldout_raw: Path, n_dev: int, n_test: int, seed: i
     picked = rng.sample(sorted(set(sentences)), n_dev + n_test)
     out = {}
     for split, sents, voices in (("dev", picked[:n_dev], DEV_VOICES), ("test", picked[n_dev:], TEST_VOICES)):
-        out[split] = []
-        for i, sent in enumerate(sents):
-            voice = voices[i % len(voices)]
-            utt = f"synthetic-{split}-{voice}-{i:04d}"
-            wav = wav_dir / f"{utt}.wav"
-            if not wav.exists():
-                subprocess.run(["flite", "-voice", voice, "-t", sent, "-o", str(wav)], check=True)
-            out[split].append((utt, wav, sent, f"flite-{voice}"))
+        out[split] = synthesize(wav_dir, f"synthetic-{split}", sents, voices)
     return out
+
+
+def synthesize(wav_dir: Path, prefix: str, sentences: list[str], voices: tuple[str, ...]) -> list[tuple]:
+    """flite reads ``sentences``, voices in turn: items ``(utt, wav, text, speaker)``, ids
+    ``{prefix}-{voice}-NNNN``; a wav already there is kept."""
+    items = []
+    for i, sent in enumerate(sentences):
+        voice = voices[i % len(voices)]
+        utt = f"{prefix}-{voice}-{i:04d}"
+        wav = wav_dir / f"{utt}.wav"
+        if not wav.exists():
+            subprocess.run(["flite", "-voice", voice, "-t", sent, "-o", str(wav)], check=True)
+        items.append((utt, wav, sent, f"flite-{voice}"))
+    return items
 
 
 def write_set(name: str, items: list[tuple[str, Path, str, str]] | dict[str, list], data_dir: Path) -> None:

@@ -32,11 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 from pathlib import Path
 
 from pocketsphinx import NGramModel, get_model_path
-from prepare_audio import DEV_VOICES, TEST_VOICES, write_set
+from prepare_audio import DEV_VOICES, TEST_VOICES, synthesize, write_set
 
 from lightrnn_asr.text.normalize import normalize_text, split_sentences
 
@@ -147,13 +146,7 @@ def main() -> None:
     for split, (cont, nov) in parts.items():
         voices = DEV_VOICES if split == "dev" else TEST_VOICES
         for kind, sents in (("contact", cont), ("novel", nov)):
-            for i, sent in enumerate(sents):
-                voice = voices[i % len(voices)]
-                utt = f"names-{split}-{kind}-{voice}-{i:04d}"
-                wav = wav_dir / f"{utt}.wav"
-                if not wav.exists():
-                    subprocess.run(["flite", "-voice", voice, "-t", sent, "-o", str(wav)], check=True)
-                items[split].append((utt, wav, sent, f"flite-{voice}"))
+            items[split] += synthesize(wav_dir, f"names-{split}-{kind}", sents, voices)
     write_set("names", items, out)
 
     # what the user adds: the whole contact list and the novel's names, with example sentences
