@@ -15,9 +15,9 @@ from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
 from lightrnn_asr.text.corpus import encode_corpus, read_sentences
-from lightrnn_asr.text.vocabulary import Vocabulary, read_vocab, read_word_list, write_vocab
+from lightrnn_asr.text.vocabulary import Vocabulary, read_new_words, read_vocab, read_word_list, write_vocab
 from lightrnn_asr.training.loop import TrainConfig, train
-from lightrnn_asr.training.openvocab import add_words, read_new_words
+from lightrnn_asr.training.openvocab import add_words
 from lightrnn_asr.training.reallocation import SOLVERS
 from lightrnn_asr.utils.device import resolve_device
 from lightrnn_asr.utils.distributed import init_distributed, shutdown

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
@@ -17,7 +18,7 @@ import torch
 from lightrnn_asr.text.normalize import normalize_text
 from lightrnn_asr.utils.io import utf8_lines
 
-__all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab", "read_word_list"]
+__all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab", "read_word_list", "read_new_words"]
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIALS = (BOS, EOS, UNK)
@@ -205,3 +206,28 @@ def read_word_list(path) -> tuple[list[str], int]:
         else:
             skipped += 1
     return list(words), skipped
+
+
+def read_new_words(path: str | Path) -> tuple[list[str], dict[str, str]]:
+    """A new-words file for :func:`~lightrnn_asr.training.openvocab.add_words`: ``WORD [LIKE_WORD]`` per line (blank lines skipped).
+
+    Returns:
+        ``(words, like)``: the words in file order and ``{word: like_word}`` where one is given.
+
+    Raises:
+        ValueError: naming file and line for a line of more than two fields or invalid UTF-8, or a
+            file without words.
+    """
+    words, like = [], {}
+    for lineno, line in utf8_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) > 2:
+            raise ValueError(f"{path}:{lineno}: expected WORD [LIKE_WORD], got {' '.join(fields)}")
+        words.append(fields[0])
+        if len(fields) == 2:
+            like[fields[0]] = fields[1]
+    if not words:
+        raise ValueError(f"{path}: no words")
+    return words, like

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -58,9 +57,8 @@ from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.text.corpus import length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
-from lightrnn_asr.utils.io import utf8_lines
 
-__all__ = ["Placement", "add_words", "read_new_words"]
+__all__ = ["Placement", "add_words"]
 
 
 @dataclass
@@ -379,28 +377,3 @@ def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], step
     for p in model.parameters():
         p.requires_grad_(True)
     return float(total) / n
-
-
-def read_new_words(path: str | Path) -> tuple[list[str], dict[str, str]]:
-    """A new-words file for :func:`add_words`: ``WORD [LIKE_WORD]`` per line (blank lines skipped).
-
-    Returns:
-        ``(words, like)``: the words in file order and ``{word: like_word}`` where one is given.
-
-    Raises:
-        ValueError: naming file and line for a line of more than two fields or invalid UTF-8, or a
-            file without words.
-    """
-    words, like = [], {}
-    for lineno, line in utf8_lines(path):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) > 2:
-            raise ValueError(f"{path}:{lineno}: expected WORD [LIKE_WORD], got {' '.join(fields)}")
-        words.append(fields[0])
-        if len(fields) == 2:
-            like[fields[0]] = fields[1]
-    if not words:
-        raise ValueError(f"{path}: no words")
-    return words, like

@@ -183,8 +183,8 @@ def main() -> None:
                    read_text(args.exp / "decode" / "synthetic_test" / "text"))]
     # the N-best oracle for names: per utterance the hypothesis with the fewest name errors, then fewest errors
     oracle = {}
-    for u, hyps in nbest["test"].items():
-        oracle[u] = list(min(hyps, key=lambda h: (name_errors({u: refs["test"][u]}, {u: h.words}, name_set).errors,
+    for u, candidates in nbest["test"].items():
+        oracle[u] = list(min(candidates, key=lambda h: (name_errors({u: refs["test"][u]}, {u: h.words}, name_set).errors,
                                                   compute_wer({u: refs["test"][u]}, {u: h.words}).wer)).words)
     rows.append(record("N-best oracle for names", oracle, {}))
     trigram_dev = score_nbest(None, None, nbest["dev"])
