@@ -2,7 +2,8 @@
 #   make demo   train a LightRNN and two LSTMs (adaptive, full softmax) for the same time on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
 # and the studies that build on the demo's outputs (names added after training, N-best versus lattice
-# rescoring, the k2 adapter on first-pass lattices; builds the k2 environment below):
+# rescoring, the k2 adapter on first-pass lattices, a name-rich set with the ways of adding names;
+# builds the k2 environment below):
 #   make demo-extended
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
 #   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression, distributed, LM-interface and one-step LightRNN tests there
