@@ -169,7 +169,7 @@ if run_stage 11; then
       --nj $nj && touch $d/.done; }
     [ -f $d/nbest.txt ] || python local/nbest_from_lattices.py $d/lattices/*.slf -n $nbest --out $d/nbest.txt
   done
-  # the upper bound: a LightRNN trained like stage 6's with the names in its vocabulary and the examples in its text
+  # the reference: a LightRNN trained like stage 6's with the names in its vocabulary and the examples in its text
   r=$exp/names/lm_retrained
   if [ ! -f $r/.done ]; then
     mkdir -p $r
