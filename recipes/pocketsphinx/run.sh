@@ -14,7 +14,7 @@ stop_stage=100
 nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
-lm_budget=210                   # training seconds per LM (reallocations included)
+lm_budget=180                   # training seconds per LM (reallocations included)
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
