@@ -123,3 +123,63 @@ def test_word_bias_starts_at_log_counts():
     torch.testing.assert_close(model.word_bias.detach(), torch.log(counts.float() + 1))
     with pytest.raises(ValueError, match="23 counts"):
         model.init_word_bias(torch.ones(5))
+
+
+def test_a_scaled_table_has_the_cells_asked_for_and_needs_the_word_bias():
+    from lightrnn_asr.lm import table_shape
+    from lightrnn_asr.lm.build import new_model
+
+    assert table_shape(14848) == (122, 122)  # the paper's shape is unchanged
+    for v, scale in ((14848, 2.0), (14848, 4.0), (23, 3.0), (1000, 1.5)):
+        r, c = table_shape(v, scale)
+        assert scale * v <= r * c < scale * v + c and abs(r - c) <= 1
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        table_shape(100, 0.5)
+    with pytest.raises(ValueError, match="word_bias"):
+        new_model("lightrnn", 100, 8, 8, 1, table_scale=2.0)
+    with pytest.raises(ValueError, match="word_bias"):
+        new_model("lstm", 100, 8, 8, 1, table_scale=2.0)
+    model, table = new_model("lightrnn", 100, 8, 8, 1, recurrence="word-sum", allocation="random", word_bias=True,
+                             table_scale=4.0)
+    assert (table.n_rows, table.n_cols) == (20, 20) and model.config.n_rows == 20
+    assert model.cell_bias().eq(EMPTY_CELL_BIAS).sum().item() == 300
+
+
+@pytest.mark.parametrize("recurrence", FORMS)
+def test_a_mostly_empty_table_still_gives_the_words_all_the_mass(recurrence):
+    torch.manual_seed(0)
+    table = WordTable.random(23, torch.Generator().manual_seed(0), 10, 10)  # 77 of 100 cells empty
+    cfg = LMConfig("lightrnn", 23, 10, 10, 8, 12, 1, 0.0, recurrence=recurrence, word_bias=True)
+    model = build_model(cfg, table).eval()
+    for p in model.parameters():
+        p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    x, y = torch.tensor([[0, 4, 9]] * 23), torch.tensor([[4, 9, w] for w in range(23)])
+    # the words' probabilities sum to the row mass of the rows holding words (empty rows still take some)
+    lp = model.token_logprobs(x, y)[:, -1]
+    row_lp = model.row_col_logprobs(x, y)[0][0, -1]
+    held = torch.unique(table.row)
+    assert lp.exp().sum().item() == pytest.approx(row_lp[held].exp().sum().item(), abs=1e-5)
+
+
+def test_train_on_a_scaled_table_reallocates_into_the_empty_cells(tmp_path):
+    from click.testing import CliRunner
+    from helpers import toy_sentences
+
+    from lightrnn_asr.cli import main
+
+    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(300, 0)) + "\n")
+    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(20, 1)) + "\n")
+    out = tmp_path / "exp"
+    base = ["train", "--train-text", str(tmp_path / "train.txt"), "--valid-text", str(tmp_path / "valid.txt"),
+            "--out-dir", str(out), "--embed-dim", "8", "--hidden-dim", "8", "--num-layers", "1", "--rounds", "2",
+            "--max-tokens", "400", "--device", "cpu", "--threads", "1"]
+    result = CliRunner().invoke(main, [*base, "--table-scale", "2"])
+    assert result.exit_code == 2 and "--table-scale" in result.output and "word_bias" in result.output
+    result = CliRunner().invoke(main, [*base, "--table-scale", "3", "--word-bias", "--solver", "exact"])
+    assert result.exit_code == 0, result.output
+    ck = load_checkpoint(out / "best.pt")
+    v = len(ck.vocab)
+    assert ck.table.n_rows * ck.table.n_cols >= 3 * v and ck.model.config.n_rows == ck.table.n_rows
+    sequential = torch.arange(v)
+    assert not torch.equal(ck.table.cell, sequential)  # reallocated off the row-major start
+    assert int(ck.table.cell.max()) >= v  # into cells the start left empty

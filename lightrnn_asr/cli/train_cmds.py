@@ -67,6 +67,9 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--word-bias", is_flag=True,
               help="LightRNN: a learnt bias per word on its column logit (|V| floats), so that the words sharing "
                    "a column can differ in frequency; it starts at log(count + 1).")
+@click.option("--table-scale", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="LightRNN with --word-bias: a table of scale x |V| cells (1: the paper's R x C ~ |V|), so that "
+                   "words share row and column vectors with fewer others; empty cells get no probability.")
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
               show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
@@ -89,7 +92,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, time_budget,
-              tie_weights, word_bias, initial_allocation, max_tokens, max_len, solver,
+              tie_weights, word_bias, table_scale, initial_allocation, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -114,8 +117,10 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
-                                     initial_allocation, seed, word_bias)
+                                     initial_allocation, seed, word_bias, table_scale)
         except ValueError as e:
+            if table_scale != 1.0 and "table scale" in str(e):
+                raise click.BadParameter(str(e), param_hint="--table-scale") from None
             if tie_weights:
                 raise click.BadParameter(str(e), param_hint="--tie-weights") from None
             if model_type == "lightrnn":

@@ -9,7 +9,7 @@ from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
 from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
-from lightrnn_asr.lm.table import WordTable
+from lightrnn_asr.lm.table import WordTable, table_shape
 
 __all__ = ["ALLOCATIONS", "build_model", "new_model"]
 
@@ -36,22 +36,28 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
 def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
               dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
               tie_weights: bool = False, allocation: str = "frequency", seed: int = 0, word_bias: bool = False,
-              ) -> tuple[RecurrentLM, WordTable | None]:
+              table_scale: float = 1.0) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
-    and its table: a LightRNN starts on the paper's table shape from the ``allocation`` named
+    and its table: a LightRNN starts on a table of :func:`table_shape` ``(vocab_size, table_scale)``
+    (the paper's shape for ``table_scale = 1``) from the ``allocation`` named
     (``"frequency"``: :meth:`WordTable.sequential`; ``"random"``: :meth:`WordTable.random` seeded
     with ``seed``); the LSTMs have no table (``None``).
 
     Raises:
         ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
-            weights with ``embed_dim != hidden_dim``) or an unknown allocation.
+            weights with ``embed_dim != hidden_dim``), an unknown allocation, or a ``table_scale``
+            above 1 without ``word_bias`` (whose bias of -30 on empty cells keeps them out of the
+            column softmax) or below 1.
     """
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    if table_scale != 1.0 and not (model_type == "lightrnn" and word_bias):
+        raise ValueError(f"a table scale of {table_scale} is for a LightRNN with word_bias (empty cells need its bias)")
     table = None
     if model_type == "lightrnn":
-        table = (WordTable.sequential(vocab_size) if allocation == "frequency"
-                 else WordTable.random(vocab_size, torch.Generator().manual_seed(seed)))
+        shape = table_shape(vocab_size, table_scale)
+        table = (WordTable.sequential(vocab_size, *shape) if allocation == "frequency"
+                 else WordTable.random(vocab_size, torch.Generator().manual_seed(seed), *shape))
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
     cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
                    recurrence, tie_weights, word_bias)

@@ -17,16 +17,22 @@ import torch
 __all__ = ["WordTable", "table_shape"]
 
 
-def table_shape(vocab_size: int) -> tuple[int, int]:
-    """The paper's square-ish shape: ``C = ceil(sqrt |V|)``, ``R = ceil(|V| / C)``.
+def table_shape(vocab_size: int, scale: float = 1.0) -> tuple[int, int]:
+    """The paper's square-ish shape for ``N = ceil(scale * |V|)`` cells: ``C = ceil(sqrt N)``,
+    ``R = ceil(N / C)``. ``scale = 1`` is the paper's table (``R ~ C ~ sqrt |V|``); a larger scale
+    leaves cells empty, so that words share their row and column vectors with fewer others, at
+    ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|``.
 
     Raises:
-        ValueError: for a vocabulary size below 1.
+        ValueError: for a vocabulary size below 1 or a scale below 1.
     """
     if vocab_size < 1:
         raise ValueError(f"vocabulary size must be >= 1, got {vocab_size}")
-    n_cols = math.isqrt(vocab_size - 1) + 1
-    n_rows = -(-vocab_size // n_cols)
+    if not scale >= 1.0:
+        raise ValueError(f"table scale must be >= 1 (cells per word), got {scale}")
+    cells = math.ceil(scale * vocab_size - 1e-9)
+    n_cols = math.isqrt(cells - 1) + 1
+    n_rows = -(-cells // n_cols)
     return n_rows, n_cols
 
 
@@ -65,9 +71,11 @@ class WordTable:
         return cls(torch.arange(vocab_size, dtype=torch.long), n_rows, n_cols)
 
     @classmethod
-    def random(cls, vocab_size: int, generator: torch.Generator | None = None) -> "WordTable":
-        """A uniformly random allocation on the default shape."""
-        n_rows, n_cols = table_shape(vocab_size)
+    def random(cls, vocab_size: int, generator: torch.Generator | None = None, n_rows: int | None = None,
+               n_cols: int | None = None) -> "WordTable":
+        """A uniformly random allocation on the given shape (default: :func:`table_shape`)."""
+        if n_rows is None or n_cols is None:
+            n_rows, n_cols = table_shape(vocab_size)
         cells = torch.randperm(n_rows * n_cols, generator=generator)[:vocab_size]
         return cls(cells, n_rows, n_cols)
 
