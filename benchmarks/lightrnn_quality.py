@@ -62,6 +62,15 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-wb-scale2": ("table size", {"--word-bias": None, "--initial-allocation": "random", "--table-scale": "2"}),
     "lightrnn-wb-scale4": ("table size", {"--word-bias": None, "--initial-allocation": "random", "--table-scale": "4"}),
     "lightrnn-no-lr-decay": ("optimisation", {"--lr-decay": "1.0"}),
+    # the demo's recipe as it stands (a fresh optimizer after every reallocation) and changes to it at a
+    # short budget: loss tables summed during training, the larger table, the learning rate
+    "lightrnn-lt-training": ("short budget", {"--reset-optimizer": None, "--loss-tables": "training"}),
+    "lightrnn-wb-scale2-reset": ("short budget", {"--reset-optimizer": None, "--word-bias": None,
+                                                  "--initial-allocation": "random", "--table-scale": "2"}),
+    "lightrnn-wb-scale2-lt": ("short budget", {"--reset-optimizer": None, "--word-bias": None, "--initial-allocation":
+                                               "random", "--table-scale": "2", "--loss-tables": "training"}),
+    "lightrnn-lr6e-3": ("short budget", {"--reset-optimizer": None, "--lr": "6e-3"}),
+    "lightrnn-lr1.5e-3": ("short budget", {"--reset-optimizer": None, "--lr": "1.5e-3"}),
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),
     "lightrnn-h800-dropout0.3": ("trunk", {"--embed-dim": "800", "--hidden-dim": "800", "--dropout": "0.3"}),

@@ -13,10 +13,12 @@ from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
-from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.corpus import encode_corpus, length_batches, make_batch, read_sentences
 from lightrnn_asr.text.vocabulary import Vocabulary
-from lightrnn_asr.training import loop
+from lightrnn_asr.training import loop, reallocation
+from lightrnn_asr.training.epoch import LossModule
 from lightrnn_asr.training.loop import TrainConfig, train
+from lightrnn_asr.training.reallocation import LossTableSums, loss_tables
 
 
 def setup(toy_text):
@@ -173,3 +175,41 @@ def test_add_words_keeps_the_tie(toy_text):
     assert torch.equal(grown.row_embed.weight[:old], model.row_embed.weight)  # trained rows frozen, tie or not
     assert not torch.equal(grown.row_embed.weight[old:], grown.row_embed.weight[:old].mean(0).expand_as(
         grown.row_embed.weight[old:]))  # the new rows moved from their initial mean vector
+
+
+@pytest.mark.parametrize("word_bias", [False, True])
+def test_loss_tables_summed_in_training_steps_equal_a_pass(toy_text, word_bias):
+    """Without dropout and without weight updates, the tables summed by the training steps are the
+    tables of a pass over the text, and the step's loss is the model's loss."""
+    vocab, tr, _ = setup(toy_text)
+    model, table = small_lightrnn(vocab, word_bias=word_bias, table_scale=2.0 if word_bias else 1.0)
+    if word_bias:
+        model.init_word_bias(torch.tensor(vocab.counts))
+    cfg = model.config
+    sums = LossTableSums(cfg.vocab_size, cfg.n_rows, cfg.n_cols, torch.device("cpu"))
+    step = LossModule(model)
+    for idx in length_batches(tr.lengths(), 400):
+        inputs, targets, mask = make_batch([tr.sentence(i) for i in idx.tolist()], 0, 1)
+        assert float(step(inputs, targets, mask, sums)) == pytest.approx(float(model.loss(inputs, targets, mask)),
+                                                                         rel=1e-5)
+    row, col = sums.tables()
+    ref_row, ref_col = loss_tables(model, tr, max_tokens=700)
+    assert row.abs().sum() > 0 and col.abs().sum() > 0
+    torch.testing.assert_close(row, ref_row, rtol=1e-4, atol=1e-2)
+    torch.testing.assert_close(col, ref_col, rtol=1e-4, atol=1e-2)
+
+
+def test_training_loss_tables_replace_the_pass(toy_text, tmp_path, monkeypatch):
+    vocab, tr, va = setup(toy_text)
+    passes = []
+    real_pass = reallocation.loss_tables
+    monkeypatch.setattr(reallocation, "loss_tables", lambda *a, **k: passes.append(1) or real_pass(*a, **k))
+    for mode, expected in (("pass", 2), ("training", 0)):
+        passes.clear()
+        model, table = small_lightrnn(vocab)
+        cfg = TrainConfig(rounds=3, lr=1e-2, max_tokens=400, patience=5, loss_tables=mode)
+        hist = train(model, vocab, table, tr, va, cfg, tmp_path / mode, device="cpu")
+        assert sum("realloc" in h for h in hist) == 2 and len(passes) == expected
+        # the tables came from this round's epoch: the solver lowered their cost
+        assert all(h["realloc"]["cost_after"] <= h["realloc"]["cost_before"] for h in hist[:2])
+        assert hist[0]["realloc"]["cost_before"] > 0

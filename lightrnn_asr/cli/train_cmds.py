@@ -60,6 +60,9 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--reset-optimizer/--keep-optimizer", default=True, show_default=True,
               help="A fresh Adam after every reallocation (the CNTK recipe's): held-out perplexity 167.8 against "
                    "170.7 keeping it, on the demo's text at equal time.")
+@click.option("--loss-tables", type=click.Choice(["pass", "training"]), default="pass", show_default=True,
+              help="LightRNN: reallocation's loss tables from a pass over the text after each round (the paper's), "
+                   "or summed during the round's last epoch from its training steps (no extra pass).")
 @click.option("--time-budget", type=float, default=0.0, show_default=True, metavar="SECONDS",
               help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit.")
 @click.option("--tie-weights", is_flag=True,
@@ -93,7 +96,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @friendly
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
-              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, time_budget,
+              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
               tie_weights, word_bias, table_scale, initial_allocation, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
@@ -133,7 +136,7 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
         tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
                            deterministic=deterministic, lr_decay=lr_decay, reset_optimizer=reset_optimizer,
-                           time_budget_s=time_budget)
+                           time_budget_s=time_budget, loss_tables=loss_tables)
         train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size))
         valid_corpus = encode_corpus(valid_text, vocab)
         history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx,

@@ -30,14 +30,27 @@ def grad_scaler(enabled: bool):
 
 
 class LossModule(torch.nn.Module):
-    """``model.loss`` as ``forward``, so DistributedDataParallel sees the step (its hooks run on forward)."""
+    """``model.loss`` as ``forward``, so DistributedDataParallel sees the step (its hooks run on forward).
+
+    With ``sums`` (a :class:`~lightrnn_asr.training.reallocation.LossTableSums`, LightRNN only) the
+    step also adds its tokens to the reallocation loss tables: the loss is then taken from the
+    same full row and column log-softmaxes (:meth:`LightRNN.row_col_logprobs`), so the tables
+    cost one ``index_add_`` per batch instead of a pass over the text.
+    """
 
     def __init__(self, model: LanguageModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(inputs, targets, mask)
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, sums=None) -> torch.Tensor:
+        if sums is None:
+            return self.model.loss(inputs, targets, mask)
+        model = self.model
+        row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+        sums.add(targets, mask, row_lp.detach(), col_lp.detach())
+        lp = (row_lp.gather(-1, model.word_row[targets][..., None])[..., 0]
+              + col_lp.gather(-1, model.word_col[targets][..., None])[..., 0])
+        return -(lp * mask).sum() / mask.sum().clamp(min=1)
 
 
 @dataclass
@@ -62,7 +75,7 @@ def _time_is_up(deadline: float | None, device: torch.device, ctx: DistContext) 
 
 def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus, opt: torch.optim.Optimizer,
                 scaler, settings, gen: torch.Generator, device: torch.device, desc: str, ctx: DistContext,
-                deadline: float | None = None) -> EpochResult:
+                deadline: float | None = None, sums=None) -> EpochResult:
     """One pass with Adam (``settings``: a :class:`~lightrnn_asr.training.loop.TrainConfig`).
 
     Batches are drawn over the whole text (:meth:`Corpus.global_lengths`), so every rank draws
@@ -73,6 +86,8 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
     Args:
         deadline: a ``time.perf_counter()`` value; the pass stops at the first check after it
             (every :data:`DEADLINE_CHECK_STEPS` steps, the same step on every rank).
+        sums: a :class:`~lightrnn_asr.training.reallocation.LossTableSums` (LightRNN) that the pass
+            restarts and fills with the loss tables of its training steps (see :class:`LossModule`).
     """
     model.train()
     total_tok = 0
@@ -83,6 +98,8 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
     nll_acc = torch.zeros((), dtype=torch.float64, device=device)
     empty = torch.zeros(0, dtype=torch.long)
     cut_short = False
+    if sums is not None:
+        sums.zero_()
     for step, idx in enumerate(bar):
         if step % DEADLINE_CHECK_STEPS == 0 and step and _time_is_up(deadline, device, ctx):
             cut_short = True
@@ -94,7 +111,7 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
         n_tok = int(mask.sum()) if local else 0  # on the CPU, before the copy: no device sync per step
         inputs, targets, mask = to_device((inputs, targets, mask), device)
         with autocast_for(device, settings.amp):
-            loss = step_loss(inputs, targets, mask)
+            loss = step_loss(inputs, targets, mask, sums)
         weighted = loss
         if ctx.enabled:
             batch_tok = int(all_lengths[idx].sum()) + idx.numel()

@@ -48,9 +48,9 @@ from lightrnn_asr.text.corpus import Corpus
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.training.epoch import LossModule, grad_scaler
 from lightrnn_asr.training.epoch import train_epoch as _train_epoch
-from lightrnn_asr.training.reallocation import loss_tables, occurring_words, reallocate
+from lightrnn_asr.training.reallocation import LossTableSums, occurring_anywhere, reallocate_round
 from lightrnn_asr.utils.device import resolve_device
-from lightrnn_asr.utils.distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
+from lightrnn_asr.utils.distributed import DistContext, broadcast_object
 from lightrnn_asr.utils.io import atomic_text
 
 __all__ = ["TrainConfig", "TrainState", "train", "set_deterministic"]
@@ -85,6 +85,10 @@ class TrainConfig:
         reset_optimizer: a fresh Adam (its moments zero, the current learning rate) after every
             reallocation: the old moments belong to row/column vectors whose words have moved.
         min_improvement, max_epochs_per_round: see ``epochs_per_round``.
+        loss_tables: where reallocation's loss tables come from: ``"pass"``, a pass over the
+            training text with the trained model in eval mode (the paper's procedure), or
+            ``"training"``, summed during the round's last epoch from its own training steps
+            (dropout on, the weights moving), which saves that pass.
         time_budget_s: stop once this many seconds of training and reallocation are spent (0: no
             limit); the epoch under way ends at the next check, then the round is validated.
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
@@ -109,6 +113,7 @@ class TrainConfig:
     min_improvement: float = 0.01
     max_epochs_per_round: int = 20
     time_budget_s: float = 0.0
+    loss_tables: str = "pass"
 
 
 def set_deterministic() -> None:
@@ -253,6 +258,12 @@ class _Run:
         if ctx.enabled:
             self.step_loss = torch.nn.parallel.DistributedDataParallel(
                 self.step_loss, device_ids=[device.index] if device.type == "cuda" else None)
+        self.active = self.sums = None  # the words that occur (LightRNN), the in-training loss tables
+        if isinstance(model, LightRNN) and cfg.reallocate:
+            self.active = occurring_anywhere(vocab, train_corpus, ctx)
+            if cfg.loss_tables == "training":
+                mc = model.config
+                self.sums = LossTableSums(mc.vocab_size, mc.n_rows, mc.n_cols, device, words=self.active)
         n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
         if ctx.is_main:
             log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
@@ -289,7 +300,7 @@ class _Run:
         for ep in range(cfg.epochs_per_round or cfg.max_epochs_per_round):
             deadline = time.perf_counter() + cfg.time_budget_s - st.elapsed_s if cfg.time_budget_s else None
             res = _train_epoch(st.model, self.step_loss, self.train_corpus, self.opt, self.scaler, cfg, st.gen,
-                               self.device, f"round {rnd} epoch {ep}", self.ctx, deadline)
+                               self.device, f"round {rnd} epoch {ep}", self.ctx, deadline, self.sums)
             st.elapsed_s += res.seconds
             nll, n_tok, secs = nll + res.nll * res.tokens, n_tok + res.tokens, secs + res.seconds
             epoch = {"epoch": ep, "train_tokens": res.tokens, "elapsed_s": st.elapsed_s, "cut_short": res.cut_short}
@@ -345,7 +356,7 @@ class _Run:
         """Bootstrap reallocation after round ``rnd``: the new table is installed; returns its record."""
         st = self.state
         t0 = time.perf_counter()
-        st.table, realloc = _reallocate(st.model, self.vocab, st.table, self.train_corpus, st.cfg, self.ctx)
+        st.table, realloc = reallocate_round(st.model, st.table, self.train_corpus, st.cfg, self.ctx, self.active, self.sums)
         realloc["seconds"] = time.perf_counter() - t0
         st.elapsed_s += realloc["seconds"]
         if st.cfg.reset_optimizer:
@@ -357,28 +368,3 @@ class _Run:
                      rnd, realloc["words_moved"], realloc["cost_before"], realloc["cost_after"],
                      realloc["valid_ppl_after"], realloc["seconds"])
         return realloc
-
-
-def _reallocate(model: LightRNN, vocab: Vocabulary, table: WordTable, corpus: Corpus, cfg: TrainConfig,
-                ctx: DistContext) -> tuple[WordTable, dict[str, Any]]:
-    """One bootstrap reallocation; in a distributed run the words that occur anywhere and the loss
-    tables are summed over the ranks (onto rank 0, which solves), and the table is broadcast.
-
-    Communication: ``|V|`` int64 flags (all-reduce) and ``2 n sqrt|V|`` float32 losses (reduce;
-    ``n`` = words that occur), e.g. 0.25 GB at |V| = 100K and 8 GB at |V| = 1M.
-    """
-    seen = torch.zeros(len(vocab), dtype=torch.int64)
-    seen[occurring_words(corpus, len(vocab), vocab.eos_id)] = 1
-    active = torch.nonzero(all_reduce_sum(seen, ctx)).flatten()
-    row_loss, col_loss = loss_tables(model, corpus, max_tokens=2 * cfg.max_tokens, words=active)
-    reduce_to_main(row_loss, ctx)
-    reduce_to_main(col_loss, ctx)
-    result = None
-    if ctx.is_main:
-        new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
-        result = (new_table.cell, {"cost_before": before, "cost_after": after,
-                                   "words_moved": int((new_table.cell != table.cell).sum())})
-    cell, info = broadcast_object(result, ctx)
-    new_table = WordTable(cell, table.n_rows, table.n_cols)
-    model.set_table(new_table)
-    return new_table, info

@@ -19,13 +19,14 @@ A solver is any callable ``(row_loss, col_loss, n_rows, n_cols, init=current) ->
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
+from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.training.assignment import (
     allocation_cost,
     solve_alternating,
@@ -35,9 +36,13 @@ from lightrnn_asr.training.assignment import (
     solve_transport,
 )
 from lightrnn_asr.utils.device import autocast_for
+from lightrnn_asr.utils.distributed import DistContext, all_reduce_sum, broadcast_object, reduce_to_main
 from lightrnn_asr.utils.progress import progress_bar
 
 __all__ = [
+    "LossTableSums",
+    "occurring_anywhere",
+    "reallocate_round",
     "loss_tables",
     "occurring_words",
     "allocation_cost",
@@ -47,6 +52,48 @@ __all__ = [
 ]
 
 AllocationSolver = Callable[..., WordTable]  # (row_loss, col_loss, n_rows, n_cols, init=WordTable | None)
+
+
+class LossTableSums:
+    """Running sums of the row- and column-loss tables (the module docstring's ``row_loss`` and
+    ``col_loss``), on the device of the log-probabilities added, with ``index_add_``.
+
+    Args:
+        vocab_size: ``|V|``.
+        n_rows, n_cols: the table's ``R`` and ``C``.
+        device: where the sums live (the model's device).
+        dtype: accumulation dtype (float32: ``4 n (R + C)`` bytes; float64 doubles that).
+        words: ``(n,)`` int64 distinct word ids: keep only their rows (see :func:`occurring_words`),
+            in this order; ``None``: all ``|V|`` words. Targets outside ``words`` go to a scratch row.
+    """
+
+    def __init__(self, vocab_size: int, n_rows: int, n_cols: int, device: torch.device,
+                 dtype: torch.dtype = torch.float32, words: torch.Tensor | None = None) -> None:
+        self.n = vocab_size if words is None else words.numel()
+        slot = torch.arange(self.n) if words is None else torch.full((vocab_size,), self.n, dtype=torch.long)
+        if words is not None:
+            slot[words] = torch.arange(self.n)
+        self.slot = slot.to(device)  # slot[w]: the table row of word w, or n (the scratch row)
+        self.dtype = dtype
+        self.row = torch.zeros(self.n + 1, n_rows, dtype=dtype, device=device)
+        self.col = torch.zeros(self.n + 1, n_cols, dtype=dtype, device=device)
+
+    @torch.no_grad()
+    def add(self, targets: torch.Tensor, mask: torch.Tensor, row_lp: torch.Tensor, col_lp: torch.Tensor) -> None:
+        """Add one batch: ``targets`` ``(N, T)`` int64, ``mask`` ``(N, T)`` bool, and the
+        :meth:`LightRNN.row_col_logprobs` of it, ``(N, T, R)`` and ``(N, T, C)`` (nats)."""
+        at = self.slot[targets[mask]]
+        self.row.index_add_(0, at, -row_lp[mask].to(self.dtype))
+        self.col.index_add_(0, at, -col_lp[mask].to(self.dtype))
+
+    def zero_(self) -> None:
+        """Start the sums again (a new epoch)."""
+        self.row.zero_()
+        self.col.zero_()
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(row_loss, col_loss)``: ``(n, R)`` and ``(n, C)`` on the CPU, in nats."""
+        return self.row[: self.n].cpu(), self.col[: self.n].cpu()
 
 
 @torch.no_grad()
@@ -64,7 +111,7 @@ def loss_tables(
 
     The pass runs on the model's device in batches of ``max_tokens`` (under
     the same autocast as training on CUDA; log-softmax is computed in float32
-    there) and accumulates on that device with ``index_add_``.
+    there) and accumulates on that device (:class:`LossTableSums`).
 
     Args:
         model: a trained :class:`LightRNN` (put in eval mode for the pass).
@@ -85,14 +132,7 @@ def loss_tables(
     """
     cfg = model.config
     device = model.device
-    # slot[w]: the table row of word w, or n (a scratch row) for words left out
-    n = cfg.vocab_size if words is None else words.numel()
-    slot = torch.arange(n) if words is None else torch.full((cfg.vocab_size,), n, dtype=torch.long)
-    if words is not None:
-        slot[words] = torch.arange(n)
-    slot = slot.to(device)
-    row_loss = torch.zeros(n + 1, cfg.n_rows, dtype=dtype, device=device)
-    col_loss = torch.zeros(n + 1, cfg.n_cols, dtype=dtype, device=device)
+    sums = LossTableSums(cfg.vocab_size, cfg.n_rows, cfg.n_cols, device, dtype, words)
     was_training = model.training
     model.eval()
     try:
@@ -102,12 +142,10 @@ def loss_tables(
             inputs, targets, mask = inputs.to(device), targets.to(device), mask.to(device)
             with autocast_for(device):
                 row_lp, col_lp = model.row_col_logprobs(inputs, targets)
-            at = slot[targets[mask]]
-            row_loss.index_add_(0, at, -row_lp[mask].to(dtype))
-            col_loss.index_add_(0, at, -col_lp[mask].to(dtype))
+            sums.add(targets, mask, row_lp, col_lp)
     finally:
         model.train(was_training)
-    return row_loss[:n].cpu(), col_loss[:n].cpu()
+    return sums.tables()
 
 
 def occurring_words(corpus: Corpus, vocab_size: int, eos_id: int = 1) -> torch.Tensor:
@@ -198,3 +236,37 @@ def _fill_idle(current: WordTable, words: torch.Tensor, cells: torch.Tensor) -> 
     taken[cell[idle & ~evicted]] = True
     cell[evicted] = (~taken).nonzero()[: int(evicted.sum()), 0]
     return WordTable(cell, current.n_rows, current.n_cols)
+
+
+def occurring_anywhere(vocab: Vocabulary, corpus: Corpus, ctx: DistContext) -> torch.Tensor:
+    """``(n,)`` int64 ids of the words that occur as a target on any rank (an all-reduce of ``|V|`` flags)."""
+    seen = torch.zeros(len(vocab), dtype=torch.int64)
+    seen[occurring_words(corpus, len(vocab), vocab.eos_id)] = 1
+    return torch.nonzero(all_reduce_sum(seen, ctx)).flatten()
+
+
+def reallocate_round(model: LightRNN, table: WordTable, corpus: Corpus, cfg, ctx: DistContext,
+                     active: torch.Tensor, sums: LossTableSums | None) -> tuple[WordTable, dict[str, Any]]:
+    """One bootstrap reallocation of the words ``active`` (``cfg``: the run's
+    :class:`~lightrnn_asr.training.loop.TrainConfig`, for ``max_tokens`` and ``solver``); in a
+    distributed run the loss tables are summed over the ranks (onto rank 0, which solves), and the table is broadcast. The tables are
+    those of ``sums`` (summed during training) or, without it, of a pass over ``corpus``.
+
+    Communication: ``2 n sqrt|V|`` float32 losses (reduce; ``n`` = words that occur), e.g.
+    0.25 GB at |V| = 100K and 8 GB at |V| = 1M.
+    """
+    if sums is not None:
+        row_loss, col_loss = sums.tables()
+    else:
+        row_loss, col_loss = loss_tables(model, corpus, max_tokens=2 * cfg.max_tokens, words=active)
+    reduce_to_main(row_loss, ctx)
+    reduce_to_main(col_loss, ctx)
+    result = None
+    if ctx.is_main:
+        new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
+        result = (new_table.cell, {"cost_before": before, "cost_after": after,
+                                   "words_moved": int((new_table.cell != table.cell).sum())})
+    cell, info = broadcast_object(result, ctx)
+    new_table = WordTable(cell, table.n_rows, table.n_cols)
+    model.set_table(new_table)
+    return new_table, info
