@@ -161,6 +161,16 @@ class LightRNN(RecurrentLM):
             col_lp = col_lp - bias[self.word_row[targets]] + self.word_bias.float()[targets][..., None]
         return F.log_softmax(row_logits.float(), dim=-1), col_lp
 
+    def loss_and_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor,
+                          mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`loss` (scalar, nats) together with the :meth:`row_col_logprobs` it is taken from,
+        ``(N, T, R)`` and ``(N, T, C)`` float32: training can so fill reallocation's loss tables
+        from its own steps."""
+        row_lp, col_lp = self.row_col_logprobs(inputs, targets)
+        lp = (row_lp.gather(-1, self.word_row[targets][..., None])[..., 0]
+              + col_lp.gather(-1, self.word_col[targets][..., None])[..., 0])
+        return -(lp * mask).sum() / mask.sum().clamp(min=1), row_lp, col_lp
+
     def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
         bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
         _, h, c = self._read(self.row_embed(self.word_row[bos]), self._zero_state(n))

@@ -34,7 +34,7 @@ class LossModule(torch.nn.Module):
 
     With ``sums`` (a :class:`~lightrnn_asr.training.reallocation.LossTableSums`, LightRNN only) the
     step also adds its tokens to the reallocation loss tables: the loss is then taken from the
-    same full row and column log-softmaxes (:meth:`LightRNN.row_col_logprobs`), so the tables
+    same full row and column log-softmaxes (:meth:`LightRNN.loss_and_logprobs`), so the tables
     cost one ``index_add_`` per batch instead of a pass over the text.
     """
 
@@ -45,12 +45,9 @@ class LossModule(torch.nn.Module):
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, sums=None) -> torch.Tensor:
         if sums is None:
             return self.model.loss(inputs, targets, mask)
-        model = self.model
-        row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+        loss, row_lp, col_lp = self.model.loss_and_logprobs(inputs, targets, mask)
         sums.add(targets, mask, row_lp.detach(), col_lp.detach())
-        lp = (row_lp.gather(-1, model.word_row[targets][..., None])[..., 0]
-              + col_lp.gather(-1, model.word_col[targets][..., None])[..., 0])
-        return -(lp * mask).sum() / mask.sum().clamp(min=1)
+        return loss
 
 
 @dataclass

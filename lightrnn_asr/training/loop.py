@@ -356,7 +356,8 @@ class _Run:
         """Bootstrap reallocation after round ``rnd``: the new table is installed; returns its record."""
         st = self.state
         t0 = time.perf_counter()
-        st.table, realloc = reallocate_round(st.model, st.table, self.train_corpus, st.cfg, self.ctx, self.active, self.sums)
+        st.table, realloc = reallocate_round(st.model, st.table, self.train_corpus, st.cfg.solver, 2 * st.cfg.max_tokens,
+                                            self.ctx, self.active, self.sums)
         realloc["seconds"] = time.perf_counter() - t0
         st.elapsed_s += realloc["seconds"]
         if st.cfg.reset_optimizer:

@@ -82,9 +82,10 @@ class LossTableSums:
     def add(self, targets: torch.Tensor, mask: torch.Tensor, row_lp: torch.Tensor, col_lp: torch.Tensor) -> None:
         """Add one batch: ``targets`` ``(N, T)`` int64, ``mask`` ``(N, T)`` bool, and the
         :meth:`LightRNN.row_col_logprobs` of it, ``(N, T, R)`` and ``(N, T, C)`` (nats)."""
-        at = self.slot[targets[mask]]
-        self.row.index_add_(0, at, -row_lp[mask].to(self.dtype))
-        self.col.index_add_(0, at, -col_lp[mask].to(self.dtype))
+        # every position, padding weighted 0: no boolean indexing, so no host-device sync per batch
+        at, keep = self.slot[targets.reshape(-1)], mask.reshape(-1, 1).to(self.dtype)
+        self.row.index_add_(0, at, -row_lp.reshape(at.numel(), -1).to(self.dtype) * keep)
+        self.col.index_add_(0, at, -col_lp.reshape(at.numel(), -1).to(self.dtype) * keep)
 
     def zero_(self) -> None:
         """Start the sums again (a new epoch)."""
@@ -245,12 +246,13 @@ def occurring_anywhere(vocab: Vocabulary, corpus: Corpus, ctx: DistContext) -> t
     return torch.nonzero(all_reduce_sum(seen, ctx)).flatten()
 
 
-def reallocate_round(model: LightRNN, table: WordTable, corpus: Corpus, cfg, ctx: DistContext,
-                     active: torch.Tensor, sums: LossTableSums | None) -> tuple[WordTable, dict[str, Any]]:
-    """One bootstrap reallocation of the words ``active`` (``cfg``: the run's
-    :class:`~lightrnn_asr.training.loop.TrainConfig`, for ``max_tokens`` and ``solver``); in a
-    distributed run the loss tables are summed over the ranks (onto rank 0, which solves), and the table is broadcast. The tables are
-    those of ``sums`` (summed during training) or, without it, of a pass over ``corpus``.
+def reallocate_round(model: LightRNN, table: WordTable, corpus: Corpus, solver: str, max_tokens: int,
+                     ctx: DistContext, active: torch.Tensor,
+                     sums: LossTableSums | None) -> tuple[WordTable, dict[str, Any]]:
+    """One bootstrap reallocation of the words ``active`` with the solver named ``solver``; in a
+    distributed run the loss tables are summed over the ranks (onto rank 0, which solves), and the
+    table is broadcast. The tables are those of ``sums`` (summed during training) or, without it,
+    of a pass over ``corpus`` in batches of ``max_tokens``.
 
     Communication: ``2 n sqrt|V|`` float32 losses (reduce; ``n`` = words that occur), e.g.
     0.25 GB at |V| = 100K and 8 GB at |V| = 1M.
@@ -258,12 +260,12 @@ def reallocate_round(model: LightRNN, table: WordTable, corpus: Corpus, cfg, ctx
     if sums is not None:
         row_loss, col_loss = sums.tables()
     else:
-        row_loss, col_loss = loss_tables(model, corpus, max_tokens=2 * cfg.max_tokens, words=active)
+        row_loss, col_loss = loss_tables(model, corpus, max_tokens=max_tokens, words=active)
     reduce_to_main(row_loss, ctx)
     reduce_to_main(col_loss, ctx)
     result = None
     if ctx.is_main:
-        new_table, before, after = reallocate(row_loss, col_loss, table, cfg.solver, words=active)
+        new_table, before, after = reallocate(row_loss, col_loss, table, solver, words=active)
         result = (new_table.cell, {"cost_before": before, "cost_after": after,
                                    "words_moved": int((new_table.cell != table.cell).sum())})
     cell, info = broadcast_object(result, ctx)
