@@ -169,6 +169,10 @@ class LatticeExpansion:
         self.store = store or LMStore(model, vocab.bos_id, config.batch_size, where)
         self.ex = _Expanded()
         self.n_keep = None if config.ngram_order is None else config.ngram_order - 1
+        # per arc as Python lists: the per-arc loop reads them ~10^5 times a lattice, and numpy
+        # scalars cost several times a list item (the values are the same float64s)
+        self.dst, self.am, self.lm = lat.dst.tolist(), lat.am.tolist(), lat.lm.tolist()
+        self.fps: dict[tuple[tuple[str, ...], str], float] = {}  # (n-gram history, word) -> fp_lm
         self.at_state: dict[int, dict[tuple, int]] = {
             lat.start: {(): self.ex.add(lat.start, (), ("<s>",), 0.0, (0, 0))}}
 
@@ -185,10 +189,6 @@ class LatticeExpansion:
             yield from self.realise([e for _, states in level for e in states])
             yield from self._expand_level(level)
         return (yield from self._finish())
-
-    def _cut(self, h: tuple) -> tuple:
-        n_keep = self.n_keep
-        return h if n_keep is None else h[len(h) - n_keep :] if n_keep else ()
 
     def _arrive(self, dst: int, hist: tuple, words: tuple, fwd: float, ref) -> int:
         states = self.at_state.setdefault(dst, {})
@@ -211,8 +211,8 @@ class LatticeExpansion:
     def _expand_level(self, level: list[tuple[int, list[int]]]) -> Generator[LMRequest, tuple[list, list], None]:
         """Follow every kept arc out of the histories ``level``: fillers keep the history, word arcs
         are scored by the LM (one step per distinct (history, word)) and the n-gram."""
-        lat, ex, out, word_id = self.lat, self.ex, self.pruned.out, self.word_id
-        scales = self.config.scales
+        ex, out, word_id, dst, am, lat_lm = self.ex, self.pruned.out, self.word_id, self.dst, self.am, self.lm
+        scales, input_lm = self.config.scales, self.config.input_lm
         frontier: dict[tuple[int, int], int] = {}  # (rescored state, word id) -> LM row: one LM step each
         pending = []  # (rescored state, lattice arc, LM row)
         for s, states in level:
@@ -221,35 +221,49 @@ class LatticeExpansion:
                     if word_id[a] >= 0:
                         pending.append((e, a, frontier.setdefault((e, word_id[a]), len(frontier))))
                         continue
-                    fp = lat.lm[a] if self.config.input_lm else 0.0  # a filler: no LM step, same history
-                    e2 = self._arrive(int(lat.dst[a]), ex.hist[e], ex.words[e],
-                                      ex.fwd[e] + lat.am[a] + scales.fp_lm_scale * fp, ex.ref[e])
+                    fp = lat_lm[a] if input_lm else 0.0  # a filler: no LM step, same history
+                    e2 = self._arrive(dst[a], ex.hist[e], ex.words[e],
+                                      ex.fwd[e] + am[a] + scales.fp_lm_scale * fp, ex.ref[e])
                     ex.arcs.append((e, e2, a, 0.0, fp))
         keys = list(frontier)
         logps, refs = yield False, [ex.ref[e] for e, _ in keys], [w for _, w in keys]
-        fps: dict[tuple[int, str], float] = {}  # (rescored state, word) -> n-gram log-prob
+        lm_scale, word_penalty, fp_lm_scale = scales.lm_scale, scales.word_penalty, scales.fp_lm_scale
+        unk_id, oov_penalty, estimate = self.vocab.unk_id, self.config.oov_penalty, self.estimate
+        n_keep, n_words = self.n_keep, None if self.n_keep is None else max(self.n_keep, 1)
+        hist, words_of, fwd, arcs, word = ex.hist, ex.words, ex.fwd, ex.arcs, self.word
+        at_state = self.at_state
         for e, a, u in pending:
-            w, logp = self.word[a], logps[u]
-            if word_id[a] == self.vocab.unk_id and w != "<unk>":
-                logp += self.config.oov_penalty
-            fp = self._fp_score(fps, e, a, w)
-            new = scales.lm_scale * logp + scales.word_penalty + scales.fp_lm_scale * fp
-            if self.estimate is not None:
-                self.estimate.observe(new - lat.lm[a])
-            words = ex.words[e] + (w,)
-            e2 = self._arrive(int(lat.dst[a]), self._cut(ex.hist[e] + (word_id[a],)),
-                              words if self.n_keep is None else words[-max(self.n_keep, 1):],
-                              ex.fwd[e] + lat.am[a] + new, refs[u])
-            ex.arcs.append((e, e2, a, logp, fp))
+            w, wid, logp = word[a], word_id[a], logps[u]
+            if wid == unk_id and w != "<unk>":
+                logp += oov_penalty
+            fp = self._fp_score(e, a, w)
+            new = lm_scale * logp + word_penalty + fp_lm_scale * fp
+            if estimate is not None:
+                estimate.observe(new - lat_lm[a])
+            h = hist[e] + (wid,)
+            if n_keep is not None:
+                h = h[len(h) - n_keep :] if n_keep else ()
+            score = fwd[e] + am[a] + new
+            # _arrive, inlined: this loop runs once per scored arc
+            states = at_state.setdefault(dst[a], {})
+            e2 = states.get(h)
+            if e2 is None:
+                words = words_of[e] + (w,)
+                e2 = states[h] = ex.add(dst[a], h, words if n_words is None else words[-n_words:], score, refs[u])
+            elif score > fwd[e2]:  # merged: keep the best incoming path's LM state
+                words = words_of[e] + (w,)
+                ex.replace(e2, words if n_words is None else words[-n_words:], score, refs[u])
+            arcs.append((e, e2, a, logp, fp))
 
-    def _fp_score(self, cache: dict[tuple[int, str], float], e: int, a: int, w: str) -> float:
-        """The first-pass term of arc ``a`` out of history ``e``: the n-gram (cached per history and
-        word), the input lattice's LM score (``input_lm``), or 0."""
+    def _fp_score(self, e: int, a: int, w: str) -> float:
+        """The first-pass term of arc ``a`` out of history ``e``: the n-gram (cached per n-gram
+        history and word, over the whole lattice), the input lattice's LM score (``input_lm``), or 0."""
         if self.fp_lm is None:
-            return self.lat.lm[a] if self.config.input_lm else 0.0
-        fp = cache.get((e, w))
+            return self.lm[a] if self.config.input_lm else 0.0
+        key = (self.ex.words[e], w)
+        fp = self.fps.get(key)
         if fp is None:
-            fp = cache[e, w] = self.fp_lm(self.ex.words[e], w)
+            fp = self.fps[key] = self.fp_lm(*key)
         return fp
 
     def _finish(self) -> Generator[LMRequest, tuple[list, list], tuple[_Expanded, np.ndarray, int] | None]:
