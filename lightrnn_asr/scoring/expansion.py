@@ -231,7 +231,6 @@ class LatticeExpansion:
         unk_id, oov_penalty, estimate = self.vocab.unk_id, self.config.oov_penalty, self.estimate
         n_keep, n_words = self.n_keep, None if self.n_keep is None else max(self.n_keep, 1)
         hist, words_of, fwd, arcs, word = ex.hist, ex.words, ex.fwd, ex.arcs, self.word
-        at_state = self.at_state
         for e, a, u in pending:
             w, wid, logp = word[a], word_id[a], logps[u]
             if wid == unk_id and w != "<unk>":
@@ -243,16 +242,8 @@ class LatticeExpansion:
             h = hist[e] + (wid,)
             if n_keep is not None:
                 h = h[len(h) - n_keep :] if n_keep else ()
-            score = fwd[e] + am[a] + new
-            # _arrive, inlined: this loop runs once per scored arc
-            states = at_state.setdefault(dst[a], {})
-            e2 = states.get(h)
-            if e2 is None:
-                words = words_of[e] + (w,)
-                e2 = states[h] = ex.add(dst[a], h, words if n_words is None else words[-n_words:], score, refs[u])
-            elif score > fwd[e2]:  # merged: keep the best incoming path's LM state
-                words = words_of[e] + (w,)
-                ex.replace(e2, words if n_words is None else words[-n_words:], score, refs[u])
+            words = words_of[e] + (w,)
+            e2 = self._arrive(dst[a], h, words if n_words is None else words[-n_words:], fwd[e] + am[a] + new, refs[u])
             arcs.append((e, e2, a, logp, fp))
 
     def _fp_score(self, e: int, a: int, w: str) -> float:
