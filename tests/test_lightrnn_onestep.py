@@ -10,12 +10,16 @@ from lightrnn_asr.text.corpus import make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 RECURRENCES = ("word-concat", "word-sum")
+#: (recurrence, col_hidden_dim): both recurrences with the LSTM output as the column state, and word-sum
+#: with a column head of its own (K = 10, neither E = 8 nor H = 12)
+FORMS = [("word-concat", 0), ("word-sum", 0), ("word-sum", 10)]
 
 
-def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2):
+def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim=0):
     torch.manual_seed(seed)
     table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
-    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence)
+    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence,
+                   col_hidden_dim=col_hidden_dim)
     model = build_model(cfg, table).eval()
     for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
@@ -33,23 +37,24 @@ def stepwise(model, words):
         h = out.view(-1)
         r, c = model.word_row[w], model.word_col[w]
         total += torch.log_softmax(model.row_head(h), -1)[r].item()
-        z = torch.tanh(h + model.row_to_col.weight @ model.row_embed.weight[r])
+        w_h = h if model.col_in is None else model.col_in.weight @ h + model.col_in.bias
+        z = torch.tanh(w_h + model.row_to_col.weight @ model.row_embed.weight[r])
         total += torch.log_softmax(model.col_head(z), -1)[c].item()
     return total
 
 
-@pytest.mark.parametrize("recurrence", RECURRENCES)
-def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence):
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
+def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence, col_hidden_dim):
     table = WordTable(torch.randperm(20, generator=torch.Generator().manual_seed(1)), 4, 5)
-    model, _ = tiny(recurrence, 20, table=table)
+    model, _ = tiny(recurrence, 20, table=table, col_hidden_dim=col_hidden_dim)
     total = sum(model.token_logprobs(torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, w]]))[0, -1].exp().item()
                 for w in range(20))
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("recurrence", RECURRENCES)
-def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence):
-    model, _ = tiny(recurrence)
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
+def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence, col_hidden_dim):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim)
     sentences = [[5, 7, 9], [3], [], [11, 12, 13, 14, 15, 16]]
     batch = score_sentences(model, [torch.tensor(s, dtype=torch.long) for s in sentences])
     with torch.no_grad():
@@ -59,9 +64,9 @@ def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence)
     assert alone == pytest.approx(ref, abs=1e-4)
 
 
-@pytest.mark.parametrize("recurrence", RECURRENCES)
-def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence):
-    model, _ = tiny(recurrence)
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
+def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence, col_hidden_dim):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim)
     sents = [[5, 7, 9, 2], [3, 3, 3, 3]]
     with torch.no_grad():
         state = model.initial_state(2, 0)
@@ -110,6 +115,28 @@ def test_the_recurrence_is_kept_in_the_checkpoint_and_old_configs_are_the_papers
         LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0, recurrence="word-sum")
 
 
+def test_a_column_head_of_its_own_is_kept_in_the_checkpoint_and_checked(tmp_path):
+    model, table = tiny("word-sum", col_hidden_dim=10)
+    assert model.col_head.in_features == 10 and model.row_to_col.out_features == 10
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *(f"w{i}" for i in range(20))])
+    save_checkpoint(tmp_path / "m.pt", model, vocab, table)
+    ck = load_checkpoint(tmp_path / "m.pt")
+    assert ck.model.config.col_hidden_dim == 10
+    x = [torch.tensor([5, 6, 7])]
+    assert score_sentences(ck.model, x) == pytest.approx(score_sentences(model, x), abs=1e-6)
+    old = {k: v for k, v in model.config.to_dict().items() if k != "col_hidden_dim"}
+    assert LMConfig.from_dict(old).col_hidden_dim == 0
+    for bad in ({"recurrence": "halfword"}, {"model_type": "adaptive", "n_rows": 0, "n_cols": 0,
+                                             "recurrence": "halfword"}):
+        with pytest.raises(ValueError, match="col_hidden_dim"):
+            LMConfig(**{**model.config.to_dict(), **bad})
+    with pytest.raises(ValueError, match="col_hidden_dim"):
+        LMConfig(**{**model.config.to_dict(), "embed_dim": 12, "tie_weights": True, "col_hidden_dim": 10})
+    tied = LMConfig(**{**model.config.to_dict(), "embed_dim": 12, "tie_weights": True, "col_hidden_dim": 12})
+    tied_model = build_model(tied, table)
+    assert tied_model.col_head.weight is tied_model.col_embed.weight
+
+
 def test_trained_with_reallocation_from_the_command_line_and_used_by_every_command(tmp_path):
     import json
 
@@ -126,12 +153,13 @@ def test_trained_with_reallocation_from_the_command_line_and_used_by_every_comma
     (tmp_path / "train.txt").write_text("\n".join(toy_sentences(600, 0)) + "\n")
     (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(60, 1)) + "\n")
     run("train", "--train-text", tmp_path / "train.txt", "--valid-text", tmp_path / "valid.txt", "--out-dir",
-        tmp_path / "exp", "--recurrence", "word-concat", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
+        tmp_path / "exp", "--recurrence", "word-concat", "--col-hidden-dim", 24, "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
         "--rounds", 3, "--lr", 0.01, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
     history = json.loads((tmp_path / "exp" / "history.json").read_text())
     assert len(history) == 3 and "realloc" in history[0] and history[-1]["valid_ppl"] < history[0]["valid_ppl"]
     ck = load_checkpoint(tmp_path / "exp" / "best.pt")
     assert isinstance(ck.model, OneStepLightRNN) and ck.model.config.recurrence == "word-concat"
+    assert ck.model.config.col_hidden_dim == 24
     res = json.loads(run("ppl", "--model", tmp_path / "exp" / "best.pt", "--text", tmp_path / "valid.txt", "--json"))
     assert res["perplexity"] < 20  # the toy grammar's 52 words: well below uniform
     (tmp_path / "names.txt").write_text("elinor\nmarianne the\n")

@@ -75,6 +75,9 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "words share row and column vectors with fewer others; empty cells get no probability. On the demo's text "
                    "2 gave held-out perplexity 166.4 against 175.4 after 480 s, but 155.8 against 152.5 trained to "
                    "convergence (docs/results.md, 'At convergence').")
+@click.option("--col-hidden-dim", type=click.IntRange(min=0), default=0, show_default=True,
+              help="One-step LightRNN: the size of the column head's own hidden layer, tanh(W h + P x_row), "
+                   "over the LSTM output and the row's vector; 0: tanh(h + P x_row), the LSTM's size.")
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
               show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
@@ -97,7 +100,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
-              tie_weights, word_bias, table_scale, initial_allocation, max_tokens, max_len, solver,
+              tie_weights, word_bias, table_scale, col_hidden_dim, initial_allocation, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -122,10 +125,12 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
-                                     initial_allocation, seed, word_bias, table_scale)
+                                     initial_allocation, seed, word_bias, table_scale, col_hidden_dim)
         except ValueError as e:
             if table_scale != 1.0 and "table scale" in str(e):
                 raise click.BadParameter(str(e), param_hint="--table-scale") from None
+            if col_hidden_dim and "col_hidden_dim" in str(e):
+                raise click.BadParameter(str(e), param_hint="--col-hidden-dim") from None
             if tie_weights:
                 raise click.BadParameter(str(e), param_hint="--tie-weights") from None
             if model_type == "lightrnn":

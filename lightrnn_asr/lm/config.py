@@ -37,6 +37,10 @@ class LMConfig:
         word_bias: LightRNN only: one learnt scalar per word added to its column logit (|V| floats, no
             |V| x H matrix), so that words sharing a column can differ in frequency; see
             :class:`~lightrnn_asr.lm.lightrnn.LightRNN`. Checkpoints without the field have none.
+        col_hidden_dim: one-step LightRNN only: the size K of the state the column head reads, a hidden
+            layer ``tanh(W h + P x^r)`` over the LSTM output and the row's input vector (W: H -> K,
+            P: E -> K); 0 (checkpoints without the field) is ``tanh(h + P x^r)`` with K = H; see
+            :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`.
     """
 
     model_type: str = "lightrnn"
@@ -51,6 +55,7 @@ class LMConfig:
     recurrence: str = "halfword"
     tie_weights: bool = False
     word_bias: bool = False
+    col_hidden_dim: int = 0
 
     def __post_init__(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
@@ -61,6 +66,13 @@ class LMConfig:
         if self.recurrence not in RECURRENCES or (self.recurrence != "halfword" and self.model_type != "lightrnn"):
             raise ValueError(f"recurrence must be one of {RECURRENCES} (all but 'halfword' for model_type 'lightrnn' only), "
                              f"got {self.recurrence!r} for {self.model_type!r}")
+        if self.col_hidden_dim and (self.model_type != "lightrnn" or self.recurrence == "halfword"):
+            raise ValueError("col_hidden_dim is for a one-step LightRNN (recurrence 'word-sum' or 'word-concat'), got "
+                             f"{self.model_type!r} with recurrence {self.recurrence!r}")
+        if not isinstance(self.col_hidden_dim, int) or self.col_hidden_dim < 0:
+            raise ValueError(f"col_hidden_dim must be an integer >= 0, got {self.col_hidden_dim!r}")
+        if self.tie_weights and self.col_hidden_dim not in (0, self.embed_dim):
+            raise ValueError(f"tie_weights needs col_hidden_dim 0 or embed_dim ({self.embed_dim}), got {self.col_hidden_dim}")
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
         self.cutoffs = [int(c) for c in self.cutoffs]

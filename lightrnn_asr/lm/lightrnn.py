@@ -66,7 +66,7 @@ class LightRNN(RecurrentLM):
         self.col_embed = nn.Embedding(config.n_cols, config.embed_dim)
         self.trunk = Trunk(config)
         self.row_head = nn.Linear(config.hidden_dim, config.n_rows)
-        self.col_head = nn.Linear(config.hidden_dim, config.n_cols)
+        self.col_head = nn.Linear(config.col_hidden_dim or config.hidden_dim, config.n_cols)
         self.register_buffer("word_row", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
         self.register_buffer("word_col", torch.zeros(config.vocab_size, dtype=torch.long), persistent=False)
         if config.word_bias:

@@ -12,7 +12,10 @@ or ``x^r + x^c`` (``"word-sum"``, input ``E``), and its output ``h_t`` predicts 
 
 with ``P`` (E -> H) a learnt projection of the row's input vector: the column is conditioned on
 the row through the row's own vector, as the paper's second step conditions it, but without a
-second pass through the LSTM. In training ``r`` is the target word's row; in scoring, the row of the
+second pass through the LSTM. With ``col_hidden_dim = K`` the column state is a hidden layer of
+its own, ``tanh(W h_t + P x^r_r)`` (W: H -> K, P: E -> K, ``Y^c``: K -> C): C column vectors
+serve all |V| words, and a wider state lets the row reshape what they see at K (H + E + C)
+parameters, independent of |V|. In training ``r`` is the target word's row; in scoring, the row of the
 word scored (lattice expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
 
@@ -54,7 +57,9 @@ class OneStepLightRNN(LightRNN):
         super().__init__(config, table)
         concat = config.recurrence == "word-concat"
         self.trunk = Trunk(config, 2 * config.embed_dim if concat else config.embed_dim)
-        self.row_to_col = nn.Linear(config.embed_dim, config.hidden_dim, bias=False)  # P
+        k = config.col_hidden_dim or config.hidden_dim
+        self.row_to_col = nn.Linear(config.embed_dim, k, bias=False)  # P
+        self.col_in = nn.Linear(config.hidden_dim, k) if config.col_hidden_dim else None  # W
 
     def _word_inputs(self, words: torch.Tensor) -> torch.Tensor:
         """The LSTM input of each word: ``(..., 2E)`` or ``(..., E)``."""
@@ -62,10 +67,12 @@ class OneStepLightRNN(LightRNN):
         return torch.cat([rows, cols], -1) if self.config.recurrence == "word-concat" else rows + cols
 
     def _col_hidden(self, out: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """``tanh(h + P x^r_rows)``: the state the column head reads, given the row taken. ``P x^r`` is
-        computed once for the R rows and gathered (R x E x H work instead of E x H per token)."""
+        """``tanh(h + P x^r_rows)`` (or ``tanh(W h + P x^r_rows)`` with ``col_hidden_dim``): the state
+        ``(..., K)`` the column head reads, given the row taken. ``P x^r`` is computed once for the R
+        rows and gathered (R x E x K work instead of E x K per token)."""
         every_row = torch.arange(self.config.n_rows, device=rows.device)  # (embedding calls: int8 ones too)
-        return torch.tanh(out + self.row_to_col(self.row_embed(every_row))[rows])
+        h = out if self.col_in is None else self.col_in(out)
+        return torch.tanh(h + self.row_to_col(self.row_embed(every_row))[rows])
 
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.trunk(self._word_inputs(inputs))  # (N, T, H): one step per word
