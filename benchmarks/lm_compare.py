@@ -49,13 +49,15 @@ from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.device import autocast_for
 
-SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "adaptive", "lstm")
+SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "lightrnn-wordsum-col", "adaptive", "lstm")
 LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
-          "lightrnn-wordsum": "LightRNN, one step per word (sum)", "adaptive": "LSTM, adaptive softmax",
+          "lightrnn-wordsum": "LightRNN, one step per word (sum)",
+          "lightrnn-wordsum-col": "LightRNN, one step per word (sum), column head of 2H", "adaptive": "LSTM, adaptive softmax",
           "lstm": "LSTM, full softmax"}
 #: system -> (model_type, LightRNN recurrence)
 MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
-          "lightrnn-wordsum": ("lightrnn", "word-sum"), "adaptive": ("adaptive", "halfword"),
+          "lightrnn-wordsum": ("lightrnn", "word-sum"), "lightrnn-wordsum-col": ("lightrnn", "word-sum"),
+          "adaptive": ("adaptive", "halfword"),
           "lstm": ("lstm", "halfword")}
 
 
@@ -74,7 +76,8 @@ def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | N
     model_type, recurrence = MODELS[system]
     table = WordTable.sequential(vocab) if model_type == "lightrnn" else None
     cfg = LMConfig(model_type, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
-                   args.hidden, args.layers, 0.1, recurrence=recurrence)
+                   args.hidden, args.layers, 0.1, recurrence=recurrence,
+                   col_hidden_dim=2 * args.hidden if system.endswith("-col") else 0)
     return build_model(cfg, table), table
 
 

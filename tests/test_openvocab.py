@@ -61,7 +61,14 @@ def test_examples_choose_a_cell_as_good_as_the_fallback_and_better_than_chance(t
     with_examples = add_words(ck.model, ck.vocab, ck.table, ["dog"], examples)
     fallback = add_words(ck.model, ck.vocab, ck.table, ["dog"])
     assert fallback[3][0].method == "like" and "<unk>" in fallback[3][0].detail
-    assert int(fallback[2].row[-1]) == int(ck.table.row[ck.vocab.unk_id])  # the row of <unk>
+    # the fallback's rule: a free cell in the row of <unk>, else in its column
+    unk_row, unk_col = int(ck.table.row[ck.vocab.unk_id]), int(ck.table.col[ck.vocab.unk_id])
+    taken = set(ck.table.cell.tolist())
+    row_free = any(unk_row * ck.table.n_cols + c not in taken for c in range(ck.table.n_cols))
+    if row_free:
+        assert int(fallback[2].row[-1]) == unk_row and "row of" in fallback[3][0].detail
+    else:
+        assert int(fallback[2].col[-1]) == unk_col and "column of" in fallback[3][0].detail
     lp_examples = sentence_logprob(with_examples[0], with_examples[1], examples)
     lp_fallback = sentence_logprob(fallback[0], fallback[1], examples)
     # "dog" was trained as <unk>, so the examples confirm <unk>'s row; never worse than the fallback
