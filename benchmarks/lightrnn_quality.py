@@ -36,7 +36,7 @@ import torch
 BASE = {"--model-type": "lightrnn", "--recurrence": "word-sum", "--embed-dim": "200", "--hidden-dim": "200",
         "--num-layers": "1", "--dropout": "0.1", "--rounds": "100", "--epochs-per-round": "1", "--lr": "3e-3",
         "--max-tokens": "3000", "--max-len": "40", "--solver": "alternating", "--patience": "2",
-        "--keep-optimizer": None}  # explicit: train's defaults have since become what won here
+        "--keep-optimizer": None, "--col-hidden-dim": "0"}  # explicit: train's defaults have since become what won here
 
 WORD_LIST = "/usr/share/dict/american-english-huge"
 WORD_LIST_100K = "/usr/share/dict/american-english"
@@ -94,6 +94,7 @@ RUNS: dict[str, tuple[str, dict]] = {
     "adaptive-wordlist": ("vocabulary size", {"--model-type": "adaptive", "--word-list": WORD_LIST}),
     # the same with Debian's wamerican (~89K more words, |V| ~100K)
     "lightrnn-wordlist-100k": ("vocabulary size", {"--word-list": WORD_LIST_100K}),
+    "lightrnn-col400-wordlist-100k": ("vocabulary size", {"--col-hidden-dim": "400", "--word-list": WORD_LIST_100K}),
     "adaptive-wordlist-100k": ("vocabulary size", {"--model-type": "adaptive", "--word-list": WORD_LIST_100K}),
     "lstm-dropout0.3": ("LSTM baselines", {"--model-type": "lstm", "--dropout": "0.3"}),
 }
