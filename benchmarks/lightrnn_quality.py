@@ -75,6 +75,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-col800": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "800"}),
     "lightrnn-col400-keep": ("column head", {"--col-hidden-dim": "400"}),
     "lightrnn-col800-keep": ("column head", {"--col-hidden-dim": "800"}),
+    # the demo's recipe with the new head: a reallocation every 2 epochs, or none (the first reallocation
+    # costs more with the wider head; at a short budget it is a large share of the training)
+    "lightrnn-col400-epr2": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                             "--epochs-per-round": "2"}),
+    "lightrnn-col400-no-realloc": ("column head", {"--col-hidden-dim": "400", "--no-realloc": None}),
     "lightrnn-col800-wb-scale2-lt": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "800",
                                      "--word-bias": None, "--initial-allocation": "random", "--table-scale": "2",
                                      "--loss-tables": "training"}),
@@ -151,6 +156,11 @@ def run_one(name: str, args, work: Path, lock: threading.Lock) -> dict:
         print(f"{name}: held-out ppl {row.get('heldout_ppl', float('nan')):.1f}, {seconds:.0f} s", flush=True)
         with open(args.out, "a") as f:
             f.write(line + "\n")
+    if args.keep_models and proc.returncode == 0:
+        keep = args.keep_models / name
+        keep.mkdir(parents=True, exist_ok=True)
+        for f in ("best.pt", "history.json"):
+            shutil.copy2(out_dir / f, keep / f)
     shutil.rmtree(out_dir, ignore_errors=True)
     return row
 
@@ -217,6 +227,8 @@ def main() -> None:
                     help="training seconds per run (default 720; 0: until validation perplexity stops improving)")
     ap.add_argument("--full-softmax-budget", type=float, default=None,
                     help=f"training seconds of the full-softmax runs (default {BUDGETS['lstm']:.0f})")
+    ap.add_argument("--keep-models", type=Path, metavar="DIR",
+                    help="copy each run's best.pt and history.json to DIR/RUN/ (e.g. to rescore with them)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table", type=Path, help="print the table of this results file (and --plot) instead")
