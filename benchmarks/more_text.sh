@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # More LM training text at equal training time: the demo's text (0.81M words) against `--books all`
-# (2.72M words: the King James Bible, Shakespeare and Milton added), the same vocabulary, validation
+# (2.72M words: the King James Bible, Shakespeare and Milton added) and against half of the demo's
+# text (every other sentence, 0.41M words), the same vocabulary, validation
 # and held-out text, the LightRNN and the adaptive-softmax LSTM of the demo's recipe, BUDGET seconds
 # each on one thread, the two texts' runs side by side. Then every model rescoring the demo's N-best
 # lists (recipes/pocketsphinx/local/evaluate.py), so that perplexity and WER come from the same runs.
@@ -23,6 +24,9 @@ for d in "$recipe"/data/*_dev "$recipe"/data/*_test; do
 done
 python "$recipe/local/prepare_text.py" build --download "$recipe/download" --data "$work/data" --books all
 cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout.txt" "$work/data/lm/"
+mkdir -p "$work/half"
+awk 'NR % 2 == 1' "$recipe/data/lm/train.txt" > "$work/half/train.txt"
+cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout.txt" "$work/half/"
 
 for text in demo all; do
   data=$recipe/data/lm
@@ -32,14 +36,18 @@ for text in demo all; do
     --out "${prefix}_$text.jsonl" --keep-models "$work/models_$text" &
 done
 wait
+python "$root/benchmarks/lightrnn_quality.py" --data "$work/half" --vocab "$recipe/exp/lm/vocab.txt" \
+  --runs lightrnn-col400 adaptive --budget "$budget" --workers 2 --threads 1 \
+  --out "${prefix}_half.jsonl" --keep-models "$work/models_half"
 
-for text in demo all; do
+for text in demo all half; do
   mkdir -p "$work/exp_$text/lm"
   ln -s "$recipe/exp/decode" "$work/exp_$text/decode"
   ln -s "$work/models_$text/lightrnn-col400" "$work/exp_$text/lm/lightrnn"
   ln -s "$work/models_$text/adaptive" "$work/exp_$text/lm/adaptive"
   (cd "$recipe" && python local/evaluate.py --data data --exp "$work/exp_$text" --out "$work/report_$text" >/dev/null)
   cp "$work/report_$text/results.json" "${prefix}_${text}_report.json"
-  cp -r "$work/report_$text/hyp" "$work/hyp_$text"
 done
-echo "results: ${prefix}_{demo,all}.jsonl and ${prefix}_{demo,all}_report.json"
+echo "results: ${prefix}_{demo,all,half}.jsonl and ${prefix}_{demo,all,half}_report.json"
+python "$root/benchmarks/rescoring_table.py" --set synthetic "half the demo text:${prefix}_half_report.json" \
+  "demo text:${prefix}_demo_report.json" "other text, all books:${prefix}_all_report.json"

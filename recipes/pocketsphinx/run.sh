@@ -14,6 +14,7 @@ stop_stage=100
 nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
+                                # but is worse on this test at equal time (docs/results.md, "More LM text")
 lm_budget=180                   # training seconds per LM (reallocations included)
 while [ $# -gt 0 ]; do
   case "$1" in
