@@ -36,7 +36,7 @@ import torch
 BASE = {"--model-type": "lightrnn", "--recurrence": "word-sum", "--embed-dim": "200", "--hidden-dim": "200",
         "--num-layers": "1", "--dropout": "0.1", "--rounds": "100", "--epochs-per-round": "1", "--lr": "3e-3",
         "--max-tokens": "3000", "--max-len": "40", "--solver": "alternating", "--patience": "2",
-        "--keep-optimizer": None, "--col-hidden-dim": "0"}  # explicit: train's defaults have since become what won here
+        "--keep-optimizer": None, "--col-hidden-dim": "0", "--loss-tables": "pass"}  # explicit: train has since adopted what won
 
 WORD_LIST = "/usr/share/dict/american-english-huge"
 WORD_LIST_100K = "/usr/share/dict/american-english"
@@ -80,6 +80,14 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-col400-epr2": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "400",
                                              "--epochs-per-round": "2"}),
     "lightrnn-col400-no-realloc": ("column head", {"--col-hidden-dim": "400", "--no-realloc": None}),
+    # the short-budget changes of the former head, with the new one
+    "lightrnn-col400-lt": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                           "--loss-tables": "training"}),
+    "lightrnn-col400-random-alloc": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                                     "--initial-allocation": "random"}),
+    "lightrnn-col400-wb-scale2-lt": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                     "--word-bias": None, "--initial-allocation": "random", "--table-scale": "2",
+                                     "--loss-tables": "training"}),
     "lightrnn-col800-wb-scale2-lt": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "800",
                                      "--word-bias": None, "--initial-allocation": "random", "--table-scale": "2",
                                      "--loss-tables": "training"}),
