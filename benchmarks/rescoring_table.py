@@ -15,11 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
+from lightrnn_asr.evaluation.report import markdown_table
+
 FIRST = "first pass (pocketsphinx 1-best)"
 NGRAM = "pocketsphinx trigram"
 
 
-def rows(label: str, report: dict, test_set: str) -> list[str]:
+def rows(label: str, report: dict, test_set: str) -> list[list[str]]:
     s = report["sets"][test_set]
     first = s[FIRST]["wer"]
     out = []
@@ -27,9 +29,9 @@ def rows(label: str, report: dict, test_set: str) -> list[str]:
         for system in (f"{lm} rescoring", f"{lm} + {NGRAM} rescoring"):
             r = s[system]
             lo, hi = r["ci95"]
-            out.append(f"| {label} | {system.removesuffix(' rescoring')} | {info['heldout_ppl']:.1f} "
-                       f"| {r['wer']:.2f} [{lo:.1f}, {hi:.1f}] | {100 * (r['wer'] - first) / first:+.1f} % "
-                       f"| {r['p_better_than_first_pass']:.3f} |")
+            out.append([label, system.removesuffix(" rescoring"), f"{info['heldout_ppl']:.1f}",
+                        f"{r['wer']:.2f} [{lo:.1f}, {hi:.1f}]", f"{100 * (r['wer'] - first) / first:+.1f} %",
+                        f"{r['p_better_than_first_pass']:.3f}"])
     return out
 
 
@@ -90,14 +92,12 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, help="PNG: WER against held-out perplexity")
     args = ap.parse_args()
     reports = [(item.split(":", 1)[0], load(Path(item.split(":", 1)[1]))) for item in args.reports]
-    lines = ["| LM text | system | held-out ppl | WER % [95 % CI] | vs first pass | P(better than first pass) |",
-             "|---|---|---|---|---|---|"]
+    first = reports[0][1]["sets"][args.test_set][FIRST]
+    table = [["", "first pass", "", f"{first['wer']:.2f} [{first['ci95'][0]:.1f}, {first['ci95'][1]:.1f}]", "", ""]]
     for label, report in reports:
-        if len(lines) == 2:
-            r = report["sets"][args.test_set][FIRST]
-            lines.append(f"| | first pass | | {r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}] | | |")
-        lines += rows(label, report, args.test_set)
-    print("\n".join(lines))
+        table += rows(label, report, args.test_set)
+    print(markdown_table(["LM text", "system", "held-out ppl", "WER % [95 % CI]", "vs first pass",
+                          "P(better than first pass)"], table))
     if args.plot:
         print("\n" + plot(reports, args.test_set, args.plot))
 
