@@ -54,7 +54,7 @@ def plot(reports: list[tuple[str, dict]], test_set: str, path: Path) -> str:
     first = reports[0][1]["sets"][test_set][FIRST]["wer"]
     ax.axhline(first, color="gray", linestyle=":", label=f"first pass {first:.2f}")
     for k, (suffix, colour) in enumerate(((" rescoring", "tab:blue"), (f" + {NGRAM} rescoring", "tab:orange"))):
-        xs, ys, seen = [], [], set()
+        xs, ys, kinds, seen = [], [], [], set()
         for label, report in reports:
             for lm, info in report["lms"].items():
                 wer = report["sets"][test_set][f"{lm}{suffix}"]["wer"]
@@ -67,6 +67,7 @@ def plot(reports: list[tuple[str, dict]], test_set: str, path: Path) -> str:
                 if not other:
                     xs.append(np.log(info["heldout_ppl"]))
                     ys.append(wer)
+                    kinds.append(lm)
         slope, icept = np.polyfit(xs, ys, 1)
         grid = np.linspace(min(xs) - 0.3, max(xs), 20)
         name = "LM alone" if k == 0 else "LM + trigram"
@@ -75,6 +76,11 @@ def plot(reports: list[tuple[str, dict]], test_set: str, path: Path) -> str:
         notes.append(f"{name}: WER = {icept:.2f} + {slope:.2f} ln(ppl), r = {r:.2f}, {len(xs)} LMs; "
                      f"the first pass's WER at ppl {np.exp((first - icept) / slope):.0f}, "
                      f"0.8 x it (-20 %) at ppl {np.exp((0.8 * first - icept) / slope):.0f}")
+        residual = np.asarray(ys) - (icept + slope * np.asarray(xs))
+        for lm in dict.fromkeys(kinds):
+            mine = residual[[kind == lm for kind in kinds]]
+            notes.append(f"  {lm}: mean residual {mine.mean():+.2f} points, from {mine.min():+.2f} to "
+                         f"{mine.max():+.2f} ({mine.size} LMs)")
     ax.set_xscale("log")
     ax.set_xlabel("held-out perplexity (log scale)")
     ax.set_ylabel(f"{test_set} test WER %")
