@@ -36,7 +36,9 @@ import torch
 BASE = {"--model-type": "lightrnn", "--recurrence": "word-sum", "--embed-dim": "200", "--hidden-dim": "200",
         "--num-layers": "1", "--dropout": "0.1", "--rounds": "100", "--epochs-per-round": "1", "--lr": "3e-3",
         "--max-tokens": "3000", "--max-len": "40", "--solver": "alternating", "--patience": "2",
-        "--keep-optimizer": None, "--col-hidden-dim": "0", "--loss-tables": "pass"}  # explicit: train has since adopted what won
+        "--keep-optimizer": None,
+        # explicit: train has since adopted what won
+        "--col-hidden-dim": "0", "--loss-tables": "pass", "--input-shortlist": "0"}
 
 WORD_LIST = "/usr/share/dict/american-english-huge"
 WORD_LIST_100K = "/usr/share/dict/american-english"
@@ -91,6 +93,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-col800-wb-scale2-lt": ("column head", {"--reset-optimizer": None, "--col-hidden-dim": "800",
                                      "--word-bias": None, "--initial-allocation": "random", "--table-scale": "2",
                                      "--loss-tables": "training"}),
+    # the N most frequent words with an input vector of their own (row + column + own), the output unchanged
+    **{f"lightrnn-col400-sl{n}": ("input shortlist", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                                     "--input-shortlist": str(n)}) for n in (1000, 4000, 14848)},
+    "lightrnn-col400-sl4000-dropout0.2": ("input shortlist", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                                           "--input-shortlist": "4000", "--dropout": "0.2"}),
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),
     "lightrnn-h800-dropout0.3": ("trunk", {"--embed-dim": "800", "--hidden-dim": "800", "--dropout": "0.3"}),

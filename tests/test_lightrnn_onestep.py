@@ -10,19 +10,22 @@ from lightrnn_asr.text.corpus import make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 RECURRENCES = ("word-concat", "word-sum")
-#: (recurrence, col_hidden_dim): both recurrences with the LSTM output as the column state, and word-sum
-#: with a column head of its own (K = 10, neither E = 8 nor H = 12)
-FORMS = [("word-concat", 0), ("word-sum", 0), ("word-sum", 10)]
+#: (recurrence, col_hidden_dim, input_shortlist): both recurrences with the LSTM output as the column state,
+#: word-sum with a column head of its own (K = 10, neither E = 8 nor H = 12), and with it an own input
+#: vector for the 9 most frequent words (ids 0-8; the tests' sentences use words on both sides of 9)
+FORMS = [("word-concat", 0, 0), ("word-sum", 0, 0), ("word-sum", 10, 0), ("word-sum", 10, 9)]
 
 
-def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim=0):
+def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim=0, input_shortlist=0):
     torch.manual_seed(seed)
     table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
     cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence,
-                   col_hidden_dim=col_hidden_dim)
+                   col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
     model = build_model(cfg, table).eval()
     for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
+    if input_shortlist:  # the padding row (words outside the shortlist) is zero, as nn.Embedding keeps it
+        model.shortlist_embed.weight.data[input_shortlist] = 0
     return model, table
 
 
@@ -33,6 +36,8 @@ def stepwise(model, words):
     for prev, w in zip(seq[:-1], seq[1:]):
         r_prev, c_prev = model.row_embed.weight[model.word_row[prev]], model.col_embed.weight[model.word_col[prev]]
         x = torch.cat([r_prev, c_prev]) if model.config.recurrence == "word-concat" else r_prev + c_prev
+        if prev < model.config.input_shortlist:
+            x = x + model.shortlist_embed.weight[prev]
         out, state = model.trunk.lstm(x.view(1, 1, -1), state)
         h = out.view(-1)
         r, c = model.word_row[w], model.word_col[w]
@@ -43,18 +48,18 @@ def stepwise(model, words):
     return total
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
-def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence, col_hidden_dim):
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
+def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence, col_hidden_dim, input_shortlist):
     table = WordTable(torch.randperm(20, generator=torch.Generator().manual_seed(1)), 4, 5)
-    model, _ = tiny(recurrence, 20, table=table, col_hidden_dim=col_hidden_dim)
+    model, _ = tiny(recurrence, 20, table=table, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
     total = sum(model.token_logprobs(torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, w]]))[0, -1].exp().item()
                 for w in range(20))
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
-def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence, col_hidden_dim):
-    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim)
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
+def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence, col_hidden_dim, input_shortlist):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
     sentences = [[5, 7, 9], [3], [], [11, 12, 13, 14, 15, 16]]
     batch = score_sentences(model, [torch.tensor(s, dtype=torch.long) for s in sentences])
     with torch.no_grad():
@@ -64,9 +69,9 @@ def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence,
     assert alone == pytest.approx(ref, abs=1e-4)
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim"), FORMS)
-def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence, col_hidden_dim):
-    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim)
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
+def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence, col_hidden_dim, input_shortlist):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
     sents = [[5, 7, 9, 2], [3, 3, 3, 3]]
     with torch.no_grad():
         state = model.initial_state(2, 0)
@@ -137,6 +142,38 @@ def test_a_column_head_of_its_own_is_kept_in_the_checkpoint_and_checked(tmp_path
     assert tied_model.col_head.weight is tied_model.col_embed.weight
 
 
+def test_an_input_shortlist_starts_as_the_shared_vectors_model_and_is_kept_in_the_checkpoint(tmp_path):
+    table = WordTable.random(23, torch.Generator().manual_seed(0))
+    models = []
+    for n in (0, 9):
+        torch.manual_seed(3)
+        models.append(build_model(LMConfig("lightrnn", 23, table.n_rows, table.n_cols, 8, 12, 1, 0.0,
+                                           recurrence="word-sum", col_hidden_dim=10, input_shortlist=n), table).eval())
+    plain, short = models
+    inputs, targets = torch.tensor([[0, 5, 17, 3]]), torch.tensor([[5, 17, 3, 1]])
+    with torch.no_grad():  # the own vectors start at zero: the same model as without them
+        torch.testing.assert_close(short.token_logprobs(inputs, targets), plain.token_logprobs(inputs, targets))
+        short.shortlist_embed.weight[5] = 1.0  # word 5 (in the shortlist) read at step 2 changes steps 2 on only
+        moved = short.token_logprobs(inputs, targets) - plain.token_logprobs(inputs, targets)
+        assert moved[0, 0] == 0 and (moved[0, 1:].abs() > 1e-4).all()
+    short.token_logprobs(inputs, targets).sum().backward()  # 17 reads the zero padding row, never trained
+    grad = short.shortlist_embed.weight.grad
+    assert grad[9].abs().sum() == 0 and grad[[0, 3, 5]].abs().min() > 0 and grad[[1, 2, 4, 6, 7, 8]].abs().sum() == 0
+    assert short.num_parameters() - plain.num_parameters() == 10 * 8  # 9 words and the padding row, E = 8
+    vocab = Vocabulary(["<s>", "</s>", "<unk>", *(f"w{i}" for i in range(20))])
+    save_checkpoint(tmp_path / "m.pt", short, vocab, table)
+    ck = load_checkpoint(tmp_path / "m.pt")
+    assert ck.model.config.input_shortlist == 9
+    x = [torch.tensor([5, 17, 3])]
+    assert score_sentences(ck.model, x) == pytest.approx(score_sentences(short, x), abs=1e-6)
+    old = {k: v for k, v in short.config.to_dict().items() if k != "input_shortlist"}
+    assert LMConfig.from_dict(old).input_shortlist == 0
+    for bad in ({"recurrence": "word-concat"}, {"recurrence": "halfword", "col_hidden_dim": 0},
+                {"input_shortlist": 24}, {"input_shortlist": -1}):
+        with pytest.raises(ValueError, match="input_shortlist"):
+            LMConfig(**{**short.config.to_dict(), **bad})
+
+
 def test_trained_with_reallocation_from_the_command_line_and_used_by_every_command(tmp_path):
     import json
 
@@ -173,3 +210,32 @@ def test_trained_with_reallocation_from_the_command_line_and_used_by_every_comma
     run("rescore", "--nbest", tmp_path / "x.nbest", "--model", tmp_path / "small.pt", "--lm-scale", 1,
         "--out", tmp_path / "1best.txt")
     assert (tmp_path / "1best.txt").read_text().split() == "u1 the cat sees the ball".split()
+
+
+def test_an_input_shortlist_from_the_command_line_through_add_words_and_int8(tmp_path):
+    from click.testing import CliRunner
+    from helpers import toy_sentences
+
+    from lightrnn_asr.cli import main
+
+    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(300, 0)) + "\n")
+    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(40, 1)) + "\n")
+    common = ["train", "--train-text", tmp_path / "train.txt", "--valid-text", tmp_path / "valid.txt",
+              "--embed-dim", 16, "--hidden-dim", 16, "--num-layers", 1, "--rounds", 2, "--max-tokens", 400,
+              "--device", "cpu", "--threads", 1]
+    res = CliRunner().invoke(main, [str(a) for a in [*common, "--out-dir", tmp_path / "bad", "--recurrence", "halfword",
+                                                     "--input-shortlist", 20]])
+    assert res.exit_code == 2 and "--input-shortlist" in res.output and "word-sum" in res.output
+    res = CliRunner().invoke(main, [str(a) for a in [*common, "--out-dir", tmp_path / "exp", "--recurrence", "word-sum",
+                                                     "--input-shortlist", 20]])
+    assert res.exit_code == 0, res.output
+    ck = load_checkpoint(tmp_path / "exp" / "best.pt")
+    assert ck.model.config.input_shortlist == 20 and ck.model.shortlist_embed.weight[:20].abs().sum() > 0
+    assert ck.model.shortlist_embed.weight[20].abs().sum() == 0
+    (tmp_path / "names.txt").write_text("elinor\n")
+    for args in (["add-words", "--model", tmp_path / "exp" / "best.pt", "--words", tmp_path / "names.txt", "--out",
+                  tmp_path / "more.pt"], ["compress", "--model", tmp_path / "more.pt", "--int8", "--out", tmp_path / "small.pt"],
+                 ["ppl", "--model", tmp_path / "small.pt", "--text", tmp_path / "valid.txt"]):
+        res = CliRunner().invoke(main, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+    assert load_checkpoint(tmp_path / "more.pt").model.config.input_shortlist == 20

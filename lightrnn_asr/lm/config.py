@@ -41,6 +41,10 @@ class LMConfig:
             layer ``tanh(W h + P x^r)`` over the LSTM output and the row's input vector (W: H -> K,
             P: E -> K); 0 (checkpoints without the field) is ``tanh(h + P x^r)`` with K = H; see
             :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`.
+        input_shortlist: one-step LightRNN with recurrence ``"word-sum"`` only: the N most frequent
+            words (ids below N; the vocabulary is in frequency order) get an input vector of their own,
+            added to their row and column vectors (N x E parameters, independent of |V|); the output
+            layer is unchanged. 0 (checkpoints without the field): none, the paper's input layer.
     """
 
     model_type: str = "lightrnn"
@@ -56,6 +60,7 @@ class LMConfig:
     tie_weights: bool = False
     word_bias: bool = False
     col_hidden_dim: int = 0
+    input_shortlist: int = 0
 
     def __post_init__(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
@@ -71,6 +76,12 @@ class LMConfig:
                              f"{self.model_type!r} with recurrence {self.recurrence!r}")
         if not isinstance(self.col_hidden_dim, int) or self.col_hidden_dim < 0:
             raise ValueError(f"col_hidden_dim must be an integer >= 0, got {self.col_hidden_dim!r}")
+        if not isinstance(self.input_shortlist, int) or not 0 <= self.input_shortlist <= self.vocab_size:
+            raise ValueError(f"input_shortlist must be an integer in [0, vocab_size = {self.vocab_size}], "
+                             f"got {self.input_shortlist!r}")
+        if self.input_shortlist and (self.model_type != "lightrnn" or self.recurrence != "word-sum"):
+            raise ValueError("input_shortlist is for a one-step LightRNN with recurrence 'word-sum', got "
+                             f"{self.model_type!r} with recurrence {self.recurrence!r}")
         if self.tie_weights and self.col_hidden_dim not in (0, self.embed_dim):
             raise ValueError(f"tie_weights needs col_hidden_dim 0 or embed_dim ({self.embed_dim}), got {self.col_hidden_dim}")
         if self.model_type not in MODEL_TYPES:

@@ -19,7 +19,17 @@ parameters, independent of |V|. On the demo's real text (|V| = 14,848, trunk 200
 "A column head of its own") K = 400 brought held-out perplexity at convergence from 152.5 to 137.9
 (the full-softmax LSTM of the same trunk: 128.0) at 0.86x the training tokens/s, and from 190.7 to
 176.5 after 300 s; K = 800 was no better per epoch and 0.64x as fast. ``lightrnn-asr train`` uses
-K = 2H unless told otherwise. In training ``r`` is the target word's row; in scoring, the row of the
+K = 2H unless told otherwise.
+
+With ``input_shortlist = N`` (word-sum only) the N most frequent words also get an input vector of
+their own, ``e_w``, so step ``t`` reads ``x^r + x^c + e_{w_{t-1}}`` (``e_w = 0`` for the other words, and
+at the start of training for all, so training starts from the shared vectors' model); the output layer
+and the table are unchanged, and the cost is N x E parameters whatever |V| is. The shared input
+vectors are what a word's row and column mates pull apart: on the demo's text (docs/results.md, "An
+input vector of their own for the frequent words") N = 4000 brought held-out perplexity after 300 s
+from 176.5 to 154.2 (validation after 4 epochs 194.5 -> 167.2) at 0.94x the tokens/s, and made the
+first reallocation gentle (validation 333 -> 439 without, 290 -> 295 with). ``lightrnn-asr train``
+uses N = min(|V|, 4000). In training ``r`` is the target word's row; in scoring, the row of the
 word scored (lattice expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
 
@@ -64,11 +74,23 @@ class OneStepLightRNN(LightRNN):
         k = config.col_hidden_dim or config.hidden_dim
         self.row_to_col = nn.Linear(config.embed_dim, k, bias=False)  # P
         self.col_in = nn.Linear(config.hidden_dim, k) if config.col_hidden_dim else None  # W
+        n = config.input_shortlist  # slot n: the zero vector of the words without one (padding_idx: never trained)
+        self.shortlist_embed = nn.Embedding(n + 1, config.embed_dim, padding_idx=n) if n else None
+        if n:  # zero: training starts from the shared vectors' model and learns each word's own part
+            nn.init.zeros_(self.shortlist_embed.weight)
+            # (|V|,) int64: each word's slot, ids below n their own, the rest n; saved with the weights, as
+            # words added to a trained model (training.openvocab) may read another word's vector
+            self.register_buffer("word_slot", torch.arange(config.vocab_size).clamp(max=n))
 
     def _word_inputs(self, words: torch.Tensor) -> torch.Tensor:
-        """The LSTM input of each word: ``(..., 2E)`` or ``(..., E)``."""
+        """The LSTM input of each word: ``(..., 2E)`` or ``(..., E)`` (plus its own vector with
+        ``input_shortlist``)."""
         rows, cols = self.row_embed(self.word_row[words]), self.col_embed(self.word_col[words])
-        return torch.cat([rows, cols], -1) if self.config.recurrence == "word-concat" else rows + cols
+        if self.config.recurrence == "word-concat":
+            return torch.cat([rows, cols], -1)
+        if self.shortlist_embed is None:
+            return rows + cols
+        return rows + cols + self.shortlist_embed(self.word_slot[words])
 
     def _col_hidden(self, out: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """``tanh(h + P x^r_rows)`` (or ``tanh(W h + P x^r_rows)`` with ``col_hidden_dim``): the state

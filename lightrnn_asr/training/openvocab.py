@@ -40,6 +40,11 @@ When the table has fewer free cells than new words, rows are added: their
 vectors are the mean of the existing ones and their row-head bias is the
 lowest existing one, so existing words lose little probability (the added
 rows' share is reported by :func:`add_words`).
+
+With an input shortlist (:attr:`~lightrnn_asr.lm.config.LMConfig.input_shortlist`: frequent words
+with an input vector of their own), a new word reads ``<unk>``'s own vector, which is what the model
+read for it in training, wherever it is placed; with ``"copy-row"`` its like-word's, so that it reads
+exactly as the like-word does.
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
         bias = state["word_bias"]
         rare = bias[-max(1, bias.numel() // 10):].mean()
         state["word_bias"] = torch.cat([bias, rare.expand(vocab_size - bias.numel())])
+    if "word_slot" in state:  # an input shortlist: new words have no vector of their own (the zero slot)
+        slot = state["word_slot"]
+        state["word_slot"] = torch.cat([slot, slot.new_full((vocab_size - slot.numel(),), cfg.input_shortlist)])
     out.load_state_dict(state)
     return out.to(model.device).eval()
 
@@ -255,6 +263,8 @@ class _Growth:
         cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
         grown.word_row.copy_(cells // n_cols)
         grown.word_col.copy_(cells % n_cols)
+        if grown.config.input_shortlist:  # and <unk>'s own input vector, kept after they are placed
+            grown.word_slot[v_old:] = grown.word_slot[vocab.unk_id]
         if grown.config.word_bias:  # only the old words hold cells until the new ones are placed
             grown.cell_word.fill_(v_old + n_new)
             grown.cell_word[old_cells.to(grown.cell_word.device)] = torch.arange(v_old, device=grown.cell_word.device)
@@ -286,7 +296,8 @@ class _Growth:
     @torch.no_grad()
     def copy_row(self, r: int, ref: str, vocab: Vocabulary, log_share: float, wid: int) -> tuple[int, int]:
         """Make row ``r`` a copy of ``ref``'s row with its row-head bias shifted by ``log_share`` (and give
-        word ``wid`` ``ref``'s word bias); the cell of the copy at ``ref``'s column, ``(r, col)``."""
+        word ``wid`` ``ref``'s word bias and own input vector); the cell of the copy at ``ref``'s column,
+        ``(r, col)``."""
         m = self.model
         r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
         m.row_embed.weight[r] = m.row_embed.weight[r0]
@@ -294,6 +305,8 @@ class _Growth:
         m.row_head.bias[r] = m.row_head.bias[r0] + log_share
         if m.config.word_bias:
             m.word_bias[wid] = m.word_bias[vocab.id(ref)]
+        if m.config.input_shortlist:  # and reads ref's own input vector (a shared slot)
+            m.word_slot[wid] = m.word_slot[vocab.id(ref)]
         return r, c0
 
     def like_cell(self, ref: str, vocab: Vocabulary) -> tuple[int, int, str]:
