@@ -96,8 +96,12 @@ RUNS: dict[str, tuple[str, dict]] = {
     # the N most frequent words with an input vector of their own (row + column + own), the output unchanged
     **{f"lightrnn-col400-sl{n}": ("input shortlist", {"--reset-optimizer": None, "--col-hidden-dim": "400",
                                                      "--input-shortlist": str(n)}) for n in (1000, 4000, 14848)},
-    "lightrnn-col400-sl4000-dropout0.2": ("input shortlist", {"--reset-optimizer": None, "--col-hidden-dim": "400",
-                                                           "--input-shortlist": "4000", "--dropout": "0.2"}),
+    **{f"lightrnn-col400-sl4000-dropout{p}": ("input shortlist", {"--reset-optimizer": None, "--col-hidden-dim": "400",
+                                                               "--input-shortlist": "4000", "--dropout": p})
+       for p in ("0.2", "0.3")},
+    "lightrnn-h300-col600-sl4000-dropout0.3": ("input shortlist", {
+        "--reset-optimizer": None, "--embed-dim": "300", "--hidden-dim": "300", "--col-hidden-dim": "600",
+        "--input-shortlist": "4000", "--dropout": "0.3"}),
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),
     "lightrnn-h800-dropout0.3": ("trunk", {"--embed-dim": "800", "--hidden-dim": "800", "--dropout": "0.3"}),

@@ -120,17 +120,23 @@ def test_the_recurrence_is_kept_in_the_checkpoint_and_old_configs_are_the_papers
         LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0, recurrence="word-sum")
 
 
-def test_a_column_head_of_its_own_is_kept_in_the_checkpoint_and_checked(tmp_path):
-    model, table = tiny("word-sum", col_hidden_dim=10)
-    assert model.col_head.in_features == 10 and model.row_to_col.out_features == 10
+def assert_checkpoint_keeps(tmp_path, model, table, field):
+    """Saved and loaded, ``model`` (23 words) keeps its config ``field`` and its scores; a config without
+    the field, an older checkpoint's, reads it as 0."""
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *(f"w{i}" for i in range(20))])
     save_checkpoint(tmp_path / "m.pt", model, vocab, table)
     ck = load_checkpoint(tmp_path / "m.pt")
-    assert ck.model.config.col_hidden_dim == 10
-    x = [torch.tensor([5, 6, 7])]
+    assert getattr(ck.model.config, field) == getattr(model.config, field) != 0
+    x = [torch.tensor([5, 17, 3])]
     assert score_sentences(ck.model, x) == pytest.approx(score_sentences(model, x), abs=1e-6)
-    old = {k: v for k, v in model.config.to_dict().items() if k != "col_hidden_dim"}
-    assert LMConfig.from_dict(old).col_hidden_dim == 0
+    old = {k: v for k, v in model.config.to_dict().items() if k != field}
+    assert getattr(LMConfig.from_dict(old), field) == 0
+
+
+def test_a_column_head_of_its_own_is_kept_in_the_checkpoint_and_checked(tmp_path):
+    model, table = tiny("word-sum", col_hidden_dim=10)
+    assert model.col_head.in_features == 10 and model.row_to_col.out_features == 10
+    assert_checkpoint_keeps(tmp_path, model, table, "col_hidden_dim")
     for bad in ({"recurrence": "halfword"}, {"model_type": "adaptive", "n_rows": 0, "n_cols": 0,
                                              "recurrence": "halfword"}):
         with pytest.raises(ValueError, match="col_hidden_dim"):
@@ -160,14 +166,7 @@ def test_an_input_shortlist_starts_as_the_shared_vectors_model_and_is_kept_in_th
     grad = short.shortlist_embed.weight.grad
     assert grad[9].abs().sum() == 0 and grad[[0, 3, 5]].abs().min() > 0 and grad[[1, 2, 4, 6, 7, 8]].abs().sum() == 0
     assert short.num_parameters() - plain.num_parameters() == 10 * 8  # 9 words and the padding row, E = 8
-    vocab = Vocabulary(["<s>", "</s>", "<unk>", *(f"w{i}" for i in range(20))])
-    save_checkpoint(tmp_path / "m.pt", short, vocab, table)
-    ck = load_checkpoint(tmp_path / "m.pt")
-    assert ck.model.config.input_shortlist == 9
-    x = [torch.tensor([5, 17, 3])]
-    assert score_sentences(ck.model, x) == pytest.approx(score_sentences(short, x), abs=1e-6)
-    old = {k: v for k, v in short.config.to_dict().items() if k != "input_shortlist"}
-    assert LMConfig.from_dict(old).input_shortlist == 0
+    assert_checkpoint_keeps(tmp_path, short, table, "input_shortlist")
     for bad in ({"recurrence": "word-concat"}, {"recurrence": "halfword", "col_hidden_dim": 0},
                 {"input_shortlist": 24}, {"input_shortlist": -1}):
         with pytest.raises(ValueError, match="input_shortlist"):

@@ -211,8 +211,9 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
     Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400; docs/results.md,
     "An input vector of their own for the frequent words"): after 300 s on one thread, held-out
     perplexity 154.2 with N = 4000 against 176.5 without (validation after 4 epochs 167.2 against
-    194.5), at 0.94x the tokens/s; N = 1000 gave 173.3 after 4 epochs, N = |V| 161.4 at 2.5x the
-    parameters of N = 4000.
+    194.5), at 0.94x the tokens/s. Trained to convergence, N = 4000 gave 129.8 (137.9 without, the
+    full-softmax LSTM of the same trunk 128.0), N = 1000 133.0, and N = |V| overfitted (136.6, at
+    2.5x the parameters of N = 4000).
     """
     if model_type != "lightrnn" or recurrence != "word-sum":
         return 0

@@ -27,10 +27,13 @@ at the start of training for all, so training starts from the shared vectors' mo
 and the table are unchanged, and the cost is N x E parameters whatever |V| is. The shared input
 vectors are what a word's row and column mates pull apart: on the demo's text (docs/results.md, "An
 input vector of their own for the frequent words") N = 4000 brought held-out perplexity after 300 s
-from 176.5 to 154.2 (validation after 4 epochs 194.5 -> 167.2) at 0.94x the tokens/s, and made the
-first reallocation gentle (validation 333 -> 439 without, 290 -> 295 with). ``lightrnn-asr train``
-uses N = min(|V|, 4000). In training ``r`` is the target word's row; in scoring, the row of the
-word scored (lattice expansion needs no LSTM step to score a word, only to advance a history).
+from 176.5 to 154.2 (validation after 4 epochs 194.5 -> 167.2) at 0.94x the tokens/s, and at
+convergence from 137.9 to 129.8 (the full-softmax LSTM of the same trunk: 128.0); it also made the
+first reallocation gentle (validation 333 -> 439 without, 290 -> 295 with). Own vectors for every
+word overfit (136.6 at convergence). ``lightrnn-asr train`` uses N = min(|V|, 4000).
+
+In training ``r`` is the target word's row; in scoring, the row of the word scored (lattice
+expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
 
 ``word-sum`` is the default of ``lightrnn-asr train`` because it measured best in one run each on 2 CPU
