@@ -49,14 +49,18 @@ from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.device import autocast_for
 
-SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "lightrnn-wordsum-col", "adaptive", "lstm")
+SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "lightrnn-wordsum-col", "lightrnn-wordsum-col-sl", "adaptive",
+           "lstm")
 LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
           "lightrnn-wordsum": "LightRNN, one step per word (sum)",
-          "lightrnn-wordsum-col": "LightRNN, one step per word (sum), column head of 2H", "adaptive": "LSTM, adaptive softmax",
+          "lightrnn-wordsum-col": "LightRNN, one step per word (sum), column head of 2H",
+          "lightrnn-wordsum-col-sl": "LightRNN, train's default: column head of 2H, own input vectors for 4,000 words",
+          "adaptive": "LSTM, adaptive softmax",
           "lstm": "LSTM, full softmax"}
 #: system -> (model_type, LightRNN recurrence)
 MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
           "lightrnn-wordsum": ("lightrnn", "word-sum"), "lightrnn-wordsum-col": ("lightrnn", "word-sum"),
+          "lightrnn-wordsum-col-sl": ("lightrnn", "word-sum"),
           "adaptive": ("adaptive", "halfword"),
           "lstm": ("lstm", "halfword")}
 
@@ -77,7 +81,8 @@ def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | N
     table = WordTable.sequential(vocab) if model_type == "lightrnn" else None
     cfg = LMConfig(model_type, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
                    args.hidden, args.layers, 0.1, recurrence=recurrence,
-                   col_hidden_dim=2 * args.hidden if system.endswith("-col") else 0)
+                   col_hidden_dim=2 * args.hidden if "-col" in system else 0,
+                   input_shortlist=min(vocab, 4000) if system.endswith("-sl") else 0)
     return build_model(cfg, table), table
 
 
