@@ -78,8 +78,9 @@ class Placement:
     detail: str
 
 
-def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
-    """A copy of ``model`` for ``vocab_size`` words on ``n_rows`` rows (new rows: mean vectors, lowest bias)."""
+def _grown(model: LightRNN, n_rows: int, vocab_size: int, unk_id: int) -> LightRNN:
+    """A copy of ``model`` for ``vocab_size`` words on ``n_rows`` rows (new rows: mean vectors, lowest bias;
+    new words: ``<unk>``'s own input vector, with an input shortlist)."""
     cfg = model.config
     new_cfg = LMConfig.from_dict({**cfg.to_dict(), "vocab_size": vocab_size, "n_rows": n_rows})
     placeholder = WordTable(torch.arange(vocab_size), n_rows, cfg.n_cols)
@@ -95,9 +96,9 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int) -> LightRNN:
         bias = state["word_bias"]
         rare = bias[-max(1, bias.numel() // 10):].mean()
         state["word_bias"] = torch.cat([bias, rare.expand(vocab_size - bias.numel())])
-    if "word_slot" in state:  # an input shortlist: new words have no vector of their own (the zero slot)
+    if "word_slot" in state:  # an input shortlist: new words read <unk>'s, kept after they are placed
         slot = state["word_slot"]
-        state["word_slot"] = torch.cat([slot, slot.new_full((vocab_size - slot.numel(),), cfg.input_shortlist)])
+        state["word_slot"] = torch.cat([slot, slot[unk_id].expand(vocab_size - slot.numel())])
     out.load_state_dict(state)
     return out.to(model.device).eval()
 
@@ -254,7 +255,7 @@ class _Growth:
         n_rows += -(-n_fitted // n_cols)
         first_copy_row = n_rows
         n_rows += n_copied  # one row per copied word
-        grown = _grown(model, n_rows, v_old + n_new)
+        grown = _grown(model, n_rows, v_old + n_new, vocab.unk_id)
         occupied = torch.zeros(n_rows * n_cols, dtype=torch.bool)
         occupied[first_fit_row * n_cols :] = True  # the fitted and copied rows hold only their own words
         old_cells = table.row * n_cols + table.col  # re-indexed: the column count is unchanged
@@ -263,8 +264,6 @@ class _Growth:
         cells = torch.cat([old_cells, torch.full((n_new,), unk_cell, dtype=torch.long)])
         grown.word_row.copy_(cells // n_cols)
         grown.word_col.copy_(cells % n_cols)
-        if grown.config.input_shortlist:  # and <unk>'s own input vector, kept after they are placed
-            grown.word_slot[v_old:] = grown.word_slot[vocab.unk_id]
         if grown.config.word_bias:  # only the old words hold cells until the new ones are placed
             grown.cell_word.fill_(v_old + n_new)
             grown.cell_word[old_cells.to(grown.cell_word.device)] = torch.arange(v_old, device=grown.cell_word.device)
