@@ -105,7 +105,9 @@ def test_full_table_grows_rows_and_keeps_old_words(trained):
     before = sentence_logprob(ck.model, ck.vocab, others)
     after = sentence_logprob(model, vocab, others)
     n_tokens = sum(len(s) + 1 for s in others)
-    assert 0 <= before - after < 0.12 * n_tokens  # the added rows take a little mass (< 11 % per token)
+    # the added rows (mean vectors, the lowest bias) take a little mass: 0.067 nats a token here, 0.095 with the
+    # highest bias
+    assert 0 <= before - after < 0.08 * n_tokens
 
 
 def test_bad_new_words_are_refused(trained):
