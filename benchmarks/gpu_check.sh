@@ -52,7 +52,7 @@ timeout 120 $PY -m lightrnn_asr.cli train --train-text "$work/train.txt" --valid
   && $PY -m lightrnn_asr.cli wer --ref tests/data/synthetic_dev_trigram.ref --hyp "$work/1best.txt"
 
 step "2. training and rescoring throughput at |V| = 10K, 100K, 1M"
-(cd benchmarks && timeout 420 $PY lm_compare.py --device cuda --systems lightrnn-wordsum lightrnn-wordsum-col lightrnn-wordsum-col-sl adaptive lstm \
+(cd benchmarks && timeout 420 $PY lm_compare.py --device cuda --systems lightrnn-wordsum lightrnn-wordsum-col lightrnn-wordsum-col-sl lightrnn-wordsum-col-sl-osl adaptive lstm \
   --vocab 10000 100000 1000000 --train-seconds 8 --score-seconds 8 --out "$(cd .. && realpath "$OUT")/lm_compare_gpu.jsonl")
 
 step "3. data-parallel training over NCCL"

@@ -38,7 +38,8 @@ BASE = {"--model-type": "lightrnn", "--recurrence": "word-sum", "--embed-dim": "
         "--max-tokens": "3000", "--max-len": "40", "--solver": "alternating", "--patience": "2",
         "--keep-optimizer": None,
         # explicit: train has since adopted what won
-        "--col-hidden-dim": "0", "--loss-tables": "pass", "--input-shortlist": "0"}
+        "--col-hidden-dim": "0", "--loss-tables": "pass", "--input-shortlist": "0",
+        "--output-shortlist": "0"}
 
 WORD_LIST = "/usr/share/dict/american-english-huge"
 WORD_LIST_100K = "/usr/share/dict/american-english"
@@ -102,6 +103,13 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lightrnn-h300-col600-sl4000-dropout0.3": ("input shortlist", {
         "--reset-optimizer": None, "--embed-dim": "300", "--hidden-dim": "300", "--col-hidden-dim": "600",
         "--input-shortlist": "4000", "--dropout": "0.3"}),
+    # and the N most frequent words predicted by an output vector of their own, beside the rows
+    **{f"lightrnn-col400-sl4000-osl{n}{d}": ("output shortlist", {
+        "--reset-optimizer": None, "--col-hidden-dim": "400", "--input-shortlist": "4000", "--output-shortlist": str(n),
+        **({"--dropout": d[len("-dropout"):]} if d else {})}) for n in (500, 1000, 2000, 4000) for d in ("", "-dropout0.3")},
+    **{f"lightrnn-h300-col600-sl4000-osl{n}-dropout0.3": ("output shortlist", {
+        "--reset-optimizer": None, "--embed-dim": "300", "--hidden-dim": "300", "--col-hidden-dim": "600",
+        "--input-shortlist": "4000", "--output-shortlist": str(n), "--dropout": "0.3"}) for n in (1000, 2000)},
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),
     "lightrnn-h800-dropout0.3": ("trunk", {"--embed-dim": "800", "--hidden-dim": "800", "--dropout": "0.3"}),

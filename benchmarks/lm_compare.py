@@ -49,18 +49,21 @@ from lightrnn_asr.text.corpus import Corpus, length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.device import autocast_for
 
-SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "lightrnn-wordsum-col", "lightrnn-wordsum-col-sl", "adaptive",
-           "lstm")
+SYSTEMS = ("lightrnn", "lightrnn-word", "lightrnn-wordsum", "lightrnn-wordsum-col", "lightrnn-wordsum-col-sl",
+           "lightrnn-wordsum-col-sl-osl", "adaptive", "lstm")
 LABELS = {"lightrnn": "LightRNN", "lightrnn-word": "LightRNN, one step per word (concat)",
           "lightrnn-wordsum": "LightRNN, one step per word (sum)",
           "lightrnn-wordsum-col": "LightRNN, one step per word (sum), column head of 2H",
-          "lightrnn-wordsum-col-sl": "LightRNN, train's default: column head of 2H, own input vectors for 4,000 words",
+          "lightrnn-wordsum-col-sl": "LightRNN, column head of 2H, own input vectors for 4,000 words",
+          "lightrnn-wordsum-col-sl-osl": "LightRNN, column head of 2H, own input vectors for 4,000 words, own output "
+                                         "vectors for 1,000",
           "adaptive": "LSTM, adaptive softmax",
           "lstm": "LSTM, full softmax"}
 #: system -> (model_type, LightRNN recurrence)
 MODELS = {"lightrnn": ("lightrnn", "halfword"), "lightrnn-word": ("lightrnn", "word-concat"),
           "lightrnn-wordsum": ("lightrnn", "word-sum"), "lightrnn-wordsum-col": ("lightrnn", "word-sum"),
           "lightrnn-wordsum-col-sl": ("lightrnn", "word-sum"),
+          "lightrnn-wordsum-col-sl-osl": ("lightrnn", "word-sum"),
           "adaptive": ("adaptive", "halfword"),
           "lstm": ("lstm", "halfword")}
 
@@ -82,7 +85,8 @@ def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | N
     cfg = LMConfig(model_type, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
                    args.hidden, args.layers, 0.1, recurrence=recurrence,
                    col_hidden_dim=2 * args.hidden if "-col" in system else 0,
-                   input_shortlist=min(vocab, 4000) if system.endswith("-sl") else 0)
+                   input_shortlist=min(vocab, 4000) if "-sl" in system else 0,
+                   output_shortlist=min(vocab, 1000) if system.endswith("-osl") else 0)
     return build_model(cfg, table), table
 
 

@@ -98,15 +98,15 @@ def test_bigram_scores_by_hand_and_best_path():
     assert out.num_states < sum(1 for _ in paths(lat)) * 4
 
 
-@pytest.mark.parametrize("model_type", ["lightrnn", "lstm", "lightrnn-word"])
+@pytest.mark.parametrize("model_type", ["lightrnn", "lstm", "lightrnn-word", "lightrnn-osl"])
 def test_without_merging_lattice_rescoring_equals_exhaustive_enumeration(model_type):
     torch.manual_seed(0)
     v = len(VOCAB)
     if model_type.startswith("lightrnn"):
         table = WordTable.random(v, torch.Generator().manual_seed(1))
-        recurrence = "word-sum" if model_type == "lightrnn-word" else "halfword"
-        model = build_model(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0, recurrence=recurrence),
-                            table)
+        recurrence = "halfword" if model_type == "lightrnn" else "word-sum"
+        model = build_model(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0, recurrence=recurrence,
+                                     output_shortlist=5 if model_type == "lightrnn-osl" else 0), table)
     else:
         model = LSTMLM(LMConfig("lstm", v, 0, 0, 8, 12, 2, 0.0))
     lat = lattice(DIAMOND + [(3, 4, "zzz", -0.75)], 6)  # an out-of-vocabulary word too

@@ -10,17 +10,21 @@ from lightrnn_asr.text.corpus import make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 RECURRENCES = ("word-concat", "word-sum")
-#: (recurrence, col_hidden_dim, input_shortlist): both recurrences with the LSTM output as the column state,
-#: word-sum with a column head of its own (K = 10, neither E = 8 nor H = 12), and with it an own input
-#: vector for the 9 most frequent words (ids 0-8; the tests' sentences use words on both sides of 9)
-FORMS = [("word-concat", 0, 0), ("word-sum", 0, 0), ("word-sum", 10, 0), ("word-sum", 10, 9)]
+#: (recurrence, col_hidden_dim, input_shortlist, output_shortlist): both recurrences with the LSTM output as
+#: the column state, word-sum with a column head of its own (K = 10, neither E = 8 nor H = 12), with it an own
+#: input vector for the 9 most frequent words (ids 0-8; the tests' sentences use words on both sides of 9),
+#: and both recurrences with an own output vector for the 6 most frequent (ids 0-5, </s> among them)
+FORMS = [("word-concat", 0, 0, 0), ("word-sum", 0, 0, 0), ("word-sum", 10, 0, 0), ("word-sum", 10, 9, 0),
+         ("word-concat", 0, 0, 6), ("word-sum", 10, 9, 6)]
+FORM_ARGS = ("recurrence", "col_hidden_dim", "input_shortlist", "output_shortlist")
 
 
-def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim=0, input_shortlist=0):
+def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim=0, input_shortlist=0,
+         output_shortlist=0):
     torch.manual_seed(seed)
     table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
     cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence,
-                   col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
+                   col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist, output_shortlist=output_shortlist)
     model = build_model(cfg, table).eval()
     for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
@@ -41,25 +45,40 @@ def stepwise(model, words):
         out, state = model.trunk.lstm(x.view(1, 1, -1), state)
         h = out.view(-1)
         r, c = model.word_row[w], model.word_col[w]
-        total += torch.log_softmax(model.row_head(h), -1)[r].item()
+        m = model.config.output_shortlist
+        if m:  # one softmax over the m own output vectors and the rows; a shortlist word ends there
+            head = torch.log_softmax(torch.cat([model.shortlist_head(h), model.row_head(h)]), -1)
+            if w < m:
+                total += head[w].item()
+                continue
+            total += head[m + r].item()
+        else:
+            total += torch.log_softmax(model.row_head(h), -1)[r].item()
         w_h = h if model.col_in is None else model.col_in.weight @ h + model.col_in.bias
         z = torch.tanh(w_h + model.row_to_col.weight @ model.row_embed.weight[r])
-        total += torch.log_softmax(model.col_head(z), -1)[c].item()
+        col = model.col_head(z)
+        if m:  # the columns of row r that hold a factorised word (id >= m), and only those
+            held = [int(model.word_col[v]) for v in range(m, model.config.vocab_size) if model.word_row[v] == r]
+            col = col[held]
+            c = held.index(int(c))
+        total += torch.log_softmax(col, -1)[c].item()
     return total
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
-def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence, col_hidden_dim, input_shortlist):
+@pytest.mark.parametrize(FORM_ARGS, FORMS)
+def test_the_word_distribution_sums_to_one_over_a_full_table(recurrence, col_hidden_dim, input_shortlist, output_shortlist):
     table = WordTable(torch.randperm(20, generator=torch.Generator().manual_seed(1)), 4, 5)
-    model, _ = tiny(recurrence, 20, table=table, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
+    model, _ = tiny(recurrence, 20, table=table, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist,
+                    output_shortlist=output_shortlist)
     total = sum(model.token_logprobs(torch.tensor([[0, 4, 9]]), torch.tensor([[4, 9, w]]))[0, -1].exp().item()
                 for w in range(20))
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
-def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence, col_hidden_dim, input_shortlist):
-    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
+@pytest.mark.parametrize(FORM_ARGS, FORMS)
+def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence, col_hidden_dim, input_shortlist, output_shortlist):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist,
+                    output_shortlist=output_shortlist)
     sentences = [[5, 7, 9], [3], [], [11, 12, 13, 14, 15, 16]]
     batch = score_sentences(model, [torch.tensor(s, dtype=torch.long) for s in sentences])
     with torch.no_grad():
@@ -69,9 +88,10 @@ def test_sentence_scores_equal_the_recurrence_by_hand_batched_or_not(recurrence,
     assert alone == pytest.approx(ref, abs=1e-4)
 
 
-@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "input_shortlist"), FORMS)
-def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence, col_hidden_dim, input_shortlist):
-    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist)
+@pytest.mark.parametrize(FORM_ARGS, FORMS)
+def test_word_at_a_time_scoring_equals_sentence_scoring(recurrence, col_hidden_dim, input_shortlist, output_shortlist):
+    model, _ = tiny(recurrence, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist,
+                    output_shortlist=output_shortlist)
     sents = [[5, 7, 9, 2], [3, 3, 3, 3]]
     with torch.no_grad():
         state = model.initial_state(2, 0)
@@ -173,6 +193,51 @@ def test_an_input_shortlist_starts_as_the_shared_vectors_model_and_is_kept_in_th
             LMConfig(**{**short.config.to_dict(), **bad})
 
 
+def test_an_output_shortlist_sums_to_one_with_empty_cells_and_is_kept_in_the_checkpoint(tmp_path):
+    model, table = tiny("word-sum", col_hidden_dim=10, output_shortlist=6)  # 23 words in 25 cells
+    assert table.n_rows * table.n_cols > 23
+    inputs = torch.tensor([[0, 4, 9]]).expand(23, -1)
+    targets = torch.cat([torch.tensor([[4, 9]]).expand(23, -1), torch.arange(23)[:, None]], 1)
+    with torch.no_grad():
+        total = model.token_logprobs(inputs, targets)[:, -1].exp().sum().item()
+    assert total == pytest.approx(1.0, abs=1e-6)  # no mass on the 2 empty cells nor on the 6 shortlist cells
+    assert model.shortlist_head.weight.shape == (6, 12)
+    assert_checkpoint_keeps(tmp_path, model, table, "output_shortlist")
+    for bad in ({"recurrence": "halfword", "col_hidden_dim": 0}, {"word_bias": True}, {"output_shortlist": 24},
+                {"output_shortlist": -2}):
+        with pytest.raises(ValueError, match="output_shortlist"):
+            LMConfig(**{**model.config.to_dict(), **bad})
+
+
+def test_an_output_shortlist_gives_reallocation_what_a_move_would_give_and_nothing_for_shortlist_words():
+    model, table = tiny("word-sum", col_hidden_dim=10, output_shortlist=6)
+    inputs, targets = torch.tensor([[0, 3, 17]]), torch.tensor([[3, 17, 11]])  # 3: shortlist; 17, 11: factorised
+    with torch.no_grad():
+        row_lp, col_lp = model.row_col_logprobs(inputs, targets)
+        loss, row_lp2, col_lp2 = model.loss_and_logprobs(inputs, targets, torch.ones(1, 3, dtype=torch.bool))
+        lp = model.token_logprobs(inputs, targets)
+    torch.testing.assert_close((row_lp2, col_lp2), (row_lp, col_lp))
+    assert loss.item() == pytest.approx(-lp.mean().item(), abs=1e-5)
+    assert row_lp[0, 0].abs().sum() == 0 and col_lp[0, 0].abs().sum() == 0  # the shortlist word: no cell preferred
+    w = 11
+    r, c = int(model.word_row[w]), int(model.word_col[w])
+    assert (row_lp[0, 2, r] + col_lp[0, 2, c]).item() == pytest.approx(lp[0, 2].item(), abs=1e-5)
+    # 11 swapped with another factorised word of its row (neither is read before it): exactly the column entry
+    # of that word's cell (the column term is conditioned on the current row, as in the paper)
+    v = next(v for v in range(6, 23) if v not in (w, 17) and int(model.word_row[v]) == r)
+    cell = table.cell.clone()
+    cell[[w, v]] = cell[[v, w]]
+    model.set_table(WordTable(cell, table.n_rows, table.n_cols))
+    with torch.no_grad():
+        moved = model.token_logprobs(inputs, targets)[0, 2].item()
+    assert int(model.word_col[w]) == int(table.col[v]) != c
+    assert moved == pytest.approx((row_lp[0, 2, r] + col_lp[0, 2, int(table.col[v])]).item(), abs=1e-5)
+    # the row entries are the rows' shares of the one softmax: with the shortlist words' they make 1
+    with torch.no_grad():
+        short = model.token_logprobs(inputs[:, :3].expand(6, -1), torch.tensor([[3, 17, x] for x in range(6)]))
+    assert (row_lp[0, 2].exp().sum() + short[:, 2].exp().sum()).item() == pytest.approx(1.0, abs=1e-6)
+
+
 def test_trained_with_reallocation_from_the_command_line_and_used_by_every_command(tmp_path):
     import json
 
@@ -225,11 +290,15 @@ def test_an_input_shortlist_from_the_command_line_through_add_words_and_int8(tmp
     res = CliRunner().invoke(main, [str(a) for a in [*common, "--out-dir", tmp_path / "bad", "--recurrence", "halfword",
                                                      "--input-shortlist", 20]])
     assert res.exit_code == 2 and "--input-shortlist" in res.output and "word-sum" in res.output
+    res = CliRunner().invoke(main, [str(a) for a in [*common, "--out-dir", tmp_path / "bad", "--recurrence", "halfword",
+                                                     "--output-shortlist", 10]])
+    assert res.exit_code == 2 and "--output-shortlist" in res.output and "one-step" in res.output
     res = CliRunner().invoke(main, [str(a) for a in [*common, "--out-dir", tmp_path / "exp", "--recurrence", "word-sum",
-                                                     "--input-shortlist", 20]])
+                                                     "--input-shortlist", 20, "--output-shortlist", 10]])
     assert res.exit_code == 0, res.output
     ck = load_checkpoint(tmp_path / "exp" / "best.pt")
     assert ck.model.config.input_shortlist == 20 and ck.model.shortlist_embed.weight[:20].abs().sum() > 0
+    assert ck.model.config.output_shortlist == 10 and ck.model.shortlist_head.out_features == 10
     assert ck.model.shortlist_embed.weight[20].abs().sum() == 0
     (tmp_path / "names.txt").write_text("elinor\n")
     for args in (["add-words", "--model", tmp_path / "exp" / "best.pt", "--words", tmp_path / "names.txt", "--out",
@@ -237,4 +306,9 @@ def test_an_input_shortlist_from_the_command_line_through_add_words_and_int8(tmp
                  ["ppl", "--model", tmp_path / "small.pt", "--text", tmp_path / "valid.txt"]):
         res = CliRunner().invoke(main, [str(a) for a in args])
         assert res.exit_code == 0, res.output
-    assert load_checkpoint(tmp_path / "more.pt").model.config.input_shortlist == 20
+    more = load_checkpoint(tmp_path / "more.pt").model
+    assert more.config.input_shortlist == 20 and more.config.output_shortlist == 10
+    with torch.no_grad():  # the added word is factorised: a cell of its own, and the distribution still sums to 1
+        v = more.config.vocab_size
+        lp = more.token_logprobs(torch.tensor([[0, 5]]).expand(v, -1), torch.stack([torch.full((v,), 5), torch.arange(v)], 1))
+    assert lp[-1, -1] > -30 and lp[:, -1].exp().sum().item() == pytest.approx(1.0, abs=1e-5)

@@ -217,3 +217,87 @@ def test_add_words_command_copy_row(trained, tmp_path):
     assert result.output.count(f"copy-row: copy of '{like}'") == 2 and "1 of 2" in result.output
     new = load_checkpoint(tmp_path / "new.pt")
     assert new.table.n_rows == ck.table.n_rows + 2 and new.vocab.words[-2:] == ["fido", "rex"]
+
+
+@pytest.fixture(scope="module")
+def trained_output_shortlist(tmp_path_factory):
+    """The tiny LightRNN of ``trained``, with an output vector of their own for its 8 most frequent words
+    (<unk> among them: "dog" was trained as <unk>)."""
+    from helpers import toy_sentences
+
+    d = tmp_path_factory.mktemp("openvocab_osl")
+    sentences = toy_sentences(1200, 0)
+    (d / "train.txt").write_text("\n".join(sentences) + "\n")
+    (d / "valid.txt").write_text("\n".join(toy_sentences(40, 1)) + "\n")
+    counts: dict[str, int] = {}
+    for s in sentences:
+        for w in s.split():
+            counts[w] = counts.get(w, 0) + 1
+    del counts["dog"]
+    write_vocab(d / "vocab.txt", Vocabulary.from_counts(counts))
+    result = CliRunner().invoke(main, [
+        "train", "--train-text", str(d / "train.txt"), "--valid-text", str(d / "valid.txt"), "--out-dir",
+        str(d / "exp"), "--vocab", str(d / "vocab.txt"), "--embed-dim", "16", "--hidden-dim", "32",
+        "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu",
+        "--output-shortlist", "8"])
+    assert result.exit_code == 0, result.output
+    examples = [s.split() for s in toy_sentences(60, 2) if "dog" in s.split()]
+    ck = load_checkpoint(d / "exp" / "best.pt")
+    assert ck.model.config.output_shortlist == 8 and ck.vocab.unk_id < 8
+    return d, ck, examples
+
+
+def next_word_logprobs(model, vocab, context):
+    """``(|V|,)`` log P(w | context) of every word w (nats)."""
+    ids = vocab.encode(context)
+    v = len(vocab)
+    inputs = torch.tensor([vocab.bos_id, *ids]).expand(v, -1)
+    targets = torch.cat([torch.tensor(ids).expand(v, -1), torch.arange(v)[:, None]], 1)
+    with torch.no_grad():
+        return model.token_logprobs(inputs, targets)[:, -1]
+
+
+def test_output_shortlist_new_words_get_a_cell_and_the_distribution_still_sums_to_one(trained_output_shortlist):
+    d, ck, examples = trained_output_shortlist
+    for kwargs in ({"examples": examples}, {}, {"examples": examples, "fit_steps": 5}):
+        model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, ["dog", "fido"], **kwargs)
+        for ctx in (["the", "cat", "sees"], ["a"]):
+            lp = next_word_logprobs(model, vocab, ctx)
+            assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+            assert (lp[-2:] > -20).all()  # a factorised cell of their own, not a masked one
+            # words of rows the new ones did not enter keep their probability, up to the new rows' share
+            old = next_word_logprobs(ck.model, ck.vocab, ctx)
+            new_rows = {int(table.row[-1]), int(table.row[-2])}
+            keep = [w for w in range(8, len(ck.vocab)) if int(table.row[w]) not in new_rows]
+            assert (lp[keep] <= old[keep] + 1e-5).all()
+    # the fitted rows were fitted under the masks of the table they end in: the NLL the fit reports is the
+    # final model's on the examples, up to its last step
+    fitted = next(p for p in placements if p.method == "fitted")
+    reported = float(fitted.detail.split("example NLL ")[1].split()[0])
+    sents = [s for s in examples if any(w in ("dog", "fido") for w in s)]
+    inputs, targets, mask = make_batch([torch.tensor(vocab.encode(s)) for s in sents], 0, 1)
+    with torch.no_grad():
+        nll = -float(model.sentence_logprobs(inputs, targets, mask).sum()) / int(mask.sum())
+    assert nll == pytest.approx(reported, abs=0.03)  # (reported before the last of the fit's steps)
+    # the fallback for <unk> (in the shortlist): the row whose head vector is nearest <unk>'s own output vector
+    p = add_words(ck.model, ck.vocab, ck.table, ["dog"])[3][0]
+    assert p.method == "like" and "predicted most like '<unk>'" in p.detail
+    free = ck.table.word_at() == -1
+    near = torch.nn.functional.cosine_similarity(ck.model.row_head.weight, ck.model.shortlist_head.weight[ck.vocab.unk_id][None])
+    assert p.row == int(near.masked_fill(~free.any(1), float("-inf")).argmax())
+
+
+def test_output_shortlist_copy_row_is_exact_for_a_shortlist_like_word_and_refused_for_another(trained_output_shortlist):
+    _, ck, _ = trained_output_shortlist
+    like_word = next(w for w in ck.vocab.words[3:8])
+    new = ["dog", "puppy"]
+    model, vocab, _, placements = add_words(ck.model, ck.vocab, ck.table, new, like={w: like_word for w in new},
+                                            like_placement="copy-row", share=0.5)
+    for ctx in (["the", "cat", "sees", "the"], ["a"]):
+        lp = next_word_logprobs(model, vocab, ctx)
+        for w in new:
+            assert float(lp[vocab.id(w)] - lp[vocab.id(like_word)]) == pytest.approx(math.log(0.5 / 2), abs=1e-4)
+        assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    factorised = ck.vocab.words[-1]
+    with pytest.raises(ValueError, match=f"'{factorised}' is not among the 8 words"):
+        add_words(ck.model, ck.vocab, ck.table, ["dog"], like={"dog": factorised}, like_placement="copy-row")

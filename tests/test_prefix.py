@@ -13,7 +13,8 @@ from lightrnn_asr.scoring.sentences import score_sentences
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 DATA = Path(__file__).parent / "data"
-SYSTEMS = ("lightrnn", "lightrnn-word", "lstm", "adaptive", "lightrnn-int8")
+#: lightrnn-osl: one step per word with an output shortlist of the 40 most frequent words (and int8)
+SYSTEMS = ("lightrnn", "lightrnn-word", "lstm", "adaptive", "lightrnn-int8", "lightrnn-osl", "lightrnn-osl-int8")
 
 
 def real_lists():
@@ -24,12 +25,13 @@ def real_lists():
 
 def model(system, v):
     torch.manual_seed(0)
-    kind = {"lightrnn-word": "lightrnn", "lightrnn-int8": "lightrnn"}.get(system, system)
+    kind = "lightrnn" if system.startswith("lightrnn") else system
     table = WordTable.random(v, torch.Generator().manual_seed(1)) if kind == "lightrnn" else None
     cfg = LMConfig(kind, v, table.n_rows if table else 0, table.n_cols if table else 0, 16, 24, 2, 0.0,
-                   recurrence="word-sum" if system == "lightrnn-word" else "halfword")
+                   recurrence="word-sum" if system in ("lightrnn-word", "lightrnn-osl", "lightrnn-osl-int8") else "halfword",
+                   output_shortlist=40 if "-osl" in system else 0)
     m = build_model(cfg, table).eval()
-    return compress_model(copy.deepcopy(m), Compression(0, True)) if system == "lightrnn-int8" else m
+    return compress_model(copy.deepcopy(m), Compression(0, True)) if system.endswith("-int8") else m
 
 
 def test_the_tree_holds_each_distinct_prefix_once():

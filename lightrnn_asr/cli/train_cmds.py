@@ -83,6 +83,11 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="One-step word-sum LightRNN: the N most frequent words get an input vector of their own, added "
                    "to their row and column vectors (N x embed-dim parameters, whatever |V|; the output layer is "
                    "unchanged). 0: none, the paper's input layer. Default: min(|V|, 4000) for a word-sum LightRNN.")
+@click.option("--output-shortlist", type=click.IntRange(min=0), default=None, metavar="N",
+              help="One-step LightRNN: the N most frequent words get an output vector of their own and are "
+                   "predicted by one softmax over them and the table's rows; the other words keep the row x column "
+                   "factorisation (N x (hidden-dim + 1) parameters, whatever |V|). 0: none, the paper's output "
+                   "layer. Default: 0.")
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
               show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
@@ -105,7 +110,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
-              tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, initial_allocation, max_tokens, max_len, solver,
+              tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist, initial_allocation,
+              max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -130,12 +136,14 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
             col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
         if input_shortlist is None:
             input_shortlist = default_input_shortlist(model_type, recurrence, len(vocab))
+        if output_shortlist is None:
+            output_shortlist = default_output_shortlist(model_type, recurrence, len(vocab), word_bias)
         try:
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
                                      initial_allocation, seed, word_bias, table_scale, col_hidden_dim,
-                                     input_shortlist)
+                                     input_shortlist, output_shortlist)
         except ValueError as e:
             if table_scale != 1.0 and "table scale" in str(e):
                 raise click.BadParameter(str(e), param_hint="--table-scale") from None
@@ -143,6 +151,8 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
                 raise click.BadParameter(str(e), param_hint="--col-hidden-dim") from None
             if input_shortlist and "input_shortlist" in str(e):
                 raise click.BadParameter(str(e), param_hint="--input-shortlist") from None
+            if output_shortlist and "output_shortlist" in str(e):
+                raise click.BadParameter(str(e), param_hint="--output-shortlist") from None
             if tie_weights:
                 raise click.BadParameter(str(e), param_hint="--tie-weights") from None
             if model_type == "lightrnn":
@@ -218,6 +228,18 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
     if model_type != "lightrnn" or recurrence != "word-sum":
         return 0
     return min(vocab_size, INPUT_SHORTLIST)
+
+
+#: ``train``'s output shortlist when ``--output-shortlist`` is not given (see :func:`default_output_shortlist`).
+OUTPUT_SHORTLIST = 0
+
+
+def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, word_bias: bool) -> int:
+    """``train``'s output shortlist N when ``--output-shortlist`` is not given: ``min(|V|, OUTPUT_SHORTLIST)``
+    for a one-step LightRNN without ``--word-bias``, else 0."""
+    if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
+        return 0
+    return min(vocab_size, OUTPUT_SHORTLIST)
 
 
 def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx, echo):

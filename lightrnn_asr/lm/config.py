@@ -45,6 +45,13 @@ class LMConfig:
             words (ids below N; the vocabulary is in frequency order) get an input vector of their own,
             added to their row and column vectors (N x E parameters, independent of |V|); the output
             layer is unchanged. 0 (checkpoints without the field): none, the paper's input layer.
+        output_shortlist: one-step LightRNN only (not with ``word_bias``): the N most frequent words
+            (ids below N) get an output vector of their own and are predicted directly, by one softmax
+            over those N words and the R rows (the other words' row); the other words keep the
+            factorised prediction, their column softmax over the cells of other words only (N x (H + 1)
+            parameters, independent of |V|); see
+            :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`. 0 (checkpoints without the
+            field): none, the paper's output layer.
     """
 
     model_type: str = "lightrnn"
@@ -61,6 +68,7 @@ class LMConfig:
     word_bias: bool = False
     col_hidden_dim: int = 0
     input_shortlist: int = 0
+    output_shortlist: int = 0
 
     def __post_init__(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
@@ -82,6 +90,13 @@ class LMConfig:
         if self.input_shortlist and (self.model_type != "lightrnn" or self.recurrence != "word-sum"):
             raise ValueError("input_shortlist is for a one-step LightRNN with recurrence 'word-sum', got "
                              f"{self.model_type!r} with recurrence {self.recurrence!r}")
+        if not isinstance(self.output_shortlist, int) or not 0 <= self.output_shortlist <= self.vocab_size:
+            raise ValueError(f"output_shortlist must be an integer in [0, vocab_size = {self.vocab_size}], "
+                             f"got {self.output_shortlist!r}")
+        if self.output_shortlist and (self.model_type != "lightrnn" or self.recurrence == "halfword" or self.word_bias):
+            raise ValueError("output_shortlist is for a one-step LightRNN (recurrence 'word-sum' or 'word-concat') "
+                             f"without word_bias, got {self.model_type!r} with recurrence {self.recurrence!r}"
+                             f"{' and word_bias' if self.word_bias else ''}")
         if self.tie_weights and self.col_hidden_dim not in (0, self.embed_dim):
             raise ValueError(f"tie_weights needs col_hidden_dim 0 or embed_dim ({self.embed_dim}), got {self.col_hidden_dim}")
         if self.model_type not in MODEL_TYPES:

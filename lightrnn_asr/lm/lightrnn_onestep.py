@@ -32,6 +32,20 @@ convergence from 137.9 to 129.8 (the full-softmax LSTM of the same trunk: 128.0)
 first reallocation gentle (validation 333 -> 439 without, 290 -> 295 with). Own vectors for every
 word overfit (136.6 at convergence). ``lightrnn-asr train`` uses N = min(|V|, 4000).
 
+With ``output_shortlist = M`` the M most frequent words (ids below M) also get an output vector of their
+own, and the first softmax runs over them and the R rows together:
+
+    P(w | h_t) = softmax([Y^s h_t; Y^r h_t + m^r])_w                                    (w < M)
+    P(w | h_t) = softmax([Y^s h_t; Y^r h_t + m^r])_{M + r(w)} P_col(c(w) | h_t, r(w))    (w >= M)
+
+where the column softmax runs over the cells of factorised words only (``m^c``: 0 on those, ``-30`` on
+the cells of shortlist words and empty ones) and ``m^r`` masks the rows that hold no factorised word,
+so the |V| probabilities sum to exactly 1. This is the adaptive softmax's head (Grave et al., ICML 2017)
+with the LightRNN's table as its tail: the words that make most of the running text are predicted as a
+full softmax would, the rest by row and column, at M x (H + 1) parameters whatever |V| is. Shortlist words
+keep their cells, which only their input vectors use; reallocation places the factorised words (the
+shortlist's loss-table rows are 0, so they fill whatever cells are left).
+
 In training ``r`` is the target word's row; in scoring, the row of the word scored (lattice
 expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
@@ -49,7 +63,7 @@ import torch
 from torch import nn
 
 from lightrnn_asr.lm.config import LMConfig
-from lightrnn_asr.lm.lightrnn import LightRNN
+from lightrnn_asr.lm.lightrnn import EMPTY_CELL_BIAS, LightRNN
 from lightrnn_asr.lm.recurrent import RecurrentState, Trunk, target_logprob
 from lightrnn_asr.lm.table import WordTable
 
@@ -84,6 +98,27 @@ class OneStepLightRNN(LightRNN):
             # (|V|,) int64: each word's slot, ids below n their own, the rest n; saved with the weights, as
             # words added to a trained model (training.openvocab) may read another word's vector
             self.register_buffer("word_slot", torch.arange(config.vocab_size).clamp(max=n))
+        m = config.output_shortlist  # the frequent words' own output vectors (H -> m), beside the row head
+        self.shortlist_head = nn.Linear(config.hidden_dim, m) if m else None
+        if m:  # float32, 0 where a factorised word is, EMPTY_CELL_BIAS elsewhere (not saved: from the table)
+            self.register_buffer("cell_mask", torch.zeros(config.n_rows, config.n_cols), persistent=False)  # (R, C)
+            self.register_buffer("row_mask", torch.zeros(config.n_rows), persistent=False)  # (R,)
+            self._set_cell_mask(table)
+
+    def set_table(self, table: WordTable) -> None:
+        super().set_table(table)
+        if getattr(self, "shortlist_head", None) is not None:  # (not yet built when LightRNN's __init__ calls it)
+            self._set_cell_mask(table)
+
+    @torch.no_grad()
+    def _set_cell_mask(self, table: WordTable) -> None:
+        """Mask what no factorised word can be: in the column softmax the empty cells and those of shortlist
+        words, in the first softmax the rows that hold none (so the |V| words' probabilities sum to 1)."""
+        mask = torch.full((table.n_rows * table.n_cols,), EMPTY_CELL_BIAS)
+        mask[table.cell[self.config.output_shortlist:]] = 0.0
+        mask = mask.view(table.n_rows, table.n_cols)
+        self.cell_mask.copy_(mask.to(self.cell_mask.device))
+        self.row_mask.copy_(mask.max(1).values.to(self.row_mask.device))
 
     def _word_inputs(self, words: torch.Tensor) -> torch.Tensor:
         """The LSTM input of each word: ``(..., 2E)`` or ``(..., E)`` (plus its own vector with
@@ -103,25 +138,87 @@ class OneStepLightRNN(LightRNN):
         h = out if self.col_in is None else self.col_in(out)
         return torch.tanh(h + self.row_to_col(self.row_embed(every_row))[rows])
 
+    def col_logits(self, hidden: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Column logits ``(..., C)`` given the rows ``rows`` ``(...)`` taken; with ``output_shortlist`` the
+        cells that hold no factorised word get :data:`EMPTY_CELL_BIAS` (e^-30 of the mass)."""
+        logits = super().col_logits(hidden, rows)
+        return logits if self.shortlist_head is None else logits + self.cell_mask[rows]
+
+    def head_logits(self, out: torch.Tensor, masked: bool = True) -> torch.Tensor:
+        """The first softmax's logits ``(..., M + R)``: the M shortlist words' (``output_shortlist``), then
+        the R rows' (those that hold no factorised word masked, unless ``masked=False``); ``(..., R)``
+        without a shortlist. ``out``: LSTM outputs ``(..., H)``."""
+        rows = self.row_head(out)
+        if self.shortlist_head is None:
+            return rows
+        return torch.cat([self.shortlist_head(out), rows + self.row_mask if masked else rows], -1)
+
+    def _head_targets(self, words: torch.Tensor) -> torch.Tensor:
+        """Each word's class in :meth:`head_logits`: its own (ids below M) or M + its row."""
+        m = self.config.output_shortlist
+        rows = self.word_row[words]
+        return rows if not m else torch.where(words < m, words, rows + m)
+
+    def _logprob(self, out: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """``log P(words | out)`` ``(...)`` float32 (nats) from LSTM outputs ``out`` ``(..., H)``. With
+        ``output_shortlist`` the column head runs for the factorised words only (81 % of the demo's running
+        words are among its 1,000 most frequent)."""
+        lp = target_logprob(self.head_logits(out), self._head_targets(words))
+        if self.shortlist_head is None:
+            rows = self.word_row[words]
+            return lp + target_logprob(self.col_logits(self._col_hidden(out, rows), rows), self.word_col[words])
+        tail = words >= self.config.output_shortlist  # (...) bool
+        words, out = words[tail], out[tail]  # (n,), (n, H)
+        rows = self.word_row[words]
+        col_lp = target_logprob(self.col_logits(self._col_hidden(out, rows), rows), self.word_col[words])
+        return lp.index_put((tail,), col_lp, accumulate=True)
+
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column logits of every target position, ``(N, T, R)`` and ``(N, T, C)``; with
+        ``output_shortlist`` the row logits are :meth:`head_logits`, ``(N, T, M + R)``."""
         out = self.trunk(self._word_inputs(inputs))  # (N, T, H): one step per word
         rows = self.word_row[targets]
-        return self.row_head(out), self.col_logits(self._col_hidden(out, rows), rows)
+        return self.head_logits(out), self.col_logits(self._col_hidden(out, rows), rows)
+
+    def row_col_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`LightRNN.row_col_logprobs`, ``(N, T, R)`` and ``(N, T, C)`` float32 (nats). With
+        ``output_shortlist`` they are the target's terms as if it sat in that row (cell of its row): the
+        row's (cell's) logit without the mask, over the normaliser of the current table (the shortlist
+        words take their share of the first softmax); both are 0 for shortlist targets, whose
+        probability does not depend on their cell."""
+        if self.shortlist_head is None:
+            return super().row_col_logprobs(inputs, targets)
+        _, row_lp, col_lp = self.loss_and_logprobs(inputs, targets, torch.ones_like(targets, dtype=torch.bool))
+        return row_lp, col_lp
+
+    def loss_and_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor,
+                          mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.shortlist_head is None:
+            return super().loss_and_logprobs(inputs, targets, mask)
+        m = self.config.output_shortlist
+        out = self.trunk(self._word_inputs(inputs))
+        rows = self.word_row[targets]
+        # a cell's (a row's) entry: its logit without the mask over the normaliser of the current table,
+        # which for the target's own cell (row) is its log-probability
+        head = self.head_logits(out, masked=False).float()  # (N, T, M + R)
+        head_lp = head - torch.logsumexp(self.head_logits(out).float(), dim=-1, keepdim=True)
+        col = super().col_logits(self._col_hidden(out, rows), rows).float()  # (N, T, C)
+        col_lp = col - torch.logsumexp(col + self.cell_mask[rows], dim=-1, keepdim=True)
+        tail = targets >= m
+        lp = (head_lp.gather(-1, self._head_targets(targets)[..., None])[..., 0]
+              + col_lp.gather(-1, self.word_col[targets][..., None])[..., 0] * tail)
+        loss = -(lp * mask).sum() / mask.sum().clamp(min=1)
+        return loss, head_lp[..., m:] * tail[..., None], col_lp * tail[..., None]
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        row_logits, col_logits = self.row_col_logits(inputs, targets)
-        return (target_logprob(row_logits, self.word_row[targets])
-                + target_logprob(col_logits, self.word_col[targets]))
+        return self._logprob(self.trunk(self._word_inputs(inputs)), targets)
 
     def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
         bos = torch.full((n,), bos_id, dtype=torch.long, device=self.device)
         return self._read(self._word_inputs(bos), self._zero_state(n))
 
     def score_words(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
-        out = state[0]
-        rows, cols = self.word_row[words], self.word_col[words]
-        lp = target_logprob(self.row_head(out), rows) + target_logprob(self.col_logits(self._col_hidden(out, rows), rows), cols)
-        return lp, state  # scoring needs no LSTM step: advance() takes it for the histories kept
+        return self._logprob(state[0], words), state  # scoring needs no LSTM step: advance() takes it
 
     def advance(self, partial: RecurrentState, words: torch.Tensor) -> RecurrentState:
         _, h, c = partial

@@ -45,6 +45,15 @@ With an input shortlist (:attr:`~lightrnn_asr.lm.config.LMConfig.input_shortlist
 with an input vector of their own), a new word reads ``<unk>``'s own vector, which is what the model
 read for it in training, wherever it is placed; with ``"copy-row"`` its like-word's, so that it reads
 exactly as the like-word does.
+
+With an output shortlist (:attr:`~lightrnn_asr.lm.config.LMConfig.output_shortlist`: frequent words,
+``<unk>`` among them, predicted by output vectors of their own), a shortlist like-word's cell says nothing
+of how it is predicted: the fallback takes the row whose row-head vector is nearest (cosine) the
+like-word's own output vector, and ``"copy-row"`` copies that own output vector and bias into the new
+row's head, so that a copy is still predicted with ``P(like | h) * share / k``; it refuses a like-word
+outside the shortlist (its copy's row would hold one word, which would take the mass of the like-word's
+whole row). Placing a word in a free cell there takes its mass from the other words of that row (the
+cells of no word have none), where the paper's form gives it the mass the model already gave the cell.
 """
 
 from __future__ import annotations
@@ -168,7 +177,8 @@ def add_words(
     Raises:
         ValueError: for a word already in the vocabulary, a duplicate or empty
             word, a ``like`` word that is not in the vocabulary, an unknown
-            ``like_placement`` or a ``share`` that is not positive.
+            ``like_placement``, a ``share`` that is not positive, or ``"copy-row"`` with a like-word
+            outside the model's output shortlist.
     """
     like = dict(like or {})
     _check_new_words(vocab, words, like)
@@ -188,6 +198,11 @@ def add_words(
     placements: dict[int, Placement] = {}
     if copied:
         likes = [like.get(words[i], "<unk>") for i in copied]
+        factorised = sorted({w for w in likes if vocab.id(w) >= _output_shortlist(model)}) if _output_shortlist(model) else []
+        if factorised:
+            raise ValueError(f"copy-row with an output shortlist copies a like-word's own output vector: "
+                             f"{', '.join(map(repr, factorised))} is not among the {_output_shortlist(model)} words "
+                             "that have one (pick a more frequent like-word, or like_placement 'free')")
         group = {w: likes.count(w) for w in set(likes)}
         for j, (i, ref) in enumerate(zip(copied, likes)):
             r, c = g.copy_row(g.first_copy_row + j, ref, vocab, math.log(share / group[ref]), v_old + i)
@@ -300,8 +315,12 @@ class _Growth:
         m = self.model
         r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
         m.row_embed.weight[r] = m.row_embed.weight[r0]
-        m.row_head.weight[r] = m.row_head.weight[r0]
-        m.row_head.bias[r] = m.row_head.bias[r0] + log_share
+        if vocab.id(ref) < _output_shortlist(m):  # ref is predicted by its own output vector: the row's is a copy
+            m.row_head.weight[r] = m.shortlist_head.weight[vocab.id(ref)]
+            m.row_head.bias[r] = m.shortlist_head.bias[vocab.id(ref)] + log_share
+        else:
+            m.row_head.weight[r] = m.row_head.weight[r0]
+            m.row_head.bias[r] = m.row_head.bias[r0] + log_share
         if m.config.word_bias:
             m.word_bias[wid] = m.word_bias[vocab.id(ref)]
         if m.config.input_shortlist:  # and reads ref's own input vector (a shared slot)
@@ -315,6 +334,13 @@ class _Growth:
         col_bias = self.model.col_head.bias.detach().double().cpu()
         row_bias = self.model.row_head.bias.detach().double().cpu()
         r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
+        if vocab.id(ref) < _output_shortlist(self.model):  # ref's cell says nothing of how it is predicted:
+            # the row with a free cell whose row-head vector is nearest (cosine) ref's own output vector
+            w = self.model.row_head.weight.detach().double().cpu()
+            own = self.model.shortlist_head.weight[vocab.id(ref)].detach().double().cpu()
+            near = torch.nn.functional.cosine_similarity(w, own[None], dim=1).masked_fill(~free.any(1), float("-inf"))
+            r = int(near.argmax())
+            return r, int(col_bias.masked_fill(~free[r], float("-inf")).argmax()), f"row predicted most like {ref!r}"
         if free[r0].any():
             return r0, int(col_bias.masked_fill(~free[r0], float("-inf")).argmax()), f"row of {ref!r}"
         if free[:, c0].any():
@@ -338,6 +364,7 @@ class _Growth:
         self.cells[ids] = self.first_fit_row * n_cols + torch.arange(ids.numel())
         model.word_row[ids], model.word_col[ids] = self.cells[ids] // n_cols, self.cells[ids] % n_cols
         self._note_cells(ids)
+        model.set_table(WordTable(self.cells, self.n_rows, n_cols))  # every word has its cell by now: the masks
         rows = list(range(self.first_fit_row, self.n_rows))
         _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
         for r in rows:
@@ -348,7 +375,13 @@ class _Growth:
             self.cells[members] = r * n_cols + torch.from_numpy(cols).long()
             model.word_col[members] = torch.from_numpy(cols).long().to(model.word_col.device)
         self._note_cells(ids)
+        model.set_table(WordTable(self.cells, self.n_rows, n_cols))
         return _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+
+
+def _output_shortlist(model: LightRNN) -> int:
+    """How many frequent words ``model`` predicts by output vectors of their own (0: none)."""
+    return getattr(model.config, "output_shortlist", 0)
 
 
 def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], steps: int, lr: float,
