@@ -148,7 +148,7 @@ def test_train_with_a_word_list_gives_unseen_words_their_own_cells(tmp_path):
     out = tmp_path / "exp"
     result = CliRunner().invoke(main, [
         "train", "--train-text", str(tmp_path / "train.txt"), "--valid-text", str(tmp_path / "valid.txt"),
-        "--out-dir", str(out), "--word-list", str(tmp_path / "list.txt"), "--embed-dim", "8", "--hidden-dim", "8",
+        "--out-dir", str(out), "--word-list", str(tmp_path / "list.txt"), "--embed-dim", "16", "--hidden-dim", "16",
         "--num-layers", "1", "--rounds", "2", "--max-tokens", "400", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "2 new words (3 read, 0 entries skipped" in result.output

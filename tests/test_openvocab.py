@@ -14,7 +14,8 @@ from lightrnn_asr.training.openvocab import add_words
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny LightRNN trained while "dog" was out of its vocabulary (it read and predicted <unk>)."""
+    """A tiny LightRNN trained while "dog" was out of its vocabulary (it read and predicted <unk>), with the
+    paper's output layer (``trained_output_shortlist`` below has train's output shortlist)."""
     from helpers import toy_sentences
 
     d = tmp_path_factory.mktemp("openvocab")
@@ -30,7 +31,8 @@ def trained(tmp_path_factory):
     result = CliRunner().invoke(main, [
         "train", "--train-text", str(d / "train.txt"), "--valid-text", str(d / "valid.txt"), "--out-dir",
         str(d / "exp"), "--vocab", str(d / "vocab.txt"), "--embed-dim", "16", "--hidden-dim", "32",
-        "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu"])
+        "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu",
+        "--output-shortlist", "0"])
     assert result.exit_code == 0, result.output
     examples = [s.split() for s in toy_sentences(60, 2) if "dog" in s.split()]
     return d, load_checkpoint(d / "exp" / "best.pt"), examples
@@ -287,17 +289,17 @@ def test_output_shortlist_new_words_get_a_cell_and_the_distribution_still_sums_t
     assert p.row == int(near.masked_fill(~free.any(1), float("-inf")).argmax())
 
 
-def test_output_shortlist_copy_row_is_exact_for_a_shortlist_like_word_and_refused_for_another(trained_output_shortlist):
+def test_output_shortlist_copy_row_is_exact_for_a_shortlist_like_word_and_a_factorised_one(trained_output_shortlist):
+    """A copy of a shortlist word's row takes its own output vector; a copy of a factorised word's row masks
+    the cells that word's row masks: either way the copy is predicted with P(like | h) * share / k."""
     _, ck, _ = trained_output_shortlist
-    like_word = next(w for w in ck.vocab.words[3:8])
-    new = ["dog", "puppy"]
-    model, vocab, _, placements = add_words(ck.model, ck.vocab, ck.table, new, like={w: like_word for w in new},
-                                            like_placement="copy-row", share=0.5)
-    for ctx in (["the", "cat", "sees", "the"], ["a"]):
-        lp = next_word_logprobs(model, vocab, ctx)
-        for w in new:
-            assert float(lp[vocab.id(w)] - lp[vocab.id(like_word)]) == pytest.approx(math.log(0.5 / 2), abs=1e-4)
-        assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
-    factorised = ck.vocab.words[-1]
-    with pytest.raises(ValueError, match=f"'{factorised}' is not among the 8 words"):
-        add_words(ck.model, ck.vocab, ck.table, ["dog"], like={"dog": factorised}, like_placement="copy-row")
+    for like_word in (ck.vocab.words[5], ck.vocab.words[-1]):  # in the shortlist (ids 0-7), factorised
+        new = ["dog", "puppy"]
+        model, vocab, _, _ = add_words(ck.model, ck.vocab, ck.table, new, like={w: like_word for w in new},
+                                       like_placement="copy-row", share=0.5)
+        for ctx in (["the", "cat", "sees", "the"], ["a"]):
+            lp = next_word_logprobs(model, vocab, ctx)
+            for w in new:
+                assert float(lp[vocab.id(w)] - lp[vocab.id(like_word)]) == pytest.approx(math.log(0.5 / 2), abs=1e-4)
+            old = next_word_logprobs(ck.model, ck.vocab, ctx)  # the old words lose what the copies' rows take
+            assert (lp[: len(ck.vocab)] <= old + 1e-5).all() and (lp[: len(ck.vocab)] >= old - math.log(1.5)).all()

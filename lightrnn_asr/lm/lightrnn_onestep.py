@@ -60,6 +60,7 @@ demo's real text (concat: 218.1). The paper's form stays available as ``recurren
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lightrnn_asr.lm.config import LMConfig
@@ -103,6 +104,9 @@ class OneStepLightRNN(LightRNN):
         if m:  # float32, 0 where a factorised word is, EMPTY_CELL_BIAS elsewhere (not saved: from the table)
             self.register_buffer("cell_mask", torch.zeros(config.n_rows, config.n_cols), persistent=False)  # (R, C)
             self.register_buffer("row_mask", torch.zeros(config.n_rows), persistent=False)  # (R,)
+            # (R,) int64: the row whose cells' mask each row's column softmax takes: itself, or for a row that
+            # add-words made a copy of a factorised word's row, that row (saved with the weights)
+            self.register_buffer("mask_source_row", torch.arange(config.n_rows))
             self._set_cell_mask(table)
 
     def set_table(self, table: WordTable) -> None:
@@ -116,7 +120,7 @@ class OneStepLightRNN(LightRNN):
         words, in the first softmax the rows that hold none (so the |V| words' probabilities sum to 1)."""
         mask = torch.full((table.n_rows * table.n_cols,), EMPTY_CELL_BIAS)
         mask[table.cell[self.config.output_shortlist:]] = 0.0
-        mask = mask.view(table.n_rows, table.n_cols)
+        mask = mask.view(table.n_rows, table.n_cols)[self.mask_source_row.cpu()]
         self.cell_mask.copy_(mask.to(self.cell_mask.device))
         self.row_mask.copy_(mask.max(1).values.to(self.row_mask.device))
 
@@ -201,14 +205,14 @@ class OneStepLightRNN(LightRNN):
         # a cell's (a row's) entry: its logit without the mask over the normaliser of the current table,
         # which for the target's own cell (row) is its log-probability
         head = self.head_logits(out, masked=False).float()  # (N, T, M + R)
-        head_lp = head - torch.logsumexp(self.head_logits(out).float(), dim=-1, keepdim=True)
+        head_norm = torch.logsumexp(head + F.pad(self.row_mask, (m, 0)), dim=-1, keepdim=True)  # (N, T, 1)
         col = super().col_logits(self._col_hidden(out, rows), rows).float()  # (N, T, C)
-        col_lp = col - torch.logsumexp(col + self.cell_mask[rows], dim=-1, keepdim=True)
-        tail = targets >= m
-        lp = (head_lp.gather(-1, self._head_targets(targets)[..., None])[..., 0]
-              + col_lp.gather(-1, self.word_col[targets][..., None])[..., 0] * tail)
+        col_norm = torch.logsumexp(col + self.cell_mask[rows], dim=-1, keepdim=True)
+        tail = (targets >= m)[..., None]  # (N, T, 1)
+        lp = (head.gather(-1, self._head_targets(targets)[..., None]) - head_norm
+              + (col.gather(-1, self.word_col[targets][..., None]) - col_norm) * tail)[..., 0]
         loss = -(lp * mask).sum() / mask.sum().clamp(min=1)
-        return loss, head_lp[..., m:] * tail[..., None], col_lp * tail[..., None]
+        return loss, (head[..., m:] - head_norm) * tail, (col - col_norm) * tail
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self._logprob(self.trunk(self._word_inputs(inputs)), targets)

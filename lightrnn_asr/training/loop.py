@@ -261,6 +261,8 @@ class _Run:
         self.active = self.sums = None  # the words that occur (LightRNN), the in-training loss tables
         if isinstance(model, LightRNN) and cfg.reallocate:
             self.active = occurring_anywhere(vocab, train_corpus, ctx)
+            # words with an output vector of their own cost the same in every cell: the others are placed
+            self.active = self.active[self.active >= getattr(model.config, "output_shortlist", 0)]
             if cfg.loss_tables == "training":
                 mc = model.config
                 self.sums = LossTableSums(mc.vocab_size, mc.n_rows, mc.n_cols, device, words=self.active)

@@ -50,10 +50,10 @@ With an output shortlist (:attr:`~lightrnn_asr.lm.config.LMConfig.output_shortli
 ``<unk>`` among them, predicted by output vectors of their own), a shortlist like-word's cell says nothing
 of how it is predicted: the fallback takes the row whose row-head vector is nearest (cosine) the
 like-word's own output vector, and ``"copy-row"`` copies that own output vector and bias into the new
-row's head, so that a copy is still predicted with ``P(like | h) * share / k``; it refuses a like-word
-outside the shortlist (its copy's row would hold one word, which would take the mass of the like-word's
-whole row). Placing a word in a free cell there takes its mass from the other words of that row (the
-cells of no word have none), where the paper's form gives it the mass the model already gave the cell.
+row's head, so that a copy is still predicted with ``P(like | h) * share / k``; the copy of a factorised
+like-word's row masks the cells that row masks, so that its column softmax is the like-word's. A word
+placed in a free cell there takes its mass from the other words of that row (the cells of no word have
+none), where the paper's form gives it the mass the model already gave the cell.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.text.corpus import length_batches, make_batch
 from lightrnn_asr.text.vocabulary import Vocabulary
+from lightrnn_asr.training.fit_rows import fit_rows
 
 __all__ = ["Placement", "add_words"]
 
@@ -105,6 +106,9 @@ def _grown(model: LightRNN, n_rows: int, vocab_size: int, unk_id: int) -> LightR
         bias = state["word_bias"]
         rare = bias[-max(1, bias.numel() // 10):].mean()
         state["word_bias"] = torch.cat([bias, rare.expand(vocab_size - bias.numel())])
+    if "mask_source_row" in state:  # an output shortlist: each new row masks its own cells
+        state["mask_source_row"] = torch.arange(n_rows)
+        state["mask_source_row"][: cfg.n_rows] = model.mask_source_row.cpu()
     if "word_slot" in state:  # an input shortlist: new words read <unk>'s, kept after they are placed
         slot = state["word_slot"]
         state["word_slot"] = torch.cat([slot, slot[unk_id].expand(vocab_size - slot.numel())])
@@ -177,8 +181,7 @@ def add_words(
     Raises:
         ValueError: for a word already in the vocabulary, a duplicate or empty
             word, a ``like`` word that is not in the vocabulary, an unknown
-            ``like_placement``, a ``share`` that is not positive, or ``"copy-row"`` with a like-word
-            outside the model's output shortlist.
+            ``like_placement`` or a ``share`` that is not positive.
     """
     like = dict(like or {})
     _check_new_words(vocab, words, like)
@@ -198,11 +201,6 @@ def add_words(
     placements: dict[int, Placement] = {}
     if copied:
         likes = [like.get(words[i], "<unk>") for i in copied]
-        factorised = sorted({w for w in likes if vocab.id(w) >= _output_shortlist(model)}) if _output_shortlist(model) else []
-        if factorised:
-            raise ValueError(f"copy-row with an output shortlist copies a like-word's own output vector: "
-                             f"{', '.join(map(repr, factorised))} is not among the {_output_shortlist(model)} words "
-                             "that have one (pick a more frequent like-word, or like_placement 'free')")
         group = {w: likes.count(w) for w in set(likes)}
         for j, (i, ref) in enumerate(zip(copied, likes)):
             r, c = g.copy_row(g.first_copy_row + j, ref, vocab, math.log(share / group[ref]), v_old + i)
@@ -315,12 +313,14 @@ class _Growth:
         m = self.model
         r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
         m.row_embed.weight[r] = m.row_embed.weight[r0]
-        if vocab.id(ref) < _output_shortlist(m):  # ref is predicted by its own output vector: the row's is a copy
+        if vocab.id(ref) < m.config.output_shortlist:  # ref is predicted by its own output vector: the row's is a copy
             m.row_head.weight[r] = m.shortlist_head.weight[vocab.id(ref)]
             m.row_head.bias[r] = m.shortlist_head.bias[vocab.id(ref)] + log_share
         else:
             m.row_head.weight[r] = m.row_head.weight[r0]
             m.row_head.bias[r] = m.row_head.bias[r0] + log_share
+            if m.config.output_shortlist:  # the copy's column softmax masks the cells ref's row masks, as ref's does
+                m.mask_source_row[r] = r0
         if m.config.word_bias:
             m.word_bias[wid] = m.word_bias[vocab.id(ref)]
         if m.config.input_shortlist:  # and reads ref's own input vector (a shared slot)
@@ -334,7 +334,7 @@ class _Growth:
         col_bias = self.model.col_head.bias.detach().double().cpu()
         row_bias = self.model.row_head.bias.detach().double().cpu()
         r0, c0 = divmod(int(self.old_cells[vocab.id(ref)]), self.n_cols)
-        if vocab.id(ref) < _output_shortlist(self.model):  # ref's cell says nothing of how it is predicted:
+        if vocab.id(ref) < self.model.config.output_shortlist:  # ref's cell says nothing of how it is predicted:
             # the row with a free cell whose row-head vector is nearest (cosine) ref's own output vector
             w = self.model.row_head.weight.detach().double().cpu()
             own = self.model.shortlist_head.weight[vocab.id(ref)].detach().double().cpu()
@@ -366,7 +366,7 @@ class _Growth:
         self._note_cells(ids)
         model.set_table(WordTable(self.cells, self.n_rows, n_cols))  # every word has its cell by now: the masks
         rows = list(range(self.first_fit_row, self.n_rows))
-        _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
+        fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
         for r in rows:
             members = ids[self.cells[ids] // n_cols == r]
             cost = torch.stack([_losses(model, occurrences[int(w)], int(w), vocab.bos_id, vocab.eos_id,
@@ -376,49 +376,4 @@ class _Growth:
             model.word_col[members] = torch.from_numpy(cols).long().to(model.word_col.device)
         self._note_cells(ids)
         model.set_table(WordTable(self.cells, self.n_rows, n_cols))
-        return _fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
-
-
-def _output_shortlist(model: LightRNN) -> int:
-    """How many frequent words ``model`` predicts by output vectors of their own (0: none)."""
-    return getattr(model.config, "output_shortlist", 0)
-
-
-def _fit_rows(model: LightRNN, sentences: list[list[int]], rows: list[int], steps: int, lr: float,
-              bos: int, eos: int, max_tokens: int) -> float:
-    """Fit the input vectors, row-head weights and biases of ``rows`` (nothing else) to ``sentences``.
-
-    Minimises the mean NLL of all tokens of ``sentences`` (the new words and
-    the existing words around them, so that the new rows take only the mass
-    the examples justify) with Adam, ``steps`` passes, every other parameter
-    frozen (their gradients are zeroed, so Adam leaves them exactly as they were).
-
-    Returns:
-        The final mean NLL (nats per token).
-    """
-    device = model.device
-    params = list({id(p): p for p in (model.row_embed.weight, model.row_head.weight, model.row_head.bias)}.values())
-    keep = torch.ones(model.config.n_rows, dtype=torch.bool, device=device)
-    keep[rows] = False
-    for p in model.parameters():
-        p.requires_grad_(any(p is q for q in params))
-    opt = torch.optim.Adam(params, lr=lr)
-    batches = [tuple(t.to(device) for t in make_batch([torch.tensor(sentences[i]) for i in idx.tolist()], bos, eos))
-               for idx in length_batches(torch.tensor([len(s) for s in sentences]), max_tokens)]
-    n = int(sum(int(mask.sum()) for _, _, mask in batches))  # tokens predicted
-    model.eval()
-    total = torch.full((), float("nan"))
-    for _ in range(steps):
-        opt.zero_grad()
-        total = torch.zeros((), device=device)
-        for inputs, targets, mask in batches:
-            loss = model.loss(inputs, targets, mask) * mask.sum()
-            loss.backward()
-            total += loss.detach()
-        for p in params:
-            p.grad[keep] = 0.0
-            p.grad /= n
-        opt.step()
-    for p in model.parameters():
-        p.requires_grad_(True)
-    return float(total) / n
+        return fit_rows(model, sents, rows, fit_steps, lr, vocab.bos_id, vocab.eos_id, max_tokens)
