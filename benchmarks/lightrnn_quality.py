@@ -173,7 +173,9 @@ def run_one(name: str, args, work: Path, lock: threading.Lock) -> dict:
         history = json.loads((out_dir / "history.json").read_text())
         ppl = subprocess.run([sys.executable, "-m", "lightrnn_asr.cli", "ppl", "--model", str(out_dir / "best.pt"),
                               "--text", str(args.data / "heldout.txt"), "--json"], capture_output=True, text=True)
-        held = json.loads(ppl.stdout)
+        if ppl.returncode != 0:  # keep the run's history all the same
+            row["ppl_stderr"] = ppl.stderr[-3000:]
+        held = json.loads(ppl.stdout) if ppl.returncode == 0 else {"perplexity": float("nan"), "parameters": None}
         row.update({"history": history, "rounds": len(history), "epochs": sum(len(h["epochs"]) for h in history),
                     "train_s": history[-1]["elapsed_s"], "hit_budget": 0 < budget <= history[-1]["elapsed_s"],
                     "best_valid_ppl": min(h["valid_ppl"] for h in history), "heldout_ppl": held["perplexity"],

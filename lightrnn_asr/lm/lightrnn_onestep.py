@@ -44,7 +44,11 @@ so the |V| probabilities sum to exactly 1. This is the adaptive softmax's head (
 with the LightRNN's table as its tail: the words that make most of the running text are predicted as a
 full softmax would, the rest by row and column, at M x (H + 1) parameters whatever |V| is. Shortlist words
 keep their cells, which only their input vectors use; reallocation places the factorised words (the
-shortlist's loss-table rows are 0, so they fill whatever cells are left).
+shortlist's loss-table rows are 0, so they fill whatever cells are left). On the demo's text (docs/results.md,
+"An output vector of their own for the frequent words") M = 1000 (81 % of the running words) cut validation
+perplexity after 4 epochs from 164.2 to 155.4; trained for 1,200 s at dropout 0.3 it reached 117.4 held-out,
+level with the adaptive-softmax LSTM at its best (117.5; 126.2 without the shortlist). ``lightrnn-asr train``
+uses M = min(1000, |V| / 10).
 
 In training ``r`` is the target word's row; in scoring, the row of the word scored (lattice
 expansion needs no LSTM step to score a word, only to advance a history).
