@@ -201,6 +201,8 @@ class OneStepLightRNN(LightRNN):
 
     def loss_and_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor,
                           mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """As :meth:`LightRNN.loss_and_logprobs`: the loss (scalar, nats) and :meth:`row_col_logprobs`,
+        ``(N, T, R)`` and ``(N, T, C)`` float32, from one forward pass."""
         if self.shortlist_head is None:
             return super().loss_and_logprobs(inputs, targets, mask)
         m = self.config.output_shortlist
