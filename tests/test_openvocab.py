@@ -12,13 +12,11 @@ from lightrnn_asr.text.vocabulary import Vocabulary, write_vocab
 from lightrnn_asr.training.openvocab import add_words
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny LightRNN trained while "dog" was out of its vocabulary (it read and predicted <unk>), with the
-    paper's output layer (``trained_output_shortlist`` below has train's output shortlist)."""
+def train_without_dog(d, output_shortlist):
+    """A tiny LightRNN trained in ``d`` while "dog" was out of its vocabulary (it read and predicted <unk>);
+    ``(d, checkpoint, example sentences with "dog")``."""
     from helpers import toy_sentences
 
-    d = tmp_path_factory.mktemp("openvocab")
     sentences = toy_sentences(1200, 0)
     (d / "train.txt").write_text("\n".join(sentences) + "\n")
     (d / "valid.txt").write_text("\n".join(toy_sentences(40, 1)) + "\n")
@@ -32,10 +30,17 @@ def trained(tmp_path_factory):
         "train", "--train-text", str(d / "train.txt"), "--valid-text", str(d / "valid.txt"), "--out-dir",
         str(d / "exp"), "--vocab", str(d / "vocab.txt"), "--embed-dim", "16", "--hidden-dim", "32",
         "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu",
-        "--output-shortlist", "0"])
+        "--output-shortlist", str(output_shortlist)])
     assert result.exit_code == 0, result.output
     examples = [s.split() for s in toy_sentences(60, 2) if "dog" in s.split()]
     return d, load_checkpoint(d / "exp" / "best.pt"), examples
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """:func:`train_without_dog` with the paper's output layer (``trained_output_shortlist`` below has an
+    output shortlist)."""
+    return train_without_dog(tmp_path_factory.mktemp("openvocab"), 0)
 
 
 def sentence_logprob(model, vocab, sentences):
@@ -223,28 +228,9 @@ def test_add_words_command_copy_row(trained, tmp_path):
 
 @pytest.fixture(scope="module")
 def trained_output_shortlist(tmp_path_factory):
-    """The tiny LightRNN of ``trained``, with an output vector of their own for its 8 most frequent words
-    (<unk> among them: "dog" was trained as <unk>)."""
-    from helpers import toy_sentences
-
-    d = tmp_path_factory.mktemp("openvocab_osl")
-    sentences = toy_sentences(1200, 0)
-    (d / "train.txt").write_text("\n".join(sentences) + "\n")
-    (d / "valid.txt").write_text("\n".join(toy_sentences(40, 1)) + "\n")
-    counts: dict[str, int] = {}
-    for s in sentences:
-        for w in s.split():
-            counts[w] = counts.get(w, 0) + 1
-    del counts["dog"]
-    write_vocab(d / "vocab.txt", Vocabulary.from_counts(counts))
-    result = CliRunner().invoke(main, [
-        "train", "--train-text", str(d / "train.txt"), "--valid-text", str(d / "valid.txt"), "--out-dir",
-        str(d / "exp"), "--vocab", str(d / "vocab.txt"), "--embed-dim", "16", "--hidden-dim", "32",
-        "--num-layers", "1", "--rounds", "2", "--lr", "0.01", "--max-tokens", "400", "--device", "cpu",
-        "--output-shortlist", "8"])
-    assert result.exit_code == 0, result.output
-    examples = [s.split() for s in toy_sentences(60, 2) if "dog" in s.split()]
-    ck = load_checkpoint(d / "exp" / "best.pt")
+    """:func:`train_without_dog` with an output vector of their own for the 8 most frequent words (<unk> among
+    them: "dog" was trained as <unk>)."""
+    d, ck, examples = train_without_dog(tmp_path_factory.mktemp("openvocab_osl"), 8)
     assert ck.model.config.output_shortlist == 8 and ck.vocab.unk_id < 8
     return d, ck, examples
 
