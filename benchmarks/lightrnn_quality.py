@@ -110,9 +110,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     **{f"lightrnn-h300-col600-sl4000-osl{n}-dropout0.3": ("output shortlist", {
         "--reset-optimizer": None, "--embed-dim": "300", "--hidden-dim": "300", "--col-hidden-dim": "600",
         "--input-shortlist": "4000", "--output-shortlist": str(n), "--dropout": "0.3"}) for n in (1000, 2000)},
-    "lightrnn-col400-sl4000-osl1000-dropout0.3-lt": ("output shortlist", {
+    **{f"lightrnn-col400-sl4000-osl1000{d}-lt": ("output shortlist", {
         "--reset-optimizer": None, "--col-hidden-dim": "400", "--input-shortlist": "4000", "--output-shortlist": "1000",
-        "--dropout": "0.3", "--loss-tables": "training"}),
+        "--loss-tables": "training", **({"--dropout": d[len("-dropout"):]} if d else {})}) for d in ("", "-dropout0.3")},
     "lightrnn-h400": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400"}),
     "lightrnn-h400-dropout0.3": ("trunk", {"--embed-dim": "400", "--hidden-dim": "400", "--dropout": "0.3"}),
     "lightrnn-h800-dropout0.3": ("trunk", {"--embed-dim": "800", "--hidden-dim": "800", "--dropout": "0.3"}),
