@@ -262,7 +262,7 @@ class _Run:
         if isinstance(model, LightRNN) and cfg.reallocate:
             self.active = occurring_anywhere(vocab, train_corpus, ctx)
             # words with an output vector of their own cost the same in every cell: the others are placed
-            self.active = self.active[self.active >= getattr(model.config, "output_shortlist", 0)]
+            self.active = self.active[self.active >= model.config.output_shortlist]
             if cfg.loss_tables == "training":
                 mc = model.config
                 self.sums = LossTableSums(mc.vocab_size, mc.n_rows, mc.n_cols, device, words=self.active)
