@@ -142,8 +142,9 @@ DEFAULT_RUNS = ["lstm", "adaptive-h400-dropout0.3", "lightrnn-h400", "lightrnn",
 BUDGETS = {"lstm": 2400.0, "lstm-dropout0.3": 2400.0}
 
 
-def command(name: str, data: Path, vocab: Path, out_dir: Path, budget: float, threads: int) -> list[str]:
-    args = {**BASE, **RUNS[name][1]}
+def command(name: str, data: Path, vocab: Path, out_dir: Path, budget: float, threads: int,
+            backward: bool = False) -> list[str]:
+    args = {**BASE, **RUNS[name][1], **({"--backward": None} if backward else {})}
     cmd = [sys.executable, "-m", "lightrnn_asr.cli", "train", "--train-text", str(data / "train.txt"),
            "--valid-text", str(data / "valid.txt"), "--vocab", str(vocab), "--out-dir", str(out_dir),
            "--threads", str(threads), "--time-budget", str(budget)]
@@ -159,13 +160,14 @@ def run_one(name: str, args, work: Path, lock: threading.Lock) -> dict:
     shutil.rmtree(out_dir, ignore_errors=True)
     budget = BUDGETS.get(name, args.budget) if args.full_softmax_budget is None or not name.startswith("lstm") \
         else args.full_softmax_budget
-    cmd = command(name, args.data, args.vocab, out_dir, budget, args.threads)
+    cmd = command(name, args.data, args.vocab, out_dir, budget, args.threads, args.backward)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     row = {"date": datetime.date.today().isoformat(), "machine": platform.machine(), "torch": torch.__version__,
            "python": platform.python_version(), "threads": args.threads, "workers": args.workers,
-           "name": name, "group": RUNS[name][0], "config": {**BASE, **RUNS[name][1]}, "budget_s": budget,
+           "name": name + ("-backward" if args.backward else ""), "group": RUNS[name][0],
+           "config": {**BASE, **RUNS[name][1], **({"--backward": None} if args.backward else {})}, "budget_s": budget,
            "train_text": str(args.data / "train.txt"), "valid_text": str(args.data / "valid.txt"),
            "heldout_text": str(args.data / "heldout.txt"), "command": " ".join(cmd[2:]), "seconds": seconds,
            "returncode": proc.returncode}
@@ -261,6 +263,8 @@ def main() -> None:
                     help=f"training seconds of the full-softmax runs (default {BUDGETS['lstm']:.0f})")
     ap.add_argument("--keep-models", type=Path, metavar="DIR",
                     help="copy each run's best.pt and history.json to DIR/RUN/ (e.g. to rescore with them)")
+    ap.add_argument("--backward", action="store_true",
+                    help="train backward LMs (train --backward); their perplexities are of the text read right to left")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table", type=Path, help="print the table of this results file (and --plot) instead")

@@ -60,6 +60,7 @@ from lightrnn_asr.scoring import (
     score_nbest,
     score_sentences,
     tune_scales,
+    with_backward_lm,
 )
 from lightrnn_asr.text import Corpus, Vocabulary, encode_corpus, normalize_text, read_sentences
 from lightrnn_asr.training import (
@@ -93,5 +94,5 @@ __all__ = [
     "read_htk", "read_kaldi_lattices", "read_nbest", "read_sentences", "read_text", "read_words", "reallocate",
     "rescore_lattice", "rescore_lattices", "rescored_nbest", "save_checkpoint", "score_nbest", "score_sentences",
     "solve_alternating", "solve_exact", "solve_greedy", "solve_rows_then_columns", "solve_transport", "table_shape",
-    "train", "tune_scales", "write_fst_lattice", "write_htk", "write_kaldi_lattices", "write_nbest", "write_text",
+    "train", "tune_scales", "with_backward_lm", "write_fst_lattice", "write_htk", "write_kaldi_lattices", "write_nbest", "write_text",
 ]

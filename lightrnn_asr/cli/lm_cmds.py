@@ -14,7 +14,7 @@ from lightrnn_asr.lm.compress import Compression, compress_model, compressed_sta
 from lightrnn_asr.lm.export import export_torchscript
 from lightrnn_asr.lm.table import table_shape
 from lightrnn_asr.scoring.sentences import perplexity, score_sentences
-from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.corpus import encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.utils.device import resolve_device
 
 
@@ -33,7 +33,8 @@ def ppl(model_path, text, device, as_json) -> None:
     """Perplexity of a model on a text (one sentence per line; </s> counted)."""
     ck = load_checkpoint(model_path)
     dev = resolve_device(device)
-    res = perplexity(model_on(ck, dev), encode_corpus(text, ck.vocab), unk_id=ck.vocab.unk_id)
+    res = perplexity(model_on(ck, dev), encode_corpus(text, ck.vocab, backward=ck.model.backward),
+                     unk_id=ck.vocab.unk_id)
     if as_json:
         click.echo(json.dumps({"perplexity": res.perplexity, "tokens": res.num_tokens, "oov_rate": res.oov_rate,
                                "logprob_nats": res.total_logprob, "parameters": ck.model.num_parameters()}))
@@ -69,7 +70,8 @@ def compress(model_path, out_path, int8, rank, ts_path, valid_text, threads) -> 
         raise click.BadParameter(str(e), param_hint="--rank") from None
     ck = load_checkpoint(model_path)
     before = {"weights_bytes": state_bytes(compressed_state(ck.model)), "parameters": ck.model.num_parameters()}
-    ppl_before = perplexity(ck.model, encode_corpus(valid_text, ck.vocab)) if valid_text else None
+    valid = encode_corpus(valid_text, ck.vocab, backward=ck.model.backward) if valid_text else None
+    ppl_before = perplexity(ck.model, valid) if valid_text else None
     if compression != Compression():
         try:
             model = compress_model(ck.model, compression)
@@ -82,7 +84,7 @@ def compress(model_path, out_path, int8, rank, ts_path, valid_text, threads) -> 
                f"(was {before['parameters']:,}, {before['weights_bytes']:,} bytes: "
                f"{before['weights_bytes'] / after['weights_bytes']:.2f}x smaller)")
     if valid_text:
-        ppl_after = perplexity(model, encode_corpus(valid_text, ck.vocab))
+        ppl_after = perplexity(model, valid)
         click.echo(f"{valid_text}: perplexity {ppl_before.perplexity:.2f} -> {ppl_after.perplexity:.2f} "
                    f"({100 * (ppl_after.perplexity / ppl_before.perplexity - 1):+.2f}%)")
     if out_path:
@@ -102,10 +104,11 @@ def compress(model_path, out_path, int8, rank, ts_path, valid_text, threads) -> 
 @click.option("--device", default="auto", show_default=True)
 @friendly
 def score(model_path, text, device) -> None:
-    """Print 'log P(sentence </s>) in nats <TAB> sentence' for every line of TEXT."""
+    """Print 'log P(sentence </s>) in nats <TAB> sentence' for every line of TEXT (a backward LM reads each
+    line right to left)."""
     ck = load_checkpoint(model_path)
     sents = list(read_sentences(text))
-    ids = [torch.tensor(ck.vocab.encode(s), dtype=torch.long) for s in sents]
+    ids = [torch.tensor(ck.vocab.encode(in_reading_order(s, ck.model.backward)), dtype=torch.long) for s in sents]
     lp = score_sentences(model_on(ck, resolve_device(device)), ids)
     for s, x in zip(sents, lp):
         click.echo(f"{x:.4f}\t{' '.join(s)}")

@@ -52,6 +52,11 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--lattice-nbest", type=int, default=100, show_default=True,
               help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
+@click.option("--backward-model", type=click.Path(exists=True, dir_okay=False),
+              help="N-best input: a backward LM (train --backward) beside --model; lm_logprob is then the two LMs' "
+                   "log-probs interpolated, (1 - w) * forward + w * backward (Kaldi's lmrescore_nbest_back.sh).")
+@click.option("--backward-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="w, the backward LM's weight.")
 @click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
 @click.option("--fp-lm-scale", type=float, default=None,
               help="Fixed weight of the first-pass LM score (else tuned on dev when the input has one; 0 without).")
@@ -118,6 +123,8 @@ def _check_options(o: dict) -> None:
             import lightrnn_asr.formats.k2_adapter  # noqa: F401
         except ImportError as e:
             raise click.UsageError(str(e)) from None
+    if o["backward_model"] and not (o["nbest_path"] and o["model_path"]):
+        raise click.UsageError("--backward-model rescores N-best lists beside a forward LM: give --nbest and --model")
     if o["nbest_path"] and o["lattices_out"]:
         raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
     if o["lattices_path"]:
@@ -143,4 +150,5 @@ def _config(o: dict) -> RescoreConfig:
         oov_penalty=o["oov_penalty"], lattice_format=o["lattice_format"], words=o["words_path"],
         lattices_out=o["lattices_out"], k2_method=o["k2_method"], num_paths=o["num_paths"],
         nbest_scale=o["nbest_scale"], lattice=lattice, lattice_nbest=o["lattice_nbest"], scores_out=o["scores_out"],
-        plot=o["plot_path"], chunk_utterances=o["chunk_utterances"])
+        plot=o["plot_path"], chunk_utterances=o["chunk_utterances"], backward_model=o["backward_model"],
+        backward_weight=o["backward_weight"])

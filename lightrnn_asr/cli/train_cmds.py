@@ -14,7 +14,7 @@ from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
 from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
-from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.corpus import encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.text.vocabulary import Vocabulary, read_new_words, read_vocab, read_word_list, write_vocab
 from lightrnn_asr.training.loop import TrainConfig, train
 from lightrnn_asr.training.openvocab import add_words
@@ -90,6 +90,10 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "layer. Default: min(1000, |V| / 10) for a one-step LightRNN without --word-bias.")
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
               show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
+@click.option("--backward", is_flag=True,
+              help="Train a backward LM: every sentence read right to left. The checkpoint says so, and every command "
+                   "that scores with it reverses the words itself; use it beside a forward LM in N-best rescoring "
+                   "(rescore --backward-model).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
 @click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
 @click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="auto", show_default=True,
@@ -111,7 +115,7 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
               tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist, initial_allocation,
-              max_tokens, max_len, solver,
+              backward, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
@@ -143,7 +147,7 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
                                      initial_allocation, seed, word_bias, table_scale, col_hidden_dim,
-                                     input_shortlist, output_shortlist)
+                                     input_shortlist, output_shortlist, backward)
         except ValueError as e:  # the option the error is about: one given, named in the message
             given = {"table scale": ("--table-scale", table_scale != 1.0),
                      "col_hidden_dim": ("--col-hidden-dim", col_hidden_dim),
@@ -160,8 +164,9 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
                            deterministic=deterministic, lr_decay=lr_decay, reset_optimizer=reset_optimizer,
                            time_budget_s=time_budget, loss_tables=loss_tables)
-        train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size))
-        valid_corpus = encode_corpus(valid_text, vocab)
+        train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size),
+                                     backward=backward)
+        valid_corpus = encode_corpus(valid_text, vocab, backward=backward)
         history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx,
                                        echo)
         if ctx.is_main:
@@ -305,10 +310,11 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, defau
     words, like = read_new_words(words_path)
     if default_like:
         like = {w: like.get(w, default_like) for w in words}
-    sentences = list(read_sentences(examples)) if examples else None
-    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, sentences, like,
-                                                fit_steps=fit_steps,
-                                                background=list(read_sentences(background)) if background else None,
+    def text(path):  # in the model's reading order
+        return [in_reading_order(s, ck.model.backward) for s in read_sentences(path)] if path else None
+
+    model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, text(examples), like,
+                                                fit_steps=fit_steps, background=text(background),
                                                 like_placement=like_placement, share=share)
     save_checkpoint(out_path, model, vocab, table, {"added_words": [p.word for p in placements]})
     for p in placements:

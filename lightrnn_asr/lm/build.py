@@ -37,7 +37,8 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
               dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
               tie_weights: bool = False, allocation: str = "frequency", seed: int = 0, word_bias: bool = False,
               table_scale: float = 1.0, col_hidden_dim: int = 0,
-              input_shortlist: int = 0, output_shortlist: int = 0) -> tuple[RecurrentLM, WordTable | None]:
+              input_shortlist: int = 0, output_shortlist: int = 0,
+              backward: bool = False) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
     and its table: a LightRNN starts on a table of :func:`table_shape` ``(vocab_size, table_scale)``
     (the paper's shape for ``table_scale = 1``) from the ``allocation`` named
@@ -46,7 +47,7 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
     :attr:`LMConfig.col_hidden_dim` (a one-step LightRNN's column state size; 0: the LSTM's) and
     ``input_shortlist`` :attr:`LMConfig.input_shortlist` (how many frequent words get an input vector
     of their own) and ``output_shortlist`` :attr:`LMConfig.output_shortlist` (how many frequent words get an
-    output vector of their own).
+    output vector of their own) and ``backward`` :attr:`LMConfig.backward` (the model reads right to left).
 
     Raises:
         ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
@@ -65,5 +66,5 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
                  else WordTable.random(vocab_size, torch.Generator().manual_seed(seed), *shape))
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
     cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
-                   recurrence, tie_weights, word_bias, col_hidden_dim, input_shortlist, output_shortlist)
+                   recurrence, tie_weights, word_bias, col_hidden_dim, input_shortlist, output_shortlist, backward)
     return build_model(cfg, table), table

@@ -52,6 +52,12 @@ class LMConfig:
             parameters, independent of |V|); see
             :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`. 0 (checkpoints without the
             field): none, the paper's output layer.
+        backward: the model reads every sentence right to left (``<s> w_n ... w_1 </s>``): it was
+            trained on reversed sentences and every scorer reverses the words it is given
+            (:attr:`~lightrnn_asr.lm.interface.LanguageModel.backward`). A backward LM complements a
+            forward one in N-best rescoring (:func:`~lightrnn_asr.scoring.nbest.add_backward_lm`, as
+            Kaldi's ``rnnlm/lmrescore_nbest_back.sh``). Any model type. False (checkpoints without the
+            field): left to right.
     """
 
     model_type: str = "lightrnn"
@@ -69,6 +75,7 @@ class LMConfig:
     col_hidden_dim: int = 0
     input_shortlist: int = 0
     output_shortlist: int = 0
+    backward: bool = False
 
     def __post_init__(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
@@ -120,6 +127,8 @@ class LMConfig:
             raise ValueError(
                 f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words"
             )
+        if not isinstance(self.backward, bool):
+            raise ValueError(f"backward must be true or false, got {self.backward!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 

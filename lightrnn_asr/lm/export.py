@@ -45,7 +45,8 @@ def export_torchscript(model: nn.Module, path: str | Path, bos_id: int = 0, eos_
     """Write ``model`` (float, int8 or low-rank; on the CPU) as a TorchScript file.
 
     Args:
-        model: a LightRNN, LSTMLM or AdaptiveLSTMLM (compressed or not).
+        model: a LightRNN, LSTMLM or AdaptiveLSTMLM (compressed or not). The exported scorer takes word ids
+            as given: for a backward LM (``model.backward``) the caller reverses each sentence.
         path: where to write (written atomically: a temporary file, then renamed).
         bos_id, eos_id: used only for the example batch that the trace runs.
 

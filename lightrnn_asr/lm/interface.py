@@ -47,6 +47,10 @@ class LanguageModel(nn.Module):
     """
 
     compression: "Compression | None" = None
+    #: True for a model that reads sentences right to left (``<s> w_n ... w_1 </s>``, trained on reversed
+    #: text): whoever scores a word sequence with it reverses the sequence first
+    #: (:func:`~lightrnn_asr.text.corpus.in_reading_order`).
+    backward: bool = False
 
     # -- whole sentences ---------------------------------------------------------------------------
 

@@ -67,6 +67,11 @@ class RecurrentLM(LanguageModel):
         return (0, 1, 1)
 
     @property
+    def backward(self) -> bool:
+        """The config's :attr:`~lightrnn_asr.lm.config.LMConfig.backward`: the model reads right to left."""
+        return self.config.backward
+
+    @property
     def lstm(self) -> nn.Module:
         """The trunk's recurrence: ``nn.LSTM``, or what compression made of it (low-rank, int8)."""
         return self.trunk.lstm

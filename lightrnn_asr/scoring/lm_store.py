@@ -32,9 +32,16 @@ class LMStore:
         model: the LM (evaluation mode), ``bos_id`` its sentence start.
         batch_size: most rows per LM call.
         where: what to name in an out-of-memory error (a lattice file, or several).
+
+    Raises:
+        ValueError: for a backward LM (:attr:`~lightrnn_asr.lm.interface.LanguageModel.backward`), which
+            cannot follow a lattice's arcs from its start; it scores N-best lists.
     """
 
     def __init__(self, model: LanguageModel, bos_id: int, batch_size: int, where: str) -> None:
+        if model.backward:
+            raise ValueError(f"{where}: a backward LM reads sentences right to left and cannot expand a lattice "
+                             "from its start; rescore N-best lists with it (rescore --nbest --backward-model)")
         self.model, self.batch_size, self.where = model, batch_size, where
         self.device = model.device
         self.batches: list[LMState] = [model.initial_state(1, bos_id)]

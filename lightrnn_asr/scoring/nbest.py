@@ -5,13 +5,15 @@ The combined score of a hypothesis ``W`` with ``|W|`` words is
     total = am_score + lm_scale * lm_logprob(W) + word_penalty * |W|
             [+ fp_lm_scale * first_pass_lm_score]
 
-with ``lm_logprob`` the new LM's ``log P(W </s> | <s>)`` in nats. The scales
+with ``lm_logprob`` the new LM's ``log P(W </s> | <s>)`` in nats (with a backward LM beside the forward
+one, :func:`with_backward_lm`, the interpolation of the two log-probabilities). The scales
 are tuned on a dev set (:mod:`lightrnn_asr.scoring.tuning`) and then applied
 unchanged to the test sets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -22,9 +24,11 @@ from lightrnn_asr.evaluation.wer import utterance_errors
 from lightrnn_asr.formats.nbest import Hypothesis
 from lightrnn_asr.scoring.prefix import prefix_logprobs
 from lightrnn_asr.scoring.sentences import score_sentences
+from lightrnn_asr.text.corpus import in_reading_order
 from lightrnn_asr.text.vocabulary import Vocabulary
 
-__all__ = ["ScoredNBest", "Scales", "score_nbest", "total_scores", "one_best", "oracle", "nbest_errors"]
+__all__ = ["ScoredNBest", "Scales", "score_nbest", "with_backward_lm", "total_scores", "one_best", "oracle",
+           "nbest_errors"]
 
 
 @dataclass
@@ -72,7 +76,9 @@ def score_nbest(
 
     Args:
         model, vocab: the LM and its vocabulary; ``None`` for both gives
-            ``lm = 0`` (acoustic-only / first-pass-LM-only systems).
+            ``lm = 0`` (acoustic-only / first-pass-LM-only systems). A backward LM
+            (:attr:`~lightrnn_asr.lm.interface.LanguageModel.backward`) scores every hypothesis right to left,
+            ``log P(<s> W^R </s>)``.
         nbest: ``{utt_id: hypotheses}``.
         oov_penalty: added (in nats, usually negative) to ``lm`` per
             out-of-vocabulary word, on top of ``log P(<unk> | h)``.
@@ -86,7 +92,7 @@ def score_nbest(
     """
     flat = [h for hyps in nbest.values() for h in hyps]
     if model is not None:
-        ids = [vocab.encode(h.words) for h in flat]
+        ids = [vocab.encode(in_reading_order(h.words, model.backward)) for h in flat]
         on = torch.device(device) if device is not None else model.device
         if prefix_sharing or (prefix_sharing is None and on.type == "cpu" and model.steps_word_by_word):
             lm = prefix_logprobs(model, ids, vocab.bos_id, vocab.eos_id, device=on)
@@ -94,7 +100,8 @@ def score_nbest(
             lm = score_sentences(model, [torch.tensor(x, dtype=torch.long) for x in ids],
                                  bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_tokens=max_tokens,
                                  device=device, progress=progress)
-        n_oov = np.array([sum(1 for w, i in zip(h.words, x) if i == vocab.unk_id and w != "<unk>")
+        n_oov = np.array([sum(1 for w, i in zip(in_reading_order(h.words, model.backward), x)
+                              if i == vocab.unk_id and w != "<unk>")
                           for h, x in zip(flat, ids)], dtype=np.int64)
         lm = lm + oov_penalty * n_oov
     else:
@@ -112,6 +119,38 @@ def score_nbest(
             fp_lm=None if any(x is None for x in fp) else np.array(fp, dtype=np.float64),
         )
         pos += n
+    return out
+
+
+def with_backward_lm(forward: Mapping[str, ScoredNBest], backward: Mapping[str, ScoredNBest],
+                     weight: float = 0.5) -> dict[str, ScoredNBest]:
+    """The same N-best lists with ``lm = (1 - weight) * forward.lm + weight * backward.lm`` (nats): the
+    scores of a forward LM and of a backward LM (:attr:`~lightrnn_asr.lm.config.LMConfig.backward`) of the
+    same hypotheses, interpolated log-linearly. The two estimate the same ``log P(W)`` from opposite
+    directions, so their average is a better estimate than either (Kaldi's
+    ``rnnlm/lmrescore_nbest_back.sh``, which averages with weight 0.5). Everything but ``lm`` is
+    ``forward``'s. On the demo's synthetic test (docs/results.md, "A backward LM beside the forward one") a
+    pair of converged LightRNNs gave 18.28 % WER + trigram against the forward one's 18.41 (an adaptive-LSTM
+    pair 18.58 against 19.03), and 0.5 was the best dev weight of 0, 0.25, ..., 1 for both: a gain within
+    the noise of 400 utterances, for twice the training and scoring.
+
+    Args:
+        forward, backward: ``{utt_id: ScoredNBest}`` of the same lists (:func:`score_nbest`).
+        weight: the backward LM's share, in [0, 1].
+
+    Raises:
+        ValueError: for a weight outside [0, 1], or lists whose utterances or hypotheses differ.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the backward LM's weight must be in [0, 1], got {weight}")
+    if forward.keys() != backward.keys():
+        raise ValueError("the forward and backward scores are of different utterances")
+    out = {}
+    for utt, f in forward.items():
+        b = backward[utt]
+        if b.words != f.words:
+            raise ValueError(f"{utt}: the forward and backward scores are of different hypotheses")
+        out[utt] = dataclasses.replace(f, lm=(1.0 - weight) * f.lm + weight * b.lm)
     return out
 
 

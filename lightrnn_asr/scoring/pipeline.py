@@ -65,6 +65,8 @@ class RescoreConfig:
     scores_out: str | None = None
     plot: str | None = None
     chunk_utterances: int = 2000
+    backward_model: str | None = None
+    backward_weight: float = 0.5
 
     @property
     def test_input(self) -> str:
@@ -80,14 +82,16 @@ class RescoreConfig:
                       self.fp_lm_scale or 0.0)
 
 
-def make_source(cfg: RescoreConfig, model, vocab, ctx: DistContext) -> ScoreSource:
-    """The input's :class:`~lightrnn_asr.scoring.sources.ScoreSource`."""
+def make_source(cfg: RescoreConfig, model, vocab, ctx: DistContext, backward=None) -> ScoreSource:
+    """The input's :class:`~lightrnn_asr.scoring.sources.ScoreSource`; ``backward``: the
+    :class:`~lightrnn_asr.lm.checkpoint.Checkpoint` of ``cfg.backward_model`` (N-best input only)."""
     if cfg.k2_lattices:
         return K2Source(model, vocab, cfg.lattice, cfg.words, cfg.k2_method, cfg.num_paths, cfg.nbest_scale,
                         cfg.lattice_nbest)
     if cfg.lattices:
         return LatticeSource(model, vocab, cfg.lattice, cfg.lattice_format, cfg.words, cfg.lattice_nbest)
-    return NBestSource(model, vocab, cfg.oov_penalty, cfg.chunk_utterances, ctx)
+    return NBestSource(model, vocab, cfg.oov_penalty, cfg.chunk_utterances, ctx,
+                       backward.model if backward else None, backward.vocab if backward else None, cfg.backward_weight)
 
 
 def _tune(cfg: RescoreConfig, source: ScoreSource, say: Callable[[str], None]) -> Scales:
@@ -129,6 +133,20 @@ def _write(cfg: RescoreConfig, parts: Iterator[dict[str, ScoredNBest]], scales: 
             raise NBestFormatError(f"{cfg.test_input}: no hypothesis in file")
 
 
+def _backward_lm(cfg: RescoreConfig, device: torch.device | None):
+    """The checkpoint of ``cfg.backward_model`` on its scoring device, or ``None``."""
+    if not cfg.backward_model:
+        return None
+    if not cfg.nbest or not cfg.model:
+        raise ValueError("a backward LM rescores N-best lists beside a forward LM: give --nbest and --model")
+    ck = load_checkpoint(cfg.backward_model)
+    if not ck.model.backward:
+        raise ValueError(f"{cfg.backward_model}: not a backward LM (it reads left to right); train one with "
+                         "train --backward")
+    ck.model.to(scoring_device(ck.model, device or torch.device("cpu")))
+    return ck
+
+
 def rescore(cfg: RescoreConfig, device: torch.device | None = None, ctx: DistContext | None = None,
             say: Callable[[str], None] = print) -> Scales | None:
     """Run ``cfg``: the weights used (rank 0), ``None`` on the other ranks of a distributed run.
@@ -140,6 +158,7 @@ def rescore(cfg: RescoreConfig, device: torch.device | None = None, ctx: DistCon
 
     Raises:
         NBestFormatError, LatticeFormatError, CheckpointError: naming file and line of bad input.
+        ValueError: for a ``backward_model`` that is not a backward LM, or with lattice input.
         ImportError: for k2 input without k2 installed.
     """
     ctx = ctx or DistContext()
@@ -147,7 +166,8 @@ def rescore(cfg: RescoreConfig, device: torch.device | None = None, ctx: DistCon
     if cfg.model:
         ck = load_checkpoint(cfg.model)
         model, vocab = ck.model.to(scoring_device(ck.model, device or torch.device("cpu"))), ck.vocab
-    source = make_source(cfg, model, vocab, ctx)
+    backward = _backward_lm(cfg, device)
+    source = make_source(cfg, model, vocab, ctx, backward)
     scales = cfg.fixed_scales()
     if cfg.lm_scale is None and ctx.is_main:  # the other ranks only score: they never need the scales
         scales = _tune(cfg, source, say)

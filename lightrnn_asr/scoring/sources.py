@@ -16,7 +16,7 @@ from lightrnn_asr.formats.lattice_io import iter_lattices
 from lightrnn_asr.formats.nbest import NBestFormatError, iter_nbest
 from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
-from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, score_nbest
+from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, score_nbest, with_backward_lm
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.distributed import DistContext, sharded_map
 from lightrnn_asr.utils.progress import progress_bar
@@ -51,7 +51,9 @@ class NBestSource:
     """N-best files, streamed in chunks of ``chunk_utterances``; under torchrun chunk ``k`` is scored on
     rank ``k % N`` and rank 0 receives every chunk in file order (:func:`sharded_map`).
 
-    ``model=None`` gives ``lm = 0`` (first-pass or acoustic-only systems).
+    ``model=None`` gives ``lm = 0`` (first-pass or acoustic-only systems). With ``backward_model`` (a
+    backward LM and ``backward_vocab``, its vocabulary) ``lm`` interpolates the two LMs' log-probs, the
+    backward one's weighted ``backward_weight`` (:func:`~lightrnn_asr.scoring.nbest.with_backward_lm`).
     """
 
     model: LanguageModel | None
@@ -59,9 +61,16 @@ class NBestSource:
     oov_penalty: float = 0.0
     chunk_utterances: int = 2000
     ctx: DistContext = field(default_factory=DistContext)
+    backward_model: LanguageModel | None = None
+    backward_vocab: Vocabulary | None = None
+    backward_weight: float = 0.5
 
     def _score_chunk(self, chunk: dict) -> Scored:
-        return score_nbest(self.model, self.vocab, chunk, self.oov_penalty)
+        scored = score_nbest(self.model, self.vocab, chunk, self.oov_penalty)
+        if self.backward_model is None:
+            return scored
+        backward = score_nbest(self.backward_model, self.backward_vocab, chunk, self.oov_penalty)
+        return with_backward_lm(scored, backward, self.backward_weight)
 
     def iter_scored(self, path: str, progress: bool = False) -> Iterator[Scored]:
         """Scored chunks of ``path`` in file order (on rank 0; other ranks score their share, yield nothing)."""

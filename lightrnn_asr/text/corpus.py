@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -18,7 +18,15 @@ import torch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.io import utf8_lines
 
-__all__ = ["Corpus", "read_sentences", "encode_corpus", "length_batches", "make_batch"]
+__all__ = ["Corpus", "read_sentences", "encode_corpus", "in_reading_order", "length_batches", "make_batch"]
+
+T = TypeVar("T")
+
+
+def in_reading_order(words: Sequence[T], backward: bool) -> list[T]:
+    """``words`` (or word ids) in the order an LM reads them: as given, or reversed for a backward LM
+    (:attr:`~lightrnn_asr.lm.config.LMConfig.backward`)."""
+    return list(reversed(words)) if backward else list(words)
 
 
 def read_sentences(path: str | Path) -> Iterator[list[str]]:
@@ -91,7 +99,7 @@ class Corpus:
 
 
 def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = None,
-                  chunk_sentences: int = 100_000, shard: tuple[int, int] = (0, 1)) -> Corpus:
+                  chunk_sentences: int = 100_000, shard: tuple[int, int] = (0, 1), backward: bool = False) -> Corpus:
     """Read a one-sentence-per-line text file and map it to ids, streaming.
 
     The file is read line by line and encoded ``chunk_sentences`` at a time into int32
@@ -108,6 +116,8 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
             splitting, in text order) with ``j % world_size == rank``; the lengths of all pieces
             are kept too (8 bytes per piece), so every rank can draw the global batches. Every rank
             reads the whole file but encodes only its own pieces.
+        backward: reverse every sentence (before ``max_len`` splitting), for a backward LM
+            (:attr:`~lightrnn_asr.lm.config.LMConfig.backward`).
 
     Raises:
         ValueError: when the file holds no sentence, or a line is not valid UTF-8 (naming file
@@ -130,6 +140,8 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
     all_lengths = array("q")  # every piece's length, kept for a shard only (8 bytes per piece)
     n_pieces = 0
     for words in read_sentences(path):
+        if backward:
+            words.reverse()
         step = max_len or len(words)
         for i in range(0, len(words), step):
             if n_pieces % world == rank:

@@ -160,7 +160,8 @@ def train(
 
     Raises:
         CheckpointError: when resuming from an unreadable ``last.pt``.
-        ValueError: when the resumed checkpoint's vocabulary differs from ``vocab``, or a corpus is empty.
+        ValueError: when the resumed checkpoint's vocabulary or reading direction (``backward``) differs from
+            ``vocab``'s or ``model``'s, or a corpus is empty.
     """
     ctx = ctx or DistContext()
     if train_corpus.global_lengths().numel() == 0 or len(valid_corpus) == 0:
@@ -174,6 +175,10 @@ def train(
     torch.manual_seed(cfg.seed)
     if resume and (out_dir / "last.pt").exists():
         state = TrainState.resumed(out_dir / "last.pt", vocab)
+        if state.model.backward != model.backward:  # the corpora were read in the direction of ``model``
+            way = {True: "backward", False: "forward"}
+            raise ValueError(f"{out_dir / 'last.pt'} is a {way[state.model.backward]} LM but this run reads its text "
+                             f"{way[model.backward]}: resume {'with' if state.model.backward else 'without'} --backward")
     else:
         state = TrainState(model, table, cfg, gen=torch.Generator().manual_seed(cfg.seed))
     run = _Run(state, vocab, train_corpus, valid_corpus, out_dir, device, ctx)

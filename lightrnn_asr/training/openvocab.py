@@ -153,7 +153,9 @@ def add_words(
         vocab, table: its vocabulary and allocation.
         words: the new words, in order (each gets the next id).
         examples: sentences (lists of words) that show the new words in use;
-            other words of these sentences must be in ``vocab`` or map to ``<unk>``.
+            other words of these sentences must be in ``vocab`` or map to ``<unk>``. For a backward LM
+            (:attr:`~lightrnn_asr.lm.config.LMConfig.backward`) give them, and ``background``, reversed
+            (:func:`~lightrnn_asr.text.corpus.in_reading_order`; ``add-words`` does).
         like: optional ``{new word: existing word}`` for the fallback placement.
         max_tokens: batch size of the example passes.
         fit_steps: when > 0, the words with examples go to new rows of their

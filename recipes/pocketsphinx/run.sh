@@ -4,7 +4,7 @@
 # LSTMs (adaptive and full softmax) trained on the same text for the same time, rescoring with
 # scales tuned on dev, WER on test.
 #
-# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--lm-budget SECONDS]
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--lm-budget SECONDS] [--backward true]
 # Stages: 0-7 the demo (make demo), 8-11 the studies built on it (make demo-extended).
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
@@ -16,6 +16,8 @@ nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
                                 # but is worse on this test at equal time (docs/results.md, "More LM text")
 lm_budget=180                   # training seconds per LM (reallocations included)
+backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
+                                # (train --backward), and stage 7 rescores with each forward/backward pair
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --nbest) nbest=$2; shift 2 ;;
     --books) books=$2; shift 2 ;;
     --lm-budget) lm_budget=$2; shift 2 ;;
+    --backward) backward=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -108,9 +111,12 @@ from lightrnn_asr import Vocabulary, read_sentences
 from lightrnn_asr.text.vocabulary import write_vocab
 write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
   fi
-  for m in lightrnn adaptive lstm; do
-    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$m]} --train-text $data/lm/train.txt \
-      --vocab $exp/lm/vocab.txt \
+  models="lightrnn adaptive lstm"
+  [ "$backward" = true ] && models+=" lightrnn_backward adaptive_backward"
+  for m in $models; do
+    dir=${m%_backward}
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} --train-text $data/lm/train.txt \
+      --vocab $exp/lm/vocab.txt $([ $m != $dir ] && echo --backward) \
       --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
   done
 fi
@@ -125,6 +131,12 @@ if run_stage 7; then
            "LSTM (adaptive) + trigram:lstm_adaptive_softmax_pocketsphinx_trigram_rescoring"
            "LSTM (full softmax):lstm_full_softmax_rescoring"
            "LSTM (full softmax) + trigram:lstm_full_softmax_pocketsphinx_trigram_rescoring")
+  if [ -f $exp/lm/lightrnn_backward/best.pt ]; then
+    systems+=("LightRNN + backward + trigram:lightrnn_backward_pocketsphinx_trigram_rescoring")
+  fi
+  if [ -f $exp/lm/adaptive_backward/best.pt ]; then
+    systems+=("LSTM (adaptive) + backward + trigram:lstm_adaptive_softmax_backward_pocketsphinx_trigram_rescoring")
+  fi
   args=()
   for s in librivox asterisk synthetic; do
     args+=(--ref $s $data/${s}_test/text)

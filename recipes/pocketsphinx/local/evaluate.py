@@ -8,6 +8,9 @@ scale option; the chosen weights are applied unchanged to its test half.
 Writes REPORT/results.md (the table printed at the end), REPORT/results.json,
 REPORT/scale_sweep_<set>.png (dev WER versus lm_scale) and
 REPORT/perplexity_rounds.png, plus the 1-best of every system in REPORT/hyp/.
+
+An LM with a backward LM beside it (EXP/lm/DIR_backward/best.pt, ``train --backward`` on the same text)
+also rescores as the pair, "LM + backward": the two log-probs averaged (``with_backward_lm``, weight 0.5).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lightrnn_asr import (
     read_text,
     score_nbest,
     tune_scales,
+    with_backward_lm,
     write_text,
 )
 from lightrnn_asr.evaluation.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
@@ -48,6 +52,7 @@ SET_NOTES = {
 #: LM name -> directory under EXP/lm; the ones trained (with a best.pt) are evaluated
 LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive", "LSTM (full softmax)": "lstm"}
 NGRAM = "pocketsphinx trigram"
+BACKWARD = "_backward"  # EXP/lm/DIR_backward: the backward LM of EXP/lm/DIR
 NAMES = Path(__file__).with_name("sense_and_sensibility_names.txt")
 UNSEEN_VOICE = "kal16"  # synthetic test only (prepare_audio.py)
 
@@ -118,11 +123,14 @@ def main() -> None:
     models, lm_info, histories = {}, {}, {}
     heldout = args.data / "lm" / "heldout.txt"
     trained = {n: d for n, d in LMS.items() if (args.exp / "lm" / d / "best.pt").exists()}
+    trained.update({f"{n} backward": d + BACKWARD for n, d in LMS.items()
+                    if n in trained and (args.exp / "lm" / (d + BACKWARD) / "best.pt").exists()})
     names = set(NAMES.read_text().split())
     for name, d in trained.items():
         ck = load_checkpoint(args.exp / "lm" / d / "best.pt")
         models[name] = ck
-        ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab), unk_id=ck.vocab.unk_id)
+        ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab, backward=ck.model.backward),
+                         unk_id=ck.vocab.unk_id)
         hist = json.loads((args.exp / "lm" / d / "history.json").read_text())
         histories[name] = hist
         lm_info[name] = {
@@ -153,12 +161,17 @@ def main() -> None:
         systems[f"{NGRAM} rescoring"] = one_best(as_lm(am_only), tuned.scales)
         res["lm"][NGRAM] = {"lm_scale": tuned.scales.lm_scale, "word_penalty": tuned.scales.word_penalty,
                             "dev_wer": tuned.best_wer}
+        scored = {}
         for name, ck in models.items():
             t0 = time.perf_counter()
-            dev_scored = score_nbest(ck.model, ck.vocab, dev_nb)
-            test_scored = score_nbest(ck.model, ck.vocab, test_nb)
-            secs = time.perf_counter() - t0
-            n_hyps = sum(len(h) for h in dev_nb.values()) + sum(len(h) for h in test_nb.values())
+            scored[name] = (score_nbest(ck.model, ck.vocab, dev_nb), score_nbest(ck.model, ck.vocab, test_nb),
+                            sum(len(h) for h in dev_nb.values()) + sum(len(h) for h in test_nb.values()))
+            scored[name] += (time.perf_counter() - t0,)
+        for name in [n for n in models if f"{n} backward" in models]:  # a forward LM beside its backward one
+            (fd, ft, n_hyps, fs), (bd, bt, _, bs) = scored.pop(name), scored.pop(f"{name} backward")
+            scored[name] = fd, ft, n_hyps, fs
+            scored[f"{name} + backward"] = with_backward_lm(fd, bd), with_backward_lm(ft, bt), n_hyps, fs + bs
+        for name, (dev_scored, test_scored, n_hyps, secs) in scored.items():
             tuned = tune_scales(dev_scored, dev_ref, fp_lm_scales=[0.0])  # the LM alone
             sweeps[name] = (tuned.lm_scales, tuned.sweep_wer)
             systems[f"{name} rescoring"] = one_best(test_scored, tuned.scales)
@@ -178,6 +191,10 @@ def main() -> None:
             cmp = bootstrap_ci(test_ref, first, hyp, replications=args.replications)
             lm_name = next((n for n in res["lm"] if sys_name == f"{n} rescoring"), None)
             info = lm_info.get(lm_name.split(" + ")[0], {}) if lm_name else {}
+            if lm_name and lm_name.split(f" + {NGRAM}")[0].endswith(" + backward"):  # the pair: both LMs' size, ppls
+                back = lm_info[lm_name.split(" + ")[0] + " backward"]
+                info = {"parameters": info["parameters"] + back["parameters"],
+                        "heldout_ppl_text": f"{info['heldout_ppl']:.1f} / {back['heldout_ppl']:.1f}"}
             res[sys_name] = {"wer": w.wer, "errors": w.errors, "ref_words": w.ref_words,
                              "ci95": [100 * cmp["system2"]["ci95min"], 100 * cmp["system2"]["ci95max"]],
                              "p_better_than_first_pass": cmp["p_s2_improv_over_s1"]}
@@ -186,7 +203,7 @@ def main() -> None:
                 f"{w.wer - first_wer.wer:+.2f}" if sys_name != next(iter(systems)) else "",
                 f"{cmp['p_s2_improv_over_s1']:.3f}" if sys_name != next(iter(systems)) else "",
                 f"{info['parameters'] / 1e6:.2f}M" if info else "",
-                f"{info['heldout_ppl']:.1f}" if info else "",
+                (info.get("heldout_ppl_text") or f"{info['heldout_ppl']:.1f}") if info else "",
                 scales_text(res["lm"].get(lm_name)),
             ])
         n_avg = np.mean([len(h) for h in test_nb.values()])
@@ -197,15 +214,17 @@ def main() -> None:
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
                  "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
         part_md, res["parts"] = subset_section(s, test_ref, systems, names, args.replications)
-        best_lstm = min((n for n in res["lm"] if n.startswith("LSTM") and NGRAM in n),
-                        key=lambda n: res["lm"][n]["dev_wer"], default=None)
-        combo = f"LightRNN + {NGRAM}"
-        if best_lstm and combo in res["lm"]:
-            c = bootstrap_ci(test_ref, systems[f"{best_lstm} rescoring"], systems[f"{combo} rescoring"],
-                             replications=args.replications)
-            res["lightrnn_vs_lstm"] = {"lstm": best_lstm, "p_lightrnn_better": c["p_s2_improv_over_s1"]}
-            part_md += (f"\n\n{combo} against {best_lstm} (the LSTM + trigram with the lower dev WER): "
-                        f"P(LightRNN better) = {c['p_s2_improv_over_s1']:.3f} over {args.replications} replications.")
+        for pair, key in (("", "lightrnn_vs_lstm"), (" + backward", "lightrnn_vs_lstm_backward")):
+            best_lstm = min((n for n in res["lm"] if n.startswith("LSTM") and n.endswith(f"){pair} + {NGRAM}")),
+                            key=lambda n: res["lm"][n]["dev_wer"], default=None)
+            combo = f"LightRNN{pair} + {NGRAM}"
+            if best_lstm and combo in res["lm"]:
+                c = bootstrap_ci(test_ref, systems[f"{best_lstm} rescoring"], systems[f"{combo} rescoring"],
+                                 replications=args.replications)
+                res[key] = {"lstm": best_lstm, "p_lightrnn_better": c["p_s2_improv_over_s1"]}
+                part_md += (f"\n\n{combo} against {best_lstm} (the LSTM{pair} + trigram with the lower dev WER): "
+                            f"P(LightRNN better) = {c['p_s2_improv_over_s1']:.3f} over {args.replications} "
+                            "replications.")
         sections[-1] += "\n\n" + part_md
         results[s] = res
 
