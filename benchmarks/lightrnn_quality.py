@@ -220,7 +220,9 @@ def table(rows: list[dict]) -> str:
         if r["returncode"]:
             lines.append(f"| {r['name']} | {r['group']} | failed (exit {r['returncode']}) | | | | | | | | |")
             continue
-        diff = " ".join(k.lstrip("-") + ("" if v is None else f" {v}") for k, v in RUNS.get(r["name"], ("", {}))[1].items())
+        base = r["name"].removesuffix("-backward")
+        diff = " ".join(k.lstrip("-") + ("" if v is None else f" {v}") for k, v in
+                        {**RUNS.get(base, ("", {}))[1], **({"--backward": None} if base != r["name"] else {})}.items())
         lines.append(f"| {r['name']} | {r['group']} | {diff or '-'} | {r['parameters']:,} | {r['epochs']} | {r['rounds']} "
                      f"| {r['train_s']:.0f} | {'no (budget)' if r['hit_budget'] else 'yes'} | {r['tokens_per_s']:,.0f} "
                      f"| {r['best_valid_ppl']:.1f} | {r['heldout_ppl']:.1f} |")
