@@ -103,7 +103,8 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-  log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax), $lm_budget s each"
+  log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax)$([ "$backward" = true ] \
+    && echo ', a backward LightRNN and a backward adaptive LSTM'), $lm_budget s each"
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
     python -c "
