@@ -122,7 +122,7 @@ def test_backward_lm_errors(lms, tmp_path):
     res = run(*common, "--model", lms / "fwd" / "best.pt", "--backward-model", lms / "fwd" / "best.pt", ok=False)
     assert res.exit_code == 1 and "fwd/best.pt: not a backward LM" in res.output
     res = run(*common, "--backward-model", lms / "bwd" / "best.pt", ok=False)
-    assert res.exit_code == 2 and "give --nbest and --model" in res.output
+    assert res.exit_code == 2 and "give --model, and --nbest" in res.output
     lats = tmp_path / "lats"
     lats.mkdir()
     shutil.copy(DATA / "asterisk-queue-thankyou.slf", lats)

@@ -53,7 +53,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
 @click.option("--backward-model", type=click.Path(exists=True, dir_okay=False),
-              help="N-best input: a backward LM (train --backward) beside --model; lm_logprob is then the two LMs' "
+              help="N-best input (or k2 sampled N-best): a backward LM (train --backward) beside --model; lm_logprob "
+                   "is then the two LMs' "
                    "log-probs interpolated, (1 - w) * forward + w * backward (Kaldi's lmrescore_nbest_back.sh).")
 @click.option("--backward-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="w, the backward LM's weight.")
@@ -123,8 +124,10 @@ def _check_options(o: dict) -> None:
             import lightrnn_asr.formats.k2_adapter  # noqa: F401
         except ImportError as e:
             raise click.UsageError(str(e)) from None
-    if o["backward_model"] and not (o["nbest_path"] and o["model_path"]):
-        raise click.UsageError("--backward-model rescores N-best lists beside a forward LM: give --nbest and --model")
+    if o["backward_model"] and not ((o["nbest_path"] or (o["k2_path"] and o["k2_method"] == "nbest"))
+                                    and o["model_path"]):
+        raise click.UsageError("--backward-model rescores N-best lists beside a forward LM: give --model, and --nbest "
+                               "or --k2-lattices with --k2-method nbest")
     if o["nbest_path"] and o["lattices_out"]:
         raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
     if o["lattices_path"]:

@@ -84,10 +84,11 @@ class RescoreConfig:
 
 def make_source(cfg: RescoreConfig, model, vocab, ctx: DistContext, backward=None) -> ScoreSource:
     """The input's :class:`~lightrnn_asr.scoring.sources.ScoreSource`; ``backward``: the
-    :class:`~lightrnn_asr.lm.checkpoint.Checkpoint` of ``cfg.backward_model`` (N-best input only)."""
+    :class:`~lightrnn_asr.lm.checkpoint.Checkpoint` of ``cfg.backward_model`` (N-best lists, k2 sampled N-best)."""
     if cfg.k2_lattices:
         return K2Source(model, vocab, cfg.lattice, cfg.words, cfg.k2_method, cfg.num_paths, cfg.nbest_scale,
-                        cfg.lattice_nbest)
+                        cfg.lattice_nbest, backward.model if backward else None, backward.vocab if backward else None,
+                        cfg.backward_weight)
     if cfg.lattices:
         return LatticeSource(model, vocab, cfg.lattice, cfg.lattice_format, cfg.words, cfg.lattice_nbest)
     return NBestSource(model, vocab, cfg.oov_penalty, cfg.chunk_utterances, ctx,
@@ -137,8 +138,9 @@ def _backward_lm(cfg: RescoreConfig, device: torch.device | None):
     """The checkpoint of ``cfg.backward_model`` on its scoring device, or ``None``."""
     if not cfg.backward_model:
         return None
-    if not cfg.nbest or not cfg.model:
-        raise ValueError("a backward LM rescores N-best lists beside a forward LM: give --nbest and --model")
+    if not (cfg.nbest or (cfg.k2_lattices and cfg.k2_method == "nbest")) or not cfg.model:
+        raise ValueError("a backward LM rescores N-best lists beside a forward LM: give --model, and --nbest or "
+                         "--k2-lattices with --k2-method nbest")
     ck = load_checkpoint(cfg.backward_model)
     if not ck.model.backward:
         raise ValueError(f"{cfg.backward_model}: not a backward LM (it reads left to right); train one with "

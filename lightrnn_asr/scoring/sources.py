@@ -111,8 +111,9 @@ class LatticeSource:
 
 @dataclass
 class K2Source:
-    """k2 ``FsaVec`` files: icefall-style sampled N-best (``method="nbest"``) or pruned lattice
-    rescoring (``"lattice"``). Needs k2 (``ImportError`` with the install hint without it)."""
+    """k2 ``FsaVec`` files: icefall-style sampled N-best (``method="nbest"``, with a backward LM beside the
+    model when ``backward_model`` is given, as :class:`NBestSource`) or pruned lattice rescoring
+    (``"lattice"``). Needs k2 (``ImportError`` with the install hint without it)."""
 
     model: LanguageModel | None
     vocab: Vocabulary | None
@@ -122,6 +123,9 @@ class K2Source:
     num_paths: int = 100
     nbest_scale: float = 0.5
     n: int = 100
+    backward_model: LanguageModel | None = None
+    backward_vocab: Vocabulary | None = None
+    backward_weight: float = 0.5
 
     def __post_init__(self) -> None:
         from lightrnn_asr.formats.k2_adapter import read_k2_words  # imports k2
@@ -135,7 +139,9 @@ class K2Source:
         lats, ids = load_k2_lattices(path)
         if self.method == "nbest":
             res = rescore_k2_nbest(lats, ids, self.words, self.model, self.vocab, scales or self.config.scales,
-                                   self.num_paths, self.nbest_scale, self.config.oov_penalty)  # on the model's device
+                                   self.num_paths, self.nbest_scale, self.config.oov_penalty,  # on the model's device
+                                   backward_model=self.backward_model, backward_vocab=self.backward_vocab,
+                                   backward_weight=self.backward_weight)
         else:
             res = rescore_k2_lattices(lats, ids, self.words, self.model, self.vocab, self.config, scales, self.n,
                                       progress=True)

@@ -408,3 +408,40 @@ def test_a_stub_lm_written_against_the_public_interface_rescores_k2_lattices(ps)
         assert set(res.scored) == set(UTTS) and sum(len(s.words) for s in res.scored.values()) > 10
         for s in res.scored.values():
             assert list(s.lm) == pytest.approx([lm.by_hand(vocab, w) for w in s.words], abs=1e-4)
+
+
+def test_k2_sampled_nbest_with_a_backward_lm(ps, tmp_path):
+    """--backward-model on k2 lattices (sampled N-best): lm interpolates the forward and backward LMs' scores."""
+    from lightrnn_asr.formats.nbest import Hypothesis
+    from lightrnn_asr.lm.checkpoint import save_checkpoint
+    from lightrnn_asr.scoring.nbest import with_backward_lm
+
+    lats, words, ck = ps
+    back = load_checkpoint(DATA / "tiny_lightrnn.pt")
+    back.model.config.backward = True  # any model reads right to left once its config says so
+    save_checkpoint(tmp_path / "back.pt", back.model, back.vocab, back.table)
+    back = load_checkpoint(tmp_path / "back.pt")
+    vec = k2.create_fsa_vec([lattice_to_k2(lats[u], words) for u in UTTS])
+    torch.manual_seed(0)
+    res = rescore_k2_nbest(vec, UTTS, words, ck.model, ck.vocab, Scales(1.0), num_paths=300, nbest_scale=0.05,
+                           backward_model=back.model, backward_vocab=back.vocab, backward_weight=0.25)
+    hyps = {u: [Hypothesis(w, 0.0) for w in s.words] for u, s in res.scored.items()}
+    expect = with_backward_lm(score_nbest(ck.model, ck.vocab, hyps), score_nbest(back.model, back.vocab, hyps), 0.25)
+    for u in UTTS:
+        np.testing.assert_allclose(res.scored[u].lm, expect[u].lm, atol=1e-4)
+        assert not np.allclose(expect[u].lm, score_nbest(ck.model, ck.vocab, hyps)[u].lm)  # the backward LM counts
+    save_k2_lattices(tmp_path / "lats.pt", vec, UTTS)
+    (tmp_path / "words.txt").write_text("".join(f"{words[i]} {i}\n" for i in range(len(words.ids))))
+    common = ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--words", str(tmp_path / "words.txt"),
+              "--model", str(DATA / "tiny_lightrnn.pt"), "--backward-model", str(tmp_path / "back.pt"),
+              "--device", "cpu", "--lm-scale", "1", "--out", str(tmp_path / "hyp.txt")]
+    res = CliRunner().invoke(main, [*common, "--num-paths", "300", "--nbest-scale", "0.05", "--backward-weight", "0.25",
+                                    "--scores-out", str(tmp_path / "s.tsv")])
+    assert res.exit_code == 0, res.output
+    assert set(read_text(tmp_path / "hyp.txt")) == set(UTTS)
+    rows = [r.split("\t") for r in (tmp_path / "s.tsv").read_text().splitlines()[1:]]
+    hyps = {f"{u} {k}": [Hypothesis(tuple(r[6].split()), 0.0)] for k, r in enumerate(rows) for u in [r[0]]}
+    expect = with_backward_lm(score_nbest(ck.model, ck.vocab, hyps), score_nbest(back.model, back.vocab, hyps), 0.25)
+    np.testing.assert_allclose([float(r[2]) for r in rows], [expect[u].lm[0] for u in hyps], atol=1e-3)
+    res = CliRunner().invoke(main, [*common, "--k2-method", "lattice"])
+    assert res.exit_code == 2 and "--k2-lattices with --k2-method nbest" in res.output
