@@ -54,8 +54,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
 @click.option("--backward-model", type=click.Path(exists=True, dir_okay=False),
               help="N-best input (or k2 sampled N-best): a backward LM (train --backward) beside --model; lm_logprob "
-                   "is then the two LMs' "
-                   "log-probs interpolated, (1 - w) * forward + w * backward (Kaldi's lmrescore_nbest_back.sh).")
+                   "is then the two LMs' log-probs interpolated, (1 - w) * forward + w * backward (Kaldi's "
+                   "lmrescore_nbest_back.sh).")
 @click.option("--backward-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="w, the backward LM's weight.")
 @click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")

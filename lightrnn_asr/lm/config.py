@@ -55,7 +55,7 @@ class LMConfig:
         backward: the model reads every sentence right to left (``<s> w_n ... w_1 </s>``): it was
             trained on reversed sentences and every scorer reverses the words it is given
             (:attr:`~lightrnn_asr.lm.interface.LanguageModel.backward`). A backward LM complements a
-            forward one in N-best rescoring (:func:`~lightrnn_asr.scoring.nbest.add_backward_lm`, as
+            forward one in N-best rescoring (:func:`~lightrnn_asr.scoring.nbest.with_backward_lm`, as
             Kaldi's ``rnnlm/lmrescore_nbest_back.sh``). Any model type. False (checkpoints without the
             field): left to right.
     """
