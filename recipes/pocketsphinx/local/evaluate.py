@@ -109,6 +109,34 @@ def ci_text(c: dict) -> str:
     return f"[{100 * c['ci95min']:.1f}, {100 * c['ci95max']:.1f}]"
 
 
+def paired_comparisons(test_ref: dict, systems: dict, res: dict, replications: int) -> str:
+    """Paired bootstrap P of the comparisons worth a line under a set's table (also stored in ``res``): the
+    LightRNN (+ backward) + trigram against the LSTM (+ backward) + trigram with the lower dev WER, and every
+    forward/backward pair against its forward LM alone."""
+    text = ""
+
+    def p_better(first: str, second: str) -> float:
+        c = bootstrap_ci(test_ref, systems[f"{first} rescoring"], systems[f"{second} rescoring"],
+                         replications=replications)
+        return c["p_s2_improv_over_s1"]
+
+    for pair, key in (("", "lightrnn_vs_lstm"), (" + backward", "lightrnn_vs_lstm_backward")):
+        best_lstm = min((n for n in res["lm"] if n.startswith("LSTM") and n.endswith(f"){pair} + {NGRAM}")),
+                        key=lambda n: res["lm"][n]["dev_wer"], default=None)
+        combo = f"LightRNN{pair} + {NGRAM}"
+        if best_lstm and combo in res["lm"]:
+            p = p_better(best_lstm, combo)
+            res[key] = {"lstm": best_lstm, "p_lightrnn_better": p}
+            text += (f"\n\n{combo} against {best_lstm} (the LSTM{pair} + trigram with the lower dev WER): "
+                     f"P(LightRNN better) = {p:.3f} over {replications} replications.")
+    for pair in [n for n in res["lm"] if " + backward" in n]:
+        single = pair.replace(" + backward", "")
+        p = p_better(single, pair)
+        res.setdefault("backward_vs_forward", {})[pair] = {"forward": single, "p_pair_better": p}
+        text += f"\n\n{pair} against {single}: P(pair better) = {p:.3f} over {replications} replications."
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -214,17 +242,7 @@ def main() -> None:
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
                  "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
         part_md, res["parts"] = subset_section(s, test_ref, systems, names, args.replications)
-        for pair, key in (("", "lightrnn_vs_lstm"), (" + backward", "lightrnn_vs_lstm_backward")):
-            best_lstm = min((n for n in res["lm"] if n.startswith("LSTM") and n.endswith(f"){pair} + {NGRAM}")),
-                            key=lambda n: res["lm"][n]["dev_wer"], default=None)
-            combo = f"LightRNN{pair} + {NGRAM}"
-            if best_lstm and combo in res["lm"]:
-                c = bootstrap_ci(test_ref, systems[f"{best_lstm} rescoring"], systems[f"{combo} rescoring"],
-                                 replications=args.replications)
-                res[key] = {"lstm": best_lstm, "p_lightrnn_better": c["p_s2_improv_over_s1"]}
-                part_md += (f"\n\n{combo} against {best_lstm} (the LSTM{pair} + trigram with the lower dev WER): "
-                            f"P(LightRNN better) = {c['p_s2_improv_over_s1']:.3f} over {args.replications} "
-                            "replications.")
+        part_md += paired_comparisons(test_ref, systems, res, args.replications)
         sections[-1] += "\n\n" + part_md
         results[s] = res
 
