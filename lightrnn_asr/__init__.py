@@ -47,6 +47,7 @@ from lightrnn_asr.lm import (
     table_shape,
 )
 from lightrnn_asr.scoring import (
+    BackwardLM,
     LatticeRescoreConfig,
     Scales,
     ScoredNBest,
@@ -85,7 +86,7 @@ from lightrnn_asr.training.assignment import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdaptiveLSTMLM", "Checkpoint", "CheckpointError", "Compression", "Corpus", "FillerMap", "Hypothesis", "LMConfig",
+    "AdaptiveLSTMLM", "BackwardLM", "Checkpoint", "CheckpointError", "Compression", "Corpus", "FillerMap", "Hypothesis", "LMConfig",
     "LMState", "LSTMLM", "LanguageModel", "Lattice", "LatticeFormatError", "LatticeRescoreConfig", "LightRNN",
     "NBestFormatError", "OneStepLightRNN", "Placement", "SOLVERS", "Scales", "ScoredNBest", "TrainConfig", "TuneResult", "Vocabulary",
     "WerResult", "WordTable", "add_words", "allocation_cost", "bootstrap_ci", "build_model", "compress_model",

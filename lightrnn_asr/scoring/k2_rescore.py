@@ -24,7 +24,7 @@ from lightrnn_asr.formats.k2_adapter import (  # raises ImportError with the ins
 from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError
 from lightrnn_asr.formats.nbest import Hypothesis
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, NgramFn, combine_scores, rescore_lattices
-from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, score_nbest, total_scores, with_backward_lm
+from lightrnn_asr.scoring.nbest import BackwardLM, Scales, ScoredNBest, score_nbest, total_scores
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 __all__ = ["K2NBest", "K2Rescored", "k2_nbest", "rescore_k2_nbest", "rescore_k2_lattices"]
@@ -196,9 +196,7 @@ def rescore_k2_nbest(
     oov_penalty: float = 0.0,
     fillers: FillerMap | None = None,
     device: torch.device | str | None = None,
-    backward_model: torch.nn.Module | None = None,
-    backward_vocab: Vocabulary | None = None,
-    backward_weight: float = 0.5,
+    backward: BackwardLM | None = None,
 ) -> K2Rescored:
     """icefall-style N-best rescoring of k2 lattices with a LightRNN (or LSTM) LM.
 
@@ -212,9 +210,8 @@ def rescore_k2_nbest(
         lattices: ``FsaVec`` on any device; ``utt_ids`` one id per lattice.
         model, vocab: the LM (``None`` for both: first-pass scores only).
         scales: ``am + lm_scale * lm + fp_lm_scale * ngram + word_penalty * |W|``.
-        backward_model, backward_vocab: a backward LM beside ``model``: ``lm`` is then
-            ``(1 - backward_weight) * forward + backward_weight * backward``
-            (:func:`~lightrnn_asr.scoring.nbest.with_backward_lm`).
+        backward: a backward LM beside ``model``, its scores interpolated into ``lm``
+            (:class:`~lightrnn_asr.scoring.nbest.BackwardLM`).
 
     Returns:
         :class:`K2Rescored` (``lattices=None``).
@@ -228,9 +225,8 @@ def rescore_k2_nbest(
         if not h:
             log.warning("%s: the lattice has no path; its hypothesis is empty", u)
     scored = score_nbest(model, vocab, hyps, oov_penalty, device=device)
-    if backward_model is not None:
-        scored = with_backward_lm(scored, score_nbest(backward_model, backward_vocab, hyps, oov_penalty, device=device),
-                                  backward_weight)
+    if backward is not None:
+        scored = backward.add_to(scored, hyps, oov_penalty, device=device)
     am, ng, lm, tot = _ragged(scored, nbest.shape, scales, lattices.device)
     best = k2.index_fsa(nbest.fsa, _argmax(tot).to(lattices.device))
     return K2Rescored(best, scored, am, ng, lm, tot)

@@ -27,8 +27,8 @@ from lightrnn_asr.scoring.sentences import score_sentences
 from lightrnn_asr.text.corpus import in_reading_order
 from lightrnn_asr.text.vocabulary import Vocabulary
 
-__all__ = ["ScoredNBest", "Scales", "score_nbest", "with_backward_lm", "total_scores", "one_best", "oracle",
-           "nbest_errors"]
+__all__ = ["ScoredNBest", "Scales", "BackwardLM", "score_nbest", "with_backward_lm", "total_scores", "one_best",
+           "oracle", "nbest_errors"]
 
 
 @dataclass
@@ -92,7 +92,8 @@ def score_nbest(
     """
     flat = [h for hyps in nbest.values() for h in hyps]
     if model is not None:
-        ids = [vocab.encode(in_reading_order(h.words, model.backward)) for h in flat]
+        read = [in_reading_order(h.words, model.backward) for h in flat]  # the words as the LM reads them
+        ids = [vocab.encode(words) for words in read]
         on = torch.device(device) if device is not None else model.device
         if prefix_sharing or (prefix_sharing is None and on.type == "cpu" and model.steps_word_by_word):
             lm = prefix_logprobs(model, ids, vocab.bos_id, vocab.eos_id, device=on)
@@ -100,9 +101,8 @@ def score_nbest(
             lm = score_sentences(model, [torch.tensor(x, dtype=torch.long) for x in ids],
                                  bos_id=vocab.bos_id, eos_id=vocab.eos_id, max_tokens=max_tokens,
                                  device=device, progress=progress)
-        n_oov = np.array([sum(1 for w, i in zip(in_reading_order(h.words, model.backward), x)
-                              if i == vocab.unk_id and w != "<unk>")
-                          for h, x in zip(flat, ids)], dtype=np.int64)
+        n_oov = np.array([sum(1 for w, i in zip(words, x) if i == vocab.unk_id and w != "<unk>")
+                          for words, x in zip(read, ids)], dtype=np.int64)
         lm = lm + oov_penalty * n_oov
     else:
         lm, n_oov = np.zeros(len(flat)), np.zeros(len(flat), dtype=np.int64)
@@ -152,6 +152,23 @@ def with_backward_lm(forward: Mapping[str, ScoredNBest], backward: Mapping[str, 
             raise ValueError(f"{utt}: the forward and backward scores are of different hypotheses")
         out[utt] = dataclasses.replace(f, lm=(1.0 - weight) * f.lm + weight * b.lm)
     return out
+
+
+@dataclass(frozen=True)
+class BackwardLM:
+    """A backward LM beside the forward one in N-best rescoring: ``model`` (with
+    :attr:`~lightrnn_asr.lm.interface.LanguageModel.backward` set), its ``vocab`` and its ``weight`` in
+    :func:`with_backward_lm`."""
+
+    model: torch.nn.Module
+    vocab: Vocabulary
+    weight: float = 0.5
+
+    def add_to(self, forward: Mapping[str, ScoredNBest], nbest: Mapping[str, Sequence[Hypothesis]],
+               oov_penalty: float = 0.0, device: torch.device | str | None = None) -> dict[str, ScoredNBest]:
+        """``forward`` (:func:`score_nbest` of ``nbest``) with this LM's scores of the same lists interpolated in."""
+        return with_backward_lm(forward, score_nbest(self.model, self.vocab, nbest, oov_penalty, device=device),
+                                self.weight)
 
 
 def total_scores(s: ScoredNBest, scales: Scales) -> np.ndarray:

@@ -18,7 +18,7 @@ from lightrnn_asr.formats.nbest import NBestFormatError, read_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.compress import scoring_device
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig
-from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, one_best, total_scores
+from lightrnn_asr.scoring.nbest import BackwardLM, Scales, ScoredNBest, one_best, total_scores
 from lightrnn_asr.scoring.sources import K2Source, LatticeSource, NBestSource, ScoreSource
 from lightrnn_asr.scoring.tuning import TuneResult, tune_scales
 from lightrnn_asr.scoring.writers import K2Writer, LatticeWriter
@@ -82,17 +82,15 @@ class RescoreConfig:
                       self.fp_lm_scale or 0.0)
 
 
-def make_source(cfg: RescoreConfig, model, vocab, ctx: DistContext, backward=None) -> ScoreSource:
-    """The input's :class:`~lightrnn_asr.scoring.sources.ScoreSource`; ``backward``: the
-    :class:`~lightrnn_asr.lm.checkpoint.Checkpoint` of ``cfg.backward_model`` (N-best lists, k2 sampled N-best)."""
+def make_source(cfg: RescoreConfig, model, vocab, ctx: DistContext, backward: BackwardLM | None = None) -> ScoreSource:
+    """The input's :class:`~lightrnn_asr.scoring.sources.ScoreSource`; ``backward``: the LM of
+    ``cfg.backward_model`` (N-best lists, k2 sampled N-best)."""
     if cfg.k2_lattices:
         return K2Source(model, vocab, cfg.lattice, cfg.words, cfg.k2_method, cfg.num_paths, cfg.nbest_scale,
-                        cfg.lattice_nbest, backward.model if backward else None, backward.vocab if backward else None,
-                        cfg.backward_weight)
+                        cfg.lattice_nbest, backward)
     if cfg.lattices:
         return LatticeSource(model, vocab, cfg.lattice, cfg.lattice_format, cfg.words, cfg.lattice_nbest)
-    return NBestSource(model, vocab, cfg.oov_penalty, cfg.chunk_utterances, ctx,
-                       backward.model if backward else None, backward.vocab if backward else None, cfg.backward_weight)
+    return NBestSource(model, vocab, cfg.oov_penalty, cfg.chunk_utterances, ctx, backward)
 
 
 def _tune(cfg: RescoreConfig, source: ScoreSource, say: Callable[[str], None]) -> Scales:
@@ -134,8 +132,8 @@ def _write(cfg: RescoreConfig, parts: Iterator[dict[str, ScoredNBest]], scales: 
             raise NBestFormatError(f"{cfg.test_input}: no hypothesis in file")
 
 
-def _backward_lm(cfg: RescoreConfig, device: torch.device | None):
-    """The checkpoint of ``cfg.backward_model`` on its scoring device, or ``None``."""
+def _backward_lm(cfg: RescoreConfig, device: torch.device | None) -> BackwardLM | None:
+    """The LM of ``cfg.backward_model`` on its scoring device, with ``cfg.backward_weight``; or ``None``."""
     if not cfg.backward_model:
         return None
     if not (cfg.nbest or (cfg.k2_lattices and cfg.k2_method == "nbest")) or not cfg.model:
@@ -145,8 +143,8 @@ def _backward_lm(cfg: RescoreConfig, device: torch.device | None):
     if not ck.model.backward:
         raise ValueError(f"{cfg.backward_model}: not a backward LM (it reads left to right); train one with "
                          "train --backward")
-    ck.model.to(scoring_device(ck.model, device or torch.device("cpu")))
-    return ck
+    return BackwardLM(ck.model.to(scoring_device(ck.model, device or torch.device("cpu"))), ck.vocab,
+                      cfg.backward_weight)
 
 
 def rescore(cfg: RescoreConfig, device: torch.device | None = None, ctx: DistContext | None = None,

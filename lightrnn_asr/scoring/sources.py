@@ -16,7 +16,7 @@ from lightrnn_asr.formats.lattice_io import iter_lattices
 from lightrnn_asr.formats.nbest import NBestFormatError, iter_nbest
 from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
-from lightrnn_asr.scoring.nbest import Scales, ScoredNBest, score_nbest, with_backward_lm
+from lightrnn_asr.scoring.nbest import BackwardLM, Scales, ScoredNBest, score_nbest
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.distributed import DistContext, sharded_map
 from lightrnn_asr.utils.progress import progress_bar
@@ -51,9 +51,8 @@ class NBestSource:
     """N-best files, streamed in chunks of ``chunk_utterances``; under torchrun chunk ``k`` is scored on
     rank ``k % N`` and rank 0 receives every chunk in file order (:func:`sharded_map`).
 
-    ``model=None`` gives ``lm = 0`` (first-pass or acoustic-only systems). With ``backward_model`` (a
-    backward LM and ``backward_vocab``, its vocabulary) ``lm`` interpolates the two LMs' log-probs, the
-    backward one's weighted ``backward_weight`` (:func:`~lightrnn_asr.scoring.nbest.with_backward_lm`).
+    ``model=None`` gives ``lm = 0`` (first-pass or acoustic-only systems). With ``backward`` ``lm``
+    interpolates the two LMs' log-probs (:class:`~lightrnn_asr.scoring.nbest.BackwardLM`).
     """
 
     model: LanguageModel | None
@@ -61,16 +60,11 @@ class NBestSource:
     oov_penalty: float = 0.0
     chunk_utterances: int = 2000
     ctx: DistContext = field(default_factory=DistContext)
-    backward_model: LanguageModel | None = None
-    backward_vocab: Vocabulary | None = None
-    backward_weight: float = 0.5
+    backward: BackwardLM | None = None
 
     def _score_chunk(self, chunk: dict) -> Scored:
         scored = score_nbest(self.model, self.vocab, chunk, self.oov_penalty)
-        if self.backward_model is None:
-            return scored
-        backward = score_nbest(self.backward_model, self.backward_vocab, chunk, self.oov_penalty)
-        return with_backward_lm(scored, backward, self.backward_weight)
+        return scored if self.backward is None else self.backward.add_to(scored, chunk, self.oov_penalty)
 
     def iter_scored(self, path: str, progress: bool = False) -> Iterator[Scored]:
         """Scored chunks of ``path`` in file order (on rank 0; other ranks score their share, yield nothing)."""
@@ -112,7 +106,7 @@ class LatticeSource:
 @dataclass
 class K2Source:
     """k2 ``FsaVec`` files: icefall-style sampled N-best (``method="nbest"``, with a backward LM beside the
-    model when ``backward_model`` is given, as :class:`NBestSource`) or pruned lattice rescoring
+    model when ``backward`` is given, as :class:`NBestSource`) or pruned lattice rescoring
     (``"lattice"``). Needs k2 (``ImportError`` with the install hint without it)."""
 
     model: LanguageModel | None
@@ -123,9 +117,7 @@ class K2Source:
     num_paths: int = 100
     nbest_scale: float = 0.5
     n: int = 100
-    backward_model: LanguageModel | None = None
-    backward_vocab: Vocabulary | None = None
-    backward_weight: float = 0.5
+    backward: BackwardLM | None = None
 
     def __post_init__(self) -> None:
         from lightrnn_asr.formats.k2_adapter import read_k2_words  # imports k2
@@ -140,8 +132,7 @@ class K2Source:
         if self.method == "nbest":
             res = rescore_k2_nbest(lats, ids, self.words, self.model, self.vocab, scales or self.config.scales,
                                    self.num_paths, self.nbest_scale, self.config.oov_penalty,  # on the model's device
-                                   backward_model=self.backward_model, backward_vocab=self.backward_vocab,
-                                   backward_weight=self.backward_weight)
+                                   backward=self.backward)
         else:
             res = rescore_k2_lattices(lats, ids, self.words, self.model, self.vocab, self.config, scales, self.n,
                                       progress=True)

@@ -414,7 +414,7 @@ def test_k2_sampled_nbest_with_a_backward_lm(ps, tmp_path):
     """--backward-model on k2 lattices (sampled N-best): lm interpolates the forward and backward LMs' scores."""
     from lightrnn_asr.formats.nbest import Hypothesis
     from lightrnn_asr.lm.checkpoint import save_checkpoint
-    from lightrnn_asr.scoring.nbest import with_backward_lm
+    from lightrnn_asr.scoring.nbest import BackwardLM, with_backward_lm
 
     lats, words, ck = ps
     back = load_checkpoint(DATA / "tiny_lightrnn.pt")
@@ -424,7 +424,7 @@ def test_k2_sampled_nbest_with_a_backward_lm(ps, tmp_path):
     vec = k2.create_fsa_vec([lattice_to_k2(lats[u], words) for u in UTTS])
     torch.manual_seed(0)
     res = rescore_k2_nbest(vec, UTTS, words, ck.model, ck.vocab, Scales(1.0), num_paths=300, nbest_scale=0.05,
-                           backward_model=back.model, backward_vocab=back.vocab, backward_weight=0.25)
+                           backward=BackwardLM(back.model, back.vocab, 0.25))
     hyps = {u: [Hypothesis(w, 0.0) for w in s.words] for u, s in res.scored.items()}
     expect = with_backward_lm(score_nbest(ck.model, ck.vocab, hyps), score_nbest(back.model, back.vocab, hyps), 0.25)
     for u in UTTS:
