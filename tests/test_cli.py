@@ -277,8 +277,8 @@ def test_train_adaptive_softmax_lstm(model, tmp_path):
     res = json.loads(run("ppl", "--model", out / "best.pt", "--text", model / "valid.txt", "--json",
                          "--device", "cpu").output)
     assert 1.0 < res["perplexity"] < 20.0  # learnt the in-domain prompts (|V| = 52)
-    res = run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir", out,
-              "--model-type", "adaptive", "--cutoffs", "30,10", ok=False)
+    res = run("train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt", "--out-dir",
+              tmp_path / "bad", "--model-type", "adaptive", "--cutoffs", "30,10", ok=False)
     assert res.exit_code == 2 and "cutoffs" in res.output
 
 

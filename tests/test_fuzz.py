@@ -1,25 +1,29 @@
-"""Property-based tests (hypothesis): readers never fail with anything but their own error, and the
-word table stays a one-to-one allocation through reallocation and added words."""
+"""Property-based tests (hypothesis): readers never fail with anything but their own error (byte-order
+marks and over-long lines included), and the word table stays a one-to-one allocation through reallocation and added words."""
 
+import gzip
 import math
 import os
+import re
 import string
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lightrnn_asr.formats.kaldi_lattice import read_kaldi_lattices, write_kaldi_lattices
 from lightrnn_asr.formats.lattice import LatticeFormatError, lattice_nbest, read_htk, topological_order
-from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, write_nbest
+from lightrnn_asr.formats.lattice_io import iter_lattices
+from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest
 from lightrnn_asr.lm import LightRNN, LMConfig
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.training.openvocab import add_words
 from lightrnn_asr.training.reallocation import SOLVERS, allocation_cost, reallocate
+from lightrnn_asr.utils.io import utf8_lines
 
 DATA = Path(__file__).parent / "data"
 # FUZZ_EXAMPLES=5000 for a longer run (docs/results.md); 300 by default keeps the suite quick
@@ -84,12 +88,19 @@ HTK = (DATA / "asterisk-do-not-disturb.slf").read_bytes()
 
 @st.composite
 def mutated(draw, source: bytes):
-    """``source`` with a few bytes deleted, replaced or inserted, or a line dropped or repeated."""
+    """``source`` with a few bytes deleted, replaced or inserted, a line dropped or repeated, or an HTK
+    link's end node changed."""
     data = bytearray(source)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["delete", "replace", "insert", "drop_line", "dup_line"]))
+        kind = draw(st.sampled_from(["delete", "replace", "insert", "drop_line", "dup_line", "relink"]))
         i = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "delete":
+        if kind == "relink":  # an HTK link to another node: cycles, unreachable final states
+            ends = [m.end() for m in re.finditer(rb"\bE=", bytes(data))]
+            if ends:
+                j = ends[draw(st.integers(0, len(ends) - 1))]
+                k = j + len(re.match(rb"\d*", bytes(data[j:])).group())
+                data[j:k] = str(draw(st.integers(0, 40))).encode()
+        elif kind == "delete":
             del data[i:i + draw(st.integers(1, 8))]
         elif kind == "replace":
             data[i:i + 1] = draw(st.sampled_from([b"x", b"9", b"-", b"=", b" ", b"\t", b"\n", b"\xff", b"nan", b"1e999"]))
@@ -176,3 +187,50 @@ def test_added_words_get_free_cells_and_old_words_keep_theirs(base, extra, seed)
     assert torch.equal(table2.cell[: len(vocab)] // table2.n_cols, old[0])
     assert torch.equal(table2.cell[: len(vocab)] % table2.n_cols, old[1])
     assert len(placements) == extra
+
+
+@FUZZ
+@given(data=mutated(HTK))
+def test_every_lattice_a_command_reads_has_a_path_and_gives_hypotheses(tmp_path, data):
+    path = tmp_path / "x.slf"
+    path.write_bytes(data)
+    got = valid_or_error(lambda p: list(iter_lattices(p)), path, LatticeFormatError)
+    for _, lat in got or []:
+        topological_order(lat)  # acyclic
+        assert lat.start != lat.final and lattice_nbest(lat, 3)  # a path from the start to the final state
+
+
+@FUZZ
+@given(lines=st.lists(LINE, min_size=0, max_size=8))
+def test_a_byte_order_mark_changes_nothing_a_reader_returns(tmp_path, lines):
+    data = "\n".join(lines).encode("utf-8")
+    assume(not data.startswith(b"\xef\xbb\xbf"))  # the plain file must not start with one itself
+    plain, marked = tmp_path / "plain.nbest", tmp_path / "marked.nbest"
+    plain.write_bytes(data)
+    marked.write_bytes(b"\xef\xbb\xbf" + data)
+    for read in (read_nbest, read_text):
+        outcome = []
+        for path in (plain, marked):
+            try:
+                outcome.append(read(path))
+            except NBestFormatError as e:
+                outcome.append(str(e).replace(str(path), "FILE"))
+        assert outcome[0] == outcome[1]
+
+
+@FUZZ
+@given(lengths=st.lists(st.integers(0, 40), min_size=1, max_size=6), limit=st.integers(1, 30),
+       crlf=st.booleans(), gz=st.booleans())
+def test_lines_over_the_byte_limit_are_refused_by_file_and_line(tmp_path, lengths, limit, crlf, gz):
+    end = b"\r\n" if crlf else b"\n"
+    data = end.join(b"w" * n for n in lengths)
+    path = tmp_path / ("x.txt.gz" if gz else "x.txt")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    sizes = [n + len(end) if k < len(lengths) - 1 else n for k, n in enumerate(lengths)]
+    first_long = next((k for k, n in enumerate(sizes) if n > limit and (n or k < len(lengths) - 1)), None)
+    try:
+        got = list(utf8_lines(path, max_bytes=limit))
+    except ValueError as e:
+        assert first_long is not None and f"{path}:{first_long + 1}: line longer than" in str(e)
+    else:
+        assert first_long is None and [line for _, line in got] == ["w" * n for n in lengths][:len(got)]

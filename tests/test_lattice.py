@@ -120,4 +120,4 @@ def test_unreachable_and_dead_end_states_are_ignored_and_a_pathless_lattice_is_n
     write_htk(tmp_path / "lats" / "ok.slf", lat)
     write_htk(tmp_path / "lats" / "nopath.slf", pathless)
     res = CliRunner().invoke(main, ["lattice-to-nbest", str(tmp_path / "lats"), "--out", str(tmp_path / "n.txt")])
-    assert res.exit_code == 1 and "lattice 'nopath' has no path from its start to its final state" in res.output
+    assert res.exit_code == 1 and "nopath.slf: lattice 'nopath': no path from the start state" in res.output

@@ -51,7 +51,7 @@ def test_read_names_errors(tmp_path):
         read_names(empty)
     bad = tmp_path / "latin1.txt"
     bad.write_bytes(b"ren\xe9e\n")
-    with pytest.raises(ValueError, match="latin1.txt: not UTF-8"):
+    with pytest.raises(ValueError, match="latin1.txt:1: not valid UTF-8"):
         read_names(bad)
     ok = tmp_path / "ok.txt"
     ok.write_text("Elinor Marianne  # the sisters\nLondon\n")

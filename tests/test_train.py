@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -49,13 +50,15 @@ def test_resume_continues_after_last_round(toy_text, tmp_path):
     model, table = lightrnn(vocab)
     train(model, vocab, table, tr, va, cfg, tmp_path, device="cpu")
     model2, table2 = lightrnn(vocab, seed=1)
-    hist = train(model2, vocab, table2, tr, va, TrainConfig(rounds=1), tmp_path, device="cpu", resume=True)
-    assert [h["round"] for h in hist] == [0]  # saved config (1 round) already done: nothing more
+    hist = train(model2, vocab, table2, tr, va, cfg, tmp_path, device="cpu", resume=True)
+    assert [h["round"] for h in hist] == [0]  # 1 round, already done: nothing more
     ck = load_checkpoint(tmp_path / "last.pt")
     ck.train_state["train_config"]["rounds"] = 3
     from lightrnn_asr.lm.checkpoint import save_checkpoint
     save_checkpoint(tmp_path / "last.pt", ck.model, ck.vocab, ck.table, ck.train_state)
-    hist = train(model2, vocab, table2, tr, va, cfg, tmp_path, device="cpu", resume=True)
+    with pytest.raises(ValueError, match=r"last.pt: this run's settings differ from the saved run's: rounds 1 \(saved: 3\)"):
+        train(model2, vocab, table2, tr, va, cfg, tmp_path, device="cpu", resume=True)
+    hist = train(model2, vocab, table2, tr, va, dataclasses.replace(cfg, rounds=3), tmp_path, device="cpu", resume=True)
     assert [h["round"] for h in hist] == [0, 1, 2]
     assert hist[1]["lr"] > 0
 

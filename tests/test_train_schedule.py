@@ -1,4 +1,4 @@
-"""The training schedule's options: rounds to convergence, a time budget, a fresh optimizer after a
+"""The training schedule's options: rounds to convergence, a time budget, a token budget, a fresh optimizer after a
 reallocation, the learning-rate decay; and the model options they go with (tied weights, a random
 initial allocation)."""
 
@@ -82,6 +82,38 @@ def test_time_budget_stops_mid_epoch_and_counts_reallocation(toy_text, tmp_path)
     assert "realloc" not in hist[-1] or hist[-1]["realloc"]["seconds"] > 0
     assert all(d is not None for d in calls)
     assert load_checkpoint(tmp_path / "last.pt").train_state["elapsed_s"] == pytest.approx(used)
+
+
+def test_token_budget_stops_at_the_same_step_whatever_the_speed(toy_text, tmp_path):
+    vocab, tr, va = setup(toy_text)
+    epoch_tokens = tr.num_tokens
+    budget = int(2.5 * epoch_tokens)
+    runs = []
+    for k, pause in enumerate((0.0, 0.2)):  # the second run is slower: the same stop all the same
+        model, table = small_lightrnn(vocab)
+        real_epoch = loop._train_epoch
+
+        def slow_epoch(*args, **kwargs):
+            res = real_epoch(*args, **kwargs)
+            time.sleep(pause)
+            return res
+
+        loop._train_epoch = slow_epoch
+        try:
+            cfg = TrainConfig(rounds=50, lr=1e-2, max_tokens=400, patience=50, token_budget=budget)
+            hist = train(model, vocab, table, tr, va, cfg, tmp_path / str(k), device="cpu")
+        finally:
+            loop._train_epoch = real_epoch
+        runs.append((hist, {n: t.clone() for n, t in model.state_dict().items()}))
+    (hist, weights), (hist2, weights2) = runs
+    trained = sum(r["train_tokens"] for r in hist)
+    assert budget <= trained < budget + 400  # the batch that reaches the budget is the last one
+    assert len(hist) == 3 and [e["cut_short"] for r in hist for e in r["epochs"]] == [False, False, True]
+    # a reallocation only where an epoch's tokens are left to recover from it
+    assert "realloc" in hist[0] and "realloc" not in hist[1] and "realloc" not in hist[2]
+    assert [r["valid_ppl"] for r in hist] == [r["valid_ppl"] for r in hist2]
+    assert all(torch.equal(weights[n], weights2[n]) for n in weights)
+    assert load_checkpoint(tmp_path / "0" / "last.pt").train_state["tokens_trained"] == trained
 
 
 def test_deadline_cuts_an_epoch_short(toy_text):

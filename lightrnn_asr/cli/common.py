@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
+import threading
 
 import click
 import numpy as np
@@ -19,15 +21,17 @@ log = logging.getLogger("lightrnn_asr")
 
 
 def friendly(fn):
-    """Turn the library's validation errors into click errors (one line, exit 1)."""
+    """Turn the library's validation errors and the operating system's errors (a missing, unreadable or
+    unwritable file, a full disk) into click errors: one line naming the file, exit 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (NBestFormatError, LatticeFormatError, CheckpointError, ValueError, FileNotFoundError,
-                MemoryError) as e:
+        except (NBestFormatError, LatticeFormatError, CheckpointError, ValueError, MemoryError) as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise click.ClickException(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)) from None
 
     return wrapper
 
@@ -43,7 +47,8 @@ def parse_grid(spec: str) -> np.ndarray | None:
 
 
 def sigterm_as_interrupt(signum, frame):
-    """A SIGTERM handler that ends training as Ctrl-C does (the last finished round is kept)."""
+    """A SIGTERM handler that ends a command as Ctrl-C does (``KeyboardInterrupt``): temporary files are
+    removed, and training keeps its last finished round."""
     raise KeyboardInterrupt
 
 
@@ -53,3 +58,6 @@ def main(verbose: bool) -> None:
     """LightRNN language models for ASR N-best and lattice rescoring."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends a command as Ctrl-C does: its half-written outputs are removed on the way out
+        signal.signal(signal.SIGTERM, sigterm_as_interrupt)

@@ -14,6 +14,8 @@ from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer, format_alignm
 from lightrnn_asr.formats.nbest import read_nbest, read_text, write_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.scoring.nbest import oracle, score_nbest
+from lightrnn_asr.utils.io import atomic_text
+from lightrnn_asr.utils.provenance import provenance
 
 
 @main.command()
@@ -28,9 +30,12 @@ from lightrnn_asr.scoring.nbest import oracle, score_nbest
 def wer(ref, hyp, hyp2, alignments, replications, compute_wer_format) -> None:
     """Kaldi-style WER line, bootstrap 95% CI, and (with --hyp2) P(hyp2 better than hyp)."""
     refs, hyps = read_text(ref), read_text(hyp)
-    result = compute_wer(refs, hyps)
+    try:
+        result = compute_wer(refs, hyps)
+    except ValueError as e:
+        raise click.ClickException(f"{hyp} against {ref}: {e}") from None
     if alignments:
-        with open(alignments, "w", encoding="utf-8") as f:
+        with atomic_text(alignments) as f:
             for utt, r in refs.items():
                 f.write(format_alignment(utt, r, hyps[utt]) + "\n")
     if compute_wer_format:
@@ -98,11 +103,13 @@ def report(refs, hyps, models, title, out_path, plot_path, json_path, replicatio
             raise click.ClickException(str(e)) from None
         names_md, data["names"] = names_report(ref_text, hyp_text, names, replications)
         text += "\n" + names_md
-    Path(out_path).write_text(text, encoding="utf-8")
+    with atomic_text(out_path) as f:
+        f.write(text)
     if plot_path:
         plot_wer(results, plot_path, title)
     if json_path:
-        Path(json_path).write_text(json.dumps(data, indent=1))
+        with atomic_text(json_path) as f:
+            f.write(json.dumps({**data, "provenance": provenance()}, indent=1))
     click.echo(text, nl=False)
 
 

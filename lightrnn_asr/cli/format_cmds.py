@@ -43,9 +43,7 @@ def lattice_to_nbest(lattices, out_path, n, lattice_format, words_path) -> None:
         for utt, lat in iter_lattices(path, lattice_format, words_path):
             if utt in out:
                 raise LatticeFormatError(f"{path}: utterance id {utt!r} already read from another lattice")
-            out[utt] = lattice_nbest(lat, n, fillers)
-            if not out[utt]:
-                raise LatticeFormatError(f"{path}: lattice {utt!r} has no path from its start to its final state")
+            out[utt] = lattice_nbest(lat, n, fillers)  # iter_lattices checked that it has a path
     write_nbest(out_path, out)
     sizes = [len(h) for h in out.values()]
     click.echo(f"{out_path}: {len(out)} utterances, {np.mean(sizes):.1f} hypotheses on average (max {n})")

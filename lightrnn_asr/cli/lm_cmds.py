@@ -11,10 +11,10 @@ import torch
 from lightrnn_asr.cli.common import friendly, main
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
 from lightrnn_asr.lm.compress import Compression, compress_model, compressed_state, scoring_device, state_bytes
-from lightrnn_asr.lm.export import export_torchscript
+from lightrnn_asr.lm.export import check_exportable, export_torchscript
 from lightrnn_asr.lm.table import table_shape
 from lightrnn_asr.scoring.sentences import perplexity, score_sentences
-from lightrnn_asr.text.corpus import encode_corpus, in_reading_order, read_sentences
+from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.utils.device import resolve_device
 
 
@@ -69,6 +69,8 @@ def compress(model_path, out_path, int8, rank, ts_path, valid_text, threads) -> 
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--rank") from None
     ck = load_checkpoint(model_path)
+    if ts_path:  # before anything is written
+        check_exportable(ck.model)
     before = {"weights_bytes": state_bytes(compressed_state(ck.model)), "parameters": ck.model.num_parameters()}
     valid = encode_corpus(valid_text, ck.vocab, backward=ck.model.backward) if valid_text else None
     ppl_before = perplexity(ck.model, valid) if valid_text else None
@@ -107,7 +109,7 @@ def score(model_path, text, device) -> None:
     """Print 'log P(sentence </s>) in nats <TAB> sentence' for every line of TEXT (a backward LM reads each
     line right to left)."""
     ck = load_checkpoint(model_path)
-    sents = list(read_sentences(text))
+    sents = list(read_sentences(text, max_words=MAX_SENTENCE_WORDS))
     ids = [torch.tensor(ck.vocab.encode(in_reading_order(s, ck.model.backward)), dtype=torch.long) for s in sents]
     lp = score_sentences(model_on(ck, resolve_device(device)), ids)
     for s, x in zip(sents, lp):

@@ -25,7 +25,7 @@ def prepare_text(inputs: tuple[str, ...], out_path: str, prose: bool) -> None:
     n_sent = n_words = 0
     with atomic_text(out_path) as out:
         for path in inputs:
-            with open(path, encoding="utf-8", errors="replace") as f:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
                 for unit in (paragraphs(f) if prose else (line.rstrip("\n") for line in f)):
                     for sent in (split_sentences(unit) if prose else [unit]):
                         norm = normalize_text(sent)

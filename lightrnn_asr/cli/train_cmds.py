@@ -14,11 +14,12 @@ from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
 from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
-from lightrnn_asr.text.corpus import encode_corpus, in_reading_order, read_sentences
+from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.text.vocabulary import Vocabulary, read_new_words, read_vocab, read_word_list, write_vocab
 from lightrnn_asr.training.loop import TrainConfig, train
 from lightrnn_asr.training.openvocab import add_words
 from lightrnn_asr.training.reallocation import SOLVERS
+from lightrnn_asr.training.run_dir import claim_run_dir
 from lightrnn_asr.utils.device import resolve_device
 from lightrnn_asr.utils.distributed import init_distributed, shutdown
 
@@ -64,7 +65,11 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="LightRNN: reallocation's loss tables from a pass over the text after each round (the paper's), "
                    "or summed during the round's last epoch from its training steps (no extra pass).")
 @click.option("--time-budget", type=float, default=0.0, show_default=True, metavar="SECONDS",
-              help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit.")
+              help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit. "
+                   "Where it stops depends on the machine's speed; --token-budget does not.")
+@click.option("--token-budget", type=click.IntRange(min=0), default=0, show_default=True, metavar="TOKENS",
+              help="Stop once this many training tokens (words and </s>, over all epochs) have been trained; 0: no "
+                   "limit. The same text, seed and budget give the same model on any machine.")
 @click.option("--tie-weights", is_flag=True,
               help="LightRNN: the output heads reuse the row and column input vectors (needs embed-dim = hidden-dim).")
 @click.option("--word-bias", is_flag=True,
@@ -107,16 +112,20 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt.")
+@click.option("--resume", is_flag=True, help="Continue from OUT_DIR/last.pt (with the same settings; a fresh run when "
+              "there is none).")
+@click.option("--overwrite", is_flag=True, help="Start anew in an OUT_DIR that holds a run, removing its last.pt, best.pt "
+              "and history.json (without --resume or --overwrite such a directory is refused).")
 @click.option("--deterministic", is_flag=True,
               help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
 @friendly
 def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
+              token_budget,
               tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist, initial_allocation,
               backward, max_tokens, max_len, solver,
-              no_realloc, patience, seed, device, threads, resume, deterministic) -> None:
+              no_realloc, patience, seed, device, threads, resume, overwrite, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
 
     Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
@@ -131,9 +140,9 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
     echo = click.echo if ctx.is_main else (lambda *a, **k: None)
     try:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        claim_run_dir(out, resume, overwrite, ctx.is_main)  # before anything in it is written
         vocab = _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo)
-        if ctx.is_main:
+        if ctx.is_main and not (resume and (out / "last.pt").exists()):  # a resumed run keeps its own
             write_vocab(out / "vocab.txt", vocab)
         torch.manual_seed(seed)
         if col_hidden_dim is None:
@@ -163,12 +172,12 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
         tcfg = TrainConfig(rounds=rounds, epochs_per_round=epochs_per_round, lr=lr, max_tokens=max_tokens,
                            clip_norm=1.0, seed=seed, reallocate=not no_realloc, solver=solver, patience=patience,
                            deterministic=deterministic, lr_decay=lr_decay, reset_optimizer=reset_optimizer,
-                           time_budget_s=time_budget, loss_tables=loss_tables)
+                           time_budget_s=time_budget, token_budget=token_budget, loss_tables=loss_tables)
         train_corpus = encode_corpus(train_text, vocab, max_len=max_len, shard=(ctx.rank, ctx.world_size),
                                      backward=backward)
         valid_corpus = encode_corpus(valid_text, vocab, backward=backward)
-        history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx,
-                                       echo)
+        history = _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev,
+                                       dict(resume=resume, ctx=ctx, overwrite=overwrite), echo)
         if ctx.is_main:
             plot_perplexity_rounds({model_type: history}, out / "perplexity.png")
             best = min(history, key=lambda h: h["valid_ppl"])
@@ -254,12 +263,12 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
     return min(OUTPUT_SHORTLIST, vocab_size // 10)
 
 
-def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx, echo):
+def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, run_opts, echo):
     """:func:`train`, with SIGTERM handled as Ctrl-C: either ends the run with exit status 130, the
     last finished round on disk."""
     previous = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
     try:
-        return train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, resume, ctx)
+        return train(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, **run_opts)
     except KeyboardInterrupt:
         echo(f"interrupted: {out}/last.pt holds the last finished round; continue with --resume", err=True)
         sys.exit(130)
@@ -311,7 +320,7 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, defau
     if default_like:
         like = {w: like.get(w, default_like) for w in words}
     def text(path):  # in the model's reading order
-        return [in_reading_order(s, ck.model.backward) for s in read_sentences(path)] if path else None
+        return [in_reading_order(s, ck.model.backward) for s in read_sentences(path, MAX_SENTENCE_WORDS)] if path else None
 
     model, vocab, table, placements = add_words(ck.model, ck.vocab, ck.table, words, text(examples), like,
                                                 fit_steps=fit_steps, background=text(background),

@@ -19,6 +19,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from lightrnn_asr.evaluation.wer import EPS, _check_ids, align_utterance, bootstrap_ci, compute_wer
+from lightrnn_asr.utils.io import utf8_lines
 
 __all__ = ["NameErrors", "name_errors", "name_report", "p_fewer_name_errors", "read_names"]
 
@@ -64,15 +65,11 @@ def read_names(path) -> set[str]:
     """The names of a file: whitespace-separated words, lower-cased (``#`` starts a comment).
 
     Raises:
-        ValueError: when the file holds no name or is not UTF-8 (naming it).
+        ValueError: when the file holds no name, or a line is not UTF-8 (naming file and line).
     """
     names = set()
-    with open(path, encoding="utf-8") as f:
-        try:
-            for line in f:
-                names.update(w.lower() for w in line.split("#", 1)[0].split())
-        except UnicodeDecodeError as e:
-            raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for _, line in utf8_lines(path):
+        names.update(w.lower() for w in line.split("#", 1)[0].split())
     if not names:
         raise ValueError(f"{path}: no names in the file")
     return names

@@ -110,13 +110,17 @@ def compare_systems(
         One :class:`SystemWer` per (set, system), in the input order.
 
     Raises:
-        ValueError: for a set without references, or hypotheses whose utterance
-            ids differ from the references' (naming the set and system).
+        ValueError: for a set without references or without hypotheses, or hypotheses whose
+            utterance ids differ from the references' (naming the set and system).
     """
+    unknown = [s for s in hyps if s not in refs]
+    if unknown:
+        raise ValueError(f"test set {unknown[0]!r} has hypotheses but no references")
+    unused = [s for s in refs if not hyps.get(s)]
+    if unused:
+        raise ValueError(f"test set {unused[0]!r} has references but no hypotheses")
     out = []
     for test_set, systems in hyps.items():
-        if test_set not in refs:
-            raise ValueError(f"test set {test_set!r} has hypotheses but no references")
         ref = refs[test_set]
         baseline = None
         for system, hyp in systems.items():

@@ -88,9 +88,12 @@ def compute_wer(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, Sequence[s
     """WER of ``hyps`` against ``refs`` (both ``{utt_id: words}``).
 
     Raises:
-        ValueError: when the two sets of utterance ids differ (naming one of each).
+        ValueError: when the two sets of utterance ids differ (naming one of each), or the references
+            hold no word (no utterance, or only empty ones: the WER is undefined).
     """
     _check_ids(refs, hyps)
+    if not any(len(r) for r in refs.values()):
+        raise ValueError(f"no reference words ({len(refs)} utterances): the WER is undefined")
     ins = dels = subs = n = wrong = 0
     for utt, ref in refs.items():
         i, d, s = utterance_errors(ref, hyps[utt])

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from lightrnn_asr.formats.lattice import EPSILON, FillerMap, Lattice, LatticeFormatError, topological_order
+from lightrnn_asr.formats.symbols import read_symbol_pairs
 from lightrnn_asr.utils.io import atomic_path
 
 __all__ = ["FINAL_SYMBOL", "read_k2_words", "load_k2_lattices", "save_k2_lattices", "lattice_from_k2", "lattice_to_k2",
@@ -52,18 +53,18 @@ FINAL_SYMBOL = "</s>"
 
 
 def read_k2_words(path: str | Path) -> k2.SymbolTable:
-    """A ``words.txt`` symbol table (``word id`` per line), read by ``k2.SymbolTable.from_file``.
+    """A ``words.txt`` symbol table (``word id`` per line) as a ``k2.SymbolTable``.
 
     Raises:
         FileNotFoundError: when it does not exist.
-        LatticeFormatError: naming the file when k2 cannot parse it.
+        LatticeFormatError: naming file and line when the file is not a symbol table
+            (:func:`~lightrnn_asr.formats.symbols.read_symbol_pairs`).
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such symbol table")
+    text = "\n".join(f"{word} {i}" for word, i in read_symbol_pairs(path))
     try:
-        return k2.SymbolTable.from_file(str(path))
+        return k2.SymbolTable.from_str(text)
     except (AssertionError, ValueError, IndexError) as e:
-        raise LatticeFormatError(f"{path}: not a symbol table ('word integer-id' on every line): {e}") from None
+        raise LatticeFormatError(f"{path}: k2 refuses the symbol table: {e}") from None
 
 
 # --- loading icefall's torch.save(lattice.as_dict()) files without unpickling arbitrary objects ---

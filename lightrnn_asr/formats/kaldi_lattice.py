@@ -40,6 +40,7 @@ import kaldifst
 import numpy as np
 
 from lightrnn_asr.formats.lattice import EPSILON, Lattice, LatticeFormatError, topological_order
+from lightrnn_asr.formats.symbols import read_symbol_pairs
 from lightrnn_asr.utils.io import atomic_path, atomic_text, utf8_lines
 
 __all__ = ["read_words", "read_kaldi_lattices", "write_kaldi_lattices", "read_fst_lattice", "write_fst_lattice"]
@@ -47,17 +48,16 @@ __all__ = ["read_words", "read_kaldi_lattices", "write_kaldi_lattices", "read_fs
 
 
 def read_words(path: str | Path) -> kaldifst.SymbolTable:
-    """A ``words.txt`` symbol table (``word id`` per line), read by kaldifst/OpenFst.
+    """A ``words.txt`` symbol table (``word id`` per line) as a kaldifst/OpenFst table.
 
     Raises:
-        LatticeFormatError: when the file is not a symbol table (OpenFst names the line on stderr).
+        LatticeFormatError: naming file and line when the file is not a symbol table
+            (:func:`~lightrnn_asr.formats.symbols.read_symbol_pairs`).
         FileNotFoundError: when it does not exist.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such symbol table")
-    table = kaldifst.SymbolTable.read_text(str(path))
-    if table is None:
-        raise LatticeFormatError(f"{path}: not a symbol table ('word integer-id' on every line)")
+    table = kaldifst.SymbolTable()
+    for word, i in read_symbol_pairs(path):
+        table.add_symbol(word, i)
     return table
 
 

@@ -137,7 +137,8 @@ def read_htk(path: str | Path) -> Lattice:
 
     Raises:
         LatticeFormatError: naming file and line for missing or non-numeric
-            fields, node or link ids out of range, a missing start/end node,
+            fields, node or link ids out of range, a missing start/end node (without
+            ``start=``/``end=``: not exactly one node without incoming/outgoing links),
             or a node/link count that disagrees with ``N=``/``L=``.
     """
     header: dict[str, str] = {}
@@ -168,20 +169,22 @@ def read_htk(path: str | Path) -> Lattice:
         )
     if set(nodes) != set(range(n_nodes)):
         raise LatticeFormatError(f"{path}: node ids are not 0..{n_nodes - 1}")
+    for s, e, *_, lineno, _ in links:
+        if not (0 <= s < n_nodes and 0 <= e < n_nodes):
+            raise LatticeFormatError(f"{path}:{lineno}: link S={s} E={e} refers to a missing node")
     where = f"{path}: header"
     base = _number(header, "base", where, float, math.e)
     if base < 0 or base == 1:
         raise LatticeFormatError(f"{where}: base={header['base']!r} is not a logarithm base (0 or > 0 and != 1)")
     scale = math.log(base) if base > 0 else 1.0  # base=0 means scores are already natural logs
-    start = _number(header, "start", where, int, 0) if "start" in header else 0
-    end = _number(header, "end", where, int, 0) if "end" in header else n_nodes - 1
+    # without start= / end=, the one node no link enters / leaves (as HTK's HLat finds them)
+    start = _number(header, "start", where, int) if "start" in header else _sole(links, n_nodes, 1, "start", path)
+    end = _number(header, "end", where, int) if "end" in header else _sole(links, n_nodes, 0, "end", path)
     for name, node in (("start", start), ("end", end)):
         if not 0 <= node < n_nodes:
             raise LatticeFormatError(f"{path}: {name}={node} is not a node")
     src, dst, symbols, am, lm, fp = [], [], [], [], [], []
     for s, e, w, a, l, lineno, n in links:
-        if not (0 <= s < n_nodes and 0 <= e < n_nodes):
-            raise LatticeFormatError(f"{path}:{lineno}: link S={s} E={e} refers to a missing node")
         src.append(s)
         dst.append(e)
         symbols.append(w if w is not None else (nodes[e][0] or "!NULL"))
@@ -193,6 +196,14 @@ def read_htk(path: str | Path) -> Lattice:
                    symbols, np.array(am), np.array(lm),
                    np.array([nodes[i][1] for i in range(n_nodes)], dtype=np.float64),
                    np.array(fp, dtype=np.float64) * scale if has_fp else None)
+
+
+def _sole(links: list[tuple], n_nodes: int, side: int, name: str, path) -> int:
+    """The one node that is never the ``side`` end of a link (1: E, no link enters it; 0: S)."""
+    free = sorted(set(range(n_nodes)) - {link[side] for link in links})
+    if len(free) != 1:
+        raise LatticeFormatError(f"{path}: no '{name}=' in the header, and {len(free)} nodes could be the {name} node")
+    return free[0]
 
 
 def write_htk(path: str | Path, lat: Lattice, utterance: str | None = None) -> None:

@@ -1,14 +1,17 @@
-"""Lattice files in any supported format, from a file or a directory: :func:`iter_lattices`."""
+"""Lattice files in any supported format, from a file or a directory (:func:`iter_lattices`), and the
+one validation every lattice read through it gets (:func:`check_lattice`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterator
 
-from lightrnn_asr.formats.kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words
-from lightrnn_asr.formats.lattice import Lattice, LatticeFormatError, read_htk
+import numpy as np
 
-__all__ = ["LATTICE_FORMATS", "iter_lattices", "lattice_files"]
+from lightrnn_asr.formats.kaldi_lattice import read_fst_lattice, read_kaldi_lattices, read_words
+from lightrnn_asr.formats.lattice import Lattice, LatticeFormatError, out_arcs, read_htk, topological_order
+
+__all__ = ["LATTICE_FORMATS", "iter_lattices", "lattice_files", "check_lattice"]
 
 #: htk: HTK SLF files (pocketsphinx, HTK, Julius); fst: OpenFst binary ``kaldifst.Lattice`` files, one
 #: utterance each; kaldi: Kaldi text lattice archives (``ark,t``; ``.gz`` allowed).
@@ -39,7 +42,8 @@ def iter_lattices(path: str | Path, lattice_format: str = "htk", words_path: str
 
     Raises:
         ValueError: for an unknown format, ``fst`` without ``words_path``, or no files.
-        LatticeFormatError: naming the file for an unreadable lattice or a repeated utterance id.
+        LatticeFormatError: naming the file for an unreadable lattice, a repeated utterance id, or a
+            lattice that :func:`check_lattice` refuses.
     """
     if lattice_format not in LATTICE_FORMATS:
         raise ValueError(f"lattice format must be one of {LATTICE_FORMATS}, got {lattice_format!r}")
@@ -62,4 +66,30 @@ def _pairs(files: list[Path], lattice_format: str, words) -> Iterator[tuple[str,
             if utt in seen:
                 raise LatticeFormatError(f"{f}: utterance id {utt!r} already read from another lattice")
             seen.add(utt)
+            check_lattice(lat, f"{f}: lattice {utt!r}")
             yield utt, lat
+
+
+def check_lattice(lat: Lattice, where: str) -> np.ndarray:
+    """Validate a lattice as every lattice command needs it: acyclic, and a path from its start state
+    to a different final state.
+
+    Returns:
+        ``(num_states,)`` int64 states in topological order.
+
+    Raises:
+        LatticeFormatError: naming ``where`` for a cycle (a self-loop included), a start state that is
+            also the final state, or no path from the start state to the final state.
+    """
+    order = topological_order(lat, where)
+    if lat.start == lat.final:
+        raise LatticeFormatError(f"{where}: the start state {lat.start} is also the final state")
+    reached = np.zeros(lat.num_states, dtype=bool)
+    reached[lat.start] = True
+    out = out_arcs(lat)
+    for s in order.tolist():
+        if reached[s]:
+            reached[lat.dst[out[s]]] = True
+    if not reached[lat.final]:
+        raise LatticeFormatError(f"{where}: no path from the start state {lat.start} to the final state {lat.final}")
+    return order

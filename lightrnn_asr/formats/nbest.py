@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from lightrnn_asr.utils.io import utf8_lines
+from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS
+from lightrnn_asr.utils.io import atomic_text, utf8_lines
 
 __all__ = ["Hypothesis", "NBestFormatError", "read_nbest", "iter_nbest", "group_utterances", "write_nbest", "nbest_line", "read_text",
            "write_text"]
@@ -86,7 +87,8 @@ def iter_nbest(path: str | Path) -> Iterator[tuple[str, list[Hypothesis]]]:
     Raises:
         NBestFormatError: naming file and line for a wrong number of fields,
             an empty utterance id, a non-numeric or non-finite score, mixed
-            line forms, an utterance whose lines are not consecutive, or
+            line forms, an utterance whose lines are not consecutive, a
+            hypothesis of more than :data:`~lightrnn_asr.text.corpus.MAX_SENTENCE_WORDS` words, or
             invalid UTF-8.
     """
     return group_utterances(_entries(path))
@@ -113,7 +115,11 @@ def _entries(path: str | Path) -> Iterator[tuple[str, Hypothesis, str]]:
             raise NBestFormatError(f"{where}: utterance id {fields[0]!r} is empty or contains spaces")
         am = _score(fields[1], "am_score", where)
         lm = _score(fields[2], "lm_score", where) if n_fields == 4 else None
-        yield utt, Hypothesis(tuple(fields[-1].split()), am, lm), where
+        words = tuple(fields[-1].split())
+        if len(words) > MAX_SENTENCE_WORDS:
+            raise NBestFormatError(f"{where}: a hypothesis of {len(words):,} words; at most {MAX_SENTENCE_WORDS:,} "
+                                   "are scored as one sentence")
+        yield utt, Hypothesis(words, am, lm), where
 
 
 def read_nbest(path: str | Path) -> dict[str, list[Hypothesis]]:
@@ -135,7 +141,7 @@ def write_nbest(path: str | Path, nbest: dict[str, list[Hypothesis]]) -> None:
     :func:`read_nbest` gives back the same floats.
     """
     with_lm = any(h.fp_lm is not None for hyps in nbest.values() for h in hyps)
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_text(path) as f:
         for utt, hyps in nbest.items():
             for h in hyps:
                 f.write(nbest_line(utt, h, with_lm))
@@ -166,6 +172,6 @@ def read_text(path: str | Path) -> dict[str, list[str]]:
 
 def write_text(path: str | Path, text: dict[str, list[str]] | dict[str, tuple[str, ...]]) -> None:
     """Write a Kaldi ``text`` file."""
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_text(path) as f:
         for utt, words in text.items():
             f.write(" ".join([utt, *words]) + "\n")

@@ -12,7 +12,10 @@ never leaves a half-written checkpoint under the real name.
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.text.vocabulary import Vocabulary
-from lightrnn_asr.utils.io import atomic_path
+from lightrnn_asr.utils.io import atomic_path, write_error
 
 __all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "atomic_torch_save"]
 
@@ -82,9 +85,20 @@ def _decode_floats(obj: Any) -> Any:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` through :func:`~lightrnn_asr.utils.io.atomic_path` (fsync, then ``os.replace``)."""
+    """``torch.save`` through :func:`~lightrnn_asr.utils.io.atomic_path` (fsync, then ``os.replace``).
+
+    Raises:
+        OSError: naming ``path`` when it cannot be written (torch's writer reports a full disk as a
+            ``RuntimeError``; it is turned into ``ENOSPC``/``EIO`` here).
+    """
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as e:
+            free = shutil.disk_usage(Path(path).parent).free
+            code = errno.ENOSPC if free < (1 << 20) else errno.EIO
+            raise write_error(OSError(code, f"{os.strerror(code)} (torch.save: {str(e).splitlines()[0]})"),
+                              path) from None
 
 
 def save_checkpoint(
@@ -126,8 +140,9 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
 
     Raises:
         CheckpointError: naming the file when it is missing, truncated,
-            corrupt, holds non-tensor objects, or its config, vocabulary,
-            table and weights are inconsistent.
+            corrupt, holds non-tensor objects, its config, vocabulary,
+            table and weights are inconsistent, or a weight is NaN or infinite
+            (naming the tensor).
     """
     path = Path(path)
     if not path.is_file():
@@ -152,6 +167,9 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
         raise CheckpointError(f"{path}: invalid checkpoint: {e}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a lightrnn-asr checkpoint (format tag {FORMAT!r} missing)")
+    missing = [key for key in ("config", "state_dict", "vocab") if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: invalid checkpoint: no {' or '.join(repr(k) for k in missing)} entry")
     try:
         cfg = LMConfig.from_dict(dict(payload["config"]))
         vocab = Vocabulary.from_dict(payload["vocab"])
@@ -172,7 +190,20 @@ def load_checkpoint(path: str | Path, expect_type: str | None = None) -> Checkpo
             load_compressed_state(model, payload["state_dict"])
         else:
             model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+    except KeyError as e:
+        raise CheckpointError(f"{path}: invalid checkpoint: the field {e} is missing") from None
+    except (TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: invalid checkpoint: {e}") from None
+    _check_finite(model, path)
     model.eval()
     return Checkpoint(model, vocab, table, dict(payload.get("train_state") or {}))
+
+
+def _check_finite(model: torch.nn.Module, path: Path) -> None:
+    """Refuse weights holding NaN or infinity (a diverged run, a corrupt file): they would score every
+    sentence NaN."""
+    for name, t in model.state_dict().items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"{path}: invalid checkpoint: the weight {name} holds {bad:,} NaN or infinite "
+                                  f"values of {t.numel():,}")

@@ -26,7 +26,7 @@ from torch import nn
 from lightrnn_asr.lm.compress import LowRankLSTM
 from lightrnn_asr.utils.io import atomic_path
 
-__all__ = ["SentenceScorer", "export_torchscript"]
+__all__ = ["SentenceScorer", "export_torchscript", "check_exportable"]
 
 
 class SentenceScorer(nn.Module):
@@ -41,6 +41,14 @@ class SentenceScorer(nn.Module):
 
 
 @torch.no_grad()
+def check_exportable(model: nn.Module) -> None:
+    """Raise ``ValueError`` when :func:`export_torchscript` cannot export ``model`` (an adaptive-softmax
+    model: its clusters are chosen per word at run time, which a trace cannot follow)."""
+    if model.config.model_type == "adaptive":
+        raise ValueError("adaptive-softmax models cannot be exported to TorchScript: "
+                         "torch.nn.AdaptiveLogSoftmaxWithLoss picks clusters per word at run time")
+
+
 def export_torchscript(model: nn.Module, path: str | Path, bos_id: int = 0, eos_id: int = 1) -> None:
     """Write ``model`` (float, int8 or low-rank; on the CPU) as a TorchScript file.
 
@@ -55,9 +63,7 @@ def export_torchscript(model: nn.Module, path: str | Path, bos_id: int = 0, eos_
             time, which a trace cannot follow).
         RuntimeError: from ``torch.jit`` when the model cannot be exported.
     """
-    if model.config.model_type == "adaptive":
-        raise ValueError("adaptive-softmax models cannot be exported to TorchScript: "
-                         "torch.nn.AdaptiveLogSoftmaxWithLoss picks clusters per word at run time")
+    check_exportable(model)
     model = copy.deepcopy(model).cpu().eval()
     lstm = model.lstm
     if isinstance(lstm, LowRankLSTM):

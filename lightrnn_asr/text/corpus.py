@@ -18,9 +18,15 @@ import torch
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.io import utf8_lines
 
-__all__ = ["Corpus", "read_sentences", "encode_corpus", "in_reading_order", "length_batches", "make_batch"]
+__all__ = ["Corpus", "read_sentences", "encode_corpus", "in_reading_order", "length_batches", "make_batch",
+           "MAX_SENTENCE_WORDS"]
 
 T = TypeVar("T")
+
+#: The longest sentence (words) that is scored whole (perplexity, ``score``, N-best hypotheses): scoring
+#: holds every position of a sentence at once, so a line without sentence breaks (a book on one line)
+#: would take gigabytes. Training text is not limited: ``max_len`` splits its sentences.
+MAX_SENTENCE_WORDS = 5000
 
 
 def in_reading_order(words: Sequence[T], backward: bool) -> list[T]:
@@ -29,14 +35,22 @@ def in_reading_order(words: Sequence[T], backward: bool) -> list[T]:
     return list(reversed(words)) if backward else list(words)
 
 
-def read_sentences(path: str | Path) -> Iterator[list[str]]:
+def read_sentences(path: str | Path, max_words: int | None = None) -> Iterator[list[str]]:
     """Yield the words of each non-empty line of a UTF-8 text file (one sentence per line).
 
+    Args:
+        max_words: refuse a sentence of more words (e.g. :data:`MAX_SENTENCE_WORDS` for text that is
+            scored whole); ``None``: no limit.
+
     Raises:
-        ValueError: naming file and line when a line is not valid UTF-8.
+        ValueError: naming file and line when a line is not valid UTF-8, is longer than
+            :data:`~lightrnn_asr.utils.io.MAX_LINE_BYTES`, or has more than ``max_words`` words.
     """
-    for _, line in utf8_lines(path):
+    for lineno, line in utf8_lines(path):
         words = line.split()
+        if max_words is not None and len(words) > max_words:
+            raise ValueError(f"{path}:{lineno}: a sentence of {len(words):,} words; at most {max_words:,} are "
+                             "scored as one sentence (one sentence per line is expected)")
         if words:
             yield words
 
@@ -110,7 +124,8 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
         path: normalised text (see :func:`lightrnn_asr.text.normalize_text`).
         vocab: out-of-vocabulary words become ``<unk>``.
         max_len: split longer sentences into pieces of at most this many words
-            (for training; leave ``None`` for evaluation).
+            (for training); ``None`` (evaluation): every sentence whole, at most
+            :data:`MAX_SENTENCE_WORDS` words.
         chunk_sentences: sentences encoded per chunk.
         shard: ``(rank, world_size)``: keep only the pieces ``j`` (sentences after ``max_len``
             splitting, in text order) with ``j % world_size == rank``; the lengths of all pieces
@@ -120,8 +135,8 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
             (:attr:`~lightrnn_asr.lm.config.LMConfig.backward`).
 
     Raises:
-        ValueError: when the file holds no sentence, or a line is not valid UTF-8 (naming file
-            and line).
+        ValueError: when the file holds no sentence, or a line is not valid UTF-8 or (without
+            ``max_len``) longer than :data:`MAX_SENTENCE_WORDS` words (naming file and line).
     """
     id_chunks: list[np.ndarray] = []
     len_chunks: list[np.ndarray] = []
@@ -139,7 +154,7 @@ def encode_corpus(path: str | Path, vocab: Vocabulary, max_len: int | None = Non
         raise ValueError(f"shard {shard}: rank must be in [0, world_size)")
     all_lengths = array("q")  # every piece's length, kept for a shard only (8 bytes per piece)
     n_pieces = 0
-    for words in read_sentences(path):
+    for words in read_sentences(path, max_words=None if max_len else MAX_SENTENCE_WORDS):
         if backward:
             words.reverse()
         step = max_len or len(words)

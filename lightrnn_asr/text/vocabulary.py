@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import torch
 
 from lightrnn_asr.text.normalize import normalize_text
-from lightrnn_asr.utils.io import utf8_lines
+from lightrnn_asr.utils.io import atomic_text, utf8_lines
 
 __all__ = ["Vocabulary", "BOS", "EOS", "UNK", "read_vocab", "write_vocab", "read_word_list", "read_new_words"]
 
@@ -152,7 +152,7 @@ class Vocabulary:
 
 def write_vocab(path, vocab: Vocabulary) -> None:
     """Write ``word count`` lines (ids are line numbers minus one)."""
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_text(path) as f:
         for w, c in zip(vocab.words, vocab.counts):
             f.write(f"{w} {c}\n")
 
@@ -161,19 +161,18 @@ def read_vocab(path) -> Vocabulary:
     """Read a file written by :func:`write_vocab` (``word [count]`` per line).
 
     Raises:
-        ValueError: naming file and line for a malformed line, a duplicate
+        ValueError: naming file and line for a malformed line or invalid UTF-8, a duplicate
             word, or a list that does not start with ``<s> </s> <unk>``.
     """
     words, counts = [], []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
-                raise ValueError(f"{path}:{lineno}: expected 'word [count]', found {line.strip()!r}")
-            words.append(parts[0])
-            counts.append(int(parts[1]) if len(parts) == 2 else 0)
+    for lineno, line in utf8_lines(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+            raise ValueError(f"{path}:{lineno}: expected 'word [count]', found {line.strip()!r}")
+        words.append(parts[0])
+        counts.append(int(parts[1]) if len(parts) == 2 else 0)
     try:
         return Vocabulary(words, counts)
     except ValueError as e:

@@ -1,5 +1,5 @@
 """One pass over the training text: :func:`train_epoch` (batches, mixed precision, DDP weighting,
-an optional deadline), used by :mod:`lightrnn_asr.training.loop`."""
+an optional deadline or token limit), used by :mod:`lightrnn_asr.training.loop`."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _time_is_up(deadline: float | None, device: torch.device, ctx: DistContext) 
 
 def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus, opt: torch.optim.Optimizer,
                 scaler, settings, gen: torch.Generator, device: torch.device, desc: str, ctx: DistContext,
-                deadline: float | None = None, sums=None) -> EpochResult:
+                deadline: float | None = None, sums=None, token_limit: int | None = None) -> EpochResult:
     """One pass with Adam (``settings``: a :class:`~lightrnn_asr.training.loop.TrainConfig`).
 
     Batches are drawn over the whole text (:meth:`Corpus.global_lengths`), so every rank draws
@@ -85,6 +85,9 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
             (every :data:`DEADLINE_CHECK_STEPS` steps, the same step on every rank).
         sums: a :class:`~lightrnn_asr.training.reallocation.LossTableSums` (LightRNN) that the pass
             restarts and fills with the loss tables of its training steps (see :class:`LossModule`).
+        token_limit: stop before the first step once this many tokens (words and ``</s>``, all ranks
+            together) have been trained in this pass. Unlike ``deadline`` the stopping step does not
+            depend on the machine's speed: the same data, seed and limit stop at the same step.
     """
     model.train()
     total_tok = 0
@@ -97,10 +100,16 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
     cut_short = False
     if sums is not None:
         sums.zero_()
+    global_tok = 0  # tokens of the batches taken so far, the same count on every rank
     for step, idx in enumerate(bar):
         if step % DEADLINE_CHECK_STEPS == 0 and step and _time_is_up(deadline, device, ctx):
             cut_short = True
             break
+        if token_limit is not None and global_tok >= token_limit:
+            cut_short = True
+            break
+        batch_tok = int(all_lengths[idx].sum()) + idx.numel()
+        global_tok += batch_tok
         local = corpus.local_indices(idx).tolist()
         # a rank holding none of this batch still joins the step (DDP all-reduces every step): one
         # empty sentence, weighted 0
@@ -111,7 +120,6 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
             loss = step_loss(inputs, targets, mask, sums)
         weighted = loss
         if ctx.enabled:
-            batch_tok = int(all_lengths[idx].sum()) + idx.numel()
             weighted = loss * (n_tok * ctx.world_size / batch_tok)
         opt.zero_grad(set_to_none=True)
         scaler.scale(weighted).backward()

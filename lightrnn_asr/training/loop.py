@@ -7,7 +7,8 @@ For a LightRNN, between rounds the loss tables are computed in one pass over the
 the words are reallocated (see :mod:`lightrnn_asr.training.reallocation`), optionally with a fresh
 optimizer (``reset_optimizer``, as the CNTK code does); the LSTMs just train. Training stops after
 ``rounds`` rounds, when validation perplexity has not improved for ``patience`` rounds (the learning
-rate is multiplied by ``lr_decay`` at every round without improvement), or when ``time_budget_s``
+rate is multiplied by ``lr_decay`` at every round without improvement), when ``token_budget`` training
+tokens have been trained (a budget that gives the same run on any machine), or when ``time_budget_s``
 seconds of training and reallocation are spent (validation is not counted).
 
 Files in ``out_dir``:
@@ -49,6 +50,7 @@ from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.training.epoch import LossModule, grad_scaler
 from lightrnn_asr.training.epoch import train_epoch as _train_epoch
 from lightrnn_asr.training.reallocation import LossTableSums, occurring_anywhere, reallocate_round
+from lightrnn_asr.training.run_dir import check_resume_settings, claim_run_dir
 from lightrnn_asr.utils.device import resolve_device
 from lightrnn_asr.utils.distributed import DistContext, broadcast_object
 from lightrnn_asr.utils.io import atomic_text
@@ -90,7 +92,12 @@ class TrainConfig:
             ``"training"``, summed during the round's last epoch from its own training steps
             (dropout on, the weights moving), which saves that pass.
         time_budget_s: stop once this many seconds of training and reallocation are spent (0: no
-            limit); the epoch under way ends at the next check, then the round is validated.
+            limit); the epoch under way ends at the next check, then the round is validated. Where
+            it stops depends on the machine's speed: use ``token_budget`` for reproducible runs.
+        token_budget: stop once this many training tokens (words and ``</s>``, all processes together,
+            counted over every epoch) have been trained (0: no limit); the epoch under way ends at the
+            batch that reaches it, then the round is validated. Deterministic: the same data, seed and
+            budget stop at the same step on any machine.
         amp: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).
         deterministic: ``torch.use_deterministic_algorithms(True)`` and deterministic cuDNN, for
             bit-identical runs on CUDA (slower). CPU runs with the same seed, data and thread
@@ -114,6 +121,7 @@ class TrainConfig:
     max_epochs_per_round: int = 20
     time_budget_s: float = 0.0
     loss_tables: str = "pass"
+    token_budget: int = 0
 
 
 def set_deterministic() -> None:
@@ -139,6 +147,7 @@ def train(
     device: torch.device | str = "auto",
     resume: bool = False,
     ctx: DistContext | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in rounds, reallocating words between rounds for a LightRNN.
 
@@ -146,10 +155,12 @@ def train(
         model: a fresh :class:`LightRNN` or :class:`LSTMLM` (ignored weights when resuming).
         vocab, table: its vocabulary and (LightRNN) word table.
         train_corpus, valid_corpus: encoded sentences.
-        cfg: optimisation settings; when resuming, the saved ones are used.
+        cfg: optimisation settings; when resuming, they must be the saved ones.
         out_dir: where ``last.pt``, ``best.pt`` and ``history.json`` go.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        resume: continue from ``out_dir/last.pt``.
+        resume: continue from ``out_dir/last.pt`` (a fresh run when there is none).
+        overwrite: without ``resume``, start anew in an ``out_dir`` that holds a run (its ``last.pt``,
+            ``best.pt`` and ``history.json`` are removed first).
         ctx: a distributed run (:func:`lightrnn_asr.utils.distributed.init_distributed`): ``train_corpus``
             is this rank's shard, the model is wrapped in DistributedDataParallel, loss tables are
             summed onto rank 0, which reallocates and broadcasts the table, and only rank 0 logs and
@@ -160,17 +171,15 @@ def train(
 
     Raises:
         CheckpointError: when resuming from an unreadable ``last.pt``.
-        ValueError: when the resumed checkpoint's vocabulary or reading direction (``backward``) differs from
-            ``vocab``'s or ``model``'s, or a corpus is empty.
+        ValueError: when ``out_dir`` holds a run and neither ``resume`` nor ``overwrite`` is given; when the
+            resumed checkpoint's vocabulary, reading direction (``backward``), model settings or ``cfg``
+            differ from this run's (naming each setting); or when a corpus is empty.
     """
     ctx = ctx or DistContext()
     if train_corpus.global_lengths().numel() == 0 or len(valid_corpus) == 0:
         raise ValueError(f"the {'training' if len(train_corpus) == 0 else 'validation'} corpus has no sentences")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stale_files = [*out_dir.glob(".last.pt.*.tmp"), *out_dir.glob(".best.pt.*.tmp"), *out_dir.glob(".history.json.*tmp")]
-    for stale in stale_files if ctx.is_main else ():
-        stale.unlink()  # a write cut short by a kill: the real file under its name is intact
+    claim_run_dir(out_dir, resume, overwrite, ctx.is_main)
     device = resolve_device(device) if isinstance(device, str) else device
     torch.manual_seed(cfg.seed)
     if resume and (out_dir / "last.pt").exists():
@@ -179,6 +188,8 @@ def train(
             way = {True: "backward", False: "forward"}
             raise ValueError(f"{out_dir / 'last.pt'} is a {way[state.model.backward]} LM but this run reads its text "
                              f"{way[model.backward]}: resume {'with' if state.model.backward else 'without'} --backward")
+        check_resume_settings(out_dir / "last.pt", {**state.model.config.to_dict(), **asdict(state.cfg)},
+                              {**model.config.to_dict(), **asdict(cfg)})
     else:
         state = TrainState(model, table, cfg, gen=torch.Generator().manual_seed(cfg.seed))
     run = _Run(state, vocab, train_corpus, valid_corpus, out_dir, device, ctx)
@@ -212,6 +223,7 @@ class TrainState:
     gen: torch.Generator = field(default_factory=torch.Generator)
     opt_state: dict | None = None
     elapsed_s: float = 0.0  # training and reallocation seconds so far (what time_budget_s limits)
+    tokens_trained: int = 0  # training tokens so far (what token_budget limits)
 
     @classmethod
     def resumed(cls, path: Path, vocab: Vocabulary) -> "TrainState":
@@ -229,13 +241,14 @@ class TrainState:
         torch.set_rng_state(st["torch_rng"])
         state = cls(ck.model, ck.table, TrainConfig(**{"reset_optimizer": False, **st["train_config"]}), json.loads(st["history"]),
                     int(st["round"]) + 1, float(st["best_ppl"]), int(st["bad_rounds"]), gen, st["optimizer"],
-                    float(st.get("elapsed_s", 0.0)))
+                    float(st.get("elapsed_s", 0.0)), int(st.get("tokens_trained", 0)))
         log.info("resuming %s after round %d (best valid ppl %.2f)", path.parent, state.start_round - 1, state.best_ppl)
         return state
 
     def saved(self, rnd: int, opt: torch.optim.Optimizer) -> dict[str, Any]:
         """The ``train_state`` of ``last.pt`` after round ``rnd``."""
         return {"round": rnd, "best_ppl": self.best_ppl, "bad_rounds": self.bad_rounds, "elapsed_s": self.elapsed_s,
+                "tokens_trained": self.tokens_trained,
                 "train_config": asdict(self.cfg), "history": json.dumps(self.history),
                 "optimizer": opt.state_dict(), "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
 
@@ -271,10 +284,10 @@ class _Run:
             if cfg.loss_tables == "training":
                 mc = model.config
                 self.sums = LossTableSums(mc.vocab_size, mc.n_rows, mc.n_cols, device, words=self.active)
-        n_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
+        self.train_corpus_tokens = int(train_corpus.global_lengths().sum()) + train_corpus.global_lengths().numel()
         if ctx.is_main:
-            log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__,
-                     model.num_parameters(), n_tokens, device, f", {ctx.world_size} processes" if ctx.enabled else "")
+            log.info("%s: %d parameters, %d training tokens, device %s%s", type(model).__name__, model.num_parameters(),
+                     self.train_corpus_tokens, device, f", {ctx.world_size} processes" if ctx.enabled else "")
 
     def valid_ppl(self) -> float:
         value = None
@@ -294,8 +307,11 @@ class _Run:
             save_checkpoint(self.out_dir / "best.pt", st.model, self.vocab, st.table, {"history": json.dumps(records)})
         return True
 
-    def out_of_time(self) -> bool:
-        return bool(self.state.cfg.time_budget_s) and self.state.elapsed_s >= self.state.cfg.time_budget_s
+    def out_of_budget(self) -> bool:
+        """Whether the time budget or the token budget is spent."""
+        st = self.state
+        return (bool(st.cfg.time_budget_s) and st.elapsed_s >= st.cfg.time_budget_s) or \
+            (bool(st.cfg.token_budget) and st.tokens_trained >= st.cfg.token_budget)
 
     def train_round(self, rnd: int) -> dict[str, Any]:
         """The epochs of round ``rnd``; its history record (train and validation perplexity, speed,
@@ -306,13 +322,16 @@ class _Run:
         nll, n_tok, secs, improved, round_best = 0.0, 0, 0.0, False, math.inf
         for ep in range(cfg.epochs_per_round or cfg.max_epochs_per_round):
             deadline = time.perf_counter() + cfg.time_budget_s - st.elapsed_s if cfg.time_budget_s else None
+            token_limit = cfg.token_budget - st.tokens_trained if cfg.token_budget else None
             res = _train_epoch(st.model, self.step_loss, self.train_corpus, self.opt, self.scaler, cfg, st.gen,
-                               self.device, f"round {rnd} epoch {ep}", self.ctx, deadline, self.sums)
+                               self.device, f"round {rnd} epoch {ep}", self.ctx, deadline, self.sums, token_limit)
             st.elapsed_s += res.seconds
+            st.tokens_trained += res.tokens
             nll, n_tok, secs = nll + res.nll * res.tokens, n_tok + res.tokens, secs + res.seconds
-            epoch = {"epoch": ep, "train_tokens": res.tokens, "elapsed_s": st.elapsed_s, "cut_short": res.cut_short}
+            epoch = {"epoch": ep, "train_tokens": res.tokens, "elapsed_s": st.elapsed_s, "cut_short": res.cut_short,
+                     "tokens_trained": st.tokens_trained}
             record["epochs"].append(epoch)
-            last = res.cut_short or self.out_of_time() or ep == cfg.epochs_per_round - 1
+            last = res.cut_short or self.out_of_budget() or ep == cfg.epochs_per_round - 1
             if converge or last:
                 epoch["valid_ppl"] = record["valid_ppl"] = self.valid_ppl()
                 improved |= self.validated(record["valid_ppl"], st.history + [record])
@@ -335,7 +354,7 @@ class _Run:
         """Train from ``state.start_round``; ``state`` advances in place, files after every round."""
         st, cfg, ctx = self.state, self.state.cfg, self.ctx
         for rnd in range(st.start_round, cfg.rounds):
-            if self.out_of_time():
+            if self.out_of_budget():
                 break
             record = self.train_round(rnd)
             if record["improved"]:
@@ -344,13 +363,14 @@ class _Run:
                 st.bad_rounds += 1
                 for group in self.opt.param_groups:
                     group["lr"] *= cfg.lr_decay
-            # with a time budget, reallocate only if an epoch's time is left to recover from it
+            # with a budget, reallocate only if an epoch's time (tokens) is left to recover from it
             epoch_s = record["train_seconds"] / len(record["epochs"])
-            stop = st.bad_rounds >= cfg.patience or rnd == cfg.rounds - 1 or self.out_of_time()
-            time_left = not cfg.time_budget_s or cfg.time_budget_s - st.elapsed_s >= epoch_s
+            stop = st.bad_rounds >= cfg.patience or rnd == cfg.rounds - 1 or self.out_of_budget()
+            time_left = (not cfg.time_budget_s or cfg.time_budget_s - st.elapsed_s >= epoch_s) and \
+                (not cfg.token_budget or cfg.token_budget - st.tokens_trained >= self.train_corpus_tokens)
             if isinstance(st.model, LightRNN) and cfg.reallocate and not stop and time_left:
                 record["realloc"] = self.reallocate(rnd)
-                stop = self.out_of_time()
+                stop = self.out_of_budget()
             st.history.append(record)
             if ctx.is_main:
                 save_checkpoint(self.out_dir / "last.pt", st.model, self.vocab, st.table, st.saved(rnd, self.opt))

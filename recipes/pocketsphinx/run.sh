@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Real-data recipe: LM text from public-domain books, real and synthetic speech decoded by
 # pocketsphinx into HTK lattices, N-best lists from the lattices (kaldifst), a LightRNN and two
-# LSTMs (adaptive and full softmax) trained on the same text for the same time, rescoring with
-# scales tuned on dev, WER on test.
+# LSTMs (adaptive and full softmax) trained on the same text for the same time (as a count of training
+# tokens, so that every machine trains the same models), rescoring with scales tuned on dev, WER on test.
 #
-# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--lm-budget SECONDS] [--backward true]
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--backward true]
 # Stages: 0-7 the demo (make demo), 8-11 the studies built on it (make demo-extended).
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
@@ -15,7 +15,6 @@ nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
                                 # but is worse on this test at equal time (docs/results.md, "More LM text")
-lm_budget=180                   # training seconds per LM (reallocations included)
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
 while [ $# -gt 0 ]; do
@@ -25,7 +24,6 @@ while [ $# -gt 0 ]; do
     --nj) nj=$2; shift 2 ;;
     --nbest) nbest=$2; shift 2 ;;
     --books) books=$2; shift 2 ;;
-    --lm-budget) lm_budget=$2; shift 2 ;;
     --backward) backward=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
@@ -38,12 +36,16 @@ exp=exp
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
-# LM training (stages 6 and 11): the same text, batches and time for every model; each at the
-# settings that did best in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training:
-# an ablation on real text"); every model trains until its validation perplexity stops improving
-# or its time is spent.
+# LM training (stages 6 and 11): the same text and batches for every model; each at the settings that
+# did best in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training: an ablation on real
+# text"); every model trains until its validation perplexity stops improving or its token budget is
+# spent. The budgets are equal time made deterministic: the tokens each model trained in 180 s
+# (reallocations included) in make demo on the 2-core reference machine (docs/bench/
+# demo_fresh_clone_backward_option.json, 2026-12-05: 5.08M, 6.96M and 1.17M), so that the same models
+# come out on any machine, whatever its speed; the seconds are still measured and reported.
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40
-        --lr 3e-3 --threads 2 --rounds 100 --patience 2 --time-budget $lm_budget"
+        --lr 3e-3 --threads 2 --rounds 100 --patience 2"
+declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000)
 declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --solver alternating"
   [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1"
@@ -104,7 +106,7 @@ fi
 
 if run_stage 6; then
   log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax)$([ "$backward" = true ] \
-    && echo ', a backward LightRNN and a backward adaptive LSTM'), $lm_budget s each"
+    && echo ', a backward LightRNN and a backward adaptive LSTM'), each for its token budget"
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
     python -c "
@@ -116,7 +118,8 @@ write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data
   [ "$backward" = true ] && models+=" lightrnn_backward adaptive_backward"
   for m in $models; do
     dir=${m%_backward}
-    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} --train-text $data/lm/train.txt \
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} --token-budget ${budget[$dir]} \
+      --train-text $data/lm/train.txt \
       --vocab $exp/lm/vocab.txt $([ $m != $dir ] && echo --backward) \
       --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
   done
@@ -195,7 +198,8 @@ v = read_vocab('$exp/lm/vocab.txt')
 names = [line.split()[0] for line in open('$data/names/words.txt', encoding='utf-8')]
 n = Counter(w for line in open('$data/names/examples.txt', encoding='utf-8') for w in line.split())
 write_vocab('$exp/names/vocab.txt', Vocabulary(list(v.words) + names, list(v.counts) + [n[w] for w in names]))"
-    lightrnn-asr train $common ${opts[lightrnn]} --train-text $exp/names/train.txt --vocab $exp/names/vocab.txt \
+    lightrnn-asr train $common ${opts[lightrnn]} --token-budget ${budget[lightrnn]} --train-text $exp/names/train.txt \
+      --vocab $exp/names/vocab.txt \
       --out-dir $r --resume && touch $r/.done
   fi
   python local/names_eval.py --data $data --exp $exp --out $exp/report

@@ -297,7 +297,7 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
     (tmp_path / "bad_words.txt").write_text("<eps> 0\nhello\n")
     res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
                                "--words", str(tmp_path / "bad_words.txt"), "--out", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "bad_words.txt: not a symbol table" in res.output
+    assert res.exit_code == 1 and "bad_words.txt:2: expected 'word integer-id'" in res.output
     (tmp_path / "few_words.txt").write_text("<eps> 0\nthank 1\n")
     res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
                                "--words", str(tmp_path / "few_words.txt"), "--out", str(tmp_path / "x")])

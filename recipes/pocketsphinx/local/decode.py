@@ -4,6 +4,12 @@ CMUdict and trigram LM): write the first-pass 1-best as Kaldi text and one HTK S
 lattice per utterance.
 
 Outputs in OUT: text (normalised 1-best), lattices/<utt>.slf, rtf.txt (real-time factor).
+
+Every utterance gets a decoder of its own: a pocketsphinx ``Decoder`` reused across utterances gives
+an utterance another lattice after it has decoded others (its search state carries over; resetting
+the cepstral mean with ``set_cmn`` and turning noise removal off do not stop it, measured), so the
+lattices would depend on how utterances are spread over the jobs. A new decoder costs about 0.45 s
+(loading the models); decoding is then the same whatever the order or the number of jobs.
 """
 
 from __future__ import annotations
@@ -18,29 +24,31 @@ from lhotse import CutSet
 
 from lightrnn_asr.text.normalize import normalize_text, strip_variant
 
-_decoder = None
 
-
-def _init() -> None:
-    global _decoder
+def decode_utterance(samples: np.ndarray, lattice_path: str | Path) -> tuple[list[str], float]:
+    """Decode one utterance (float samples in [-1, 1], 16 kHz) with a fresh pocketsphinx decoder; write
+    its HTK lattice to ``lattice_path``. Returns the 1-best words (pronunciation variants stripped) and
+    the decoding seconds."""
     from pocketsphinx import Decoder
 
-    _decoder = Decoder(samprate=16000, bestpath=True, loglevel="FATAL")
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    t0 = time.perf_counter()
+    decoder = Decoder(samprate=16000, bestpath=True, loglevel="FATAL")
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    words = [strip_variant(w) for w in (hyp.hypstr.split() if hyp is not None else [])]
+    lat = decoder.get_lattice()
+    if lat is not None:
+        lat.write_htk(str(lattice_path))
+    return words, time.perf_counter() - t0
 
 
 def _decode(job: tuple[str, np.ndarray, str]) -> tuple[str, str, float]:
     utt, samples, lattice_path = job
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    t0 = time.perf_counter()
-    _decoder.start_utt()
-    _decoder.process_raw(pcm, full_utt=True)
-    _decoder.end_utt()
-    hyp = _decoder.hyp()
-    words = [strip_variant(w) for w in (hyp.hypstr.split() if hyp is not None else [])]
-    lat = _decoder.get_lattice()
-    if lat is not None:
-        lat.write_htk(lattice_path)
-    return utt, normalize_text(" ".join(words)), time.perf_counter() - t0
+    words, seconds = decode_utterance(samples, lattice_path)
+    return utt, normalize_text(" ".join(words)), seconds
 
 
 def main() -> None:
@@ -59,7 +67,7 @@ def main() -> None:
         audio_sec += cut.duration
         jobs.append((cut.supervisions[0].id, audio, str(lat_dir / f"{cut.supervisions[0].id}.slf")))
     start = time.perf_counter()
-    with Pool(args.nj, initializer=_init) as pool:
+    with Pool(args.nj) as pool:
         results = pool.map(_decode, jobs, chunksize=1)
     wall = time.perf_counter() - start
     cpu = sum(r[2] for r in results)

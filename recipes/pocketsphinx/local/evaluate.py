@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +40,7 @@ from lightrnn_asr import (
     write_text,
 )
 from lightrnn_asr.evaluation.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
+from lightrnn_asr.utils.provenance import provenance
 
 SETS = ("librivox", "asterisk", "synthetic")
 SET_NOTES = {
@@ -89,13 +88,21 @@ def as_lm(scored: dict) -> dict:
     return {u: dataclasses.replace(x, lm=x.fp_lm, fp_lm=None) for u, x in scored.items()}
 
 
+def provenance_line(prov: dict) -> str:
+    """One sentence of a report: date, commit, CPU, cores and threads, versions, command."""
+    v = prov["versions"]
+    return (f"{prov['date']}; commit {(prov['commit'] or 'unknown')[:12]}; {prov['cpu']}, {prov['cores']} cores, "
+            f"{prov['threads']} torch threads; Python {v['python']}, torch {v.get('torch')}; "
+            f"command `{prov['command']}`")
+
+
 def write_report(out: Path, stem: str, title: str, lm: str, sections: list[str], results: dict,
                  versions: str = "") -> None:
-    """OUT/STEM.md (title, date, machine, versions, then the sections) and OUT/STEM.json."""
-    header = (f"## {title}\n\nDate {date.today().isoformat()}; {platform.machine()}, {torch.get_num_threads()} "
-              f"CPU threads; Python {platform.python_version()}, torch {torch.__version__}{versions}; LM: {lm}.\n\n")
+    """OUT/STEM.md (title, provenance, then the sections) and OUT/STEM.json (with its provenance)."""
+    prov = provenance()
+    header = f"## {title}\n\n{provenance_line(prov)}{versions}; LM: {lm}.\n\n"
     (out / f"{stem}.md").write_text(header + "\n\n".join(sections) + "\n")
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{stem}.json").write_text(json.dumps({**results, "provenance": prov}, indent=1))
 
 
 def scales_text(r: dict | None) -> str:
@@ -168,6 +175,7 @@ def main() -> None:
             "heldout_oov": ppl.oov_rate,
             "vocab": len(ck.vocab),
             "train_seconds": sum(h["train_seconds"] for h in hist),
+            "train_tokens": sum(h["train_tokens"] for h in hist),
             "tokens_per_s": float(np.mean([h["tokens_per_s"] for h in hist])),
             "rounds": len(hist),
         }
@@ -247,23 +255,23 @@ def main() -> None:
         results[s] = res
 
     lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['heldout_ppl']:.1f}",
-                f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_seconds'] / 60:.1f}",
-                f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
+                f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_tokens'] / 1e6:.2f}M",
+                f"{i['train_seconds'] / 60:.1f}", f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
     ratios = "".join(f"\n\nThe {n} has {i['parameters'] / lm_info['LightRNN']['parameters']:.1f}x the parameters of the "
                      "LightRNN." for n, i in lm_info.items()
                      if n != "LightRNN" and not n.endswith(" backward") and "LightRNN" in lm_info)
+    prov = provenance()
     header = (
-        f"## Results of `make demo` (recipes/pocketsphinx)\n\n"
-        f"Date {date.today().isoformat()}; machine: {platform.machine()}, {torch.get_num_threads()} CPU threads, "
-        f"{platform.system()} {platform.release()}; Python {platform.python_version()}, torch {torch.__version__}.\n\n"
-        f"### Language models (same vocabulary, training text and training time)\n\n"
+        f"## Results of `make demo` (recipes/pocketsphinx)\n\n{provenance_line(prov)}.\n\n"
+        f"### Language models (same vocabulary and training text; each trained for as many tokens as it trains in "
+        f"180 s on the 2-core reference machine)\n\n"
         + markdown_table(["LM", "|V|", "parameters", "file MB", "held-out ppl (S&S)", "OOV %", "rounds",
-                          "train min", "train tokens/s"], lm_rows)
+                          "train tokens", "train min", "train tokens/s"], lm_rows)
         + ratios + "\n"
     )
     report = header + "\n" + "\n\n".join(sections) + "\n"
     (out / "results.md").write_text(report)
-    (out / "results.json").write_text(json.dumps({"lms": lm_info, "sets": results}, indent=1))
+    (out / "results.json").write_text(json.dumps({"lms": lm_info, "sets": results, "provenance": prov}, indent=1))
     print(report)
 
 
