@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    heldout = args.data / "lm" / "heldout.txt"
+    heldout = args.data / "lm" / "heldout_test.txt"
     nbest = {f"{s}_{half}": read_nbest(args.exp / "decode" / f"{s}_{half}" / "nbest.txt")
              for s in SETS for half in ("dev", "test")}
     refs = {f"{s}_{half}": read_text(args.data / f"{s}_{half}" / "text") for s in SETS for half in ("dev", "test")}

@@ -8,7 +8,7 @@ fractions of it (evaluation time is not counted). The LightRNN reallocates its w
 of the budget, as ``lightrnn-asr train`` does between rounds; that time is counted.
 
     python benchmarks/equal_time_ppl.py --train-text recipes/pocketsphinx/data/lm/train.txt \\
-        --valid-text recipes/pocketsphinx/data/lm/heldout.txt --vocab recipes/pocketsphinx/exp/lm/vocab.txt \\
+        --valid-text recipes/pocketsphinx/data/lm/heldout_dev.txt --vocab recipes/pocketsphinx/exp/lm/vocab.txt \\
         --seconds 240 --out docs/bench/equal_time_ppl.jsonl --plot docs/img/equal_time_ppl.png
 """
 

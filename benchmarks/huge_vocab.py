@@ -13,7 +13,7 @@
    the LightRNN's mean log-probability (nats) of each kind.
 
     python benchmarks/huge_vocab.py --train-text recipes/pocketsphinx/data/lm/train.txt \\
-        --valid-text recipes/pocketsphinx/data/lm/valid.txt --heldout recipes/pocketsphinx/data/lm/heldout.txt \\
+        --valid-text recipes/pocketsphinx/data/lm/valid.txt --heldout recipes/pocketsphinx/data/lm/heldout_test.txt \\
         --vocab recipes/pocketsphinx/exp/lm/vocab.txt --word-list /usr/share/dict/american-english-insane \\
         --out-dir exp/huge --json docs/bench/huge_vocab.json
 """

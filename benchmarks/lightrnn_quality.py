@@ -169,12 +169,12 @@ def run_one(name: str, args, work: Path, lock: threading.Lock) -> dict:
            "name": name + ("-backward" if args.backward else ""), "group": RUNS[name][0],
            "config": {**BASE, **RUNS[name][1], **({"--backward": None} if args.backward else {})}, "budget_s": budget,
            "train_text": str(args.data / "train.txt"), "valid_text": str(args.data / "valid.txt"),
-           "heldout_text": str(args.data / "heldout.txt"), "command": " ".join(cmd[2:]), "seconds": seconds,
+           "heldout_text": str(args.data / "heldout_dev.txt"), "command": " ".join(cmd[2:]), "seconds": seconds,
            "returncode": proc.returncode}
     if proc.returncode == 0:
         history = json.loads((out_dir / "history.json").read_text())
         ppl = subprocess.run([sys.executable, "-m", "lightrnn_asr.cli", "ppl", "--model", str(out_dir / "best.pt"),
-                              "--text", str(args.data / "heldout.txt"), "--json"], capture_output=True, text=True)
+                              "--text", str(args.data / "heldout_dev.txt"), "--json"], capture_output=True, text=True)
         if ppl.returncode != 0:  # keep the run's history all the same
             row["ppl_stderr"] = ppl.stderr[-3000:]
         held = json.loads(ppl.stdout) if ppl.returncode == 0 else {"perplexity": float("nan"), "parameters": None}
@@ -255,7 +255,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, help="a directory with train.txt, valid.txt and heldout.txt")
+    ap.add_argument("--data", type=Path, help="a directory with train.txt, valid.txt and heldout_dev.txt")
     ap.add_argument("--vocab", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/bench/lightrnn_quality.jsonl"))
     ap.add_argument("--runs", nargs="+", choices=sorted(RUNS), default=DEFAULT_RUNS)

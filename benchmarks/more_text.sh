@@ -23,10 +23,10 @@ for d in "$recipe"/data/*_dev "$recipe"/data/*_test; do
   mkdir -p "$work/data/$(basename "$d")" && cp "$d/text" "$work/data/$(basename "$d")/"
 done
 python "$recipe/local/prepare_text.py" build --download "$recipe/download" --data "$work/data" --books all
-cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout.txt" "$work/data/lm/"
+cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout_test.txt" "$work/data/lm/"
 mkdir -p "$work/half"
 awk 'NR % 2 == 1' "$recipe/data/lm/train.txt" > "$work/half/train.txt"
-cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout.txt" "$work/half/"
+cp "$recipe/data/lm/valid.txt" "$recipe/data/lm/heldout_test.txt" "$work/half/"
 
 for text in demo all; do
   data=$recipe/data/lm

@@ -74,15 +74,17 @@ def main() -> None:
     known = set(names)
     test_sents = {tuple(w) for s in ("synthetic_dev", "synthetic_test")
                   for w in read_text(args.data / s / "text").values()}
-    with_names = [s for s in read_sentences(args.data / "lm" / "heldout.txt")
-                  if known & set(s) and tuple(s) not in test_sents]
-    examples, evaluation = with_names[0::2], with_names[1::2]
+    def with_names(half: str) -> list[list[str]]:
+        return [s for s in read_sentences(args.data / "lm" / f"heldout_{half}.txt")
+                if known & set(s) and tuple(s) not in test_sents]
+
+    examples, evaluation = with_names("dev"), with_names("test")  # examples from the dev chapters
 
     models = {"before (names map to `<unk>`)": base.model}
     vocabs = {"before (names map to `<unk>`)": base.vocab}
     placements = {}
     # the background: held-out sentences without a name (the domain's share of sentences with names)
-    plain = [s for s in read_sentences(args.data / "lm" / "heldout.txt")
+    plain = [s for s in read_sentences(args.data / "lm" / "heldout_dev.txt")
              if not known & set(s) and tuple(s) not in test_sents][:2000]
     variants = (("added, examples, fitted rows + background", examples, 100, plain),
                 ("added, examples, fitted rows", examples, 100, None),

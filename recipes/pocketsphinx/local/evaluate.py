@@ -156,7 +156,7 @@ def main() -> None:
     torch.set_num_threads(2)
 
     models, lm_info, histories = {}, {}, {}
-    heldout = args.data / "lm" / "heldout.txt"
+    heldout = args.data / "lm" / "heldout_test.txt"  # the novel's test chapters
     trained = {n: d for n, d in LMS.items() if (args.exp / "lm" / d / "best.pt").exists()}
     trained.update({f"{n} backward": d + BACKWARD for n, d in LMS.items()
                     if n in trained and (args.exp / "lm" / (d + BACKWARD) / "best.pt").exists()})
@@ -166,11 +166,14 @@ def main() -> None:
         models[name] = ck
         ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab, backward=ck.model.backward),
                          unk_id=ck.vocab.unk_id)
+        dev_ppl = perplexity(ck.model, encode_corpus(heldout.with_name("heldout_dev.txt"), ck.vocab,
+                                                     backward=ck.model.backward), unk_id=ck.vocab.unk_id)
         hist = json.loads((args.exp / "lm" / d / "history.json").read_text())
         histories[name] = hist
         lm_info[name] = {
             "parameters": ck.model.num_parameters(),
             "file_mb": (args.exp / "lm" / d / "best.pt").stat().st_size / 2**20,
+            "dev_ppl": dev_ppl.perplexity,
             "heldout_ppl": ppl.perplexity,
             "heldout_oov": ppl.oov_rate,
             "vocab": len(ck.vocab),
@@ -254,7 +257,8 @@ def main() -> None:
         sections[-1] += "\n\n" + part_md
         results[s] = res
 
-    lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['heldout_ppl']:.1f}",
+    lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}",
+                f"{i['heldout_ppl']:.1f}",
                 f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_tokens'] / 1e6:.2f}M",
                 f"{i['train_seconds'] / 60:.1f}", f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
     ratios = "".join(f"\n\nThe {n} has {i['parameters'] / lm_info['LightRNN']['parameters']:.1f}x the parameters of the "
@@ -265,7 +269,7 @@ def main() -> None:
         f"## Results of `make demo` (recipes/pocketsphinx)\n\n{provenance_line(prov)}.\n\n"
         f"### Language models (same vocabulary and training text; each trained for as many tokens as it trains in "
         f"180 s on the 2-core reference machine)\n\n"
-        + markdown_table(["LM", "|V|", "parameters", "file MB", "held-out ppl (S&S)", "OOV %", "rounds",
+        + markdown_table(["LM", "|V|", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
                           "train tokens", "train min", "train tokens/s"], lm_rows)
         + ratios + "\n"
     )

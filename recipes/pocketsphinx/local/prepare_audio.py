@@ -7,7 +7,8 @@ Sets (all 16 kHz, mono, 16-bit):
   asterisk   real prompts, one female speaker, CC-BY-SA-3.0 (Debian packages
              asterisk-core-sounds-en{,-g722}); G.722 decoded with the PyPI `g722` codec.
   synthetic  SYNTHETIC speech: flite voices reading sentences of *Sense and Sensibility*,
-             which is held out of LM training. Dev and test read different sentences;
+             which is held out of LM training. Dev reads sentences of the novel's dev chapters,
+             test sentences of its test chapters (prepare_text.novel_halves);
              dev has the voices rms, slt and awb in turn, test those three and kal16,
              a voice that dev never has (so the test also measures how scales tuned on
              dev transfer to a speaker the tuning never heard).
@@ -26,12 +27,16 @@ import gzip
 import random
 import re
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
 from lightrnn_asr.text.normalize import normalize_text, split_sentences
+
+sys.path.insert(0, str(Path(__file__).parent))
+from prepare_text import novel_halves  # noqa: E402
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -80,14 +85,15 @@ def asterisk(wav_dir: Path) -> list[tuple[str, Path, str, str]]:
 
 
 def synthetic(wav_dir: Path, heldout_raw: Path, n_dev: int, n_test: int, seed: int) -> dict[str, list]:
-    """``{"dev": items, "test": items}``: ``n_dev + n_test`` distinct held-out sentences of 6-20 words."""
-    paragraphs = [" ".join(p.split()) for p in heldout_raw.read_text(encoding="utf-8").split("\n\n")]
-    sentences = [s for p in paragraphs for s in split_sentences(p) if 6 <= len(normalize_text(s).split()) <= 20]
-    rng = random.Random(seed)
-    picked = rng.sample(sorted(set(sentences)), n_dev + n_test)
+    """``{"dev": items, "test": items}``: ``n_dev`` distinct sentences of 6-20 words of the held-out
+    novel's dev chapters and ``n_test`` of its test chapters (:func:`prepare_text.novel_halves`)."""
     out = {}
-    for split, sents, voices in (("dev", picked[:n_dev], DEV_VOICES), ("test", picked[n_dev:], TEST_VOICES)):
-        out[split] = synthesize(wav_dir, f"synthetic-{split}", sents, voices)
+    rng = random.Random(seed)
+    for split, n, voices in (("dev", n_dev, DEV_VOICES), ("test", n_test, TEST_VOICES)):
+        text = novel_halves(heldout_raw)[split]
+        paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
+        sentences = [s for p in paragraphs for s in split_sentences(p) if 6 <= len(normalize_text(s).split()) <= 20]
+        out[split] = synthesize(wav_dir, f"synthetic-{split}", rng.sample(sorted(set(sentences)), n), voices)
     return out
 
 

