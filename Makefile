@@ -1,6 +1,7 @@
 # Two entry points on a fresh machine (each does its own set-up):
 #   make demo   train a LightRNN and two LSTMs (adaptive, full softmax) for the same time on real text, rescore real N-best lists, print WER
 #   make test   run the test suite
+#   make results   docs/results.md and README's results table from the records under docs/bench
 # and the studies that build on the demo's outputs (names added after training, N-best versus lattice
 # rescoring, the k2 adapter on first-pass lattices, a name-rich set with the ways of adding names;
 # builds the k2 environment below):
@@ -16,7 +17,7 @@ K2_BIN := $(K2_VENV)/bin
 # a Python 3.10 interpreter: pyenv's if present (its shim refuses without a selected version), else PATH's
 PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
 
-.PHONY: all install demo demo-extended test test-k2 clean
+.PHONY: all install demo demo-extended results test test-k2 clean
 
 all: test
 
@@ -61,6 +62,12 @@ test-k2: $(K2_VENV)/.installed
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7
+
+# docs/results.md and README's results table, generated from the records under docs/bench (the latest
+# demo record: docs/bench/demo.json; take a new one with
+# `python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json`)
+results: $(VENV)/.installed
+	$(BIN)/python benchmarks/render_results.py
 
 demo-extended: $(VENV)/.recipe $(K2_VENV)/.installed
 	test -f recipes/pocketsphinx/exp/report/results.md || $(MAKE) demo

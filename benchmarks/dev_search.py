@@ -51,6 +51,14 @@ def recipe_settings() -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
     return common, opts, budgets
 
 
+def without(options: list[str], key: str) -> list[str]:
+    """``options`` less ``key`` and its value."""
+    if key not in options:
+        return list(options)
+    i = options.index(key)
+    return options[:i] + options[i + 2:]
+
+
 def with_setting(options: list[str], key: str, value: str) -> list[str]:
     out = list(options)
     if key in out:
@@ -63,7 +71,8 @@ def with_setting(options: list[str], key: str, value: str) -> list[str]:
 def run_one(system: str, config: dict[str, str], args, work: Path, lock: threading.Lock) -> None:
     common, opts, budgets = recipe_settings()
     options = opts[system]
-    for key, value in config.items():
+    for key, value in config.items():  # the searched setting replaces the recipe's, wherever it is given
+        common = without(common, key)
         options = with_setting(options, key, value)
     name = f"{system}-" + "-".join(f"{k.strip('-')}{v}" for k, v in config.items())
     out_dir = work / name

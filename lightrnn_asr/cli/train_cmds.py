@@ -43,7 +43,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               "vectors summed (word-sum) or concatenated (word-concat), or the paper's two steps per word, row "
               "vector then column vector (halfword). word-sum is the default because it measured best: 1.7-1.9x "
               "the paper's rescoring words/s at |V| = 10K-100K and held-out perplexity 204 against 250 at equal "
-              "training time on the demo's text (docs/results.md, 'One LSTM step per word').")
+              "training time on the demo's text (docs/studies/history.md, 'One LSTM step per word').")
 @click.option("--min-count", type=int, default=1, show_default=True)
 @click.option("--embed-dim", type=int, default=256, show_default=True)
 @click.option("--hidden-dim", type=int, default=256, show_default=True)
@@ -79,7 +79,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="LightRNN with --word-bias: a table of scale x |V| cells (1: the paper's R x C ~ |V|), so that "
                    "words share row and column vectors with fewer others; empty cells get no probability. On the demo's text "
                    "2 gave held-out perplexity 166.4 against 175.4 after 480 s, but 155.8 against 152.5 trained to "
-                   "convergence (docs/results.md, 'At convergence').")
+                   "convergence (docs/studies/history.md, 'At convergence').")
 @click.option("--col-hidden-dim", type=click.IntRange(min=0), default=None,
               help="One-step LightRNN: the size of the column head's own hidden layer, tanh(W h + P x_row), over "
                    "the LSTM output and the row's vector; 0: tanh(h + P x_row) at the LSTM's size. Default: 2 x "
@@ -209,7 +209,7 @@ def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, ti
     """``train``'s column-state size K when ``--col-hidden-dim`` is not given: ``2 * hidden_dim`` for a
     one-step LightRNN without tied weights, else 0 (the column head reads ``tanh(h + P x^r)``).
 
-    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1; docs/results.md, "A column head of its
+    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1; docs/studies/history.md, "A column head of its
     own"): K = 400 gave held-out perplexity 176.5 against 190.7 (K = 0) after 300 s of training on one
     thread, at 0.86x the tokens/s, and 137.9 against 152.5 trained to convergence (the full-softmax LSTM:
     128.0); K = 800 was no better per epoch than 400 and 0.64x as fast.
@@ -228,7 +228,7 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
     one-step word-sum LightRNN, else 0. The 4,000 most frequent words are 93 % of the demo's running
     words, and they cost 4000 x E parameters (0.8M at E = 200) whatever |V| is.
 
-    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400; docs/results.md,
+    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400; docs/studies/history.md,
     "An input vector of their own for the frequent words"): after 300 s on one thread, held-out
     perplexity 154.2 with N = 4000 against 176.5 without (validation after 4 epochs 167.2 against
     194.5), at 0.94x the tokens/s. Trained to convergence, N = 4000 gave 129.8 (137.9 without, the
@@ -251,7 +251,7 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
     of the demo's running words, and they cost 1000 x (H + 1) parameters (0.2M at H = 200) whatever |V| is.
 
     Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400, 4,000 own input
-    vectors; docs/results.md, "An output vector of their own for the frequent words"): after 300 s on one
+    vectors; docs/studies/history.md, "An output vector of their own for the frequent words"): after 300 s on one
     thread, held-out perplexity 143.2 with M = 1000 against 143.0 without, in 4 epochs against 7 (validation
     after 4 epochs 155.4 against 164.2); M = 2000 144.7, M = 4000 165.1 (0.3x the tokens/s). Trained for
     1,200 s at dropout 0.3, M = 1000 reached 117.4 (the adaptive-softmax LSTM at its best, 117.5; the LightRNN

@@ -22,7 +22,7 @@ def table_shape(vocab_size: int, scale: float = 1.0) -> tuple[int, int]:
     ``R = ceil(N / C)``. ``scale = 1`` is the paper's table (``R ~ C ~ sqrt |V|``); a larger scale
     leaves cells empty, so that words share their row and column vectors with fewer others, at
     ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|``. Measured on the demo's text (|V| = 14,848,
-    docs/results.md, "At convergence"): ``scale = 2`` learns faster (held-out perplexity 166.4 against
+    docs/studies/history.md, "At convergence"): ``scale = 2`` learns faster (held-out perplexity 166.4 against
     175.4 after 480 s) and converges to the same level (155.8 against 152.5).
 
     Raises:

@@ -85,7 +85,7 @@ def score_nbest(
         prefix_sharing: score through the prefix tree; ``None`` (default): on the CPU for a model
             that steps word by word (:attr:`LanguageModel.steps_word_by_word`), where it measured
             2.1-2.3x the words/s of whole sentences on the demo's real 100-best lists
-            (docs/results.md), and not on CUDA, where it has not been measured.
+            (docs/studies/history.md), and not on CUDA, where it has not been measured.
 
     Returns:
         ``{utt_id: ScoredNBest}`` in the input order.
@@ -129,7 +129,7 @@ def with_backward_lm(forward: Mapping[str, ScoredNBest], backward: Mapping[str, 
     same hypotheses, interpolated log-linearly. The two estimate the same ``log P(W)`` from opposite
     directions, so their average is a better estimate than either (Kaldi's
     ``rnnlm/lmrescore_nbest_back.sh``, which averages with weight 0.5). Everything but ``lm`` is
-    ``forward``'s. On the demo's synthetic test (docs/results.md, "A backward LM beside the forward one") a
+    ``forward``'s. On the demo's synthetic test (docs/studies/history.md, "A backward LM beside the forward one") a
     pair of converged LightRNNs gave 18.28 % WER + trigram against the forward one's 18.41 (an adaptive-LSTM
     pair 18.58 against 19.03), and 0.5 was the best dev weight of 0, 0.25, ..., 1 for both: a gain within
     the noise of 400 utterances, for twice the training and scoring.

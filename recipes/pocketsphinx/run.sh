@@ -14,7 +14,7 @@ stop_stage=100
 nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
-                                # but is worse on this test at equal time (docs/results.md, "More LM text")
+                                # but is worse on this test at equal time (docs/studies/history.md, "More LM text")
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
 while [ $# -gt 0 ]; do
@@ -37,7 +37,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # LM training (stages 6 and 11): the same text and batches for every model; each at the settings that
-# did best in benchmarks/lightrnn_quality.py (docs/results.md, "LightRNN training: an ablation on real
+# did best in benchmarks/lightrnn_quality.py (docs/studies/history.md, "LightRNN training: an ablation on real
 # text"); every model trains until its validation perplexity stops improving or its token budget is
 # spent. The budgets are equal time made deterministic: the tokens each model trained in 180 s
 # (reallocations included) in make demo on the 2-core reference machine (docs/bench/

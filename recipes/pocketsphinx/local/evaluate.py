@@ -269,7 +269,7 @@ def main() -> None:
         f"## Results of `make demo` (recipes/pocketsphinx)\n\n{provenance_line(prov)}.\n\n"
         f"### Language models (same vocabulary and training text; each trained for as many tokens as it trains in "
         f"180 s on the 2-core reference machine)\n\n"
-        + markdown_table(["LM", "|V|", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
+        + markdown_table(["LM", "vocabulary", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
                           "train tokens", "train min", "train tokens/s"], lm_rows)
         + ratios + "\n"
     )

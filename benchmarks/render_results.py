@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Render the results document (docs/results.md) and README's results table from the records, so that
+no figure in them is typed by hand.
+
+Records: docs/bench/demo.json (the latest ``make demo`` report, ``exp/report/results.json``, with its
+provenance), docs/bench/dev_search.jsonl (benchmarks/dev_search.py) and docs/bench/long_line_memory.jsonl
+(benchmarks/long_line_memory.py) and docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh).
+
+    python benchmarks/render_results.py                   # write docs/results.md and README's table
+    python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json   # take a new demo record
+    python benchmarks/render_results.py --check           # exit 1 when either is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "docs" / "bench" / "demo.json"
+SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
+LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
+RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
+RESULTS = ROOT / "docs" / "results.md"
+README = ROOT / "README.md"
+BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
+END = "<!-- /results -->"
+SETS = ("librivox", "asterisk", "synthetic")
+NOISE = 0.95  # a paired-bootstrap P(better) below this, either way, is called noise
+
+
+def table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+def systems(demo: dict) -> list[str]:
+    """The systems every set reports, in the report's order (its per-system entries are dicts with a ``wer``)."""
+    first = demo["sets"][SETS[0]]
+    return [k for k, v in first.items() if isinstance(v, dict) and "wer" in v]
+
+
+def wer_cell(r: dict) -> str:
+    return f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]"
+
+
+def provenance_text(prov: dict) -> str:
+    return (f"commit `{(prov.get('commit') or 'unknown')[:12]}`, {prov['date']}, {prov['cpu']} ({prov['cores']} cores, "
+            f"{prov['threads']} torch threads), torch {prov['versions'].get('torch')}; command `{prov['command']}`")
+
+
+def run_time(run: dict) -> str:
+    st = run["stage_min"]
+    return (f"{run['total_min']:.1f} minutes on a fresh clone ({run['provenance']['date'][:10]}, commit "
+            f"`{run['provenance']['commit'][:12]}`, {run['provenance']['cpu']}, {run['provenance']['cores']} cores: set-up "
+            f"{run['setup_min'] + st.get('stage 0', 0) + st.get('stage 1', 0):.1f}, decoding {st.get('stage 4', 0):.1f}, "
+            f"LM training {st.get('stage 6', 0):.1f}, rescoring and report {st.get('stage 7', 0):.1f})")
+
+
+def readme_block(demo: dict, runs: list[dict]) -> str:
+    """README's table: test WER [95 % CI] of every system on every set, and the LMs' sizes."""
+    rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in SETS)] for s in systems(demo)]
+    lms = [[n, f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}"]
+           for n, i in demo["lms"].items()]
+    return "\n\n".join([
+        BEGIN,
+        f"Test WER % [95 % CI] of `make demo` ({provenance_text(demo['provenance'])}):",
+        table(["system", *SETS], rows),
+        table(["LM", "parameters", "dev ppl", "test ppl"], lms),
+        (f"The last timed run took {run_time(runs[-1])}. " if runs else "")
+        + "More in [docs/results.md](docs/results.md); how they were made: [docs/protocol.md](docs/protocol.md).",
+        END])
+
+
+def comparison_lines(demo: dict) -> list[str]:
+    out = []
+    for s in SETS:
+        c = demo["sets"][s].get("lightrnn_vs_lstm")
+        if c:
+            p = c["p_lightrnn_better"]
+            verdict = "LightRNN better" if p >= NOISE else f"{c['lstm']} better" if p <= 1 - NOISE else "noise"
+            out.append(f"- {s}: P(LightRNN + trigram better than {c['lstm']}) = {p:.3f}: {verdict}.")
+    return out
+
+
+def demo_section(demo: dict) -> str:
+    lms = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}",
+            f"{i['train_tokens']:,}", i["rounds"], f"{i['tokens_per_s']:.0f}",
+            f"{demo['sets']['synthetic']['lm'].get(n, {}).get('hyps_per_s', float('nan')):.0f}"]
+           for n, i in demo["lms"].items()]
+    parts = [f"## `make demo` (recipes/pocketsphinx)\n\nRecord `docs/bench/demo.json`: {provenance_text(demo['provenance'])}.",
+             "### Language models\n\nSame text, vocabulary and batches; each trains for its token budget (equal time on "
+             "the reference machine) until validation perplexity stops improving. Perplexities on the held-out novel's "
+             "dev and test chapters; speeds on the machine above (compare them as ratios).\n\n"
+             + table(["LM", "vocabulary", "parameters", "file MB", "dev ppl", "test ppl", "train tokens", "rounds",
+                      "train tokens/s", "rescoring hyps/s (synthetic)"], lms),
+             "### Test WER % [95 % CI] of every system\n\n" + table(["system", *SETS], [
+                 [s, *(wer_cell(demo["sets"][t][s]) for t in SETS)] for s in systems(demo)]),
+             f"Paired bootstrap, LightRNN against the adaptive LSTM (P below {NOISE} either way: noise):\n\n"
+             + "\n".join(comparison_lines(demo))]
+    for s in SETS:
+        rows = []
+        for name in systems(demo):
+            r = demo["sets"][s][name]
+            w = demo["sets"][s]["lm"].get(name.removesuffix(" rescoring"), {})
+            weights = " / ".join(f"{w[k]:.3g}" for k in ("lm_scale", "word_penalty", "fp_lm_scale") if k in w)
+            p = r.get("p_better_than_first_pass")
+            rows.append([name, f"{r['wer']:.2f}", f"{r['errors']}/{r['ref_words']}",
+                         f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]", "" if p is None else f"{p:.3f}", weights,
+                         f"{w['dev_wer']:.2f}" if "dev_wer" in w else ""])
+        parts.append(f"### {s}\n\n" + table(["system", "test WER %", "errors", "95 % CI", "P(better than first pass)",
+                                             "lm_scale / word_penalty [/ fp_lm_scale] (tuned on dev)", "dev WER %"],
+                                            rows))
+    return "\n\n".join(parts)
+
+
+def search_section(rows: list[dict]) -> str:
+    body = [[r["system"], ", ".join(f"{k} {v}" for k, v in r["config"].items()),
+             f"{r['dev_ppl']:.2f}" if "dev_ppl" in r else "failed", f"{r.get('parameters') or 0:,}",
+             f"{r.get('train_tokens', 0):,}", r.get("rounds", ""), (r["provenance"].get("commit") or "")[:12]]
+            for r in rows]
+    best: dict[str, dict] = {}
+    for r in rows:
+        if "dev_ppl" in r and (r["system"] not in best or r["dev_ppl"] < best[r["system"]]["dev_ppl"]):
+            best[r["system"]] = r
+    systems_n = len({r["system"] for r in rows})
+    return ("## Settings search on dev (`benchmarks/dev_search.py`)\n\n"
+            f"{systems_n} systems, {len(rows) // max(systems_n, 1)} configurations each (the same grid for every "
+            "system), judged by perplexity on the held-out novel's dev chapters; every run is listed.\n\n"
+            + table(["system", "configuration", "dev ppl", "parameters", "train tokens", "rounds", "commit"], body)
+            + "\n\nBest on dev: " + "; ".join(f"{s}: {', '.join(f'{k} {v}' for k, v in r['config'].items())} "
+                                              f"({r['dev_ppl']:.2f})" for s, r in best.items()) + ".")
+
+
+def long_line_section(rows: list[dict]) -> str:
+    body = [[r["case"], f"{r['bytes']:,}", f"{r['peak_rss_bytes'] / 2**20:.0f}", r["exit_code"], r["output"].split(": ", 1)[-1]
+             if r["exit_code"] else "scored", (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    return ("## One long line (`benchmarks/long_line_memory.py`)\n\n`lightrnn-asr ppl` with a LightRNN of the demo's "
+            "size, each case in a fresh process; peak resident memory of the process.\n\n"
+            + table(["line", "bytes", "peak MiB", "exit", "result", "commit"], body))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def runs_section(runs: list[dict]) -> str:
+    return ("## Time of `make demo` (`benchmarks/fresh_clone_demo.sh`)\n\n"
+            + "\n".join(f"- {run_time(r)}: `{r['clone']}`." for r in runs))
+
+
+def results_document(demo: dict, search: list[dict], long_lines: list[dict], runs: list[dict]) -> str:
+    parts = ["# Results", "<!-- generated from docs/bench by benchmarks/render_results.py (make results); do not edit -->",
+             "Every figure below comes from a record under `docs/bench/` that names its commit and command. How the "
+             "runs were made (dev and test, equal search effort, budgets that do not depend on the machine): "
+             "[protocol.md](protocol.md). The studies before that protocol: [studies/history.md](studies/history.md).",
+             demo_section(demo)]
+    if search:
+        parts.append(search_section(search))
+    if runs:
+        parts.append(runs_section(runs))
+    if long_lines:
+        parts.append(long_line_section(long_lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def rendered_readme(readme: str, demo: dict, runs: list[dict]) -> str:
+    block = readme_block(demo, runs)
+    if BEGIN in readme:
+        return re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
+    raise SystemExit(f"{README}: no '{BEGIN}' marker")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--demo", type=Path, help="a new make demo record (results.json) to copy to docs/bench/demo.json")
+    ap.add_argument("--check", action="store_true", help="exit 1 when docs/results.md or README's table is out of date")
+    args = ap.parse_args()
+    if args.demo:
+        shutil.copyfile(args.demo, DEMO)
+    demo = json.loads(DEMO.read_text())
+    runs = read_jsonl(RUNS)
+    want = {RESULTS: results_document(demo, read_jsonl(SEARCH), read_jsonl(LONG_LINES), runs),
+            README: rendered_readme(README.read_text(), demo, runs)}
+    stale = [p for p, text in want.items() if not p.exists() or p.read_text() != text]
+    if args.check:
+        for p in stale:
+            print(f"{p.relative_to(ROOT)} is out of date: run make results")
+        sys.exit(1 if stale else 0)
+    for p in stale:
+        p.write_text(want[p])
+        print(f"wrote {p.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
