@@ -335,3 +335,16 @@ def test_sigterm_ends_a_command_without_leaving_a_temporary_file(tmp_path, monke
         signal.signal(signal.SIGTERM, previous)
     assert res.exit_code != 0 and len(calls) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.txt"]
+
+
+def test_a_corrupt_or_truncated_gzip_file_is_named(tmp_path):
+    import gzip
+
+    bad = tmp_path / "ref.txt.gz"
+    bad.write_bytes(b"not gzip at all\n")
+    one_line_error(run("wer", "--ref", bad, "--hyp", bad), "ref.txt.gz:1: corrupt or truncated gzip data")
+    data = gzip.compress(b"".join(b"u%d a b c\n" % i for i in range(5000)))
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NBestFormatError, match=r"cut.txt.gz:\d+: corrupt or truncated gzip data"):
+        read_text(cut)

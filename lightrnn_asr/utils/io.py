@@ -16,6 +16,7 @@ import glob
 import gzip
 import os
 import tempfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -122,6 +123,14 @@ def atomic_text(path: str | Path | None) -> Iterator[IO[str] | None]:
         yield f
 
 
+def _read_line(f, limit: int, path, lineno: int, error: type[Exception]) -> bytes:
+    """``f.readline(limit)``, with a corrupt or truncated gzip file reported by name and line."""
+    try:
+        return f.readline(limit)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise error(f"{path}:{lineno}: corrupt or truncated gzip data ({e or type(e).__name__})") from None
+
+
 def utf8_lines(path: str | Path, error: type[Exception] = ValueError,
                max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
     """Yield ``(line number, line)`` of a UTF-8 text file (gzip-compressed when it ends in ``.gz``),
@@ -131,12 +140,13 @@ def utf8_lines(path: str | Path, error: type[Exception] = ValueError,
     Raises:
         error: (a ``ValueError`` subclass, e.g. the format's own error) naming file, line and byte
             when a line is not valid UTF-8, and naming file and line when a line is longer than
-            ``max_bytes`` bytes (text without line breaks, or a binary file).
+            ``max_bytes`` bytes (text without line breaks, or a binary file) or a ``.gz`` file is
+            corrupt or truncated.
     """
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:
         lineno = 0
-        while raw := f.readline(max_bytes + 1):
+        while raw := _read_line(f, max_bytes + 1, path, lineno + 1, error):
             lineno += 1
             if len(raw) > max_bytes:
                 raise error(f"{path}:{lineno}: line longer than {max_bytes:,} bytes (one sentence, hypothesis "
