@@ -46,6 +46,10 @@ def compare_reports(a: Path, b: Path) -> list[str]:
     return lines
 
 
+def flatten_all(paths: list[Path]) -> set[str]:
+    return set().union(*(flatten(json.loads(p.read_text())) for p in paths))
+
+
 def compare_checkpoints(a: Path, b: Path) -> list[str]:
     import torch
 
@@ -67,11 +71,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", type=Path, nargs=2)
     ap.add_argument("--checkpoints", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"))
+    ap.add_argument("--out", type=Path, help="append the verdict as one JSON line (with provenance) to this record")
     args = ap.parse_args()
     lines = compare_reports(*args.reports)
     if args.checkpoints:
         lines += compare_checkpoints(*args.checkpoints)
     print("\n".join(lines) if lines else "identical")
+    if args.out:
+        from bench_io import emit
+
+        emit({"benchmark": "compare_reports", "reports": [str(p) for p in args.reports],
+              "checkpoints": [str(p) for p in args.checkpoints or []], "values_compared": len(flatten_all(args.reports)),
+              "differences": lines, "identical": not lines}, args.out)
     sys.exit(1 if lines else 0)
 
 

@@ -4,7 +4,8 @@ no figure in them is typed by hand.
 
 Records: docs/bench/demo.json (the latest ``make demo`` report, ``exp/report/results.json``, with its
 provenance), docs/bench/dev_search.jsonl (benchmarks/dev_search.py) and docs/bench/long_line_memory.jsonl
-(benchmarks/long_line_memory.py) and docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh).
+(benchmarks/long_line_memory.py) docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh) and docs/bench/demo_determinism.jsonl
+(benchmarks/compare_reports.py).
 
     python benchmarks/render_results.py                   # write docs/results.md and README's table
     python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json   # take a new demo record
@@ -25,6 +26,7 @@ DEMO = ROOT / "docs" / "bench" / "demo.json"
 SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
 LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
 RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
+SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
 RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
@@ -148,9 +150,15 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
 
-def runs_section(runs: list[dict]) -> str:
+def runs_section(runs: list[dict], same: list[dict]) -> str:
+    verdicts = [f"- `{r['reports'][0]}` against `{r['reports'][1]}` (commit `{(r['provenance']['commit'] or '')[:12]}`): "
+                f"{r['values_compared']} values compared (times, speeds and provenance left out), "
+                f"{'and every checkpoint, ' if r['checkpoints'] else ''}"
+                + ("identical." if r["identical"] else f"{len(r['differences'])} differ: {'; '.join(r['differences'][:5])}.")
+                for r in same]
     return ("## Time of `make demo` (`benchmarks/fresh_clone_demo.sh`)\n\n"
-            + "\n".join(f"- {run_time(r)}: `{r['clone']}`." for r in runs))
+            + "\n".join(f"- {run_time(r)}: `{r['clone']}`." for r in runs)
+            + ("\n\nTwo runs compared (`benchmarks/compare_reports.py`):\n\n" + "\n".join(verdicts) if verdicts else ""))
 
 
 def results_document(demo: dict, search: list[dict], long_lines: list[dict], runs: list[dict]) -> str:
@@ -162,7 +170,7 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     if search:
         parts.append(search_section(search))
     if runs:
-        parts.append(runs_section(runs))
+        parts.append(runs_section(runs, read_jsonl(SAME)))
     if long_lines:
         parts.append(long_line_section(long_lines))
     return "\n\n".join(parts) + "\n"
