@@ -63,6 +63,10 @@ def run_time(run: dict) -> str:
             f"LM training {st.get('stage 6', 0):.1f}, rescoring and report {st.get('stage 7', 0):.1f})")
 
 
+def totals(runs: list[dict]) -> str:
+    return ", ".join(f"{r['total_min']:.1f}" for r in runs)
+
+
 def readme_block(demo: dict, runs: list[dict]) -> str:
     """README's table: test WER [95 % CI] of every system on every set, and the LMs' sizes."""
     rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in SETS)] for s in systems(demo)]
@@ -73,7 +77,8 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
         f"Test WER % [95 % CI] of `make demo` ({provenance_text(demo['provenance'])}):",
         table(["system", *SETS], rows),
         table(["LM", "parameters", "dev ppl", "test ppl"], lms),
-        (f"The last timed run took {run_time(runs[-1])}. " if runs else "")
+        (f"`make demo` on a fresh clone took {totals(runs)} minutes ({runs[-1]['provenance']['cpu']}, "
+         f"{runs[-1]['provenance']['cores']} cores; per stage in docs/results.md). " if runs else "")
         + "More in [docs/results.md](docs/results.md); how they were made: [docs/protocol.md](docs/protocol.md).",
         END])
 
@@ -157,7 +162,7 @@ def runs_section(runs: list[dict], same: list[dict]) -> str:
                 + ("identical." if r["identical"] else f"{len(r['differences'])} differ: {'; '.join(r['differences'][:5])}.")
                 for r in same]
     return ("## Time of `make demo` (`benchmarks/fresh_clone_demo.sh`)\n\n"
-            + "\n".join(f"- {run_time(r)}: `{r['clone']}`." for r in runs)
+            + "\n".join(f"- {run_time(r)}: `{r['clone']}`{'; ' + r['note'] if r.get('note') else ''}." for r in runs)
             + ("\n\nTwo runs compared (`benchmarks/compare_reports.py`):\n\n" + "\n".join(verdicts) if verdicts else ""))
 
 
