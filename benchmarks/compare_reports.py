@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compare two runs of the same recipe: every number of two JSON reports (e.g. two ``make demo``
 runs' ``exp/report/results.json``) that is not a time, a speed, a date or provenance, and, with
-``--checkpoints``, the weights of every ``best.pt`` under two experiment directories.
+``--checkpoints``, the weights of every ``best.pt`` under two experiment directories, and with ``--files``
+every file of two directories byte for byte (the first pass's lattices).
 
 Prints what differs and exits 1 when anything does (0: the two runs agree digit for digit).
 
@@ -67,21 +68,35 @@ def compare_checkpoints(a: Path, b: Path) -> list[str]:
     return lines
 
 
+def compare_files(a: Path, b: Path) -> list[str]:
+    """Every file under ``a`` against the same path under ``b``, byte for byte (e.g. the first pass's
+    lattices, N-best lists and 1-best; timing files such as ``rtf.txt`` left out)."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != "rtf.txt")
+    lines = [f"{rel}: differs" for rel in files if not (b / rel).is_file() or (a / rel).read_bytes() != (b / rel).read_bytes()]
+    print(f"{a} against {b}: {len(files)} files compared byte for byte")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reports", type=Path, nargs=2)
     ap.add_argument("--checkpoints", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"))
+    ap.add_argument("--files", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"),
+                    help="also compare every file under DIR_A with DIR_B byte for byte (e.g. exp/decode)")
     ap.add_argument("--out", type=Path, help="append the verdict as one JSON line (with provenance) to this record")
     args = ap.parse_args()
     lines = compare_reports(*args.reports)
     if args.checkpoints:
         lines += compare_checkpoints(*args.checkpoints)
+    if args.files:
+        lines += compare_files(*args.files)
     print("\n".join(lines) if lines else "identical")
     if args.out:
         from bench_io import emit
 
         emit({"benchmark": "compare_reports", "reports": [str(p) for p in args.reports],
-              "checkpoints": [str(p) for p in args.checkpoints or []], "values_compared": len(flatten_all(args.reports)),
+              "checkpoints": [str(p) for p in args.checkpoints or []], "files": [str(p) for p in args.files or []],
+              "values_compared": len(flatten_all(args.reports)),
               "differences": lines, "identical": not lines}, args.out)
     sys.exit(1 if lines else 0)
 

@@ -158,7 +158,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def runs_section(runs: list[dict], same: list[dict]) -> str:
     verdicts = [f"- `{r['reports'][0]}` against `{r['reports'][1]}` (commit `{(r['provenance']['commit'] or '')[:12]}`): "
                 f"{r['values_compared']} values compared (times, speeds and provenance left out), "
-                f"{'and every checkpoint, ' if r['checkpoints'] else ''}"
+                f"{'every checkpoint, ' if r['checkpoints'] else ''}{'every file of the first pass, ' if r.get('files') else ''}"
                 + ("identical." if r["identical"] else f"{len(r['differences'])} differ: {'; '.join(r['differences'][:5])}.")
                 for r in same]
     return ("## Time of `make demo` (`benchmarks/fresh_clone_demo.sh`)\n\n"
