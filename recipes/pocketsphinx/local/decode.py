@@ -7,7 +7,8 @@ Outputs in OUT: text (normalised 1-best), lattices/<utt>.slf, rtf.txt (real-time
 
 Every utterance gets a decoder of its own: a pocketsphinx ``Decoder`` reused across utterances gives
 an utterance another lattice after it has decoded others (its search state carries over; resetting
-the cepstral mean with ``set_cmn`` and turning noise removal off do not stop it, measured), so the
+the cepstral mean with ``set_cmn`` and turning noise removal off do not stop it:
+benchmarks/decoder_carryover.py, docs/bench/decoder_carryover.jsonl), so the
 lattices would depend on how utterances are spread over the jobs. A new decoder costs about 0.45 s
 (loading the models); decoding is then the same whatever the order or the number of jobs.
 """
