@@ -108,8 +108,9 @@ def train_epoch(model: LanguageModel, step_loss: torch.nn.Module, corpus: Corpus
         if token_limit is not None and global_tok >= token_limit:
             cut_short = True
             break
-        batch_tok = int(all_lengths[idx].sum()) + idx.numel()
-        global_tok += batch_tok
+        if token_limit is not None or ctx.enabled:  # the batch's tokens over all ranks (CPU lengths: no sync)
+            batch_tok = int(all_lengths[idx].sum()) + idx.numel()
+            global_tok += batch_tok
         local = corpus.local_indices(idx).tolist()
         # a rank holding none of this batch still joins the step (DDP all-reduces every step): one
         # empty sentence, weighted 0

@@ -59,7 +59,7 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
@@ -98,7 +98,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        if e.filename not in (None, str(tmp), name):
+        if e.filename not in (None, name):
             raise  # another file's error, raised by the caller's block
         raise write_error(e, path) from None
     finally:
