@@ -312,3 +312,30 @@ def test_an_input_shortlist_from_the_command_line_through_add_words_and_int8(tmp
         v = more.config.vocab_size
         lp = more.token_logprobs(torch.tensor([[0, 5]]).expand(v, -1), torch.stack([torch.full((v,), 5), torch.arange(v)], 1))
     assert lp[-1, -1] > -30 and lp[:, -1].exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize(("recurrence", "col_hidden_dim", "output_shortlist", "word_bias"),
+                         [("word-sum", 64, 40, False), ("word-sum", 0, 0, True), ("halfword", 0, 0, True)])
+def test_a_training_step_gives_the_same_gradients_every_time_on_two_threads(recurrence, col_hidden_dim,
+                                                                          output_shortlist, word_bias):
+    """Gradients are sums over tokens that share a row; their order must not depend on thread scheduling,
+    or two runs of the same training drift apart and reallocation later moves other words."""
+    table = WordTable.random(400, torch.Generator().manual_seed(0))
+    cfg = LMConfig("lightrnn", 400, table.n_rows, table.n_cols, 16, 32, 1, 0.0, recurrence=recurrence,
+                   col_hidden_dim=col_hidden_dim, input_shortlist=40 if recurrence != "halfword" else 0,
+                   output_shortlist=output_shortlist, word_bias=word_bias)
+    torch.manual_seed(0)
+    model = build_model(cfg, table).train()
+    words = torch.randint(2, 400, (60, 50), generator=torch.Generator().manual_seed(1))
+    inputs, targets, mask = make_batch(list(words), 0, 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grads = set()
+        for _ in range(6):
+            model.zero_grad(set_to_none=True)
+            model.loss_and_logprobs(inputs, targets, mask)[0].backward()
+            grads.add(tuple(p.grad.numpy().tobytes() for p in model.parameters() if p.grad is not None))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(grads) == 1

@@ -122,7 +122,8 @@ class LightRNN(RecurrentLM):
         ``(...)`` taken: ``Y^c hidden`` plus, with ``word_bias``, the bias of each cell of those rows."""
         logits = self.col_head(hidden)
         bias = self.cell_bias()
-        return logits if bias is None else logits + bias[rows]
+        # F.embedding, not bias[rows]: indexing's backward sums repeated rows in a thread-dependent order
+        return logits if bias is None else logits + F.embedding(rows, bias)
 
     def row_col_logits(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column logits of every target position.
@@ -158,7 +159,8 @@ class LightRNN(RecurrentLM):
         col_lp = F.log_softmax(col_logits.float(), dim=-1)
         bias = self.cell_bias()
         if bias is not None:
-            col_lp = col_lp - bias[self.word_row[targets]] + self.word_bias.float()[targets][..., None]
+            own = self.word_bias.float().index_select(0, targets.reshape(-1)).view(*targets.shape, 1)
+            col_lp = col_lp - F.embedding(self.word_row[targets], bias) + own
         return F.log_softmax(row_logits.float(), dim=-1), col_lp
 
     def loss_and_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor,

@@ -144,7 +144,8 @@ class OneStepLightRNN(LightRNN):
         rows and gathered (R x E x K work instead of E x K per token)."""
         every_row = torch.arange(self.config.n_rows, device=rows.device)  # (embedding calls: int8 ones too)
         h = out if self.col_in is None else self.col_in(out)
-        return torch.tanh(h + self.row_to_col(self.row_embed(every_row))[rows])
+        # F.embedding, not [rows]: indexing's backward sums repeated rows in a thread-dependent order
+        return torch.tanh(h + F.embedding(rows, self.row_to_col(self.row_embed(every_row))))
 
     def col_logits(self, hidden: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Column logits ``(..., C)`` given the rows ``rows`` ``(...)`` taken; with ``output_shortlist`` the
