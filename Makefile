@@ -7,7 +7,7 @@
 # builds the k2 environment below):
 #   make demo-extended
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
-#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression, distributed, LM-interface and one-step LightRNN tests there
+#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression, distributed, LM-interface, one-step LightRNN and BPE LSTM tests there
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -58,7 +58,7 @@ test: $(VENV)/.installed
 
 test-k2: $(K2_VENV)/.installed
 	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py \
-		tests/test_interface.py tests/test_lightrnn_onestep.py
+		tests/test_interface.py tests/test_lightrnn_onestep.py tests/test_piece_lstm.py
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7

@@ -15,6 +15,7 @@ from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
 from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
+from lightrnn_asr.text.pieces import train_pieces, word_piece_table
 from lightrnn_asr.text.vocabulary import Vocabulary, read_new_words, read_vocab, read_word_list, write_vocab
 from lightrnn_asr.training.loop import TrainConfig, train
 from lightrnn_asr.training.openvocab import add_words
@@ -28,8 +29,12 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--train-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--valid-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
-@click.option("--model-type", type=click.Choice(["lightrnn", "lstm", "adaptive"]), default="lightrnn",
-              show_default=True, help="lstm: full softmax; adaptive: adaptive softmax (torch.nn.AdaptiveLogSoftmaxWithLoss).")
+@click.option("--model-type", type=click.Choice(["lightrnn", "lstm", "adaptive", "bpe"]), default="lightrnn",
+              show_default=True, help="lstm: full softmax; adaptive: adaptive softmax (torch.nn.AdaptiveLogSoftmaxWithLoss); "
+              "bpe: an LSTM over sentencepiece BPE pieces trained on --train-text (OUT_DIR/bpe.model), scoring each "
+              "word as the sum of its pieces, as icefall's rnn_lm.")
+@click.option("--bpe-pieces", type=click.IntRange(min=4), default=500, show_default=True,
+              help="--model-type bpe: the pieces of its sentencepiece model (icefall's LibriSpeech LMs: 500).")
 @click.option("--cutoffs", default=None, help="Adaptive softmax cluster boundaries, e.g. 2000,10000 "
               "(default: a head of |V|/20 words, at most 8000, then tails 4x and 16x as large).")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
@@ -119,7 +124,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--deterministic", is_flag=True,
               help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
 @friendly
-def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
+def train_cmd(train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
               min_count, embed_dim,
               hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
               token_budget,
@@ -145,18 +150,16 @@ def train_cmd(train_text, valid_text, out_dir, model_type, cutoffs, vocab_path, 
         if ctx.is_main and not (resume and (out / "last.pt").exists()):  # a resumed run keeps its own
             write_vocab(out / "vocab.txt", vocab)
         torch.manual_seed(seed)
-        if col_hidden_dim is None:
-            col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
-        if input_shortlist is None:
-            input_shortlist = default_input_shortlist(model_type, recurrence, len(vocab))
-        if output_shortlist is None:
-            output_shortlist = default_output_shortlist(model_type, recurrence, len(vocab), word_bias)
+        col_hidden_dim, input_shortlist, output_shortlist = _lightrnn_defaults(
+            model_type, recurrence, len(vocab), hidden_dim, tie_weights, word_bias, col_hidden_dim, input_shortlist,
+            output_shortlist)
         try:
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
             model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
                                      recurrence if model_type == "lightrnn" else "halfword", tie_weights,
                                      initial_allocation, seed, word_bias, table_scale, col_hidden_dim,
-                                     input_shortlist, output_shortlist, backward)
+                                     input_shortlist, output_shortlist, backward,
+                                     pieces=_pieces(train_text, out, vocab, bpe_pieces) if model_type == "bpe" else None)
         except ValueError as e:  # the option the error is about: one given, named in the message
             given = {"table scale": ("--table-scale", table_scale != 1.0),
                      "col_hidden_dim": ("--col-hidden-dim", col_hidden_dim),
@@ -203,6 +206,28 @@ def _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo)
         echo(f"{path}: {len(vocab) - before} new words ({len(words)} read, {skipped} entries skipped: "
              f"not one word after normalisation); vocabulary now {len(vocab)}")
     return vocab
+
+
+def _lightrnn_defaults(model_type, recurrence, vocab_size, hidden_dim, tie_weights, word_bias, col_hidden_dim,
+                       input_shortlist, output_shortlist) -> tuple[int, int, int]:
+    """The column-state size and the two shortlists: as given, or the defaults below where not."""
+    if col_hidden_dim is None:
+        col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
+    if input_shortlist is None:
+        input_shortlist = default_input_shortlist(model_type, recurrence, vocab_size)
+    if output_shortlist is None:
+        output_shortlist = default_output_shortlist(model_type, recurrence, vocab_size, word_bias)
+    return col_hidden_dim, input_shortlist, output_shortlist
+
+
+def _pieces(train_text, out: Path, vocab: Vocabulary, n_pieces: int):
+    """A sentencepiece BPE model trained on the training text (``OUT/bpe.model``), and ``vocab`` spelled in it:
+    ``(word_pieces, word_piece_count, n_pieces)`` for :func:`new_model`."""
+    try:
+        sp = train_pieces(train_text, out / "bpe", n_pieces)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--bpe-pieces") from None
+    return (*word_piece_table(vocab, sp), sp.get_piece_size())
 
 
 def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, tie_weights: bool) -> int:

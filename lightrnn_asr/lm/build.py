@@ -8,6 +8,7 @@ from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
 from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
+from lightrnn_asr.lm.piece_lstm import PieceLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable, table_shape
 
@@ -30,6 +31,8 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
         return LightRNN(config, table) if config.recurrence == "halfword" else OneStepLightRNN(config, table)
     if config.model_type == "adaptive":
         return AdaptiveLSTMLM(config)
+    if config.model_type == "bpe":  # an empty piece table, which the checkpoint's weights fill
+        return PieceLSTMLM(config)
     return LSTMLM(config)
 
 
@@ -38,7 +41,8 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
               tie_weights: bool = False, allocation: str = "frequency", seed: int = 0, word_bias: bool = False,
               table_scale: float = 1.0, col_hidden_dim: int = 0,
               input_shortlist: int = 0, output_shortlist: int = 0,
-              backward: bool = False) -> tuple[RecurrentLM, WordTable | None]:
+              backward: bool = False, *,
+              pieces: tuple[torch.Tensor, torch.Tensor, int] | None = None) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
     and its table: a LightRNN starts on a table of :func:`table_shape` ``(vocab_size, table_scale)``
     (the paper's shape for ``table_scale = 1``) from the ``allocation`` named
@@ -48,6 +52,8 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
     ``input_shortlist`` :attr:`LMConfig.input_shortlist` (how many frequent words get an input vector
     of their own) and ``output_shortlist`` :attr:`LMConfig.output_shortlist` (how many frequent words get an
     output vector of their own) and ``backward`` :attr:`LMConfig.backward` (the model reads right to left).
+    A ``"bpe"`` model needs ``pieces``: ``(word_pieces (|V|, L) int32, word_piece_count (|V|,) int32,
+    n_pieces)``, from :func:`~lightrnn_asr.text.pieces.word_piece_table` and the sentencepiece model.
 
     Raises:
         ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
@@ -64,7 +70,12 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
         shape = table_shape(vocab_size, table_scale)
         table = (WordTable.sequential(vocab_size, *shape) if allocation == "frequency"
                  else WordTable.random(vocab_size, torch.Generator().manual_seed(seed), *shape))
+    if (model_type == "bpe") != (pieces is not None):
+        raise ValueError("a bpe model needs its pieces (word_pieces, word_piece_count, n_pieces), and only it")
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
     cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
-                   recurrence, tie_weights, word_bias, col_hidden_dim, input_shortlist, output_shortlist, backward)
+                   recurrence, tie_weights, word_bias, col_hidden_dim, input_shortlist, output_shortlist, backward,
+                   *((pieces[2], pieces[0].shape[1]) if pieces is not None else ()))
+    if pieces is not None:
+        return PieceLSTMLM(cfg, pieces[0], pieces[1]), None
     return build_model(cfg, table), table

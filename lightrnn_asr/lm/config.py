@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 __all__ = ["LMConfig", "MODEL_TYPES", "RECURRENCES", "default_cutoffs"]
 
-MODEL_TYPES = ("lightrnn", "lstm", "adaptive")
+MODEL_TYPES = ("lightrnn", "lstm", "adaptive", "bpe")
 #: LightRNN recurrences: the paper's two LSTM steps per word, or one step reading both vectors of the
 #: previous word, concatenated or summed (:class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`).
 RECURRENCES = ("halfword", "word-concat", "word-sum")
@@ -17,8 +17,9 @@ class LMConfig:
     """Hyper-parameters of either model (a plain dataclass, stored in checkpoints).
 
     Attributes:
-        model_type: ``"lightrnn"``, ``"lstm"`` (full softmax baseline) or
-            ``"adaptive"`` (LSTM with an adaptive softmax, Grave et al. 2017).
+        model_type: ``"lightrnn"``, ``"lstm"`` (full softmax baseline),
+            ``"adaptive"`` (LSTM with an adaptive softmax, Grave et al. 2017) or ``"bpe"`` (an LSTM over
+            sentencepiece pieces that scores words, :class:`~lightrnn_asr.lm.piece_lstm.PieceLSTMLM`).
         vocab_size: |V|, including ``<s> </s> <unk>``.
         n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM).
         embed_dim: size of the row/column (or word) input vectors.
@@ -58,6 +59,10 @@ class LMConfig:
             forward one in N-best rescoring (:func:`~lightrnn_asr.scoring.nbest.with_backward_lm`, as
             Kaldi's ``rnnlm/lmrescore_nbest_back.sh``). Any model type. False (checkpoints without the
             field): left to right.
+        n_pieces: ``"bpe"`` only: the size P of the piece vocabulary (``<unk> <s> </s>`` included); 0 for
+            the other models.
+        max_word_pieces: ``"bpe"`` only: the most pieces a word of the vocabulary has (the width of its
+            piece table); 0 for the other models.
     """
 
     model_type: str = "lightrnn"
@@ -76,6 +81,8 @@ class LMConfig:
     input_shortlist: int = 0
     output_shortlist: int = 0
     backward: bool = False
+    n_pieces: int = 0
+    max_word_pieces: int = 0
 
     def __post_init__(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
@@ -127,10 +134,20 @@ class LMConfig:
             raise ValueError(
                 f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words"
             )
+        self._check_pieces()
         if not isinstance(self.backward, bool):
             raise ValueError(f"backward must be true or false, got {self.backward!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def _check_pieces(self) -> None:
+        pieces = (self.n_pieces, self.max_word_pieces)
+        if self.model_type == "bpe" and not (isinstance(self.n_pieces, int) and self.n_pieces >= 4
+                                             and isinstance(self.max_word_pieces, int) and self.max_word_pieces >= 1):
+            raise ValueError(f"a bpe model needs n_pieces >= 4 and max_word_pieces >= 1, got {pieces}")
+        if self.model_type != "bpe" and pieces != (0, 0):
+            raise ValueError(f"n_pieces and max_word_pieces are for model_type 'bpe' only, got {pieces} "
+                             f"for {self.model_type!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

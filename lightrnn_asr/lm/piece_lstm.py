@@ -1,0 +1,98 @@
+"""An LSTM LM over subword pieces that scores words: the LM a k2/icefall user trains
+(``icefall/rnn_lm``: an LSTM over sentencepiece BPE pieces), behind the word-level interface.
+
+A word's log-probability is the sum of its pieces' (nats):
+
+    log P(w | h) = sum_j log P(p_j(w) | h, p_1(w) ... p_{j-1}(w)),
+
+``</s>`` being the one piece of that name, so a sentence's log-probability is that of its piece
+sequence, ``<s> p_1 ... p_n </s>``. The pieces of every vocabulary word are a table of the model
+(buffers ``word_pieces`` ``(|V|, L)`` and ``word_piece_count`` ``(|V|,)``, saved with the weights,
+from :func:`~lightrnn_asr.text.pieces.word_piece_table`), so it takes word ids like every
+:class:`~lightrnn_asr.lm.interface.LanguageModel` here and needs no sentencepiece to score: N-best,
+lattice and k2 rescoring, perplexity and tuning all work unchanged. Stepping one word takes one LSTM
+step per piece of it (a batch steps as many times as its longest word has pieces).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lightrnn_asr.lm.config import LMConfig
+from lightrnn_asr.lm.recurrent import RecurrentLM, RecurrentState, Trunk, target_logprob
+
+__all__ = ["PieceLSTMLM"]
+
+
+class PieceLSTMLM(RecurrentLM):
+    """Piece embedding ``(P, E)``, the shared trunk, a full softmax over the P pieces (``H -> P``).
+
+    Args:
+        config: an :class:`LMConfig` with ``model_type="bpe"``: ``n_pieces`` P and
+            ``max_word_pieces`` L (the widest word of the table).
+        word_pieces: ``(|V|, L)`` int32 piece ids of every word (padded with 0), and
+        word_piece_count: ``(|V|,)`` int32 pieces of every word (>= 1); both from
+            :func:`~lightrnn_asr.text.pieces.word_piece_table`. ``None`` (a checkpoint being loaded):
+            zeros, to be filled by ``load_state_dict``.
+
+    Raises:
+        ValueError: when the table does not fit the config.
+    """
+
+    def __init__(self, config: LMConfig, word_pieces: torch.Tensor | None = None,
+                 word_piece_count: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        shape = (config.vocab_size, config.max_word_pieces)
+        if word_pieces is None:
+            word_pieces = torch.zeros(shape, dtype=torch.int32)
+            word_piece_count = torch.ones(config.vocab_size, dtype=torch.int32)
+        if tuple(word_pieces.shape) != shape or tuple(word_piece_count.shape) != shape[:1]:
+            raise ValueError(f"a piece table of shape {tuple(word_pieces.shape)} does not fit the config "
+                             f"({shape[0]} words, at most {shape[1]} pieces each)")
+        self.register_buffer("word_pieces", word_pieces.to(torch.int32).clone())
+        self.register_buffer("word_piece_count", word_piece_count.to(torch.int32).clone())
+        self.embed = nn.Embedding(config.n_pieces, config.embed_dim)
+        self.trunk = Trunk(config)
+        self.head = nn.Linear(config.hidden_dim, config.n_pieces)
+        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+
+    def _spelled(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(..., L)`` int64 pieces of ``words`` ``(...)`` and ``(..., L)`` bool: which are real."""
+        pieces = self.word_pieces[words].long()
+        real = torch.arange(pieces.shape[-1], device=words.device) < self.word_piece_count[words][..., None]
+        return pieces, real
+
+    def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``log P(targets[n, t] | ...)`` ``(N, T)`` float32 (nats): each row's pieces run through the LSTM
+        as one sequence (``<s>``'s piece, then the targets' pieces), each word's pieces summed."""
+        n, t = targets.shape
+        pieces, real = self._spelled(targets)  # (N, T, L)
+        pieces, real = pieces.view(n, -1), real.view(n, -1)
+        order = torch.sort((~real).to(torch.uint8), dim=1, stable=True).indices  # each row's real pieces first
+        width = int(real.sum(1).max())
+        stream = pieces.gather(1, order)[:, :width]  # (N, S): the row's pieces, then padding
+        first = self.word_pieces[inputs[:, :1], 0].long()  # (N, 1): the piece of <s>
+        hidden = self.trunk(self.embed(torch.cat([first, stream[:, :-1]], 1)))
+        lp = target_logprob(self.head(hidden), stream)  # (N, S)
+        at = (real.long().cumsum(1) - 1).clamp(min=0)  # each real piece's place in the stream
+        return (lp.gather(1, at) * real).view(n, t, -1).sum(-1)
+
+    def initial_state(self, n: int, bos_id: int = 0) -> RecurrentState:
+        first = self.word_pieces[bos_id, 0].long().to(self.device).expand(n)
+        return self._read(self.embed(first), self._zero_state(n))
+
+    def score_next(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
+        """``log P(words | history)`` ``(B,)`` float32 (nats) and the state after all their pieces: one LSTM
+        step per piece of the batch's longest word, rows whose word has ended kept as they are."""
+        out, h, c = state
+        pieces, real = self._spelled(words)  # (B, L)
+        total = torch.zeros(words.shape[0], device=words.device)
+        for j in range(int(self.word_piece_count[words].max())):
+            total = total + target_logprob(self.head(out), pieces[:, j]) * real[:, j]
+            step_out, step_h, step_c = self._read(self.embed(pieces[:, j]), (h, c))
+            keep = real[:, j]
+            out = torch.where(keep[:, None], step_out, out)
+            h, c = torch.where(keep[None, :, None], step_h, h), torch.where(keep[None, :, None], step_c, c)
+        return total, (out, h, c)
