@@ -16,5 +16,6 @@ from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable, table_shape
 
 __all__ = ["AdaptiveLSTMLM", "Checkpoint", "CheckpointError", "Compression", "LMConfig", "LMState", "LSTMLM",
-           "LanguageModel", "LightRNN", "OneStepLightRNN", "PieceLSTMLM", "RecurrentLM", "WordTable", "build_model", "compress_model", "default_cutoffs",
+           "LanguageModel", "LightRNN", "OneStepLightRNN", "PieceLSTMLM",
+           "RecurrentLM", "WordTable", "build_model", "compress_model", "default_cutoffs",
            "export_torchscript", "load_checkpoint", "save_checkpoint", "table_shape"]
