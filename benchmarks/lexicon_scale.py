@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Speed and size at the recognizer's vocabulary, every LM in one run.
+
+The vocabulary is what an ASR engineer gives a rescoring LM so that no hypothesis word is out of it:
+the LM text's words (count >= 2, as the recipe's) and every word pocketsphinx's first pass can output
+(``recipes/pocketsphinx/local/lexicon.py``). Each system of the recipe (the LightRNN, the adaptive- and
+full-softmax LSTMs, with the recipe's options) and a BPE LSTM (sentencepiece, 500 pieces, the same
+trunk) trains for the same token budget on the recipe's text, one after the other; then, in this
+process, each scores the same N-best file in turn (a few lists untimed first, then ``--repeats`` timed
+passes, the best kept) and the held-out novel's dev chapters. One JSON line per system: parameters,
+checkpoint MB, peak resident memory of its training process, training tokens/s, N-best hypotheses/s
+and words/s, dev perplexity after the budget (a short budget: a speed check, not the quality study).
+
+    python benchmarks/lexicon_scale.py --data recipes/pocketsphinx/data \\
+        --nbest recipes/pocketsphinx/exp/decode/synthetic_dev/nbest.txt --out docs/bench/lexicon_scale.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from bench_io import emit
+from dev_search import recipe_settings
+
+from lightrnn_asr.formats.nbest import read_nbest
+from lightrnn_asr.lm import load_checkpoint
+from lightrnn_asr.scoring.nbest import score_nbest
+from lightrnn_asr.scoring.sentences import perplexity
+from lightrnn_asr.text.corpus import encode_corpus, read_sentences
+from lightrnn_asr.text.vocabulary import Vocabulary, read_word_list, write_vocab
+
+RECIPE_LOCAL = Path(__file__).resolve().parent.parent / "recipes" / "pocketsphinx" / "local"
+BPE = ["--model-type", "bpe", "--bpe-pieces", "500", "--embed-dim", "200", "--hidden-dim", "200", "--num-layers", "1",
+       "--dropout", "0.1", "--lr", "3e-3"]
+
+
+def vocabulary(data: Path, work: Path) -> tuple[Path, dict]:
+    """The text's words (count >= 2) and the first pass's lexicon, written to ``work/vocab.txt``."""
+    lexicon = work / "lexicon.txt"
+    subprocess.run([sys.executable, str(RECIPE_LOCAL / "lexicon.py"), "--out", str(lexicon)], check=True)
+    text = Vocabulary.from_sentences(read_sentences(data / "lm" / "train.txt"), min_count=2)
+    words, _ = read_word_list(lexicon)
+    vocab = text.with_words(words)
+    write_vocab(work / "vocab.txt", vocab)
+    return work / "vocab.txt", {"text_words": len(text), "lexicon_words": len(words), "vocab": len(vocab)}
+
+
+def train(system: str, opts: list[str], common: list[str], data: Path, vocab: Path, budget: int, out: Path) -> dict:
+    """Train one system in its own process; its peak resident memory from GNU time (KiB)."""
+    cmd = ["/usr/bin/time", "-f", "peak_rss_kib=%M", "lightrnn-asr", "train", *common, *opts,
+           "--token-budget", str(budget), "--train-text", str(data / "lm" / "train.txt"),
+           "--valid-text", str(data / "lm" / "valid.txt"), "--vocab", str(vocab), "--out-dir", str(out)]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        sys.exit(f"{system}: training failed\n{res.stderr[-3000:]}")
+    hist = json.loads((out / "history.json").read_text())
+    rss = int(res.stderr.rsplit("peak_rss_kib=", 1)[1].split()[0])
+    return {"command": " ".join(cmd[3:]), "wall_s": time.perf_counter() - t0, "peak_rss_mb": rss / 1024,
+            "train_tokens": sum(h["train_tokens"] for h in hist), "train_seconds": sum(h["train_seconds"] for h in hist),
+            "tokens_per_s": sum(h["train_tokens"] for h in hist) / sum(h["train_seconds"] for h in hist)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="the recipe's data directory")
+    ap.add_argument("--nbest", type=Path, required=True)
+    ap.add_argument("--token-budget", type=int, default=600_000)
+    ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work", type=Path, help="keep the checkpoints here (default: a temporary directory)")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    work = args.work or Path(tempfile.mkdtemp(prefix="lexicon_scale."))
+    work.mkdir(parents=True, exist_ok=True)
+    vocab_path, sizes = vocabulary(args.data, work)
+    common, opts, _ = recipe_settings()
+    opts["bpe"] = BPE
+    runs = {s: train(s, opts[s], common, args.data, vocab_path, args.token_budget, work / s)
+            for s in args.systems.split(",")}
+    nbest = read_nbest(args.nbest)
+    n_hyps = sum(len(h) for h in nbest.values())
+    n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
+    models = {s: load_checkpoint(work / s / "best.pt") for s in runs}
+    seconds = {s: [] for s in runs}
+    for s, ck in models.items():
+        score_nbest(ck.model, ck.vocab, dict(list(nbest.items())[:20]))  # untimed set-up
+    for _ in range(args.repeats):  # in turn, so that the host's load falls on every model alike
+        for s, ck in models.items():
+            t0 = time.perf_counter()
+            score_nbest(ck.model, ck.vocab, nbest)
+            seconds[s].append(time.perf_counter() - t0)
+    for s, ck in models.items():
+        dev = perplexity(ck.model, encode_corpus(args.data / "lm" / "heldout_dev.txt", ck.vocab), unk_id=ck.vocab.unk_id)
+        emit({"benchmark": "lexicon_scale", "system": s, **sizes, "token_budget": args.token_budget, **runs[s],
+              "parameters": ck.model.num_parameters(), "file_mb": (work / s / "best.pt").stat().st_size / 2**20,
+              "nbest": str(args.nbest), "hypotheses": n_hyps, "words": n_words, "threads": args.threads,
+              "rescore_seconds": seconds[s], "hyps_per_s": n_hyps / min(seconds[s]),
+              "words_per_s": n_words / min(seconds[s]), "dev_ppl": dev.perplexity, "dev_oov": dev.oov_rate},
+             args.out)
+
+
+if __name__ == "__main__":
+    main()
