@@ -46,9 +46,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--recurrence", type=click.Choice(["halfword", "word-concat", "word-sum"]), default="word-sum",
               show_default=True, help="LightRNN: one LSTM step per word reading the previous word's row and column "
               "vectors summed (word-sum) or concatenated (word-concat), or the paper's two steps per word, row "
-              "vector then column vector (halfword). word-sum is the default because it measured best: 1.7-1.9x "
-              "the paper's rescoring words/s at |V| = 10K-100K and held-out perplexity 204 against 250 at equal "
-              "training time on the demo's text (docs/studies/history.md, 'One LSTM step per word').")
+              "vector then column vector (halfword).")
 @click.option("--min-count", type=int, default=1, show_default=True)
 @click.option("--embed-dim", type=int, default=256, show_default=True)
 @click.option("--hidden-dim", type=int, default=256, show_default=True)
@@ -82,9 +80,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "a column can differ in frequency; it starts at log(count + 1).")
 @click.option("--table-scale", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
               help="LightRNN with --word-bias: a table of scale x |V| cells (1: the paper's R x C ~ |V|), so that "
-                   "words share row and column vectors with fewer others; empty cells get no probability. On the demo's text "
-                   "2 gave held-out perplexity 166.4 against 175.4 after 480 s, but 155.8 against 152.5 trained to "
-                   "convergence (docs/studies/history.md, 'At convergence').")
+                   "words share row and column vectors with fewer others; empty cells get no probability.")
 @click.option("--col-hidden-dim", type=click.IntRange(min=0), default=None,
               help="One-step LightRNN: the size of the column head's own hidden layer, tanh(W h + P x_row), over "
                    "the LSTM output and the row's vector; 0: tanh(h + P x_row) at the LSTM's size. Default: 2 x "
@@ -234,10 +230,9 @@ def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, ti
     """``train``'s column-state size K when ``--col-hidden-dim`` is not given: ``2 * hidden_dim`` for a
     one-step LightRNN without tied weights, else 0 (the column head reads ``tanh(h + P x^r)``).
 
-    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1; docs/studies/history.md, "A column head of its
-    own"): K = 400 gave held-out perplexity 176.5 against 190.7 (K = 0) after 300 s of training on one
-    thread, at 0.86x the tokens/s, and 137.9 against 152.5 trained to convergence (the full-softmax LSTM:
-    128.0); K = 800 was no better per epoch than 400 and 0.64x as fast.
+    Chosen on the demo's text (docs/studies/history.md, "A column head of its own") before the dev/test
+    protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test;
+    not yet re-chosen on dev.
     """
     if model_type != "lightrnn" or recurrence == "halfword" or tie_weights:
         return 0
@@ -250,15 +245,11 @@ INPUT_SHORTLIST = 4000
 
 def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -> int:
     """``train``'s input shortlist N when ``--input-shortlist`` is not given: ``min(|V|, 4000)`` for a
-    one-step word-sum LightRNN, else 0. The 4,000 most frequent words are 93 % of the demo's running
-    words, and they cost 4000 x E parameters (0.8M at E = 200) whatever |V| is.
+    one-step word-sum LightRNN, else 0. They cost 4000 x E parameters whatever |V| is.
 
-    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400; docs/studies/history.md,
-    "An input vector of their own for the frequent words"): after 300 s on one thread, held-out
-    perplexity 154.2 with N = 4000 against 176.5 without (validation after 4 epochs 167.2 against
-    194.5), at 0.94x the tokens/s. Trained to convergence, N = 4000 gave 129.8 (137.9 without, the
-    full-softmax LSTM of the same trunk 128.0), N = 1000 133.0, and N = |V| overfitted (136.6, at
-    2.5x the parameters of N = 4000).
+    Chosen on the demo's text (docs/studies/history.md, "An input vector of their own for the frequent words")
+    before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
+    also hold the test; not yet re-chosen on dev.
     """
     if model_type != "lightrnn" or recurrence != "word-sum":
         return 0
@@ -272,16 +263,12 @@ OUTPUT_SHORTLIST = 1000
 def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, word_bias: bool) -> int:
     """``train``'s output shortlist M when ``--output-shortlist`` is not given: ``min(1000, |V| // 10)`` for a
     one-step LightRNN without ``--word-bias``, else 0 (a tenth of the vocabulary at most, so that the
-    factorised rows and columns still hold most words of a small one). The 1,000 most frequent words are 81 %
-    of the demo's running words, and they cost 1000 x (H + 1) parameters (0.2M at H = 200) whatever |V| is.
+    factorised rows and columns still hold most words of a small one). They cost 1000 x (H + 1) parameters
+    whatever |V| is.
 
-    Chosen on the demo's real text (|V| = 14,848, trunk 200 x 1, column head K = 400, 4,000 own input
-    vectors; docs/studies/history.md, "An output vector of their own for the frequent words"): after 300 s on one
-    thread, held-out perplexity 143.2 with M = 1000 against 143.0 without, in 4 epochs against 7 (validation
-    after 4 epochs 155.4 against 164.2); M = 2000 144.7, M = 4000 165.1 (0.3x the tokens/s). Trained for
-    1,200 s at dropout 0.3, M = 1000 reached 117.4 (the adaptive-softmax LSTM at its best, 117.5; the LightRNN
-    without it, 126.2), still improving; to convergence at dropout 0.1, 121.4 (without it 129.8, the
-    full-softmax LSTM of the same trunk 128.0).
+    Chosen on the demo's text (docs/studies/history.md, "An output vector of their own for the frequent words")
+    before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
+    also hold the test; not yet re-chosen on dev.
     """
     if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
         return 0

@@ -15,22 +15,16 @@ the row through the row's own vector, as the paper's second step conditions it, 
 second pass through the LSTM. With ``col_hidden_dim = K`` the column state is a hidden layer of
 its own, ``tanh(W h_t + P x^r_r)`` (W: H -> K, P: E -> K, ``Y^c``: K -> C): C column vectors
 serve all |V| words, and a wider state lets the row reshape what they see at K (H + E + C)
-parameters, independent of |V|. On the demo's real text (|V| = 14,848, trunk 200 x 1; docs/studies/history.md,
-"A column head of its own") K = 400 brought held-out perplexity at convergence from 152.5 to 137.9
-(the full-softmax LSTM of the same trunk: 128.0) at 0.86x the training tokens/s, and from 190.7 to
-176.5 after 300 s; K = 800 was no better per epoch and 0.64x as fast. ``lightrnn-asr train`` uses
-K = 2H unless told otherwise.
+parameters, independent of |V| (measured: docs/studies/history.md, "A column head of its own").
+``lightrnn-asr train`` uses K = 2H unless told otherwise.
 
 With ``input_shortlist = N`` (word-sum only) the N most frequent words also get an input vector of
 their own, ``e_w``, so step ``t`` reads ``x^r + x^c + e_{w_{t-1}}`` (``e_w = 0`` for the other words, and
 at the start of training for all, so training starts from the shared vectors' model); the output layer
 and the table are unchanged, and the cost is N x E parameters whatever |V| is. The shared input
-vectors are what a word's row and column mates pull apart: on the demo's text (docs/studies/history.md, "An
-input vector of their own for the frequent words") N = 4000 brought held-out perplexity after 300 s
-from 176.5 to 154.2 (validation after 4 epochs 194.5 -> 167.2) at 0.94x the tokens/s, and at
-convergence from 137.9 to 129.8 (the full-softmax LSTM of the same trunk: 128.0); it also made the
-first reallocation gentle (validation 333 -> 439 without, 290 -> 295 with). Own vectors for every
-word overfit (136.6 at convergence). ``lightrnn-asr train`` uses N = min(|V|, 4000).
+vectors are what a word's row and column mates pull apart; own vectors also make the first
+reallocation gentler, and own vectors for every word overfit (measured: docs/studies/history.md, "An
+input vector of their own for the frequent words"). ``lightrnn-asr train`` uses N = min(|V|, 4000).
 
 With ``output_shortlist = M`` the M most frequent words (ids below M) also get an output vector of their
 own, and the first softmax runs over them and the R rows together:
@@ -44,21 +38,16 @@ so the |V| probabilities sum to exactly 1. This is the adaptive softmax's head (
 with the LightRNN's table as its tail: the words that make most of the running text are predicted as a
 full softmax would, the rest by row and column, at M x (H + 1) parameters whatever |V| is. Shortlist words
 keep their cells, which only their input vectors use; reallocation places the factorised words (the
-shortlist's loss-table rows are 0, so they fill whatever cells are left). On the demo's text (docs/studies/history.md,
-"An output vector of their own for the frequent words") M = 1000 (81 % of the running words) cut validation
-perplexity after 4 epochs from 164.2 to 155.4; trained for 1,200 s at dropout 0.3 it reached 117.4 held-out,
-level with the adaptive-softmax LSTM at its best (117.5; 126.2 without the shortlist). ``lightrnn-asr train``
-uses M = min(1000, |V| / 10).
+shortlist's loss-table rows are 0, so they fill whatever cells are left). Measured: docs/studies/history.md,
+"An output vector of their own for the frequent words". ``lightrnn-asr train`` uses M = min(1000, |V| / 10).
 
 In training ``r`` is the target word's row; in scoring, the row of the word scored (lattice
 expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
 
-``word-sum`` is the default of ``lightrnn-asr train`` because it measured best in one run each on 2 CPU
-cores (docs/studies/history.md, "One LSTM step per word"): rescoring 1.87x / 1.74x / 1.32x the paper form's
-words/s at |V| = 10K / 100K / 1M (and 1.08x the adaptive-softmax LSTM at 10K), training 1.7-2.1x its
-tokens/s, and held-out perplexity 204.2 against the paper form's 250.0 after 240 s of training on the
-demo's real text (concat: 218.1). The paper's form stays available as ``recurrence="halfword"``.
+``word-sum`` is the default of ``lightrnn-asr train``: one LSTM step per word instead of two makes
+rescoring and training faster, and it measured best of the three in one run each (docs/studies/history.md,
+"One LSTM step per word"). The paper's form stays available as ``recurrence="halfword"``.
 """
 
 from __future__ import annotations

@@ -21,9 +21,8 @@ def table_shape(vocab_size: int, scale: float = 1.0) -> tuple[int, int]:
     """The paper's square-ish shape for ``N = ceil(scale * |V|)`` cells: ``C = ceil(sqrt N)``,
     ``R = ceil(N / C)``. ``scale = 1`` is the paper's table (``R ~ C ~ sqrt |V|``); a larger scale
     leaves cells empty, so that words share their row and column vectors with fewer others, at
-    ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|``. Measured on the demo's text (|V| = 14,848,
-    docs/studies/history.md, "At convergence"): ``scale = 2`` learns faster (held-out perplexity 166.4 against
-    175.4 after 480 s) and converges to the same level (155.8 against 152.5).
+    ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|`` (measured: docs/studies/history.md,
+    "At convergence").
 
     Raises:
         ValueError: for a vocabulary size below 1 or a scale below 1.

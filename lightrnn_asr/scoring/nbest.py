@@ -83,9 +83,9 @@ def score_nbest(
         oov_penalty: added (in nats, usually negative) to ``lm`` per
             out-of-vocabulary word, on top of ``log P(<unk> | h)``.
         prefix_sharing: score through the prefix tree; ``None`` (default): on the CPU for a model
-            that steps word by word (:attr:`LanguageModel.steps_word_by_word`), where it measured
-            2.1-2.3x the words/s of whole sentences on the demo's real 100-best lists
-            (docs/studies/history.md), and not on CUDA, where it has not been measured.
+            that steps word by word (:attr:`LanguageModel.steps_word_by_word`), where it is the faster
+            (measured on real 100-best lists: docs/studies/history.md), and not on CUDA, where it has
+            not been measured.
 
     Returns:
         ``{utt_id: ScoredNBest}`` in the input order.
@@ -129,10 +129,8 @@ def with_backward_lm(forward: Mapping[str, ScoredNBest], backward: Mapping[str, 
     same hypotheses, interpolated log-linearly. The two estimate the same ``log P(W)`` from opposite
     directions, so their average is a better estimate than either (Kaldi's
     ``rnnlm/lmrescore_nbest_back.sh``, which averages with weight 0.5). Everything but ``lm`` is
-    ``forward``'s. On the demo's synthetic test (docs/studies/history.md, "A backward LM beside the forward one") a
-    pair of converged LightRNNs gave 18.28 % WER + trigram against the forward one's 18.41 (an adaptive-LSTM
-    pair 18.58 against 19.03), and 0.5 was the best dev weight of 0, 0.25, ..., 1 for both: a gain within
-    the noise of 400 utterances, for twice the training and scoring.
+    ``forward``'s. What a pair gained on the demo's sets, within the noise, for twice the training and
+    scoring: docs/studies/history.md, "A backward LM beside the forward one".
 
     Args:
         forward, backward: ``{utt_id: ScoredNBest}`` of the same lists (:func:`score_nbest`).

@@ -64,12 +64,10 @@ log = logging.getLogger("lightrnn_asr")
 class TrainConfig:
     """Optimisation settings (stored in ``last.pt`` so a resumed run uses the same).
 
-    The defaults are what measured best on the demo's real text at equal training time
-    (``benchmarks/lightrnn_quality.py``, docs/studies/history.md "LightRNN training: an ablation on real
-    text"): one epoch per round, i.e. a reallocation after every epoch (held-out perplexity 170.7,
-    against 184.7 with each round trained to convergence and 199.5 without reallocation, 720 s on one
-    thread); a fresh optimizer after each reallocation (167.8); rounds until validation perplexity
-    has not improved for 2 rounds, at most 50.
+    The defaults: one epoch per round, i.e. a reallocation after every epoch; a fresh optimizer after
+    each reallocation; rounds until validation perplexity has not improved for 2 rounds, at most 50.
+    Why (measured at equal training time against rounds trained to convergence, no reallocation and a
+    kept optimizer): docs/studies/history.md, "LightRNN training: an ablation on real text".
 
     Attributes:
         rounds: maximum number of rounds.
