@@ -85,6 +85,16 @@ def test_bootstrap_ci_brackets_wer_and_compares_systems():
     assert both["p_s2_improv_over_s1"] > 0.95
 
 
+def test_a_wer_interval_never_goes_below_zero():
+    """Two utterances, one error in 27 words (the recipe's LibriVox test half): mean - 1.96 sd < 0."""
+    refs = {"u1": ("w " * 14).split(), "u2": ("w " * 13).split()}
+    hyps = {"u1": refs["u1"], "u2": ["x"] + refs["u2"][1:]}
+    one = bootstrap_ci(refs, hyps, replications=500)
+    assert one["ci95min"] == 0.0 and one["ci95max"] > one["wer"] > 0
+    both = bootstrap_ci(refs, refs, hyps, replications=500)
+    assert both["system1"]["ci95min"] == 0.0 and both["system2"]["ci95min"] == 0.0
+
+
 class UnigramLM(LanguageModel):
     """A context-free LM with fixed word log-probs, enough to test rescoring arithmetic."""
 

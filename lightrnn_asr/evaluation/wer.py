@@ -132,7 +132,9 @@ def bootstrap_ci(
     Returns:
         kaldialign's dict (WER values as fractions, not percent): with one
         system ``wer, ci95, ci95min, ci95max``; with two, ``system1``,
-        ``system2`` and ``p_s2_improv_over_s1``.
+        ``system2`` and ``p_s2_improv_over_s1``. kaldialign's interval is the mean
+        plus or minus 1.96 standard deviations; ``ci95min`` is cut at 0 (no WER is
+        negative), which only a set of few words and errors reaches.
 
     Raises:
         ValueError: when the utterance ids of the inputs differ.
@@ -142,7 +144,12 @@ def bootstrap_ci(
     r = [list(refs[u]) for u in utts]
     h = [list(hyps[u]) for u in utts]
     if hyps2 is None:
-        return kaldialign.bootstrap_wer_ci(r, h, replications=replications, seed=seed)
+        return _at_least_zero(kaldialign.bootstrap_wer_ci(r, h, replications=replications, seed=seed))
     _check_ids(refs, hyps2)
     h2 = [list(hyps2[u]) for u in utts]
-    return kaldialign.bootstrap_wer_ci(r, h, h2, replications=replications, seed=seed)
+    out = kaldialign.bootstrap_wer_ci(r, h, h2, replications=replications, seed=seed)
+    return {**out, "system1": _at_least_zero(out["system1"]), "system2": _at_least_zero(out["system2"])}
+
+
+def _at_least_zero(ci: dict) -> dict:
+    return {**ci, "ci95min": max(0.0, ci["ci95min"])}
