@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Callable, Mapping
 
 from lightrnn_asr.utils.provenance import provenance
 
@@ -16,3 +18,15 @@ def emit(row: dict, out: Path | None) -> None:
     if out:
         with open(out, "a") as f:
             f.write(line + "\n")
+
+
+def seconds_in_turn(models: Mapping[str, object], run: Callable[[object], object], repeats: int) -> dict[str, list[float]]:
+    """``run(model)`` timed ``repeats`` times for every model, the models in turn within each repeat, so that
+    a change in the host's load falls on every model alike: ``{name: [seconds, ...]}`` (compare the minima)."""
+    seconds = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            run(model)
+            seconds[name].append(time.perf_counter() - t0)
+    return seconds

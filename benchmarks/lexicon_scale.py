@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_io import emit
+from bench_io import emit, seconds_in_turn
 from dev_search import recipe_settings
 
 from lightrnn_asr.formats.nbest import read_nbest
@@ -91,14 +91,9 @@ def main() -> None:
     n_hyps = sum(len(h) for h in nbest.values())
     n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
     models = {s: load_checkpoint(work / s / "best.pt") for s in runs}
-    seconds = {s: [] for s in runs}
-    for s, ck in models.items():
+    for ck in models.values():
         score_nbest(ck.model, ck.vocab, dict(list(nbest.items())[:20]))  # untimed set-up
-    for _ in range(args.repeats):  # in turn, so that the host's load falls on every model alike
-        for s, ck in models.items():
-            t0 = time.perf_counter()
-            score_nbest(ck.model, ck.vocab, nbest)
-            seconds[s].append(time.perf_counter() - t0)
+    seconds = seconds_in_turn(models, lambda ck: score_nbest(ck.model, ck.vocab, nbest), args.repeats)
     for s, ck in models.items():
         dev = perplexity(ck.model, encode_corpus(args.data / "lm" / "heldout_dev.txt", ck.vocab), unk_id=ck.vocab.unk_id)
         emit({"benchmark": "lexicon_scale", "system": s, **sizes, "token_budget": args.token_budget, **runs[s],

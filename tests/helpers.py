@@ -7,6 +7,24 @@ import torch
 from lightrnn_asr import LanguageModel, Vocabulary
 
 
+def run_cli(*args) -> str:
+    """``lightrnn-asr ARGS`` in this process; its output, after asserting exit status 0."""
+    from click.testing import CliRunner
+
+    from lightrnn_asr.cli import main
+
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def toy_text_files(directory, train: int = 600, valid: int = 60):
+    """``train.txt`` and ``valid.txt`` of toy sentences in ``directory`` (seeds 0 and 1)."""
+    (directory / "train.txt").write_text("\n".join(toy_sentences(train, 0)) + "\n")
+    (directory / "valid.txt").write_text("\n".join(toy_sentences(valid, 1)) + "\n")
+    return directory / "train.txt", directory / "valid.txt"
+
+
 def toy_sentences(n: int, seed: int = 0) -> list[str]:
     """A tiny grammar with strong word-to-word structure, so a few hundred sentences teach an LSTM."""
     rng = random.Random(seed)

@@ -241,18 +241,10 @@ def test_an_output_shortlist_gives_reallocation_what_a_move_would_give_and_nothi
 def test_trained_with_reallocation_from_the_command_line_and_used_by_every_command(tmp_path):
     import json
 
-    from click.testing import CliRunner
-    from helpers import toy_sentences
+    from helpers import run_cli as run
+    from helpers import toy_text_files
 
-    from lightrnn_asr.cli import main
-
-    def run(*args):
-        res = CliRunner().invoke(main, [str(a) for a in args])
-        assert res.exit_code == 0, res.output
-        return res.output
-
-    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(600, 0)) + "\n")
-    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(60, 1)) + "\n")
+    toy_text_files(tmp_path)
     run("train", "--train-text", tmp_path / "train.txt", "--valid-text", tmp_path / "valid.txt", "--out-dir",
         tmp_path / "exp", "--recurrence", "word-concat", "--col-hidden-dim", 24, "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
         "--rounds", 3, "--lr", 0.01, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
-from helpers import toy_sentences
+from helpers import run_cli, toy_sentences, toy_text_files
 
-from lightrnn_asr.cli import main
 from lightrnn_asr.lm import LMConfig, load_checkpoint, save_checkpoint
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.piece_lstm import PieceLSTMLM
@@ -132,13 +130,8 @@ def test_a_sentencepiece_model_with_other_special_ids_is_refused(tmp_path):
 
 
 def test_trained_from_the_command_line_and_used_to_rescore(tmp_path):
-    def run(*args):
-        res = CliRunner().invoke(main, [str(a) for a in args])
-        assert res.exit_code == 0, res.output
-        return res.output
-
-    (tmp_path / "train.txt").write_text("\n".join(toy_sentences(600, 0)) + "\n")
-    (tmp_path / "valid.txt").write_text("\n".join(toy_sentences(60, 1)) + "\n")
+    run = run_cli
+    toy_text_files(tmp_path)
     run("train", "--model-type", "bpe", "--bpe-pieces", 40, "--train-text", tmp_path / "train.txt", "--valid-text",
         tmp_path / "valid.txt", "--out-dir", tmp_path / "exp", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1,
         "--rounds", 8, "--lr", 0.03, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
