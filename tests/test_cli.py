@@ -65,6 +65,25 @@ def test_train_outputs_and_ppl_and_score(model):
     assert all(float(line.split("\t")[0]) < 0 for line in lines)
 
 
+def test_sentence_scores_keeps_kaldis_contract(model, tmp_path):
+    """rnnlm/compute_sentence_scores.sh: 'id w1 w2 ...' in, 'id cost' out in input order, cost = -log P(W </s>)
+    in nats; Kaldi's upper-case words are looked up lower-cased, an unknown word as <unk>."""
+    import torch
+
+    from lightrnn_asr.scoring.sentences import score_sentences
+
+    ck = load_checkpoint(model / "exp" / "best.pt")
+    sents = {"utt2-1": "THANK YOU FOR YOUR PATIENCE", "utt1-1": "do not disturb", "utt1-2": "", "utt1-3": "do not zzz"}
+    (tmp_path / "text").write_text("".join(f"{u} {w}\n" for u, w in sents.items()))
+    run("sentence-scores", "--model", model / "exp" / "best.pt", "--device", "cpu", tmp_path / "text", tmp_path / "costs")
+    lines = [line.split() for line in (tmp_path / "costs").read_text().splitlines()]
+    assert [u for u, _ in lines] == list(sents)
+    ids = [torch.tensor(ck.vocab.encode(w.lower().split())) for w in sents.values()]
+    expected = -score_sentences(ck.model, ids)
+    assert np.allclose([float(c) for _, c in lines], expected, atol=1e-3)
+    assert all(float(c) > 0 for _, c in lines) and ck.vocab.encode(["zzz"]) == [ck.vocab.unk_id]
+
+
 def test_rescore_tunes_scales_and_lowers_wer(model, tmp_path):
     refs = read_text(DATA / "asterisk_dev_sample.ref")
     nbest = DATA / "asterisk_dev_sample.nbest"

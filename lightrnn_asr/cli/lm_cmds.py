@@ -1,4 +1,4 @@
-"""Commands on a trained LM: ``ppl``, ``score``, ``compress``, ``table-shape``."""
+"""Commands on a trained LM: ``ppl``, ``score``, ``sentence-scores``, ``compress``, ``table-shape``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import click
 import torch
 
 from lightrnn_asr.cli.common import friendly, main
+from lightrnn_asr.formats.nbest import Hypothesis, read_text, write_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
 from lightrnn_asr.lm.compress import Compression, compress_model, compressed_state, scoring_device, state_bytes
 from lightrnn_asr.lm.export import check_exportable, export_torchscript
 from lightrnn_asr.lm.table import table_shape
+from lightrnn_asr.scoring.nbest import score_nbest
 from lightrnn_asr.scoring.sentences import perplexity, score_sentences
 from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.utils.device import resolve_device
@@ -114,6 +116,28 @@ def score(model_path, text, device) -> None:
     lp = score_sentences(model_on(ck, resolve_device(device)), ids)
     for s, x in zip(sents, lp):
         click.echo(f"{x:.4f}\t{' '.join(s)}")
+
+
+@main.command("sentence-scores")
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--keep-case", is_flag=True, help="Look words up as written (default: lower-cased, as the LM text is).")
+@click.option("--device", default="auto", show_default=True)
+@click.argument("text", type=click.Path(exists=True, dir_okay=False))
+@click.argument("scores", type=click.Path(dir_okay=False))
+@friendly
+def sentence_scores(model_path, keep_case, device, text, scores) -> None:
+    """Kaldi's rnnlm/compute_sentence_scores.sh contract: TEXT holds 'id w1 w2 ...' lines, SCORES gets one
+    'id cost' line per id, in TEXT's order, cost = -log P(w1 ... wn </s> | <s>) in nats, so that a
+    steps/rnnlmrescore-style N-best script calls this command in place of that one. Out-of-vocabulary words
+    score as <unk>; a backward LM reads each line right to left."""
+    ck = load_checkpoint(model_path)
+    sents = {utt: tuple(w if keep_case else w.lower() for w in words) for utt, words in read_text(text).items()}
+    long = next((u for u, w in sents.items() if len(w) > MAX_SENTENCE_WORDS), None)
+    if long is not None:
+        raise click.ClickException(f"{text}: {long}: {len(sents[long]):,} words, more than {MAX_SENTENCE_WORDS:,}")
+    scored = score_nbest(model_on(ck, resolve_device(device)), ck.vocab,
+                         {utt: [Hypothesis(words, 0.0)] for utt, words in sents.items()})
+    write_text(scores, {utt: [repr(-float(s.lm[0]))] for utt, s in scored.items()})
 
 
 @main.command("table-shape")
