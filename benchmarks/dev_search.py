@@ -6,7 +6,8 @@ trained with each of the same configurations (the same kinds and the same count:
 rate; the size, 200 x 1, and the adaptive softmax's cutoffs stay the recipe's) on the recipe's text,
 vocabulary, batches and token budget (``recipes/pocketsphinx/run.sh``, stage 6), and judged by its
 perplexity on the held-out novel's dev chapters (``heldout_dev.txt``). The test chapters are not
-read. Each run appends one JSON line (system, configuration, command, dev perplexity, parameters,
+read. ``--configs`` runs other configurations the same way (the architecture options of a system, the
+adaptive softmax's cutoffs), each on top of the recipe's settings. Each run appends one JSON line (system, configuration, command, dev perplexity, parameters,
 tokens trained, seconds, provenance) to ``--out``, winners and losers alike; ``--table`` prints the
 table and each system's best configuration.
 
@@ -123,6 +124,9 @@ def main() -> None:
     ap.add_argument("--systems", nargs="+", default=["lightrnn", "adaptive", "lstm"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--configs", type=json.loads, metavar="JSON",
+                    help='configurations to run instead of the grid, each on top of the recipe\'s settings, e.g. '
+                         '\'[{"--col-hidden-dim": "0"}, {"--output-shortlist": "0"}]\'')
     ap.add_argument("--table", type=Path, help="print the table of this results file instead")
     args = ap.parse_args()
     if args.table:
@@ -130,7 +134,7 @@ def main() -> None:
         return
     if not (args.data and args.vocab):
         ap.error("--data and --vocab are needed to run")
-    configs = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
+    configs = args.configs or [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
     jobs = [(s, c) for s in args.systems for c in configs]
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="dev_search.") as work:
