@@ -6,10 +6,10 @@ trained with each of the same configurations (the same kinds and the same count:
 rate; the size, 200 x 1, and the adaptive softmax's cutoffs stay the recipe's) on the recipe's text,
 vocabulary, batches and token budget (``recipes/pocketsphinx/run.sh``, stage 6), and judged by its
 perplexity on the held-out novel's dev chapters (``heldout_dev.txt``). The test chapters are not
-read. ``--configs`` runs other configurations the same way (the architecture options of a system, the
-adaptive softmax's cutoffs), each on top of the recipe's settings. Each run appends one JSON line (system, configuration, command, dev perplexity, parameters,
-tokens trained, seconds, provenance) to ``--out``, winners and losers alike; ``--table`` prints the
-table and each system's best configuration.
+read. ``--configs`` runs other configurations the same way (the architecture options of a system,
+the adaptive softmax's cutoffs), each on top of the recipe's settings. Each run appends one JSON line
+(system, configuration, command, dev perplexity, parameters, tokens trained, seconds, provenance) to
+``--out``, winners and losers alike; ``--table`` prints the table and each system's best configuration.
 
     python benchmarks/dev_search.py --data recipes/pocketsphinx/data/lm --vocab recipes/pocketsphinx/exp/lm/vocab.txt \\
         --out docs/bench/dev_search.jsonl
