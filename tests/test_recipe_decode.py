@@ -6,7 +6,8 @@ from pathlib import Path
 
 import soundfile
 
-from lightrnn_asr.formats.lattice import read_htk
+from lightrnn_asr.formats.lattice import FillerMap, read_htk
+from lightrnn_asr.text.normalize import normalize_text
 
 DATA = Path(__file__).parent / "data"
 DECODE = Path(__file__).resolve().parent.parent / "recipes" / "pocketsphinx" / "local" / "decode.py"
@@ -30,3 +31,22 @@ def test_an_utterance_decodes_to_the_same_lattice_alone_and_after_others(tmp_pat
     assert alone == after and alone[:2] == ["thank", "you"]
     assert (tmp_path / "alone.slf").read_bytes() == (tmp_path / "after.slf").read_bytes()
     assert read_htk(tmp_path / "after.slf").num_arcs > 100  # a real lattice, not an empty file
+
+
+def test_the_lexicon_holds_every_word_the_first_pass_outputs_and_only_those(tmp_path):
+    spec = importlib.util.spec_from_file_location("recipe_lexicon", DECODE.with_name("lexicon.py"))
+    lexicon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lexicon)
+    words, counts = lexicon.first_pass_words()
+    assert counts["words"] == len(words) < counts["in_trigram"] < counts["dictionary"]
+    known = set(words)
+    assert {"elinor", "willoughby", "marianne", "patience"} <= known  # names and places the LM text may lack
+    assert "aaberg" not in known  # in CMUdict, not in the trigram: the first pass never outputs it
+    assert all(w == w.lower() and "(" not in w and " " not in w for w in words)
+    decode = load_decode()
+    for name in ("queue-thankyou", "do-not-disturb", "confbridge-has-joined"):
+        audio = soundfile.read(DATA / f"asterisk-{name}.wav", dtype="float32")[0]
+        hyp, _ = decode.decode_utterance(audio, tmp_path / f"{name}.slf")
+        symbols = {FillerMap()(s) for s in read_htk(tmp_path / f"{name}.slf").symbols} - {None}
+        lattice_words = {w for s in symbols for w in normalize_text(s).split()}  # "d." is the text's "d"
+        assert set(hyp) <= known and lattice_words <= known, (hyp, lattice_words - known)
