@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo` on a fresh clone of this repository's HEAD, timed: appends one JSON line to
+# `make demo` on a fresh clone of this repository's HEAD (or of COMMIT), timed: appends one JSON line to
 # docs/bench/demo_runs.jsonl (total minutes, set-up and minutes per stage, provenance) and leaves the
 # clone in DIR (its log in DIR.log), so that two runs can be compared with benchmarks/compare_reports.py:
 #
@@ -7,10 +7,12 @@
 #   python benchmarks/compare_reports.py /tmp/demo{1,2}/recipes/pocketsphinx/exp/report/results.json \
 #       --checkpoints /tmp/demo{1,2}/recipes/pocketsphinx/exp/lm
 set -euo pipefail
-dir=${1:?usage: $0 DIR}
+dir=${1:?usage: $0 DIR [COMMIT]}
+commit=${2:-HEAD}
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ ! -e "$dir" ] || { echo "$dir exists" >&2; exit 1; }
 git clone -q "$here" "$dir"
+git -C "$dir" checkout -q "$(git -C "$here" rev-parse "$commit")"
 start=$(date +%s)
 (cd "$dir" && make demo) > "$dir.log" 2>&1
 end=$(date +%s)
