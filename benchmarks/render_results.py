@@ -170,7 +170,7 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     parts = ["# Results", "<!-- generated from docs/bench by benchmarks/render_results.py (make results); do not edit -->",
              "Every figure below comes from a record under `docs/bench/` that names its commit and command. How the "
              "runs were made (dev and test, equal search effort, budgets that do not depend on the machine): "
-             "[protocol.md](protocol.md). The studies before that protocol: [studies/history.md](studies/history.md).",
+             "[protocol.md](protocol.md). The studies before that protocol: [studies/README.md](studies/README.md).",
              demo_section(demo)]
     if search:
         parts.append(search_section(search))

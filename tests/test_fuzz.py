@@ -26,7 +26,7 @@ from lightrnn_asr.training.reallocation import SOLVERS, allocation_cost, realloc
 from lightrnn_asr.utils.io import utf8_lines
 
 DATA = Path(__file__).parent / "data"
-# FUZZ_EXAMPLES=5000 for a longer run (docs/studies/history.md); 300 by default keeps the suite quick
+# FUZZ_EXAMPLES=5000 for a longer run (docs/studies/reliability.md); 300 by default keeps the suite quick
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 

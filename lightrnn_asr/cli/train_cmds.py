@@ -230,7 +230,7 @@ def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, ti
     """``train``'s column-state size K when ``--col-hidden-dim`` is not given: ``2 * hidden_dim`` for a
     one-step LightRNN without tied weights, else 0 (the column head reads ``tanh(h + P x^r)``).
 
-    Chosen on the demo's text (docs/studies/history.md, "A column head of its own") before the dev/test
+    Chosen on the demo's text (docs/studies/column-head.md) before the dev/test
     protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test;
     not yet re-chosen on dev.
     """
@@ -247,7 +247,7 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
     """``train``'s input shortlist N when ``--input-shortlist`` is not given: ``min(|V|, 4000)`` for a
     one-step word-sum LightRNN, else 0. They cost 4000 x E parameters whatever |V| is.
 
-    Chosen on the demo's text (docs/studies/history.md, "An input vector of their own for the frequent words")
+    Chosen on the demo's text (docs/studies/input-shortlist.md)
     before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
     also hold the test; not yet re-chosen on dev.
     """
@@ -266,7 +266,7 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
     factorised rows and columns still hold most words of a small one). They cost 1000 x (H + 1) parameters
     whatever |V| is.
 
-    Chosen on the demo's text (docs/studies/history.md, "An output vector of their own for the frequent words")
+    Chosen on the demo's text (docs/studies/output-shortlist.md)
     before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
     also hold the test; not yet re-chosen on dev.
     """

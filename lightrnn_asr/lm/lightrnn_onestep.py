@@ -15,7 +15,7 @@ the row through the row's own vector, as the paper's second step conditions it, 
 second pass through the LSTM. With ``col_hidden_dim = K`` the column state is a hidden layer of
 its own, ``tanh(W h_t + P x^r_r)`` (W: H -> K, P: E -> K, ``Y^c``: K -> C): C column vectors
 serve all |V| words, and a wider state lets the row reshape what they see at K (H + E + C)
-parameters, independent of |V| (measured: docs/studies/history.md, "A column head of its own").
+parameters, independent of |V| (measured: docs/studies/column-head.md).
 ``lightrnn-asr train`` uses K = 2H unless told otherwise.
 
 With ``input_shortlist = N`` (word-sum only) the N most frequent words also get an input vector of
@@ -23,8 +23,8 @@ their own, ``e_w``, so step ``t`` reads ``x^r + x^c + e_{w_{t-1}}`` (``e_w = 0``
 at the start of training for all, so training starts from the shared vectors' model); the output layer
 and the table are unchanged, and the cost is N x E parameters whatever |V| is. The shared input
 vectors are what a word's row and column mates pull apart; own vectors also make the first
-reallocation gentler, and own vectors for every word overfit (measured: docs/studies/history.md, "An
-input vector of their own for the frequent words"). ``lightrnn-asr train`` uses N = min(|V|, 4000).
+reallocation gentler, and own vectors for every word overfit (measured: docs/studies/input-shortlist.md).
+``lightrnn-asr train`` uses N = min(|V|, 4000).
 
 With ``output_shortlist = M`` the M most frequent words (ids below M) also get an output vector of their
 own, and the first softmax runs over them and the R rows together:
@@ -38,16 +38,16 @@ so the |V| probabilities sum to exactly 1. This is the adaptive softmax's head (
 with the LightRNN's table as its tail: the words that make most of the running text are predicted as a
 full softmax would, the rest by row and column, at M x (H + 1) parameters whatever |V| is. Shortlist words
 keep their cells, which only their input vectors use; reallocation places the factorised words (the
-shortlist's loss-table rows are 0, so they fill whatever cells are left). Measured: docs/studies/history.md,
-"An output vector of their own for the frequent words". ``lightrnn-asr train`` uses M = min(1000, |V| / 10).
+shortlist's loss-table rows are 0, so they fill whatever cells are left). Measured:
+docs/studies/output-shortlist.md. ``lightrnn-asr train`` uses M = min(1000, |V| / 10).
 
 In training ``r`` is the target word's row; in scoring, the row of the word scored (lattice
 expansion needs no LSTM step to score a word, only to advance a history).
 ``P(w | h) = P_row(r(w) | h) P_col(c(w) | h, r(w))`` sums to 1 over all cells, as in the paper's form.
 
 ``word-sum`` is the default of ``lightrnn-asr train``: one LSTM step per word instead of two makes
-rescoring and training faster, and it measured best of the three in one run each (docs/studies/history.md,
-"One LSTM step per word"). The paper's form stays available as ``recurrence="halfword"``.
+rescoring and training faster, and it measured best of the three in one run each (docs/studies/one-step.md).
+The paper's form stays available as ``recurrence="halfword"``.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ def table_shape(vocab_size: int, scale: float = 1.0) -> tuple[int, int]:
     """The paper's square-ish shape for ``N = ceil(scale * |V|)`` cells: ``C = ceil(sqrt N)``,
     ``R = ceil(N / C)``. ``scale = 1`` is the paper's table (``R ~ C ~ sqrt |V|``); a larger scale
     leaves cells empty, so that words share their row and column vectors with fewer others, at
-    ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|`` (measured: docs/studies/history.md,
-    "At convergence").
+    ``2 sqrt(scale |V|)`` vectors instead of ``2 sqrt |V|`` (measured: docs/studies/convergence-and-table-size.md).
 
     Raises:
         ValueError: for a vocabulary size below 1 or a scale below 1.

@@ -84,7 +84,7 @@ def score_nbest(
             out-of-vocabulary word, on top of ``log P(<unk> | h)``.
         prefix_sharing: score through the prefix tree; ``None`` (default): on the CPU for a model
             that steps word by word (:attr:`LanguageModel.steps_word_by_word`), where it is the faster
-            (measured on real 100-best lists: docs/studies/history.md), and not on CUDA, where it has
+            (measured on real 100-best lists: docs/studies/prefix-scoring.md), and not on CUDA, where it has
             not been measured.
 
     Returns:
@@ -130,7 +130,7 @@ def with_backward_lm(forward: Mapping[str, ScoredNBest], backward: Mapping[str, 
     directions, so their average is a better estimate than either (Kaldi's
     ``rnnlm/lmrescore_nbest_back.sh``, which averages with weight 0.5). Everything but ``lm`` is
     ``forward``'s. What a pair gained on the demo's sets, within the noise, for twice the training and
-    scoring: docs/studies/history.md, "A backward LM beside the forward one".
+    scoring: docs/studies/backward-lm.md.
 
     Args:
         forward, backward: ``{utt_id: ScoredNBest}`` of the same lists (:func:`score_nbest`).

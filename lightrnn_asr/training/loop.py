@@ -67,7 +67,7 @@ class TrainConfig:
     The defaults: one epoch per round, i.e. a reallocation after every epoch; a fresh optimizer after
     each reallocation; rounds until validation perplexity has not improved for 2 rounds, at most 50.
     Why (measured at equal training time against rounds trained to convergence, no reallocation and a
-    kept optimizer): docs/studies/history.md, "LightRNN training: an ablation on real text".
+    kept optimizer): docs/studies/training-ablation.md.
 
     Attributes:
         rounds: maximum number of rounds.

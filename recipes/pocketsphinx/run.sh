@@ -14,7 +14,7 @@ stop_stage=100
 nj=2
 nbest=100
 books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milton (3x the text)
-                                # but is worse on this test at equal time (docs/studies/history.md, "More LM text")
+                                # but is worse on this test at equal time (docs/studies/more-text.md)
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
 while [ $# -gt 0 ]; do
