@@ -76,13 +76,18 @@ def main() -> None:
     ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vocab", type=Path, help="this vocabulary instead of the text's and the lexicon's (e.g. the "
+                    "demo's, to measure a system's tokens/s there)")
     ap.add_argument("--work", type=Path, help="keep the checkpoints here (default: a temporary directory)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="lexicon_scale."))
     work.mkdir(parents=True, exist_ok=True)
-    vocab_path, sizes = vocabulary(args.data, work)
+    if args.vocab:
+        vocab_path, sizes = args.vocab, {"vocab": sum(1 for _ in open(args.vocab, encoding="utf-8"))}
+    else:
+        vocab_path, sizes = vocabulary(args.data, work)
     common, opts, _ = recipe_settings()
     opts["bpe"] = BPE
     runs = {s: train(s, opts[s], common, args.data, vocab_path, args.token_budget, work / s)
