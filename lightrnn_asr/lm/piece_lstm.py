@@ -84,15 +84,19 @@ class PieceLSTMLM(RecurrentLM):
         return self._read(self.embed(first), self._zero_state(n))
 
     def score_next(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
-        """``log P(words | history)`` ``(B,)`` float32 (nats) and the state after all their pieces: one LSTM
-        step per piece of the batch's longest word, rows whose word has ended kept as they are."""
-        out, h, c = state
-        pieces, real = self._spelled(words)  # (B, L)
+        """``log P(words | history)`` ``(B,)`` float32 (nats) and the state after all their pieces. Step ``j``
+        runs the rows whose word has more than ``j`` pieces only (the batch sorted by piece count, longest
+        first, so that they are a prefix of it): the work is the batch's pieces, not ``B`` times its
+        longest word's."""
+        counts = self.word_piece_count[words].long()
+        order = torch.argsort(counts, descending=True, stable=True)
+        out, h, c = state[0][order], state[1][:, order], state[2][:, order]
+        pieces, counts = self._spelled(words[order])[0], counts[order]
         total = torch.zeros(words.shape[0], device=words.device)
-        for j in range(int(self.word_piece_count[words].max())):
-            total = total + target_logprob(self.head(out), pieces[:, j]) * real[:, j]
-            step_out, step_h, step_c = self._read(self.embed(pieces[:, j]), (h, c))
-            keep = real[:, j]
-            out = torch.where(keep[:, None], step_out, out)
-            h, c = torch.where(keep[None, :, None], step_h, h), torch.where(keep[None, :, None], step_c, c)
-        return total, (out, h, c)
+        rows = (counts[None, :] > torch.arange(int(counts.max()), device=words.device)[:, None]).sum(1).tolist()
+        for j, n in enumerate(rows):  # n: the rows that have a j-th piece
+            total[:n] += target_logprob(self.head(out[:n]), pieces[:n, j])
+            step_out, step_h, step_c = self._read(self.embed(pieces[:n, j]), (h[:, :n], c[:, :n]))
+            out, h, c = torch.cat([step_out, out[n:]]), torch.cat([step_h, h[:, n:]], 1), torch.cat([step_c, c[:, n:]], 1)
+        back = torch.argsort(order)
+        return total[back], (out[back], h[:, back], c[:, back])
