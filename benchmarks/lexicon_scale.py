@@ -82,6 +82,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    nbest = read_nbest(args.nbest)  # before hours of training: a wrong path fails now
     work = args.work or Path(tempfile.mkdtemp(prefix="lexicon_scale."))
     work.mkdir(parents=True, exist_ok=True)
     if args.vocab:
@@ -92,7 +93,6 @@ def main() -> None:
     opts["bpe"] = BPE
     runs = {s: train(s, opts[s], common, args.data, vocab_path, args.token_budget, work / s)
             for s in args.systems.split(",")}
-    nbest = read_nbest(args.nbest)
     n_hyps = sum(len(h) for h in nbest.values())
     n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
     models = {s: load_checkpoint(work / s / "best.pt") for s in runs}

@@ -4,7 +4,8 @@
 # LSTMs (adaptive and full softmax) trained on the same text for the same time (as a count of training
 # tokens, so that every machine trains the same models), rescoring with scales tuned on dev, WER on test.
 #
-# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--backward true]
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--backward true] [--bpe true]
+#        [--lexicon true]
 # Stages: 0-7 the demo (make demo), 8-11 the studies built on it (make demo-extended).
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
@@ -17,6 +18,10 @@ books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milt
                                 # but is worse on this test at equal time (docs/studies/more-text.md)
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
+bpe=false                       # true: stage 6 also trains an LSTM over 500 sentencepiece BPE pieces (icefall's
+                                # rnn_lm; train --model-type bpe), and stage 7 rescores with it like the others
+lexicon=false                   # true: every LM's vocabulary also holds every word the first pass can output
+                                # (local/lexicon.py: CMUdict words the trigram has), names and places among them
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -25,6 +30,8 @@ while [ $# -gt 0 ]; do
     --nbest) nbest=$2; shift 2 ;;
     --books) books=$2; shift 2 ;;
     --backward) backward=$2; shift 2 ;;
+    --bpe) bpe=$2; shift 2 ;;
+    --lexicon) lexicon=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -44,11 +51,12 @@ run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # demo_fresh_clone_backward_option.json, 2026-12-05: 5.08M, 6.96M and 1.17M), so that the same models
 # come out on any machine, whatever its speed; the seconds are still measured and reported.
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40 --threads 2 --rounds 100 --patience 2"
-declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000)
+declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=BPE_BUDGET)
 declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3 --solver alternating"
   [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.3 --lr 3e-3"
-  [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3")
+  [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3"
+  [bpe]="--model-type bpe --bpe-pieces 500 --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3")
 
 if run_stage 0; then
   log 0 "system packages (Debian) and text packages (Debian/PyPI)"
@@ -108,12 +116,17 @@ if run_stage 6; then
     && echo ', a backward LightRNN and a backward adaptive LSTM'), each for its token budget"
   if [ ! -f $exp/lm/vocab.txt ]; then
     mkdir -p $exp/lm
+    [ "$lexicon" = true ] && python local/lexicon.py --out $data/lm/lexicon.txt
     python -c "
 from lightrnn_asr import Vocabulary, read_sentences
-from lightrnn_asr.text.vocabulary import write_vocab
-write_vocab('$exp/lm/vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
+from lightrnn_asr.text.vocabulary import read_word_list, write_vocab
+vocab = Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2)
+if '$lexicon' == 'true':
+    vocab = vocab.with_words(read_word_list('$data/lm/lexicon.txt')[0])
+write_vocab('$exp/lm/vocab.txt', vocab)"
   fi
   models="lightrnn adaptive lstm"
+  [ "$bpe" = true ] && models+=" bpe"
   [ "$backward" = true ] && models+=" lightrnn_backward adaptive_backward"
   for m in $models; do
     dir=${m%_backward}
@@ -140,6 +153,12 @@ if run_stage 7; then
   if [ -f $exp/lm/adaptive_backward/best.pt ]; then
     systems+=("LSTM (adaptive) + backward + trigram:lstm_adaptive_softmax_backward_pocketsphinx_trigram_rescoring")
   fi
+  lm_args=(--model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (adaptive)" $exp/lm/adaptive/best.pt
+          --model "LSTM (full softmax)" $exp/lm/lstm/best.pt)
+  if [ -f $exp/lm/bpe/best.pt ]; then
+    systems+=("LSTM (BPE):lstm_bpe_rescoring" "LSTM (BPE) + trigram:lstm_bpe_pocketsphinx_trigram_rescoring")
+    lm_args+=(--model "LSTM (BPE)" $exp/lm/bpe/best.pt)
+  fi
   args=()
   for s in librivox asterisk synthetic; do
     args+=(--ref $s $data/${s}_test/text)
@@ -148,8 +167,7 @@ if run_stage 7; then
     done
   done
   lightrnn-asr report --title "pocketsphinx recipe: test WER" "${args[@]}" \
-    --model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (adaptive)" $exp/lm/adaptive/best.pt \
-    --model "LSTM (full softmax)" $exp/lm/lstm/best.pt --names local/sense_and_sensibility_names.txt \
+    "${lm_args[@]}" --names local/sense_and_sensibility_names.txt \
     --out $exp/report/wer_report.md --plot $exp/report/wer_report.png --json $exp/report/wer_report.json >/dev/null
 fi
 

@@ -49,7 +49,7 @@ SET_NOTES = {
     "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
 }
 #: LM name -> directory under EXP/lm; the ones trained (with a best.pt) are evaluated
-LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive", "LSTM (full softmax)": "lstm"}
+LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive", "LSTM (full softmax)": "lstm", "LSTM (BPE)": "bpe"}
 NGRAM = "pocketsphinx trigram"
 BACKWARD = "_backward"  # EXP/lm/DIR_backward: the backward LM of EXP/lm/DIR
 NAMES = Path(__file__).with_name("sense_and_sensibility_names.txt")
