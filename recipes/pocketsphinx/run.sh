@@ -49,9 +49,11 @@ run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # until its validation perplexity stops improving or its token budget is spent. The budgets are equal time made deterministic: the tokens each model trained in 180 s
 # (reallocations included) in make demo on the 2-core reference machine (docs/bench/
 # demo_fresh_clone_backward_option.json, 2026-12-05: 5.08M, 6.96M and 1.17M), so that the same models
-# come out on any machine, whatever its speed; the seconds are still measured and reported.
+# come out on any machine, whatever its speed; the seconds are still measured and reported. The BPE LSTM
+# (--bpe true) gets the adaptive LSTM's budget times its tokens/s relative to it in one run (0.575:
+# docs/bench/demo_vocab_speed.jsonl), i.e. the same 180 s.
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40 --threads 2 --rounds 100 --patience 2"
-declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=BPE_BUDGET)
+declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
 declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3 --solver alternating"
   [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.3 --lr 3e-3"
