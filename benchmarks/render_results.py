@@ -4,8 +4,9 @@ no figure in them is typed by hand.
 
 Records: docs/bench/demo.json (the latest ``make demo`` report, ``exp/report/results.json``, with its
 provenance), docs/bench/dev_search.jsonl (benchmarks/dev_search.py) and docs/bench/long_line_memory.jsonl
-(benchmarks/long_line_memory.py) docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh) and docs/bench/demo_determinism.jsonl
-(benchmarks/compare_reports.py).
+(benchmarks/long_line_memory.py), docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh),
+docs/bench/demo_determinism.jsonl (benchmarks/compare_reports.py), docs/bench/lexicon_scale.jsonl and
+docs/bench/demo_vocab_speed.jsonl (benchmarks/lexicon_scale.py).
 
     python benchmarks/render_results.py                   # write docs/results.md and README's table
     python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json   # take a new demo record
@@ -27,6 +28,8 @@ SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
 LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
 RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
 SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
+LEXICON = ROOT / "docs" / "bench" / "lexicon_scale.jsonl"
+DEMO_VOCAB = ROOT / "docs" / "bench" / "demo_vocab_speed.jsonl"
 RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
@@ -134,13 +137,43 @@ def search_section(rows: list[dict]) -> str:
     for r in rows:
         if "dev_ppl" in r and (r["system"] not in best or r["dev_ppl"] < best[r["system"]]["dev_ppl"]):
             best[r["system"]] = r
-    systems_n = len({r["system"] for r in rows})
+    counts = {}
+    for r in rows:
+        counts[r["system"]] = counts.get(r["system"], 0) + 1
     return ("## Settings search on dev (`benchmarks/dev_search.py`)\n\n"
-            f"{systems_n} systems, {len(rows) // max(systems_n, 1)} configurations each (the same grid for every "
-            "system), judged by perplexity on the held-out novel's dev chapters; every run is listed.\n\n"
+            "Runs per system: " + ", ".join(f"{s} {n}" for s, n in counts.items()) + " (every system the same "
+            "dropout x learning-rate grid; configurations beyond it name the option they change on top of the "
+            "recipe's settings), judged by perplexity on the held-out novel's dev chapters; every run is listed.\n\n"
             + table(["system", "configuration", "dev ppl", "parameters", "train tokens", "rounds", "commit"], body)
             + "\n\nBest on dev: " + "; ".join(f"{s}: {', '.join(f'{k} {v}' for k, v in r['config'].items())} "
                                               f"({r['dev_ppl']:.2f})" for s, r in best.items()) + ".")
+
+
+def last_run(rows: list[dict]) -> list[dict]:
+    """The records of the last run of a script (the trailing lines with its command, one per system)."""
+    out: list[dict] = []
+    for r in reversed(rows):
+        if r["provenance"]["command"] != rows[-1]["provenance"]["command"] or r["system"] in {x["system"] for x in out}:
+            break
+        out.insert(0, r)
+    return out
+
+
+def speed_section(rows: list[dict], title: str, what: str) -> str:
+    """One run's systems side by side (``benchmarks/lexicon_scale.py`` records), and the LightRNN's ratios."""
+    body = [[r["system"], f"{r['vocab']:,}", f"{r['parameters']:,}", f"{r['file_mb']:.1f}", f"{r['peak_rss_mb']:.0f}",
+             f"{r['tokens_per_s']:,.0f}", f"{r['hyps_per_s']:,.0f}", f"{r['words_per_s']:,.0f}", f"{r['dev_ppl']:.1f}",
+             (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    light = next((r for r in rows if r["system"] == "lightrnn"), None)
+    ratios = "" if light is None else "\n\nThe LightRNN against each: " + "; ".join(
+        f"{r['system']}: {light['parameters'] / r['parameters']:.2f}x the parameters, "
+        f"{light['tokens_per_s'] / r['tokens_per_s']:.2f}x the training tokens/s, "
+        f"{light['hyps_per_s'] / r['hyps_per_s']:.2f}x the hypotheses/s" for r in rows if r is not light) + "."
+    return (f"## {title}\n\n{what} Dev perplexity is after the short budget ({rows[0]['token_budget']:,} tokens): "
+            "a speed run, not the quality comparison. N-best: `" + rows[0]["nbest"] + "`, "
+            f"{rows[0]['hypotheses']:,} hypotheses, {rows[0]['threads']} threads.\n\n"
+            + table(["system", "vocabulary", "parameters", "file MB", "peak RSS MB (training)", "train tokens/s",
+                     "hyps/s", "words/s", "dev ppl", "commit"], body) + ratios)
 
 
 def long_line_section(rows: list[dict]) -> str:
@@ -174,6 +207,15 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
              demo_section(demo)]
     if search:
         parts.append(search_section(search))
+    if read_jsonl(LEXICON):
+        parts.append(speed_section(last_run(read_jsonl(LEXICON)), "Every LM at the recognizer's vocabulary "
+                                   "(`benchmarks/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "
+                                   "LM: the text's words and every word pocketsphinx's first pass can output. Each "
+                                   "system trains for the same tokens, one after the other, then scores the same N-best "
+                                   "lists in turn, in one run."))
+    if read_jsonl(DEMO_VOCAB):
+        parts.append(speed_section(last_run(read_jsonl(DEMO_VOCAB)), "The same at the demo's vocabulary",
+                                   "The demo's vocabulary (the text's words seen twice or more), one run."))
     if runs:
         parts.append(runs_section(runs, read_jsonl(SAME)))
     if long_lines:
