@@ -231,8 +231,9 @@ def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, ti
     one-step LightRNN without tied weights, else 0 (the column head reads ``tanh(h + P x^r)``).
 
     Chosen on the demo's text (docs/studies/column-head.md) before the dev/test
-    protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test;
-    not yet re-chosen on dev.
+    protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test.
+    Checked on dev alone since (benchmarks/dev_search.py, docs/results.md): K = 0 did as well, so this
+    default is open to change.
     """
     if model_type != "lightrnn" or recurrence == "halfword" or tie_weights:
         return 0
@@ -248,8 +249,8 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
     one-step word-sum LightRNN, else 0. They cost 4000 x E parameters whatever |V| is.
 
     Chosen on the demo's text (docs/studies/input-shortlist.md)
-    before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
-    also hold the test; not yet re-chosen on dev.
+    before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
+    is worse: benchmarks/dev_search.py, docs/results.md).
     """
     if model_type != "lightrnn" or recurrence != "word-sum":
         return 0
@@ -267,8 +268,8 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
     whatever |V| is.
 
     Chosen on the demo's text (docs/studies/output-shortlist.md)
-    before the dev/test protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now
-    also hold the test; not yet re-chosen on dev.
+    before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
+    is worse: benchmarks/dev_search.py, docs/results.md).
     """
     if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
         return 0
