@@ -91,7 +91,7 @@ class PieceLSTMLM(RecurrentLM):
         counts = self.word_piece_count[words].long()
         order = torch.argsort(counts, descending=True, stable=True)
         out, h, c = state[0][order], state[1][:, order], state[2][:, order]
-        pieces, counts = self._spelled(words[order])[0], counts[order]
+        pieces, counts = self.word_pieces[words[order]].long(), counts[order]
         total = torch.zeros(words.shape[0], device=words.device)
         rows = (counts[None, :] > torch.arange(int(counts.max()), device=words.device)[:, None]).sum(1).tolist()
         for j, n in enumerate(rows):  # n: the rows that have a j-th piece
