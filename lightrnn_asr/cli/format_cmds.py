@@ -1,4 +1,4 @@
-"""Format conversion: ``lattice-to-nbest`` and ``import-kaldi-nbest``."""
+"""Format conversion: ``lattice-to-nbest``, ``import-kaldi-nbest``, ``import-nemo-beams`` and ``hotwords``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from lightrnn_asr.formats.kaldi_nbest import iter_kaldi_nbest
 from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest
 from lightrnn_asr.formats.lattice_io import LATTICE_FORMATS, iter_lattices
 from lightrnn_asr.formats.nbest import NBestFormatError, nbest_line, write_nbest
+from lightrnn_asr.formats.hotwords import HOTWORD_FORMATS, write_hotwords
+from lightrnn_asr.formats.nemo_beams import read_nemo_beams
+from lightrnn_asr.text.vocabulary import read_new_words
 from lightrnn_asr.utils.io import atomic_text
 
 format_option = click.option(
@@ -85,3 +88,49 @@ def import_kaldi_nbest(words_arks, lm_costs, ac_costs, words_path, acwt, drop, o
     if not n_utts:
         raise NBestFormatError(f"{words_arks[0]}: no hypothesis in the archives")
     click.echo(f"{out_path}: {n_utts} utterances, {n_hyps / n_utts:.1f} hypotheses on average")
+
+
+@main.command("import-nemo-beams")
+@click.argument("beams", type=click.Path(exists=True, dir_okay=False))
+@click.option("--beam-size", type=click.IntRange(min=1), help="Hypotheses per utterance (NeMo's --beam_size).")
+@click.option("--groups", type=click.Path(exists=True, dir_okay=False),
+              help="'utt_id count' lines, in the beams file's order, where the count varies (instead of --beam-size).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="The evaluation manifest (JSON lines): utterance ids from its audio_filepath names "
+                   "(default utt000001, ...). With --beam-size.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="N-best file.")
+@friendly
+def import_nemo_beams(beams, beam_size, groups, manifest, out_path) -> None:
+    """NeMo's beams TSV (text<TAB>score, from eval_beamsearch_ngram.py) as an N-best file: am_score = the
+    beam search's score, so that rescore --lm-scale/--word-penalty tune the LM's weight on top of it
+    (NeMo's eval_neural_rescorer.py alpha and beta, with beta per word)."""
+    if (beam_size is None) == (groups is None):
+        raise click.UsageError("give --beam-size or --groups (exactly one)")
+    if manifest and groups:
+        raise click.UsageError("--groups names the utterances; --manifest goes with --beam-size")
+    nbest = read_nemo_beams(beams, beam_size=beam_size, groups=groups, manifest=manifest)
+    write_nbest(out_path, nbest)
+    n_hyps = sum(len(h) for h in nbest.values())
+    click.echo(f"{out_path}: {len(nbest)} utterances, {n_hyps / len(nbest):.1f} hypotheses on average")
+
+
+@main.command("hotwords")
+@click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The add-words list (WORD [LIKE_WORD] per line): its words become the hotwords.")
+@click.option("--format", "fmt", required=True, type=click.Choice(HOTWORD_FORMATS),
+              help="sherpa-onnx: --hotwords-file ('PHRASE :SCORE'); nemo-phrases: GPU-PB key_phrases_file; "
+                   "flashlight-boost: NeMo's flashlight word-boosting file ('word<TAB>score').")
+@click.option("--score", type=float, help="Boosting score (sherpa-onnx: optional; flashlight-boost: required).")
+@click.option("--case", type=click.Choice(["keep", "upper", "lower"]), default="keep", show_default=True,
+              help="The case of the first pass's tokens (icefall's LibriSpeech models: upper).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@friendly
+def hotwords_cmd(words_path, fmt, score, case, out_path) -> None:
+    """A hotword file for the first pass from the words given to add-words, so that the decoder's biasing and
+    the rescoring LM know the same names."""
+    words, _ = read_new_words(words_path)
+    try:
+        n = write_hotwords(out_path, words, fmt, score, case)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(f"{out_path}: {n} hotwords ({fmt})")
