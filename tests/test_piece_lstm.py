@@ -10,7 +10,7 @@ from helpers import run_cli, toy_sentences, toy_text_files
 
 from lightrnn_asr.lm import LMConfig, load_checkpoint, save_checkpoint
 from lightrnn_asr.lm.build import new_model
-from lightrnn_asr.lm.piece_lstm import PieceLSTMLM
+from lightrnn_asr.lm.piece_lstm import PieceLSTMLM, spell_words
 from lightrnn_asr.scoring.prefix import prefix_logprobs
 from lightrnn_asr.scoring.sentences import score_sentences
 from lightrnn_asr.text.corpus import make_batch, read_sentences
@@ -93,6 +93,27 @@ def test_a_batch_steps_words_of_different_lengths_as_each_alone(novel):
             assert all(torch.allclose(a[..., i, :], b[..., 0, :], atol=1e-6) for a, b in zip(after, alone_after))
 
 
+def test_new_words_are_spelled_in_pieces_and_old_words_score_as_before(novel):
+    sentences, sp, vocab, model, _ = novel
+    # real names the text lacks; one longer than any word of the table, so that the table widens
+    names = ["willoughbyshire", "marianne", "ferrarsborough-on-the-water".replace("-", "")]
+    grown, grown_vocab = spell_words(model, vocab, names, sp)
+    assert grown_vocab.words[: len(vocab)] == vocab.words
+    assert len(grown_vocab) == len(vocab) + len(set(names) - set(vocab.words))
+    assert grown.word_pieces.shape[1] > model.word_pieces.shape[1]
+    sentence = [*sentences[0][:3], *names, *sentences[0][3:]]
+    ids = grown_vocab.encode(sentence)
+    assert grown_vocab.unk_id not in ids
+    with torch.no_grad():
+        ref = by_hand(grown, sp.encode(" ".join(sentence), out_type=int))
+        got = score_sentences(grown, [torch.tensor(ids)], grown_vocab.bos_id, grown_vocab.eos_id)[0]
+        assert got == pytest.approx(ref, abs=1e-3)
+        old = [torch.tensor(vocab.encode(s)) for s in sentences[:5]]
+        assert score_sentences(grown, old) == pytest.approx(score_sentences(model, old), abs=1e-5)
+    with pytest.raises(ValueError, match="pieces"):
+        spell_words(model, vocab, names, train_pieces(novel[4] / "text.txt", novel[4] / "other", 100))
+
+
 def test_the_piece_table_is_kept_in_the_checkpoint(novel):
     sentences, sp, vocab, model, tmp = novel
     save_checkpoint(tmp / "bpe.pt", model, vocab, None)
@@ -144,3 +165,14 @@ def test_trained_from_the_command_line_and_used_to_rescore(tmp_path):
     run("rescore", "--nbest", tmp_path / "x.nbest", "--model", tmp_path / "exp" / "best.pt", "--lm-scale", 1,
         "--out", tmp_path / "1best.txt")
     assert (tmp_path / "1best.txt").read_text().split() == "u1 the cat sees the ball".split()
+    # add-words spells the new words in the model's pieces: no <unk> left, and the known words score as before
+    (tmp_path / "names.txt").write_text("catherine\nballsbridge\n")
+    run("add-words", "--model", tmp_path / "exp" / "best.pt", "--words", tmp_path / "names.txt",
+        "--out", tmp_path / "names.pt")
+    grown = load_checkpoint(tmp_path / "names.pt")
+    assert grown.vocab.words[len(ck.vocab):] == ["catherine", "ballsbridge"]
+    with_name = json.loads(run("ppl", "--model", tmp_path / "names.pt", "--text", tmp_path / "valid.txt", "--json"))
+    assert with_name["perplexity"] == pytest.approx(res["perplexity"], rel=1e-5)
+    (tmp_path / "n.txt").write_text("the cat sees catherine\n")
+    scored = json.loads(run("ppl", "--model", tmp_path / "names.pt", "--text", tmp_path / "n.txt", "--json"))
+    assert scored["oov_rate"] == 0

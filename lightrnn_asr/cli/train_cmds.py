@@ -14,8 +14,9 @@ from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
 from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.piece_lstm import spell_words
 from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
-from lightrnn_asr.text.pieces import train_pieces, word_piece_table
+from lightrnn_asr.text.pieces import load_pieces, train_pieces, word_piece_table
 from lightrnn_asr.text.vocabulary import Vocabulary, read_new_words, read_vocab, read_word_list, write_vocab
 from lightrnn_asr.training.loop import TrainConfig, train
 from lightrnn_asr.training.openvocab import add_words
@@ -292,9 +293,26 @@ def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, 
 main.add_command(train_cmd, "train")
 
 
+def _spell_words(ck, model_path: Path, words_path, out_path: Path) -> None:
+    """add-words for a BPE LSTM: the new words spelled in the pieces of bpe.model beside the checkpoint."""
+    pieces = model_path.parent / "bpe.model"
+    if not pieces.exists():
+        raise click.ClickException(f"{model_path}: a BPE LSTM needs the sentencepiece model it was trained with "
+                                   f"at {pieces}")
+    words, _ = read_new_words(words_path)
+    try:
+        model, vocab = spell_words(ck.model, ck.vocab, words, load_pieces(pieces))
+    except ValueError as e:
+        raise click.ClickException(f"{pieces}: {e}") from None
+    save_checkpoint(out_path, model, vocab, None, {"added_words": list(vocab.words[len(ck.vocab):])})
+    click.echo(f"{out_path}: {len(vocab)} words ({len(vocab) - len(ck.vocab)} added, spelled in "
+               f"{int(model.word_piece_count[len(ck.vocab):].sum())} pieces)", err=True)
+
+
 @main.command("add-words")
 @click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="A trained LightRNN checkpoint.")
+              help="A trained LightRNN checkpoint, or a BPE LSTM's (train --model-type bpe: its words are spelled "
+                   "in the pieces of bpe.model beside it; the options for placing and fitting rows do not apply).")
 @click.option("--words", "words_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="New words, one per line: WORD [LIKE_WORD] (LIKE_WORD: an existing word it behaves like).")
 @click.option("--examples", type=click.Path(exists=True, dir_okay=False),
@@ -323,9 +341,16 @@ def add_words_cmd(model_path, words_path, examples, fit_steps, background, defau
     Existing words keep their cells and weights. With --examples, the new words get rows of their
     own fitted to the examples (or, with --fit-steps 0, the free cells of least loss on them);
     without, free cells chosen by the fallback rule, or with --like-placement copy-row copies of
-    their like-words' rows. See lightrnn_asr.training.openvocab.
+    their like-words' rows. See lightrnn_asr.training.openvocab. A BPE LSTM's new words are spelled in
+    its pieces (lightrnn_asr.lm.piece_lstm.spell_words).
     """
-    ck = load_checkpoint(model_path, expect_type="lightrnn")
+    ck = load_checkpoint(model_path)
+    if ck.model.config.model_type == "bpe":
+        _spell_words(ck, Path(model_path), words_path, Path(out_path))
+        return
+    if ck.model.config.model_type != "lightrnn":
+        raise click.ClickException(f"{model_path}: a {ck.model.config.model_type} model; add-words takes a LightRNN "
+                                   "or a BPE LSTM")
     if ck.model.compression is not None:
         raise click.ClickException(f"{model_path}: a compressed model ({ck.model.compression.name}) cannot be "
                                    "extended; add the words to the float model, then compress it")

@@ -16,13 +16,15 @@ step per piece of it (a batch steps as many times as its longest word has pieces
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
 from lightrnn_asr.lm.config import LMConfig
 from lightrnn_asr.lm.recurrent import RecurrentLM, RecurrentState, Trunk, target_logprob
 
-__all__ = ["PieceLSTMLM"]
+__all__ = ["PieceLSTMLM", "spell_words"]
 
 
 class PieceLSTMLM(RecurrentLM):
@@ -100,3 +102,45 @@ class PieceLSTMLM(RecurrentLM):
             out, h, c = torch.cat([step_out, out[n:]]), torch.cat([step_h, h[:, n:]], 1), torch.cat([step_c, c[:, n:]], 1)
         back = torch.argsort(order)
         return total[back], (out[back], h[:, back], c[:, back])
+
+
+def spell_words(model: PieceLSTMLM, vocab, words, sp) -> tuple[PieceLSTMLM, object]:
+    """Give a trained piece LM new words (names, places): each is spelled in the pieces of ``sp``
+    (the sentencepiece model it was trained with, ``OUT_DIR/bpe.model``) and appended to its word
+    table; no weight changes, so every existing word scores as before. This is how a piece LM is
+    open-vocabulary (icefall's ``rnn_lm`` scores any word through its BPE pieces).
+
+    Args:
+        model: the trained model (not modified).
+        vocab: its :class:`~lightrnn_asr.text.vocabulary.Vocabulary`.
+        words: the new words (ones already in ``vocab`` are skipped).
+        sp: a ``sentencepiece.SentencePieceProcessor``
+            (:func:`~lightrnn_asr.text.pieces.load_pieces`).
+
+    Returns:
+        ``(model, vocab)``: a new model whose table ``(|V'|, L')`` covers the extended vocabulary
+        (``L'`` grows when a new word has more pieces than any before), on ``model``'s device.
+
+    Raises:
+        ValueError: when ``sp`` has another number of pieces than the model, or for a word
+            :meth:`~lightrnn_asr.text.vocabulary.Vocabulary.with_words` refuses.
+    """
+    from lightrnn_asr.text.pieces import word_piece_table
+
+    if len(sp) != model.config.n_pieces:
+        raise ValueError(f"the sentencepiece model has {len(sp)} pieces, the LM {model.config.n_pieces}: "
+                         "not the pieces it was trained with")
+    new_vocab = vocab.with_words(words)
+    n_old, old_width = len(vocab), model.config.max_word_pieces
+    spelled, spelled_count = word_piece_table(new_vocab, sp)  # the old words' rows are the model's own
+    width = max(old_width, spelled.shape[1])
+    table = torch.zeros(len(new_vocab), width, dtype=torch.int32)
+    table[:n_old, :old_width] = model.word_pieces.cpu()
+    table[n_old:, : spelled.shape[1]] = spelled[n_old:]
+    count = torch.cat([model.word_piece_count.cpu(), spelled_count[n_old:]])
+    config = dataclasses.replace(model.config, vocab_size=len(new_vocab), max_word_pieces=width)
+    grown = PieceLSTMLM(config, table, count)
+    state = {k: v for k, v in model.state_dict().items() if k not in ("word_pieces", "word_piece_count")}
+    grown.load_state_dict(state, strict=False)
+    grown.train(model.training)
+    return grown.to(model.device), new_vocab
