@@ -1,9 +1,10 @@
 # Two entry points on a fresh machine (each does its own set-up):
-#   make demo   train a LightRNN and two LSTMs (adaptive, full softmax) for the same time on real text, rescore real N-best lists, print WER
+#   make demo   train a LightRNN, an adaptive-softmax word LSTM and a BPE LSTM for the same time on real text at the
+#               recognizer's vocabulary, give each a contact list, rescore real N-best lists, print WER and name errors
 #   make test   run the test suite
 #   make results   docs/results.md and README's results table from the records under docs/bench
 # and the studies that build on the demo's outputs (names added after training, N-best versus lattice
-# rescoring, the k2 adapter on first-pass lattices, a name-rich set with the ways of adding names;
+# rescoring, the k2 adapter on first-pass lattices, the ways of adding names and a retrained reference;
 # builds the k2 environment below):
 #   make demo-extended
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):

@@ -10,6 +10,8 @@ process, each scores the same N-best file in turn (a few lists untimed first, th
 passes, the best kept) and the held-out novel's dev chapters. One JSON line per system: parameters,
 checkpoint MB, peak resident memory of its training process, training tokens/s, N-best hypotheses/s
 and words/s, dev perplexity after the budget (a short budget: a speed check, not the quality study).
+With ``--time-budget 180`` each trains for 180 s instead: the tokens it trained are the recipe's
+equal-time token budget at this vocabulary (``docs/bench/lexicon_budgets.jsonl``).
 
     python benchmarks/lexicon_scale.py --data recipes/pocketsphinx/data \\
         --nbest recipes/pocketsphinx/exp/decode/synthetic_dev/nbest.txt --out docs/bench/lexicon_scale.jsonl
@@ -52,10 +54,12 @@ def vocabulary(data: Path, work: Path) -> tuple[Path, dict]:
     return work / "vocab.txt", {"text_words": len(text), "lexicon_words": len(words), "vocab": len(vocab)}
 
 
-def train(system: str, opts: list[str], common: list[str], data: Path, vocab: Path, budget: int, out: Path) -> dict:
-    """Train one system in its own process; its peak resident memory from GNU time (KiB)."""
-    cmd = ["/usr/bin/time", "-f", "peak_rss_kib=%M", "lightrnn-asr", "train", *common, *opts,
-           "--token-budget", str(budget), "--train-text", str(data / "lm" / "train.txt"),
+def train(system: str, opts: list[str], common: list[str], data: Path, vocab: Path, budget: list[str],
+          out: Path) -> dict:
+    """Train one system in its own process (``budget``: train's budget option and value); its peak resident
+    memory from GNU time (KiB)."""
+    cmd = ["/usr/bin/time", "-f", "peak_rss_kib=%M", "lightrnn-asr", "train", *common, *opts, *budget,
+           "--train-text", str(data / "lm" / "train.txt"),
            "--valid-text", str(data / "lm" / "valid.txt"), "--vocab", str(vocab), "--out-dir", str(out)]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -73,6 +77,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="the recipe's data directory")
     ap.add_argument("--nbest", type=Path, required=True)
     ap.add_argument("--token-budget", type=int, default=600_000)
+    ap.add_argument("--time-budget", type=float, help="train each system for this many seconds instead (the tokens "
+                    "it trains in them are the recipe's equal-time token budget on this machine)")
     ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -91,7 +97,9 @@ def main() -> None:
         vocab_path, sizes = vocabulary(args.data, work)
     common, opts, _ = recipe_settings()
     opts["bpe"] = BPE
-    runs = {s: train(s, opts[s], common, args.data, vocab_path, args.token_budget, work / s)
+    budget = (["--time-budget", str(args.time_budget)] if args.time_budget
+              else ["--token-budget", str(args.token_budget)])
+    runs = {s: train(s, opts[s], common, args.data, vocab_path, budget, work / s)
             for s in args.systems.split(",")}
     n_hyps = sum(len(h) for h in nbest.values())
     n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
@@ -101,7 +109,8 @@ def main() -> None:
     seconds = seconds_in_turn(models, lambda ck: score_nbest(ck.model, ck.vocab, nbest), args.repeats)
     for s, ck in models.items():
         dev = perplexity(ck.model, encode_corpus(args.data / "lm" / "heldout_dev.txt", ck.vocab), unk_id=ck.vocab.unk_id)
-        emit({"benchmark": "lexicon_scale", "system": s, **sizes, "token_budget": args.token_budget, **runs[s],
+        emit({"benchmark": "lexicon_scale", "system": s, **sizes, "token_budget": None if args.time_budget else args.token_budget,
+              "time_budget_s": args.time_budget, **runs[s],
               "parameters": ck.model.num_parameters(), "file_mb": (work / s / "best.pt").stat().st_size / 2**20,
               "nbest": str(args.nbest), "hypotheses": n_hyps, "words": n_words, "threads": args.threads,
               "rescore_seconds": seconds[s], "hyps_per_s": n_hyps / min(seconds[s]),

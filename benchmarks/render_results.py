@@ -34,7 +34,7 @@ RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
 END = "<!-- /results -->"
-SETS = ("librivox", "asterisk", "synthetic")
+SETS = ("librivox", "asterisk", "synthetic", "names")
 NOISE = 0.95  # a paired-bootstrap P(better) below this, either way, is called noise
 
 
@@ -43,10 +43,55 @@ def table(head: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
 
+def sets(demo: dict) -> list[str]:
+    """The evaluation sets of a record (older records have no name-rich set)."""
+    return [s for s in SETS if s in demo["sets"]]
+
+
 def systems(demo: dict) -> list[str]:
     """The systems every set reports, in the report's order (its per-system entries are dicts with a ``wer``)."""
     first = demo["sets"][SETS[0]]
     return [k for k, v in first.items() if isinstance(v, dict) and "wer" in v]
+
+
+def ci_cell(value: float | None, ci: list[float], digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
+def names_table(demo: dict) -> str:
+    """The name-rich test: WER, name error rate and WER without a name of every system."""
+    res = demo["sets"]["names"]["names"]
+    rows = [[k, ci_cell(r["wer"], r["ci95"]), ci_cell(r["ner"], r["ner_ci95"], 1),
+             ci_cell(r["synthetic_without_a_name"]["wer"], r["synthetic_without_a_name"]["ci95"])
+             if "synthetic_without_a_name" in r else ""] for k, r in res["systems"].items()]
+    first = next(iter(res["systems"].values()))
+    lines = [f"- P(LightRNN + trigram makes fewer name errors than {k.removesuffix(' rescoring')}) = {p:.3f}: "
+             + ("LightRNN better" if p >= NOISE else "LightRNN worse" if p <= 1 - NOISE else "noise")
+             for k, p in res["p_lightrnn_fewer_name_errors"].items()]
+    return (f"Name-rich test ({first['name_tokens']} name tokens, every utterance has one), and the synthetic test's "
+            "utterances without a name: % [95 % CI]\n\n"
+            + table(["system", "name-rich: WER", "name-rich: name error rate", "synthetic, without a name: WER"], rows)
+            + "\n\n" + "\n".join(lines))
+
+
+def names_ways(demo: dict) -> str:
+    """How each LM was given the contact list (chosen on the name-rich dev set), every way tried."""
+    rows = [[n, i["names"]["way"], f"{i['names']['offset']:+g}",
+             "; ".join(f"{k} {t['dev_wer']:.2f} ({t['offset']:+g})" for k, t in i["names"]["tried"].items())]
+            for n, i in demo["lms"].items() if "names" in i]
+    return table(["LM", "the contact list", "offset per name (nats)", "every way tried: best dev WER % (its offset)"],
+                 rows)
+
+
+def relative_line(demo: dict) -> str:
+    """The LightRNN + trigram against the first pass on the synthetic test, relative."""
+    syn = demo["sets"]["synthetic"]
+    first = syn.get("first pass (pocketsphinx 1-best)")
+    mine = syn.get("LightRNN + pocketsphinx trigram rescoring")
+    if not (first and mine):
+        return ""
+    return (f"On the synthetic test, LightRNN + trigram is {100 * (1 - mine['wer'] / first['wer']):.1f} % relative "
+            f"below the first pass ({mine['wer']:.2f} against {first['wer']:.2f}).")
 
 
 def wer_cell(r: dict) -> str:
@@ -70,16 +115,37 @@ def totals(runs: list[dict]) -> str:
     return ", ".join(f"{r['total_min']:.1f}" for r in runs)
 
 
+def full_softmax_line(demo: dict) -> str:
+    """Where the demo trains no full-softmax LSTM: its speed and memory at the same vocabulary, from the last
+    lexicon_scale run, in its place."""
+    if "LSTM (full softmax)" in demo["lms"]:
+        return ""
+    rows = {r["system"]: r for r in last_run(read_jsonl(LEXICON))}
+    full, light = rows.get("lstm"), rows.get("lightrnn")
+    if not (full and light):
+        return ""
+    return (f"The full-softmax word LSTM is not trained here: at {full['vocab']:,} words it has {full['parameters'] / 1e6:.1f}M "
+            f"parameters and trains at {full['tokens_per_s']:,.0f} tokens/s with {full['peak_rss_mb']:,.0f} MB peak memory, "
+            f"against the LightRNN's {light['tokens_per_s']:,.0f} tokens/s and {light['peak_rss_mb']:,.0f} MB in the same run "
+            f"(`docs/bench/lexicon_scale.jsonl`), so in the LightRNN's time it would see "
+            f"{full['tokens_per_s'] / light['tokens_per_s']:.2f}x its tokens.")
+
+
 def readme_block(demo: dict, runs: list[dict]) -> str:
     """README's table: test WER [95 % CI] of every system on every set, and the LMs' sizes."""
-    rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in SETS)] for s in systems(demo)]
-    lms = [[n, f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}"]
-           for n, i in demo["lms"].items()]
+    rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]
+    lms = [[n, f"{i['vocab']:,}", f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}",
+            i.get("names", {}).get("way", "")] for n, i in demo["lms"].items()]
     return "\n\n".join([
         BEGIN,
         f"Test WER % [95 % CI] of `make demo` ({provenance_text(demo['provenance'])}):",
-        table(["system", *SETS], rows),
-        table(["LM", "parameters", "dev ppl", "test ppl"], lms),
+        table(["system", *sets(demo)], rows),
+        *([names_table(demo)] if "names" in demo["sets"] else []),
+        f"Paired bootstrap on each test set, LightRNN + trigram against the LSTM + trigram with the lower dev WER "
+        f"(P below {NOISE} either way: noise):\n\n" + "\n".join(comparison_lines(demo)),
+        *([relative_line(demo)] if relative_line(demo) else []),
+        table(["LM", "vocabulary", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
+        *([full_softmax_line(demo)] if full_softmax_line(demo) else []),
         (f"`make demo` on a fresh clone took {totals(runs)} minutes ({runs[-1]['provenance']['cpu']}, "
          f"{runs[-1]['provenance']['cores']} cores; per stage in docs/results.md). " if runs else "")
         + "More in [docs/results.md](docs/results.md); how they were made: [docs/protocol.md](docs/protocol.md).",
@@ -88,7 +154,7 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
 
 def comparison_lines(demo: dict) -> list[str]:
     out = []
-    for s in SETS:
+    for s in sets(demo):
         c = demo["sets"][s].get("lightrnn_vs_lstm")
         if c:
             p = c["p_lightrnn_better"]
@@ -108,11 +174,15 @@ def demo_section(demo: dict) -> str:
              "dev and test chapters; speeds on the machine above (compare them as ratios).\n\n"
              + table(["LM", "vocabulary", "parameters", "file MB", "dev ppl", "test ppl", "train tokens", "rounds",
                       "train tokens/s", "rescoring hyps/s (synthetic)"], lms),
-             "### Test WER % [95 % CI] of every system\n\n" + table(["system", *SETS], [
-                 [s, *(wer_cell(demo["sets"][t][s]) for t in SETS)] for s in systems(demo)]),
-             f"Paired bootstrap, LightRNN against the adaptive LSTM (P below {NOISE} either way: noise):\n\n"
-             + "\n".join(comparison_lines(demo))]
-    for s in SETS:
+             "### Test WER % [95 % CI] of every system\n\n" + table(["system", *sets(demo)], [
+                 [s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]),
+             f"Paired bootstrap, LightRNN + trigram against the LSTM + trigram with the lower dev WER (P below {NOISE} "
+             "either way: noise):\n\n" + "\n".join(comparison_lines(demo))]
+    if "names" in demo["sets"]:
+        parts += ["### Names\n\n" + names_table(demo),
+                  "The contact list, given to each LM after training, the way chosen on the name-rich dev set "
+                  "(LM + trigram dev WER):\n\n" + names_ways(demo)]
+    for s in sets(demo):
         rows = []
         for name in systems(demo):
             r = demo["sets"][s][name]

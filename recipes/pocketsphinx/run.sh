@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Real-data recipe: LM text from public-domain books, real and synthetic speech decoded by
-# pocketsphinx into HTK lattices, N-best lists from the lattices (kaldifst), a LightRNN and two
-# LSTMs (adaptive and full softmax) trained on the same text for the same time (as a count of training
-# tokens, so that every machine trains the same models), rescoring with scales tuned on dev, WER on test.
+# Real-data recipe: LM text from public-domain books; real and synthetic speech, and a name-rich synthetic
+# set, decoded by pocketsphinx into HTK lattices; N-best lists from the lattices (kaldifst); a LightRNN,
+# an adaptive-softmax LSTM and a BPE LSTM (icefall's rnn_lm) trained on the same text for the same time
+# (as a count of training tokens, so that every machine trains the same models), with the recognizer's
+# whole lexicon as the word LMs' vocabulary; a contact list given to each LM after training; rescoring
+# with scales tuned on dev, WER and name error rate on test.
 #
-# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--backward true] [--bpe true]
-#        [--lexicon true]
+# Usage: recipes/pocketsphinx/run.sh [--stage N] [--stop-stage N] [--nj N] [--backward true] [--bpe false]
+#        [--lexicon false] [--full-softmax true]
 # Stages: 0-7 the demo (make demo), 8-11 the studies built on it (make demo-extended).
 # Every stage is idempotent: it skips work whose outputs exist (delete them to redo).
 set -euo pipefail
@@ -18,10 +20,14 @@ books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milt
                                 # but is worse on this test at equal time (docs/studies/more-text.md)
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
-bpe=false                       # true: stage 6 also trains an LSTM over 500 sentencepiece BPE pieces (icefall's
+bpe=true                        # stage 6 also trains an LSTM over 500 sentencepiece BPE pieces (icefall's
                                 # rnn_lm; train --model-type bpe), and stage 7 rescores with it like the others
-lexicon=false                   # true: every LM's vocabulary also holds every word the first pass can output
-                                # (local/lexicon.py: CMUdict words the trigram has), names and places among them
+lexicon=true                    # every word LM's vocabulary also holds every word the first pass can output
+                                # (local/lexicon.py: CMUdict words the trigram has), names and places among
+                                # them; false: the text's words only (count >= 2)
+full_softmax=false              # true: stage 6 also trains a full-softmax word LSTM (at the lexicon's
+                                # vocabulary it trains 1/30 of the LightRNN's tokens in the same time:
+                                # docs/bench/lexicon_budgets.jsonl)
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -32,6 +38,7 @@ while [ $# -gt 0 ]; do
     --backward) backward=$2; shift 2 ;;
     --bpe) bpe=$2; shift 2 ;;
     --lexicon) lexicon=$2; shift 2 ;;
+    --full-softmax) full_softmax=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -45,15 +52,22 @@ log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # LM training (stages 6 and 11): the same text and batches for every model; dropout and learning rate
 # each at its best of the same 2 x 2 search on the held-out novel's dev chapters (benchmarks/dev_search.py,
-# docs/bench/dev_search.jsonl); the LightRNN's other settings are train's defaults. Every model trains
-# until its validation perplexity stops improving or its token budget is spent. The budgets are equal time made deterministic: the tokens each model trained in 180 s
-# (reallocations included) in make demo on the 2-core reference machine (docs/bench/
-# demo_fresh_clone_backward_option.json, 2026-12-05: 5.08M, 6.96M and 1.17M), so that the same models
-# come out on any machine, whatever its speed; the seconds are still measured and reported. The BPE LSTM
-# (--bpe true) gets the adaptive LSTM's budget times its tokens/s relative to it in one run (0.575:
-# docs/bench/demo_vocab_speed.jsonl), i.e. the same 180 s.
+# docs/bench/dev_search.jsonl, at the text's vocabulary); the LightRNN's other settings are train's defaults.
+# Every model trains until its validation perplexity stops improving or its token budget is spent. The
+# budgets are equal time made deterministic: the tokens each model trains in 180 s (reallocations included)
+# on the 2-core reference machine, so that the same models come out on any machine, whatever its speed;
+# the seconds are still measured and reported. At the lexicon's vocabulary: one run of
+# benchmarks/lexicon_scale.py --time-budget 180 (docs/bench/lexicon_budgets.jsonl, 2026-12-07), the full
+# softmax's from its tokens/s in docs/bench/lexicon_scale.jsonl (792/s: 1/30 of the LightRNN's). At the
+# text's (--lexicon false): make demo's 180 s (docs/bench/demo_fresh_clone_backward_option.json,
+# 2026-12-05), the BPE LSTM the adaptive LSTM's budget times its relative tokens/s
+# (0.575: docs/bench/demo_vocab_speed.jsonl).
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40 --threads 2 --rounds 100 --patience 2"
-declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
+if [ "$lexicon" = true ]; then
+  declare -A budget=([lightrnn]=3380000 [adaptive]=1400000 [lstm]=140000 [bpe]=2390000)
+else
+  declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
+fi
 declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3 --solver alternating"
   [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.3 --lr 3e-3"
@@ -93,8 +107,15 @@ if run_stage 2; then
 fi
 
 if run_stage 3; then
-  log 3 "LM training text"
+  log 3 "LM training text, its vocabulary, the recognizer's lexicon; a name-rich set (SYNTHETIC speech) of names the text lacks"
   [ -f $data/lm/train.txt ] || python local/prepare_text.py build --download $dl --data $data --books $books
+  [ -f $data/lm/text_vocab.txt ] || python -c "
+from lightrnn_asr import Vocabulary, read_sentences
+from lightrnn_asr.text.vocabulary import write_vocab
+write_vocab('$data/lm/text_vocab.txt', Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2))"
+  [ -f $data/lm/lexicon.txt ] || python local/lexicon.py --out $data/lm/lexicon.txt
+  [ -f $data/names/.done ] || { python local/prepare_names.py --download $dl --data $data \
+    --vocab $data/lm/text_vocab.txt && touch $data/names/.done; }
 fi
 
 if run_stage 4; then
@@ -114,22 +135,23 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-  log 6 "train the LightRNN (with reallocation) and two LSTMs (adaptive, full softmax)$([ "$backward" = true ] \
-    && echo ', a backward LightRNN and a backward adaptive LSTM'), each for its token budget"
-  if [ ! -f $exp/lm/vocab.txt ]; then
-    mkdir -p $exp/lm
-    [ "$lexicon" = true ] && python local/lexicon.py --out $data/lm/lexicon.txt
-    python -c "
-from lightrnn_asr import Vocabulary, read_sentences
-from lightrnn_asr.text.vocabulary import read_word_list, write_vocab
-vocab = Vocabulary.from_sentences(read_sentences('$data/lm/train.txt'), min_count=2)
-if '$lexicon' == 'true':
-    vocab = vocab.with_words(read_word_list('$data/lm/lexicon.txt')[0])
-write_vocab('$exp/lm/vocab.txt', vocab)"
-  fi
-  models="lightrnn adaptive lstm"
+  models="lightrnn adaptive"
+  [ "$full_softmax" = true ] && models+=" lstm"
   [ "$bpe" = true ] && models+=" bpe"
   [ "$backward" = true ] && models+=" lightrnn_backward adaptive_backward"
+  log 6 "train the LMs ($models), each for its token budget"
+  if [ ! -f $exp/lm/vocab.txt ]; then
+    # the text's words, then (--lexicon true) the recognizer's lexicon without the contact list, which
+    # stage 7 gives each LM after training, as a user's contacts are
+    mkdir -p $exp/lm
+    python -c "
+from lightrnn_asr.text.vocabulary import read_vocab, read_word_list, write_vocab
+vocab = read_vocab('$data/lm/text_vocab.txt')
+if '$lexicon' == 'true':
+    contacts = {line.split()[0] for line in open('$data/names/words.txt', encoding='utf-8')}
+    vocab = vocab.with_words(w for w in read_word_list('$data/lm/lexicon.txt')[0] if w not in contacts)
+write_vocab('$exp/lm/vocab.txt', vocab)"
+  fi
   for m in $models; do
     dir=${m%_backward}
     [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} --token-budget ${budget[$dir]} \
@@ -140,36 +162,30 @@ write_vocab('$exp/lm/vocab.txt', vocab)"
 fi
 
 if run_stage 7; then
-  log 7 "rescore, tune scales on dev, WER on test, report"
+  log 7 "give each LM the contact list; rescore, tune scales on dev, WER and name error rate on test, report"
   python local/evaluate.py --data $data --exp $exp --out $exp/report
   # the cross-system WER table and plot, from the 1-best files evaluate.py wrote (name:file slug)
-  systems=("first pass:first_pass_pocketsphinx_1-best" "trigram:pocketsphinx_trigram_rescoring"
-           "LightRNN:lightrnn_rescoring" "LightRNN + trigram:lightrnn_pocketsphinx_trigram_rescoring"
-           "LSTM (adaptive):lstm_adaptive_softmax_rescoring"
-           "LSTM (adaptive) + trigram:lstm_adaptive_softmax_pocketsphinx_trigram_rescoring"
-           "LSTM (full softmax):lstm_full_softmax_rescoring"
-           "LSTM (full softmax) + trigram:lstm_full_softmax_pocketsphinx_trigram_rescoring")
-  if [ -f $exp/lm/lightrnn_backward/best.pt ]; then
-    systems+=("LightRNN + backward + trigram:lightrnn_backward_pocketsphinx_trigram_rescoring")
-  fi
-  if [ -f $exp/lm/adaptive_backward/best.pt ]; then
-    systems+=("LSTM (adaptive) + backward + trigram:lstm_adaptive_softmax_backward_pocketsphinx_trigram_rescoring")
-  fi
-  lm_args=(--model LightRNN $exp/lm/lightrnn/best.pt --model "LSTM (adaptive)" $exp/lm/adaptive/best.pt
-          --model "LSTM (full softmax)" $exp/lm/lstm/best.pt)
-  if [ -f $exp/lm/bpe/best.pt ]; then
-    systems+=("LSTM (BPE):lstm_bpe_rescoring" "LSTM (BPE) + trigram:lstm_bpe_pocketsphinx_trigram_rescoring")
-    lm_args+=(--model "LSTM (BPE)" $exp/lm/bpe/best.pt)
-  fi
+  systems=("first pass:first_pass_pocketsphinx_1-best" "trigram:pocketsphinx_trigram_rescoring")
+  lm_args=()
+  for lm in "LightRNN:lightrnn:lightrnn" "LSTM (adaptive):lstm_adaptive_softmax:adaptive" \
+            "LSTM (full softmax):lstm_full_softmax:lstm" "LSTM (BPE):lstm_bpe:bpe"; do
+    IFS=: read -r name slug d <<< "$lm"
+    [ -f $exp/lm/$d/best.pt ] || continue
+    systems+=("$name:${slug}_rescoring" "$name + trigram:${slug}_pocketsphinx_trigram_rescoring")
+    [ -f $exp/lm/${d}_backward/best.pt ] && systems+=("$name + backward + trigram:${slug}_backward_pocketsphinx_trigram_rescoring")
+    lm_args+=(--model "$name" $exp/lm/$d/best.pt)
+  done
+  # the names of both kinds: the novel's and the contact list's
+  cat local/sense_and_sensibility_names.txt <(cut -d' ' -f1 $data/names/words.txt) > $exp/report/names.txt
   args=()
-  for s in librivox asterisk synthetic; do
+  for s in librivox asterisk synthetic names; do
     args+=(--ref $s $data/${s}_test/text)
     for sys in "${systems[@]}"; do
       args+=(--hyp $s "${sys%%:*}" $exp/report/hyp/${s}_test_${sys#*:}.txt)
     done
   done
   lightrnn-asr report --title "pocketsphinx recipe: test WER" "${args[@]}" \
-    "${lm_args[@]}" --names local/sense_and_sensibility_names.txt \
+    "${lm_args[@]}" --names $exp/report/names.txt \
     --out $exp/report/wer_report.md --plot $exp/report/wer_report.png --json $exp/report/wer_report.json >/dev/null
 fi
 
@@ -196,15 +212,7 @@ if run_stage 10; then
 fi
 
 if run_stage 11; then
-  log 11 "names: a name-rich synthetic set decoded; the LightRNN with its names added in several ways, and retrained"
-  [ -f $data/names/.done ] || { python local/prepare_names.py --download $dl --data $data --vocab $exp/lm/vocab.txt \
-    && touch $data/names/.done; }
-  for split in dev test; do
-    d=$exp/decode/names_$split
-    [ -f $d/.done ] || { python local/decode.py --cuts $data/names/manifests/names_${split}_cuts.jsonl.gz --out $d \
-      --nj $nj && touch $d/.done; }
-    [ -f $d/nbest.txt ] || python local/nbest_from_lattices.py $d/lattices/*.slf -n $nbest --out $d/nbest.txt
-  done
+  log 11 "names: the LightRNN with the contact list added in several ways, and retrained with it"
   # the reference: a LightRNN trained like stage 6's with the names in its vocabulary and the examples in its text
   r=$exp/names/lm_retrained
   if [ ! -f $r/.done ]; then

@@ -9,6 +9,16 @@ Writes REPORT/results.md (the table printed at the end), REPORT/results.json,
 REPORT/scale_sweep_<set>.png (dev WER versus lm_scale) and
 REPORT/perplexity_rounds.png, plus the 1-best of every system in REPORT/hyp/.
 
+The contact list of the name-rich set (DATA/names/words.txt, names the LM text lacks, kept out of every
+LM's training vocabulary) is then given to each LM its own way, the way chosen on the name-rich dev set
+(LM + trigram dev WER, with an offset per name from one grid for every way, NAME_OFFSETS): the LightRNN by
+``add_words`` with copied rows of a like-word of the name's class (``EXEMPLARS``), or scoring each name
+as that like-word, or as ``<unk>``; the word LSTMs as the like-word (a class-based copy of its vectors)
+or as ``<unk>``; the BPE LSTM spells them in its pieces (``spell_words``). The chosen LM rescores every set.
+The name-rich test's table has WER, name error rate and the WER of the utterances without a name
+for every system, and the paired bootstrap P(fewer name errors) of the LightRNN + trigram against
+each other LM + trigram.
+
 An LM with a backward LM beside it (EXP/lm/DIR_backward/best.pt, ``train --backward`` on the same text)
 also rescores as the pair, "LM + backward": the two log-probs averaged (``with_backward_lm``, weight 0.5).
 """
@@ -39,14 +49,25 @@ from lightrnn_asr import (
     with_backward_lm,
     write_text,
 )
+from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
 from lightrnn_asr.evaluation.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
+from lightrnn_asr.lm.piece_lstm import spell_words
+from lightrnn_asr.text.pieces import load_pieces
+from lightrnn_asr.training.openvocab import add_words
 from lightrnn_asr.utils.provenance import provenance
 
-SETS = ("librivox", "asterisk", "synthetic")
+SETS = ("librivox", "asterisk", "synthetic", "names")
+NAMES_SET = "names"
+#: per name class, a word every LM knows well that is used the way the class's names are
+EXEMPLARS = {"first": "john", "last": "smith", "place": "london", "novel": "fanny"}
+#: the offset (nats) added to the LM score per name of the contact list, for every way; tuned on dev
+NAME_OFFSETS = (16.0, 12.0, 9.0, 6.0, 4.0, 2.0, 0.0, -2.0, -4.0, -8.0, -14.0, -20.0)
 SET_NOTES = {
     "librivox": "real read speech (LibriVox, *Sense and Sensibility*)",
     "asterisk": "real telephony prompts (Asterisk, G.722)",
     "synthetic": "SYNTHETIC speech (flite) of held-out *Sense and Sensibility* sentences",
+    "names": "SYNTHETIC speech (flite) of contact commands and held-out novel sentences, each with a name the "
+             "LM text lacks (local/prepare_names.py)",
 }
 #: LM name -> directory under EXP/lm; the ones trained (with a best.pt) are evaluated
 LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive", "LSTM (full softmax)": "lstm", "LSTM (BPE)": "bpe"}
@@ -144,6 +165,105 @@ def paired_comparisons(test_ref: dict, systems: dict, res: dict, replications: i
     return text
 
 
+def read_contacts(path: Path) -> dict[str, str]:
+    """``{name: class}`` from ``NAME CLASS`` lines (``prepare_names.py``'s words.txt)."""
+    out = {}
+    for n, line in enumerate(path.open(encoding="utf-8"), 1):
+        parts = line.split()
+        if len(parts) != 2 or parts[1] not in EXEMPLARS:
+            raise SystemExit(f"{path}:{n}: expected 'NAME CLASS' (CLASS one of {sorted(EXEMPLARS)}), got {line.strip()!r}")
+        out[parts[0]] = parts[1]
+    return out
+
+
+def name_ways(ck, lm_dir: Path, contacts: dict[str, str]) -> dict[str, tuple]:
+    """The ways an LM can know the contact list: ``{label: (model, vocab, substitute)}``, ``substitute`` a
+    ``{name: word}`` map applied to the hypotheses before scoring (or ``None``)."""
+    kind = ck.model.config.model_type
+    if kind == "bpe":
+        model, vocab = spell_words(ck.model, ck.vocab, list(contacts), load_pieces(lm_dir / "bpe.model"))
+        return {"spelled in pieces": (model, vocab, None)}
+    missing = sorted({w for w in EXEMPLARS.values() if w not in ck.vocab})
+    if missing:
+        raise SystemExit(f"{lm_dir}: the like-words {missing} are not in the LM's vocabulary")
+    like = {w: EXEMPLARS[c] for w, c in contacts.items()}
+    ways = {}
+    if kind == "lightrnn":
+        model, vocab, _, _ = add_words(ck.model, ck.vocab, ck.table, list(contacts), like=like,
+                                       like_placement="copy-row")
+        ways["add-words, copied rows"] = (model, vocab, None)
+    ways["as the like-word"] = (ck.model, ck.vocab, like)
+    ways["as <unk>"] = (ck.model, ck.vocab, None)
+    return ways
+
+
+def score_way(way: tuple, nbest: dict) -> dict:
+    """``score_nbest`` with a way of knowing the names: with a ``{name: word}`` map, each name is scored as
+    its like-word (the hypotheses keep their own words)."""
+    model, vocab, sub = way
+    if not sub:
+        return score_nbest(model, vocab, nbest)
+    swapped = {u: [dataclasses.replace(h, words=tuple(sub.get(w, w) for w in h.words)) for h in hyps]
+               for u, hyps in nbest.items()}
+    return {u: dataclasses.replace(x, words=[tuple(h.words) for h in nbest[u]]) for u, x in
+            score_nbest(model, vocab, swapped).items()}
+
+
+def with_offset(scored: dict, names: set[str], offset: float) -> dict:
+    """The LM score plus ``offset`` (nats) per name of the contact list in each hypothesis: the one weight
+    of a way of knowing the names, tuned on dev (negative: a penalty; positive: a bonus)."""
+    if not offset:
+        return scored
+    return {u: dataclasses.replace(x, lm=x.lm + offset * np.array([sum(w in names for w in ws) for ws in x.words]))
+            for u, x in scored.items()}
+
+
+def choose_name_way(ck, lm_dir: Path, contacts: dict, dev_nb: dict, dev_ref: dict) -> tuple[str, tuple, float, dict]:
+    """The way of knowing the names, and its offset per name (``NAME_OFFSETS``, the same grid for every way),
+    with the lowest LM + trigram dev WER on the name-rich dev set; and every way's best (the losing ones too)."""
+    tried, best, names = {}, None, set(contacts)
+    for label, way in name_ways(ck, lm_dir, contacts).items():
+        dev = score_way(way, dev_nb)
+        for offset in NAME_OFFSETS:
+            wer = tune_scales(with_offset(dev, names, offset), dev_ref).best_wer
+            if label not in tried or wer < tried[label]["dev_wer"] - 1e-9:
+                tried[label] = {"dev_wer": wer, "offset": offset}
+            if best is None or wer < best[0] - 1e-9:
+                best = (wer, label, way, offset)
+    return best[1], best[2], best[3], tried
+
+
+def names_section(refs: dict, systems: dict, names: set[str], replications: int,
+                  without: dict | None = None) -> tuple[str, dict]:
+    """The name-rich test's table: WER and name error rate [95% CI] of every system, beside its WER on the
+    synthetic test's utterances without a name (``without``: ``{system: {"wer", "ci95"}}``, what knowing the
+    names costs elsewhere), and P(LightRNN + trigram makes fewer name errors) against every other LM + trigram."""
+    res, rows = {}, []
+    for sys_name, hyp in systems.items():
+        r = name_report(refs, hyp, names, replications=replications)
+        c = bootstrap_ci(refs, hyp, replications=replications)
+        r["wer"], r["ci95"] = compute_wer(refs, hyp).wer, [100 * c["ci95min"], 100 * c["ci95max"]]
+        if without and sys_name in without:
+            r["synthetic_without_a_name"] = without[sys_name]
+        res[sys_name] = r
+        wo = r.get("synthetic_without_a_name")
+        rows.append([sys_name, f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
+                     f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]",
+                     "" if wo is None else f"{wo['wer']:.2f} [{wo['ci95'][0]:.1f}, {wo['ci95'][1]:.1f}]"])
+    n = next(iter(res.values()))
+    text = (f"#### {NAMES_SET} test: names ({n['name_tokens']} name tokens)\n\n"
+            + markdown_table(["system", "WER % [95% CI]", "name error rate % [95% CI]",
+                              "synthetic test, utterances without a name: WER % [95% CI]"], rows))
+    mine = f"LightRNN + {NGRAM} rescoring"
+    cmp = {}
+    if mine in systems:
+        for other in [k for k in systems if k != mine and k.endswith(f" + {NGRAM} rescoring")]:
+            cmp[other] = p_fewer_name_errors(refs, systems[other], systems[mine], names, replications)
+        text += "".join(f"\n\nP(LightRNN + trigram makes fewer name errors than {k.removesuffix(' rescoring')}) = "
+                        f"{p:.3f}" for k, p in cmp.items())
+    return text, {"systems": res, "p_lightrnn_fewer_name_errors": cmp}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -161,9 +281,13 @@ def main() -> None:
     trained.update({f"{n} backward": d + BACKWARD for n, d in LMS.items()
                     if n in trained and (args.exp / "lm" / (d + BACKWARD) / "best.pt").exists()})
     names = set(NAMES.read_text().split())
+    contacts = read_contacts(args.data / "names" / "words.txt")
+    names_dev = (read_nbest(args.exp / "decode" / f"{NAMES_SET}_dev" / "nbest.txt"),
+                 read_text(args.data / f"{NAMES_SET}_dev" / "text"))
     for name, d in trained.items():
         ck = load_checkpoint(args.exp / "lm" / d / "best.pt")
-        models[name] = ck
+        label, way, offset, tried = choose_name_way(ck, args.exp / "lm" / d, contacts, *names_dev)
+        models[name] = (way, offset)
         ppl = perplexity(ck.model, encode_corpus(heldout, ck.vocab, backward=ck.model.backward),
                          unk_id=ck.vocab.unk_id)
         dev_ppl = perplexity(ck.model, encode_corpus(heldout.with_name("heldout_dev.txt"), ck.vocab,
@@ -181,6 +305,7 @@ def main() -> None:
             "train_tokens": sum(h["train_tokens"] for h in hist),
             "tokens_per_s": float(np.mean([h["tokens_per_s"] for h in hist])),
             "rounds": len(hist),
+            "names": {"way": label, "offset": offset, "tried": tried},
         }
     plot_perplexity_rounds(histories, out / "perplexity_rounds.png")
 
@@ -202,10 +327,11 @@ def main() -> None:
                             "dev_wer": tuned.best_wer}
         scored = {}
         warm = dict(list(dev_nb.items())[:20])
-        for name, ck in models.items():
-            score_nbest(ck.model, ck.vocab, warm)  # untimed: the first call's set-up must not count against one LM
+        for name, (way, offset) in models.items():
+            score_way(way, warm)  # untimed: the first call's set-up must not count against one LM
             t0 = time.perf_counter()
-            scored[name] = (score_nbest(ck.model, ck.vocab, dev_nb), score_nbest(ck.model, ck.vocab, test_nb),
+            scored[name] = (with_offset(score_way(way, dev_nb), set(contacts), offset),
+                            with_offset(score_way(way, test_nb), set(contacts), offset),
                             sum(len(h) for h in dev_nb.values()) + sum(len(h) for h in test_nb.values()))
             scored[name] += (time.perf_counter() - t0,)
         for name in [n for n in models if f"{n} backward" in models]:  # a forward LM beside its backward one
@@ -254,7 +380,11 @@ def main() -> None:
             f"utterances.\n\n" + markdown_table(
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
                  "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
-        part_md, res["parts"] = subset_section(s, test_ref, systems, names, args.replications)
+        if s == NAMES_SET:
+            part_md, res["names"] = names_section(test_ref, systems, set(contacts), args.replications,
+                                                  results.get("synthetic", {}).get("parts", {}).get("without a name"))
+        else:
+            part_md, res["parts"] = subset_section(s, test_ref, systems, names, args.replications)
         part_md += paired_comparisons(test_ref, systems, res, args.replications)
         sections[-1] += "\n\n" + part_md
         results[s] = res
@@ -262,7 +392,8 @@ def main() -> None:
     lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}",
                 f"{i['heldout_ppl']:.1f}",
                 f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_tokens'] / 1e6:.2f}M",
-                f"{i['train_seconds'] / 60:.1f}", f"{i['tokens_per_s']:.0f}"] for n, i in lm_info.items()]
+                f"{i['train_seconds'] / 60:.1f}", f"{i['tokens_per_s']:.0f}",
+                f"{i['names']['way']} ({i['names']['offset']:+g})"] for n, i in lm_info.items()]
     ratios = "".join(f"\n\nThe {n} has {i['parameters'] / lm_info['LightRNN']['parameters']:.1f}x the parameters of the "
                      "LightRNN." for n, i in lm_info.items()
                      if n != "LightRNN" and not n.endswith(" backward") and "LightRNN" in lm_info)
@@ -272,7 +403,8 @@ def main() -> None:
         f"### Language models (same vocabulary and training text; each trained for as many tokens as it trains in "
         f"180 s on the 2-core reference machine)\n\n"
         + markdown_table(["LM", "vocabulary", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
-                          "train tokens", "train min", "train tokens/s"], lm_rows)
+                          "train tokens", "train min", "train tokens/s", "the contact list (offset per name, nats)"],
+                         lm_rows)
         + ratios + "\n"
     )
     report = header + "\n" + "\n\n".join(sections) + "\n"

@@ -147,7 +147,7 @@ def main() -> None:
                   like_placement=placement)
         seconds[label] = time.perf_counter() - t0
 
-    refs = {s: read_text(names_dir / f"names_{s}" / "text") for s in ("dev", "test")}
+    refs = {s: read_text(args.data / f"names_{s}" / "text") for s in ("dev", "test")}
     nbest = {s: read_nbest(args.exp / "decode" / f"names_{s}" / "nbest.txt") for s in ("dev", "test")}
     other_refs = {s: read_text(args.data / f"synthetic_{s}" / "text") for s in ("dev", "test")}
     other_nbest = {s: read_nbest(args.exp / "decode" / f"synthetic_{s}" / "nbest.txt") for s in ("dev", "test")}

@@ -11,8 +11,10 @@ Two kinds of utterance, read by flite voices (dev: rms, slt, awb; test: the same
            its character or place names (``local/sense_and_sensibility_names.txt``),
            none of them a sentence of the synthetic dev/test sets.
 
-Only names the trained LM does not know (not in ``exp/lm/vocab.txt``) are used: those are the
-ones ``add-words`` is for. The first pass can only output a name that its dictionary (CMUdict)
+Only names the LM text lacks (not in ``--vocab``, the text's vocabulary) are used: those are the
+ones a user adds to a trained LM (``add-words``); the recipe keeps this contact list out of the
+LMs' training vocabulary and gives each LM the names afterwards, its own way.
+The first pass can only output a name that its dictionary (CMUdict)
 and its trigram (en-us.lm.bin) hold, so names missing from either are left out and counted
 (``summary.json``). They are not added to the decoder: pocketsphinx's ``add_word`` gives a new
 word a unigram log-probability of about 0 nats whatever the weight (measured with
@@ -23,8 +25,9 @@ The contact list (``words.txt``: word and class) holds every name of the two kin
 it never occurs in the test. Example sentences for ``add-words`` (``examples.txt``) come from
 other carrier phrases than the test's and from other novel sentences than dev and test.
 
-Writes, under data/names/: manifests/names_{dev,test}_*.jsonl.gz, names_{dev,test}/text, wav/,
-words.txt (``NAME CLASS`` lines), examples.txt and summary.json.
+Writes, under DATA: manifests/names_{dev,test}_*.jsonl.gz and names_{dev,test}/text (beside the other
+sets, so that the recipe decodes and evaluates it like them); under DATA/names/: wav/, words.txt
+(``NAME CLASS`` lines), examples.txt and summary.json.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--download", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--vocab", type=Path, required=True, help="the trained LM's vocabulary (exp/lm/vocab.txt)")
+    ap.add_argument("--vocab", type=Path, required=True, help="the LM text's vocabulary (data/lm/text_vocab.txt)")
     ap.add_argument("--contacts-per-class", type=int, default=150)
     ap.add_argument("--dev", type=int, nargs=2, default=[100, 60], metavar=("CONTACT", "NOVEL"))
     ap.add_argument("--test", type=int, nargs=2, default=[260, 140], metavar=("CONTACT", "NOVEL"))
@@ -147,7 +150,7 @@ def main() -> None:
         voices = DEV_VOICES if split == "dev" else TEST_VOICES
         for kind, sents in (("contact", cont), ("novel", nov)):
             items[split] += synthesize(wav_dir, f"names-{split}-{kind}", sents, voices)
-    write_set("names", items, out)
+    write_set("names", items, args.data)
 
     # what the user adds: the whole contact list and the novel's names, with example sentences
     classes: dict[str, str] = {}  # a name of two classes (austin: first name and place) keeps the first
