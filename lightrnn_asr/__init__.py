@@ -3,7 +3,7 @@
 The public API, in the order data flows: text -> vocabulary/table -> model ->
 scores -> decisions -> report. Each name also lives in its subpackage
 (``lightrnn_asr.text``, ``.lm``, ``.training``, ``.formats``, ``.scoring``,
-``.evaluation``); see the README's "Architecture".
+``.evaluation``); see docs/design.md.
 """
 
 from lightrnn_asr.evaluation import WerResult, bootstrap_ci, compute_wer

@@ -1,5 +1,5 @@
 """The house rules of the package, checked on its source: the one-way flow between subpackages,
-no import cycles, and modules and functions short enough to read (see README, "Architecture")."""
+no import cycles, and modules and functions short enough to read (see docs/design.md)."""
 
 import ast
 from pathlib import Path

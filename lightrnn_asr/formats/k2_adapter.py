@@ -1,7 +1,7 @@
 """k2 lattices: reading and writing them, and conversion to and from the project's :class:`Lattice`.
 
 This module and :mod:`~lightrnn_asr.scoring.k2_rescore` are the only ones that import k2
-(see the README for its install line); importing them without k2 raises ``ImportError`` with
+(see docs/guides/k2-icefall.md for its install line); importing them without k2 raises ``ImportError`` with
 that hint.
 
 k2 conventions (k2 ``Fsa`` documentation; icefall ``icefall/decode.py``):
@@ -35,7 +35,7 @@ try:
     import k2
 except ImportError as e:  # pragma: no cover - exercised only without k2
     raise ImportError("lightrnn_asr.formats.k2_adapter needs k2: pip install 'lightrnn-asr[k2]' "
-                      "(k2's PyPI wheels need torch==1.13.1; see README)") from e
+                      "(k2's PyPI wheels need torch==1.13.1; see docs/guides/k2-icefall.md)") from e
 import numpy as np
 import torch
 

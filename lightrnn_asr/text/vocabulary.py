@@ -122,7 +122,7 @@ class Vocabulary:
 
         Words that never occur in the training text still get a cell of the
         word table and so a probability of their own: the mass the model
-        gives to that cell (see README, "Vocabularies larger than the text").
+        gives to that cell (see docs/guides/open-vocabulary.md).
 
         Raises:
             ValueError: for a special symbol or a word containing whitespace.
