@@ -8,7 +8,8 @@
 # builds the k2 environment below):
 #   make demo-extended
 # and, for the k2 adapter, a second environment (k2's PyPI wheels pin torch==1.13.1 and Python 3.10):
-#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4, runs tests/with_k2, the checkpoint, compression, distributed, LM-interface, one-step LightRNN and BPE LSTM tests there
+#   make test-k2   Python 3.10 + torch 1.13.1 + k2 1.23.4 (+ pyctcdecode, which pins numpy < 2), runs tests/with_k2, the
+#                  checkpoint, compression, distributed, LM-interface, one-step LightRNN, BPE LSTM and pyctcdecode tests there
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -47,7 +48,7 @@ $(K2_VENV)/.installed: pyproject.toml Makefile
 	$(K2_BIN)/pip install -q --upgrade "pip<26.3"
 	$(K2_BIN)/pip install -q torch==1.13.1 "k2 @ $(K2_WHEEL)" "numpy<2"
 	# numpy<2 again: the package's own dependencies must not upgrade it past what torch 1.13.1 was built with
-	$(K2_BIN)/pip install -q -e ".[test]" "numpy<2"
+	$(K2_BIN)/pip install -q -e ".[test,decoders]" "numpy<2"
 	$(K2_BIN)/python -c 'import k2, k2.version, numpy, torch; torch.from_numpy(numpy.zeros(1)); print("k2", k2.version.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "from", k2.__file__)'
 	touch $@
 
@@ -59,7 +60,7 @@ test: $(VENV)/.installed
 
 test-k2: $(K2_VENV)/.installed
 	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py \
-		tests/test_interface.py tests/test_lightrnn_onestep.py tests/test_piece_lstm.py
+		tests/test_interface.py tests/test_lightrnn_onestep.py tests/test_piece_lstm.py tests/test_pyctcdecode.py
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7
