@@ -38,8 +38,8 @@ def main() -> None:
     models = {}
     for m in args.shortlists:
         torch.manual_seed(0)
-        models[m] = new_model("lightrnn", args.vocab, 200, 200, 1, 0.1, recurrence="word-sum", col_hidden_dim=400,
-                              input_shortlist=4000, output_shortlist=m)[0]
+        models[m] = new_model("lightrnn", args.vocab, embed_dim=200, hidden_dim=200, num_layers=1, dropout=0.1,
+                              recurrence="word-sum", col_hidden_dim=400, input_shortlist=4000, output_shortlist=m)[0]
     times: dict[int, dict[str, list[float]]] = {m: {"train_step_s": [], "loss_table_batch_s": []} for m in models}
     for _ in range(args.repeats):
         for m, model in models.items():

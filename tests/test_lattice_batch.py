@@ -40,7 +40,8 @@ def same(a, b):
 def test_lockstep_equals_one_at_a_time_on_real_lattices(real, model_type, recurrence, global_beam, monkeypatch):
     lats, vocab = real
     torch.manual_seed(0)
-    model, _ = new_model(model_type, len(vocab), 8, 12, 1, 0.0, recurrence=recurrence)
+    model, _ = new_model(model_type, len(vocab), embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0,
+                         recurrence=recurrence, col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     model.eval()
     cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0), global_beam=global_beam,
                                oov_penalty=-2.0)
@@ -59,7 +60,8 @@ def test_lockstep_equals_one_at_a_time_on_real_lattices(real, model_type, recurr
 def test_rescore_lattices_batches_give_the_same_nbest(real):
     lats, vocab = real
     torch.manual_seed(0)
-    model, _ = new_model("lightrnn", len(vocab), 8, 12, 1, 0.0, recurrence="word-sum")
+    model, _ = new_model("lightrnn", len(vocab), embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0,
+                         recurrence="word-sum", col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0))
     sunk = []
     one = rescore_lattices(dict(lats), model, vocab, dataclasses.replace(cfg, lattice_batch=1), n=20)
@@ -77,6 +79,6 @@ def test_a_bad_lattice_in_a_batch_is_named(real):
     lats, vocab = real
     name, lat = lats[1]
     cyclic = lat.__class__(**{**lat.__dict__, "dst": np.where(np.arange(lat.num_arcs) == 0, lat.start, lat.dst)})
-    model, _ = new_model("lstm", len(vocab), 8, 12, 1, 0.0)
+    model, _ = new_model("lstm", len(vocab), embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0)
     with pytest.raises(LatticeFormatError, match=f"^{name}"):
         rescore_lattice_batch([lats[0], (name, cyclic), lats[2]], model, vocab)

@@ -31,7 +31,8 @@ def novel(tmp_path_factory):
     sp = train_pieces(text, tmp / "bpe", 150)
     vocab = Vocabulary.from_sentences(read_sentences(text), min_count=1)
     torch.manual_seed(0)
-    model, table = new_model("bpe", len(vocab), 8, 12, 2, 0.0, pieces=(*word_piece_table(vocab, sp), 150))
+    model, table = new_model("bpe", len(vocab), embed_dim=8, hidden_dim=12, num_layers=2, dropout=0.0,
+                             pieces=(*word_piece_table(vocab, sp), 150))
     for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
     return sentences, sp, vocab, model.eval(), tmp

@@ -30,7 +30,8 @@ def evaluate():
 def lm():
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *WORDS], [0, 10, 0, *range(len(WORDS), 0, -1)])
     torch.manual_seed(0)
-    model, table = new_model("lightrnn", len(vocab), 8, 8, 1, 0.0, recurrence="word-sum")
+    model, table = new_model("lightrnn", len(vocab), embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0,
+                             recurrence="word-sum", col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     for p in model.parameters():  # larger than the default init, so that every word scores differently
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
 

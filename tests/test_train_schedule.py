@@ -29,7 +29,8 @@ def setup(toy_text):
 
 def small_lightrnn(vocab, **kw):
     torch.manual_seed(0)
-    return new_model("lightrnn", len(vocab), 16, 16, 1, 0.0, recurrence="word-sum", **kw)
+    return new_model("lightrnn", len(vocab), embed_dim=16, hidden_dim=16, num_layers=1, dropout=0.0, recurrence="word-sum",
+                     **{"col_hidden_dim": 0, "input_shortlist": 0, "output_shortlist": 0, **kw})
 
 
 def test_rounds_to_convergence_stop_at_the_first_epoch_without_improvement(toy_text, tmp_path):
@@ -155,7 +156,7 @@ def test_lr_decay_applies_to_rounds_without_improvement(toy_text, tmp_path, monk
     vocab, tr, va = setup(toy_text)
     ppls = iter([10.0, 12.0, 11.0, 9.0])  # rounds 1 and 2 do not beat round 0
     monkeypatch.setattr(loop._Run, "valid_ppl", lambda self: next(ppls))
-    model, _ = new_model("lstm", len(vocab), 16, 16, 1, 0.0)
+    model, _ = new_model("lstm", len(vocab), embed_dim=16, hidden_dim=16, num_layers=1, dropout=0.0)
     hist = train(model, vocab, None, tr, va, TrainConfig(rounds=4, lr=0.01, lr_decay=0.25, patience=5,
                                                          max_tokens=400), tmp_path, device="cpu")
     assert [h["lr"] for h in hist] == pytest.approx([0.01, 0.01, 0.0025, 0.000625])
@@ -180,15 +181,16 @@ def test_tied_weights_share_one_tensor_and_survive_a_checkpoint(toy_text, tmp_pa
 
 
 def test_initial_allocation():
-    _, freq = new_model("lightrnn", 50, 8, 8, 1)
-    _, rand = new_model("lightrnn", 50, 8, 8, 1, allocation="random", seed=3)
-    _, rand2 = new_model("lightrnn", 50, 8, 8, 1, allocation="random", seed=3)
+    _, freq = new_model("lightrnn", 50, embed_dim=8, hidden_dim=8, num_layers=1, recurrence="halfword")
+    _, rand = new_model("lightrnn", 50, embed_dim=8, hidden_dim=8, num_layers=1, allocation="random", seed=3, recurrence="halfword")
+    _, rand2 = new_model("lightrnn", 50, embed_dim=8, hidden_dim=8, num_layers=1, allocation="random", seed=3, recurrence="halfword")
     assert torch.equal(freq.cell, torch.arange(50))
     assert torch.equal(rand.cell, rand2.cell) and not torch.equal(rand.cell, freq.cell)
     assert isinstance(WordTable(rand.cell, rand.n_rows, rand.n_cols), WordTable)
     with pytest.raises(ValueError, match="allocation"):
-        new_model("lightrnn", 50, allocation="alphabetical")
-    assert isinstance(new_model("lightrnn", 50, 8, 8, 1, recurrence="word-sum", allocation="random")[0], LightRNN)
+        new_model("lightrnn", 50, allocation="alphabetical", recurrence="halfword")
+    assert isinstance(new_model("lightrnn", 50, embed_dim=8, hidden_dim=8, num_layers=1, recurrence="word-sum",
+                                allocation="random", col_hidden_dim=0, input_shortlist=0, output_shortlist=0)[0], LightRNN)
 
 
 @pytest.mark.filterwarnings("error::UserWarning")  # e.g. torch's "duplicate parameters" in the fitting optimiser

@@ -136,11 +136,11 @@ def test_a_scaled_table_has_the_cells_asked_for_and_needs_the_word_bias():
     with pytest.raises(ValueError, match="scale must be >= 1"):
         table_shape(100, 0.5)
     with pytest.raises(ValueError, match="word_bias"):
-        new_model("lightrnn", 100, 8, 8, 1, table_scale=2.0)
+        new_model("lightrnn", 100, embed_dim=8, hidden_dim=8, num_layers=1, table_scale=2.0, recurrence="halfword")
     with pytest.raises(ValueError, match="word_bias"):
-        new_model("lstm", 100, 8, 8, 1, table_scale=2.0)
-    model, table = new_model("lightrnn", 100, 8, 8, 1, recurrence="word-sum", allocation="random", word_bias=True,
-                             table_scale=4.0)
+        new_model("lstm", 100, embed_dim=8, hidden_dim=8, num_layers=1, table_scale=2.0)
+    model, table = new_model("lightrnn", 100, embed_dim=8, hidden_dim=8, num_layers=1, recurrence="word-sum",
+                             allocation="random", word_bias=True, table_scale=4.0, col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     assert (table.n_rows, table.n_cols) == (20, 20) and model.config.n_rows == 20
     assert model.cell_bias().eq(EMPTY_CELL_BIAS).sum().item() == 300
 

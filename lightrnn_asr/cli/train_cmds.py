@@ -12,8 +12,10 @@ import torch
 
 from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
 from lightrnn_asr.evaluation.report import plot_perplexity_rounds
+from lightrnn_asr.lm import defaults
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint, save_checkpoint
+from lightrnn_asr.lm.config import RECURRENCES
 from lightrnn_asr.lm.piece_lstm import spell_words
 from lightrnn_asr.text.corpus import MAX_SENTENCE_WORDS, encode_corpus, in_reading_order, read_sentences
 from lightrnn_asr.text.pieces import load_pieces, train_pieces, word_piece_table
@@ -44,15 +46,15 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--word-list", "word_lists", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Also give a cell to every word of this list (one per line, e.g. "
                    "/usr/share/dict/american-english-insane), seen in the text or not. Repeatable.")
-@click.option("--recurrence", type=click.Choice(["halfword", "word-concat", "word-sum"]), default="word-sum",
+@click.option("--recurrence", type=click.Choice(list(RECURRENCES)), default=defaults.RECURRENCE,
               show_default=True, help="LightRNN: one LSTM step per word reading the previous word's row and column "
               "vectors summed (word-sum) or concatenated (word-concat), or the paper's two steps per word, row "
               "vector then column vector (halfword).")
 @click.option("--min-count", type=int, default=1, show_default=True)
-@click.option("--embed-dim", type=int, default=256, show_default=True)
-@click.option("--hidden-dim", type=int, default=256, show_default=True)
-@click.option("--num-layers", type=int, default=2, show_default=True)
-@click.option("--dropout", type=float, default=0.1, show_default=True)
+@click.option("--embed-dim", type=int, default=defaults.EMBED_DIM, show_default=True)
+@click.option("--hidden-dim", type=int, default=defaults.HIDDEN_DIM, show_default=True)
+@click.option("--num-layers", type=int, default=defaults.NUM_LAYERS, show_default=True)
+@click.option("--dropout", type=float, default=defaults.DROPOUT, show_default=True)
 @click.option("--rounds", type=int, default=50, show_default=True,
               help="Most rounds; training stops earlier once validation perplexity has not improved for --patience "
                    "rounds, or when --time-budget is spent.")
@@ -147,16 +149,15 @@ def train_cmd(train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, 
         if ctx.is_main and not (resume and (out / "last.pt").exists()):  # a resumed run keeps its own
             write_vocab(out / "vocab.txt", vocab)
         torch.manual_seed(seed)
-        col_hidden_dim, input_shortlist, output_shortlist = _lightrnn_defaults(
-            model_type, recurrence, len(vocab), hidden_dim, tie_weights, word_bias, col_hidden_dim, input_shortlist,
-            output_shortlist)
         try:
             cuts = [int(c) for c in cutoffs.split(",")] if cutoffs and model_type != "lightrnn" else []
-            model, table = new_model(model_type, len(vocab), embed_dim, hidden_dim, num_layers, dropout, cuts,
-                                     recurrence if model_type == "lightrnn" else "halfword", tie_weights,
-                                     initial_allocation, seed, word_bias, table_scale, col_hidden_dim,
-                                     input_shortlist, output_shortlist, backward,
-                                     pieces=_pieces(train_text, out, vocab, bpe_pieces) if model_type == "bpe" else None)
+            model, table = new_model(
+                model_type, len(vocab), embed_dim=embed_dim, hidden_dim=hidden_dim, num_layers=num_layers,
+                dropout=dropout, cutoffs=cuts, recurrence=recurrence if model_type == "lightrnn" else None,
+                tie_weights=tie_weights, allocation=initial_allocation, seed=seed, word_bias=word_bias,
+                table_scale=table_scale, col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist,
+                output_shortlist=output_shortlist, backward=backward,
+                pieces=_pieces(train_text, out, vocab, bpe_pieces) if model_type == "bpe" else None)
         except ValueError as e:  # the option the error is about: one given, named in the message
             given = {"table scale": ("--table-scale", table_scale != 1.0),
                      "col_hidden_dim": ("--col-hidden-dim", col_hidden_dim),
@@ -205,18 +206,6 @@ def _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo)
     return vocab
 
 
-def _lightrnn_defaults(model_type, recurrence, vocab_size, hidden_dim, tie_weights, word_bias, col_hidden_dim,
-                       input_shortlist, output_shortlist) -> tuple[int, int, int]:
-    """The column-state size and the two shortlists: as given, or the defaults below where not."""
-    if col_hidden_dim is None:
-        col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
-    if input_shortlist is None:
-        input_shortlist = default_input_shortlist(model_type, recurrence, vocab_size)
-    if output_shortlist is None:
-        output_shortlist = default_output_shortlist(model_type, recurrence, vocab_size, word_bias)
-    return col_hidden_dim, input_shortlist, output_shortlist
-
-
 def _pieces(train_text, out: Path, vocab: Vocabulary, n_pieces: int):
     """A sentencepiece BPE model trained on the training text (``OUT/bpe.model``), and ``vocab`` spelled in it:
     ``(word_pieces, word_piece_count, n_pieces)`` for :func:`new_model`."""
@@ -225,56 +214,6 @@ def _pieces(train_text, out: Path, vocab: Vocabulary, n_pieces: int):
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--bpe-pieces") from None
     return (*word_piece_table(vocab, sp), sp.get_piece_size())
-
-
-def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, tie_weights: bool) -> int:
-    """``train``'s column-state size K when ``--col-hidden-dim`` is not given: ``2 * hidden_dim`` for a
-    one-step LightRNN without tied weights, else 0 (the column head reads ``tanh(h + P x^r)``).
-
-    Chosen on the demo's text (docs/studies/column-head.md) before the dev/test
-    protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test.
-    Checked on dev alone since (benchmarks/dev_search.py, docs/results.md): K = 0 did as well, so this
-    default is open to change.
-    """
-    if model_type != "lightrnn" or recurrence == "halfword" or tie_weights:
-        return 0
-    return 2 * hidden_dim
-
-
-#: ``train``'s input shortlist when ``--input-shortlist`` is not given (see :func:`default_input_shortlist`).
-INPUT_SHORTLIST = 4000
-
-
-def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -> int:
-    """``train``'s input shortlist N when ``--input-shortlist`` is not given: ``min(|V|, 4000)`` for a
-    one-step word-sum LightRNN, else 0. They cost 4000 x E parameters whatever |V| is.
-
-    Chosen on the demo's text (docs/studies/input-shortlist.md)
-    before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
-    is worse: benchmarks/dev_search.py, docs/results.md).
-    """
-    if model_type != "lightrnn" or recurrence != "word-sum":
-        return 0
-    return min(vocab_size, INPUT_SHORTLIST)
-
-
-#: ``train``'s output shortlist when ``--output-shortlist`` is not given (see :func:`default_output_shortlist`).
-OUTPUT_SHORTLIST = 1000
-
-
-def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, word_bias: bool) -> int:
-    """``train``'s output shortlist M when ``--output-shortlist`` is not given: ``min(1000, |V| // 10)`` for a
-    one-step LightRNN without ``--word-bias``, else 0 (a tenth of the vocabulary at most, so that the
-    factorised rows and columns still hold most words of a small one). They cost 1000 x (H + 1) parameters
-    whatever |V| is.
-
-    Chosen on the demo's text (docs/studies/output-shortlist.md)
-    before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
-    is worse: benchmarks/dev_search.py, docs/results.md).
-    """
-    if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
-        return 0
-    return min(OUTPUT_SHORTLIST, vocab_size // 10)
 
 
 def _train_interruptible(model, vocab, table, train_corpus, valid_corpus, tcfg, out, dev, run_opts, echo):

@@ -5,6 +5,16 @@ from __future__ import annotations
 import torch
 
 from lightrnn_asr.lm.config import LMConfig
+from lightrnn_asr.lm.defaults import (
+    DROPOUT,
+    EMBED_DIM,
+    HIDDEN_DIM,
+    NUM_LAYERS,
+    default_col_hidden_dim,
+    default_input_shortlist,
+    default_output_shortlist,
+    default_recurrence,
+)
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
 from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
@@ -36,12 +46,11 @@ def build_model(config: LMConfig, table: WordTable | None = None) -> RecurrentLM
     return LSTMLM(config)
 
 
-def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim: int = 256, num_layers: int = 2,
-              dropout: float = 0.1, cutoffs: list[int] | None = None, recurrence: str = "halfword",
-              tie_weights: bool = False, allocation: str = "frequency", seed: int = 0, word_bias: bool = False,
-              table_scale: float = 1.0, col_hidden_dim: int = 0,
-              input_shortlist: int = 0, output_shortlist: int = 0,
-              backward: bool = False, *,
+def new_model(model_type: str, vocab_size: int, *, embed_dim: int = EMBED_DIM, hidden_dim: int = HIDDEN_DIM,
+              num_layers: int = NUM_LAYERS, dropout: float = DROPOUT, cutoffs: list[int] | None = None,
+              recurrence: str | None = None, tie_weights: bool = False, allocation: str = "frequency", seed: int = 0,
+              word_bias: bool = False, table_scale: float = 1.0, col_hidden_dim: int | None = None,
+              input_shortlist: int | None = None, output_shortlist: int | None = None, backward: bool = False,
               pieces: tuple[torch.Tensor, torch.Tensor, int] | None = None) -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
     and its table: a LightRNN starts on a table of :func:`table_shape` ``(vocab_size, table_scale)``
@@ -55,6 +64,10 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
     A ``"bpe"`` model needs ``pieces``: ``(word_pieces (|V|, L) int32, word_piece_count (|V|,) int32,
     n_pieces)``, from :func:`~lightrnn_asr.text.pieces.word_piece_table` and the sentencepiece model.
 
+    Every argument after ``vocab_size`` is a keyword. Those left at ``None`` (``recurrence``,
+    ``col_hidden_dim``, the shortlists) and the sizes take the defaults of :mod:`lightrnn_asr.lm.defaults`,
+    the same as ``lightrnn-asr train``'s, so that both give the same model.
+
     Raises:
         ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
             weights with ``embed_dim != hidden_dim``), an unknown allocation, or a ``table_scale``
@@ -63,6 +76,13 @@ def new_model(model_type: str, vocab_size: int, embed_dim: int = 256, hidden_dim
     """
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    recurrence = recurrence or default_recurrence(model_type)
+    if col_hidden_dim is None:
+        col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
+    if input_shortlist is None:
+        input_shortlist = default_input_shortlist(model_type, recurrence, vocab_size)
+    if output_shortlist is None:
+        output_shortlist = default_output_shortlist(model_type, recurrence, vocab_size, word_bias)
     if table_scale != 1.0 and not (model_type == "lightrnn" and word_bias):
         raise ValueError(f"a table scale of {table_scale} is for a LightRNN with word_bias (empty cells need its bias)")
     table = None

@@ -379,7 +379,7 @@ def main() -> None:
             f"{n_avg:.1f} distinct hypotheses per N-best list on average; scales tuned on {len(dev_ref)} dev "
             f"utterances.\n\n" + markdown_table(
                 ["system", "WER %", "errors", "95% CI", "vs first pass", "P(better)", "LM params",
-                 "held-out ppl", "lm_scale / word_penalty [/ trigram scale]"], rows))
+                 "held-out ppl", "lm_scale / word_penalty [/ fp_lm_scale]"], rows))
         if s == NAMES_SET:
             part_md, res["names"] = names_section(test_ref, systems, set(contacts), args.replications,
                                                   results.get("synthetic", {}).get("parts", {}).get("without a name"))
