@@ -46,8 +46,8 @@ cut -d' ' -f2- tests/data/synthetic_dev_trigram.ref > "$work/valid.txt"
 timeout 120 $PY -m lightrnn_asr.cli train --train-text "$work/train.txt" --valid-text "$work/valid.txt" \
   --out-dir "$work/lm" --device cuda --embed-dim 64 --hidden-dim 64 --num-layers 1 --rounds 3 --time-budget 20 \
   && $PY -m lightrnn_asr.cli ppl --model "$work/lm/best.pt" --text "$work/valid.txt" --device cuda \
-  && timeout 120 $PY -m lightrnn_asr.cli rescore --nbest tests/data/synthetic_dev_trigram.nbest --model "$work/lm/best.pt" \
-       --device cuda --dev-nbest tests/data/synthetic_dev_trigram.nbest --dev-ref tests/data/synthetic_dev_trigram.ref \
+  && timeout 120 $PY -m lightrnn_asr.cli rescore tests/data/synthetic_dev_trigram.nbest --model "$work/lm/best.pt" \
+       --device cuda --dev tests/data/synthetic_dev_trigram.nbest tests/data/synthetic_dev_trigram.ref \
        --out "$work/1best.txt" \
   && $PY -m lightrnn_asr.cli wer --ref tests/data/synthetic_dev_trigram.ref --hyp "$work/1best.txt"
 

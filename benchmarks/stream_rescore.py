@@ -2,7 +2,7 @@
 """Peak memory of N-best rescoring as the N-best file grows: streamed, not loaded whole.
 
 Writes synthetic N-best files (10 hypotheses of 5-15 words per utterance, random scores)
-of growing size, then runs ``lightrnn-asr rescore --nbest FILE --model M --lm-scale 1`` in a
+of growing size, then runs ``lightrnn-asr rescore FILE --model M --lm-scale 1`` in a
 fresh process on each and reads its peak resident memory (``getrusage`` of the child). For
 contrast, a process that only reads the file whole (``read_nbest``) is measured too. The
 model is a small LightRNN over the files' 5,000-word vocabulary, built here with random
@@ -77,7 +77,7 @@ def main() -> None:
             nbest = tmp / "x.nbest"
             n_utts = write_nbest(nbest, size)
             mb = nbest.stat().st_size / 1e6
-            rescore = [sys.executable, "-m", "lightrnn_asr.cli", "rescore", "--nbest", str(nbest), "--model",
+            rescore = [sys.executable, "-m", "lightrnn_asr.cli", "rescore", str(nbest), "--model",
                        str(tmp / "lm.pt"), "--lm-scale", "1", "--device", "cpu", "--out", str(tmp / "o.txt")]
             whole = [sys.executable, "-c", f"from lightrnn_asr.formats.nbest import read_nbest; read_nbest({str(nbest)!r})"]
             rss, secs = child_peak(["env", f"OMP_NUM_THREADS={args.threads}", *rescore])

@@ -114,9 +114,9 @@ def main() -> None:
         # the command line with no scale option, LightRNN + trigram
         out = Path(f"/tmp/tuning_search_{s}.1best")
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "lightrnn_asr.cli", "rescore", "--nbest",
-                              str(exp / "decode" / f"{s}_test" / "nbest.txt"), "--dev-nbest",
-                              str(exp / "decode" / f"{s}_dev" / "nbest.txt"), "--dev-ref", str(data / f"{s}_dev" / "text"),
+        res = subprocess.run([sys.executable, "-m", "lightrnn_asr.cli", "rescore",
+                              str(exp / "decode" / f"{s}_test" / "nbest.txt"), "--dev",
+                              str(exp / "decode" / f"{s}_dev" / "nbest.txt"), str(data / f"{s}_dev" / "text"),
                               "--model", str(exp / "lm" / "lightrnn" / "best.pt"), "--device", "cpu", "--out", str(out)],
                              capture_output=True, text=True, check=True)
         hyp = read_text(out)

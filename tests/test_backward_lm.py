@@ -101,7 +101,7 @@ def test_nbest_scores_of_a_backward_lm_and_their_interpolation(lms):
 
 
 def test_rescore_with_a_backward_lm(lms, tmp_path):
-    common = ["rescore", "--nbest", NBEST, "--model", lms / "fwd" / "best.pt", "--device", "cpu"]
+    common = ["rescore", NBEST, "--model", lms / "fwd" / "best.pt", "--device", "cpu"]
     run(*common, "--backward-model", lms / "bwd" / "best.pt", "--backward-weight", 0.25, "--lm-scale", 1,
         "--out", tmp_path / "x.txt", "--scores-out", tmp_path / "s.tsv")
     f = score_nbest(*(lambda c: (c.model, c.vocab))(load_checkpoint(lms / "fwd" / "best.pt")), read_nbest(NBEST))
@@ -110,23 +110,23 @@ def test_rescore_with_a_backward_lm(lms, tmp_path):
     got = [float(r.split("\t")[2]) for r in (tmp_path / "s.tsv").read_text().splitlines()[1:]]
     np.testing.assert_allclose(got, expect, atol=1e-3)
     # tuned on dev, the pair fixes the first pass as the forward LM does
-    run(*common, "--backward-model", lms / "bwd" / "best.pt", "--dev-nbest", NBEST, "--dev-ref", REF,
+    run(*common, "--backward-model", lms / "bwd" / "best.pt", "--dev", NBEST, REF,
         "--out", tmp_path / "both.txt")
-    run("rescore", "--nbest", NBEST, "--lm-scale", 0, "--out", tmp_path / "am.txt")
+    run("rescore", NBEST, "--lm-scale", 0, "--out", tmp_path / "am.txt")
     refs = read_text(REF)
     assert compute_wer(refs, read_text(tmp_path / "both.txt")).wer < compute_wer(refs, read_text(tmp_path / "am.txt")).wer
 
 
 def test_backward_lm_errors(lms, tmp_path):
-    common = ["rescore", "--nbest", NBEST, "--lm-scale", 1, "--out", tmp_path / "x.txt"]
+    common = ["rescore", NBEST, "--lm-scale", 1, "--out", tmp_path / "x.txt"]
     res = run(*common, "--model", lms / "fwd" / "best.pt", "--backward-model", lms / "fwd" / "best.pt", ok=False)
     assert res.exit_code == 1 and "fwd/best.pt: not a backward LM" in res.output
     res = run(*common, "--backward-model", lms / "bwd" / "best.pt", ok=False)
-    assert res.exit_code == 2 and "give --model, and --nbest" in res.output
+    assert res.exit_code == 2 and "give --model, and N-best lists" in res.output
     lats = tmp_path / "lats"
     lats.mkdir()
     shutil.copy(DATA / "asterisk-queue-thankyou.slf", lats)
-    res = run("rescore", "--lattices", lats, "--model", lms / "bwd" / "best.pt", "--lm-scale", 1, "--out",
+    res = run("rescore", lats, "--input-type", "lattices", "--model", lms / "bwd" / "best.pt", "--lm-scale", 1, "--out",
               tmp_path / "x.txt", ok=False)
     assert res.exit_code == 1 and "a backward LM reads sentences right to left" in res.output
     assert "Traceback" not in res.output

@@ -94,7 +94,7 @@ def test_rescore_and_tuning_read_files_with_a_byte_order_mark_as_without(tmp_pat
     outs = []
     for name, (n, r) in {"plain": (nbest, ref),
                          "bom": (bom_copy(nbest, tmp_path / "n"), bom_copy(ref, tmp_path / "r"))}.items():
-        res = run("rescore", "--nbest", n, "--dev-nbest", n, "--dev-ref", r, "--model", TINY,
+        res = run("rescore", n, "--dev", n, r, "--model", TINY,
                   "--out", tmp_path / f"{name}.txt", "--device", "cpu")
         assert res.exit_code == 0, res.output
         outs.append((tmp_path / f"{name}.txt").read_text())
@@ -147,7 +147,7 @@ def test_a_checkpoint_with_nan_or_inf_weights_is_refused(tmp_path):
         with pytest.raises(CheckpointError, match=rf"{name}: .*trunk.lstm.weight_hh_l0 holds 1 NaN or infinite"):
             load_checkpoint(tmp_path / name)
     one_line_error(run("ppl", "--model", tmp_path / "nan.pt", "--text", DATA / "asterisk_dev_sample.ref"), "nan.pt")
-    res = run("rescore", "--nbest", DATA / "asterisk_dev_sample.nbest", "--model", tmp_path / "inf.pt",
+    res = run("rescore", DATA / "asterisk_dev_sample.nbest", "--model", tmp_path / "inf.pt",
               "--lm-scale", 1, "--out", tmp_path / "o.txt")
     one_line_error(res, "inf.pt")
     assert not (tmp_path / "o.txt").exists()
@@ -213,7 +213,7 @@ def test_lattice_commands_refuse_cycles_and_lattices_without_a_path(tmp_path):
     head = "VERSION=1.0\nstart=0\nend=2\nN=3\tL=3\nI=0\tt=0.00\tW=!NULL\nI=1\tt=0.10\tW=so\nI=2\tt=0.20\tW=!NULL\n"
     loop = _slf(tmp_path, "loop.slf", head + "J=0\tS=0\tE=1\ta=-1\nJ=1\tS=1\tE=1\ta=5\nJ=2\tS=1\tE=2\ta=-1\n")
     for cmd in (["lattice-to-nbest", loop, "--out", tmp_path / "n.txt"],
-                ["rescore", "--lattices", loop, "--model", TINY, "--lm-scale", 1, "--out", tmp_path / "o.txt"]):
+                ["rescore", loop, "--input-type", "lattices", "--model", TINY, "--lm-scale", 1, "--out", tmp_path / "o.txt"]):
         one_line_error(run(*cmd), "loop.slf", "cycle")
     cut = _slf(tmp_path, "cut.slf", head + "J=0\tS=0\tE=1\ta=-1\nJ=1\tS=2\tE=1\ta=5\nJ=2\tS=0\tE=1\ta=-1\n")
     one_line_error(run("lattice-to-nbest", cut, "--out", tmp_path / "n.txt"), "cut.slf", "no path from the start")

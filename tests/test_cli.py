@@ -87,9 +87,9 @@ def test_sentence_scores_keeps_kaldis_contract(model, tmp_path):
 def test_rescore_tunes_scales_and_lowers_wer(model, tmp_path):
     refs = read_text(DATA / "asterisk_dev_sample.ref")
     nbest = DATA / "asterisk_dev_sample.nbest"
-    run("rescore", "--nbest", nbest, "--lm-scale", 0, "--out", tmp_path / "am.txt")
-    res = run("rescore", "--nbest", nbest, "--model", model / "exp" / "best.pt", "--dev-nbest", nbest,
-              "--dev-ref", DATA / "asterisk_dev_sample.ref", "--out", tmp_path / "lm.txt", "--scores-out",
+    run("rescore", nbest, "--lm-scale", 0, "--out", tmp_path / "am.txt")
+    res = run("rescore", nbest, "--model", model / "exp" / "best.pt", "--dev", nbest,
+              DATA / "asterisk_dev_sample.ref", "--out", tmp_path / "lm.txt", "--scores-out",
               tmp_path / "scores.tsv", "--plot", tmp_path / "sweep.png", "--device", "cpu")
     scales = json.loads(res.output.strip().splitlines()[-1])
     assert scales["lm_scale"] > 0
@@ -135,7 +135,7 @@ def test_lattice_to_nbest(tmp_path):
 def test_bad_input_gives_one_line_error(tmp_path, model):
     bad = tmp_path / "bad.nbest"
     bad.write_text("u1\t-1\tok\nu1\toops\tbad\n")
-    res = run("rescore", "--nbest", bad, "--lm-scale", 1, "--out", tmp_path / "o.txt", ok=False)
+    res = run("rescore", bad, "--lm-scale", 1, "--out", tmp_path / "o.txt", ok=False)
     assert res.exit_code == 1 and "bad.nbest:2: am_score 'oops' is not a number" in res.output
     assert "Traceback" not in res.output
     broken = tmp_path / "broken.pt"
@@ -143,8 +143,8 @@ def test_bad_input_gives_one_line_error(tmp_path, model):
     broken.write_bytes(broken.read_bytes()[:1000])
     res = run("ppl", "--model", broken, "--text", model / "valid.txt", ok=False)
     assert res.exit_code == 1 and "broken.pt: not a lightrnn-asr checkpoint" in res.output
-    res = run("rescore", "--nbest", DATA / "asterisk_dev_sample.nbest", "--out", tmp_path / "o.txt", ok=False)
-    assert res.exit_code == 2 and "--dev-nbest" in res.output
+    res = run("rescore", DATA / "asterisk_dev_sample.nbest", "--out", tmp_path / "o.txt", ok=False)
+    assert res.exit_code == 2 and "--dev DEV_INPUT DEV_REF" in res.output
     hyp = tmp_path / "hyp.txt"
     hyp.write_text("asterisk-queue-thankyou thank you\n")
     res = run("wer", "--ref", DATA / "asterisk_dev_sample.ref", "--hyp", hyp, ok=False)
@@ -187,7 +187,7 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
     lats.mkdir()
     shutil.copy(DATA / "asterisk-queue-thankyou.slf", lats)
     ref = read_text(DATA / "asterisk_dev_sample.ref")["asterisk-queue-thankyou"]
-    common = ["rescore", "--lattices", lats, "--model", model / "exp" / "best.pt", "--device", "cpu",
+    common = ["rescore", lats, "--input-type", "lattices", "--model", model / "exp" / "best.pt", "--device", "cpu",
               "--ngram-order", 3, "--max-histories", 4]
     run(*common, "--lm-scale", 0, "--prune-lm-scale", 0, "--out", tmp_path / "am.txt")
     assert read_text(tmp_path / "am.txt")["asterisk-queue-thankyou"] == "bank you for your patients".split()
@@ -195,9 +195,9 @@ def test_rescore_lattices_with_the_lm_fixes_the_first_pass(model, tmp_path):
         "--scores-out", tmp_path / "s.tsv")
     assert read_text(tmp_path / "lm.txt")["asterisk-queue-thankyou"] == ref
     assert len((tmp_path / "s.tsv").read_text().splitlines()) > 10
-    res = run("rescore", "--lattices", lats, "--nbest", DATA / "asterisk_dev_sample.nbest", "--lm-scale", 1,
-              "--out", tmp_path / "x.txt", ok=False)
-    assert res.exit_code == 2 and "exactly one of --nbest, --lattices and --k2-lattices" in res.output
+    res = run("rescore", lats, "--input-type", "lattices", "--nbest", DATA / "asterisk_dev_sample.nbest", "--lm-scale",
+              1, "--out", tmp_path / "x.txt", ok=False)
+    assert res.exit_code == 2 and "give INPUT or --nbest/--lattices/--k2-lattices, not both" in res.output
     (lats / "broken.slf").write_text("VERSION=1.0\nN=2 L=1\nI=0 t=0\nI=1 t=1\nJ=0 S=0 E=7\n")
     res = run(*common, "--lm-scale", 1, "--out", tmp_path / "x.txt", ok=False)
     assert res.exit_code == 1 and "broken.slf:5: link S=0 E=7 refers to a missing node" in res.output
@@ -257,7 +257,7 @@ def test_the_package_never_imports_k2_and_says_how_to_get_it(tmp_path):
     except ImportError:
         (tmp_path / "lats.pt").write_bytes(b"")
         (tmp_path / "words.txt").write_text("<eps> 0\n")
-        res = run("rescore", "--k2-lattices", tmp_path / "lats.pt", "--words", tmp_path / "words.txt",
+        res = run("rescore", tmp_path / "lats.pt", "--input-type", "k2", "--words", tmp_path / "words.txt",
                   "--lm-scale", 0, "--out", tmp_path / "x", ok=False)
         assert res.exit_code == 2 and "pip install 'lightrnn-asr[k2]'" in res.output
 
@@ -270,17 +270,17 @@ def test_nbest_rescoring_streams_in_chunks_with_the_same_output(tmp_path):
     nbest = {f"utt{i:05d}": [Hypothesis(("a",) * int(rng.integers(0, 4)), float(rng.normal()))
                              for _ in range(3)] for i in range(4500)}  # three chunks of up to 2000
     write_nbest(tmp_path / "big.nbest", nbest)
-    run("rescore", "--nbest", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
+    run("rescore", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
         "--out", tmp_path / "o.txt", "--scores-out", tmp_path / "s.tsv")
     expected = one_best(score_nbest(None, None, nbest), Scales(0.0, 0.5))
     assert read_text(tmp_path / "o.txt") == expected
     assert len((tmp_path / "s.tsv").read_text().splitlines()) == 1 + 3 * 4500
-    run("rescore", "--nbest", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
+    run("rescore", tmp_path / "big.nbest", "--lm-scale", 0, "--word-penalty", 0.5,
         "--out", tmp_path / "o2.txt", "--scores-out", tmp_path / "s2.tsv")
     assert (tmp_path / "o2.txt").read_bytes() == (tmp_path / "o.txt").read_bytes()  # deterministic output
     assert (tmp_path / "s2.tsv").read_bytes() == (tmp_path / "s.tsv").read_bytes()
     (tmp_path / "empty.nbest").write_text("\n")
-    res = run("rescore", "--nbest", tmp_path / "empty.nbest", "--lm-scale", 0, "--out", tmp_path / "e.txt",
+    res = run("rescore", tmp_path / "empty.nbest", "--lm-scale", 0, "--out", tmp_path / "e.txt",
               ok=False)
     assert res.exit_code == 1 and "empty.nbest: no hypothesis in file" in res.output
     assert not (tmp_path / "e.txt").exists() and not (tmp_path / "e.txt.tmp").exists()  # nothing half-written
@@ -303,11 +303,11 @@ def test_train_adaptive_softmax_lstm(model, tmp_path):
 
 def test_rescore_says_when_the_optimum_is_on_the_edge_of_a_given_grid(model, tmp_path):
     nbest, ref = DATA / "asterisk_dev_sample.nbest", DATA / "asterisk_dev_sample.ref"
-    common = ["rescore", "--nbest", nbest, "--model", model / "exp" / "best.pt", "--dev-nbest", nbest, "--dev-ref", ref,
+    common = ["rescore", nbest, "--model", model / "exp" / "best.pt", "--dev", nbest, ref,
               "--device", "cpu", "--out", tmp_path / "1best.txt"]
-    res = run(*common, "--lm-scales", "0,0.001", "--word-penalty", 0)
+    res = run(*common, "--lm-scale", "0,0.001", "--word-penalty", 0)
     assert ("Warning: the lowest dev WER is reached at the edge of the searched lm_scale range [0, 0.001]"
-            in res.output) and "widen --lm-scales" in res.output
+            in res.output) and "widen --lm-scale" in res.output
     res = run(*common)  # these 6 lists are flat over wide ranges: the automatic search's plateau may touch its edges
     assert json.loads(res.output.strip().splitlines()[-1])["lm_scale"] > 0.001
 
@@ -328,7 +328,8 @@ def test_progress_bars_stay_out_of_log_files(model, tmp_path):
         subprocess.run([str(a) for a in [*cli, "train", "--train-text", model / "train.txt", "--valid-text", model / "valid.txt",
                         "--out-dir", tmp_path / "exp", "--embed-dim", 8, "--hidden-dim", 8, "--rounds", 2,
                         "--device", "cpu"]], stderr=err, check=True)
-        subprocess.run([str(a) for a in [*cli, "rescore", "--lattices", lats, "--model", tmp_path / "exp" / "best.pt", "--lm-scale", 1,
+        subprocess.run([str(a) for a in [*cli, "rescore", lats, "--input-type", "lattices", "--model",
+                                         tmp_path / "exp" / "best.pt", "--lm-scale", 1,
                         "--device", "cpu", "--out", tmp_path / "1best.txt"]], stderr=err, stdout=subprocess.DEVNULL,
                        check=True)
     text = log.read_text()

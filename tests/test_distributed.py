@@ -146,9 +146,8 @@ def test_sharded_rescoring_writes_what_one_process_writes(texts, tmp_path):
     for nproc in (0, 2):
         out = tmp_path / f"out{nproc}"
         out.mkdir()
-        res = run([lightrnn, "rescore", "--nbest", str(tmp_path / "test.nbest"), "--dev-nbest",
-                   str(tmp_path / "dev.nbest"), "--dev-ref", str(tmp_path / "dev.ref"), "--model",
-                   str(tmp_path / "lm" / "best.pt"), "--fp-lm-scale", "0.5", "--lm-scales", "0:2:0.25",
+        res = run([lightrnn, "rescore", str(tmp_path / "test.nbest"), "--dev", str(tmp_path / "dev.nbest"),
+                   str(tmp_path / "dev.ref"), "--model", str(tmp_path / "lm" / "best.pt"), "--fp-lm-scale", "0.5", "--lm-scale", "0:2:0.25",
                    "--chunk-utterances", "4", "--out", str(out / "1best.txt"), "--scores-out", str(out / "scores.tsv"),
                    "--device", "cpu"], nproc=nproc)
         outputs[nproc] = (res.stdout, (out / "1best.txt").read_bytes(), (out / "scores.tsv").read_bytes())

@@ -263,7 +263,7 @@ def test_trained_with_reallocation_from_the_command_line_and_used_by_every_comma
     run("compress", "--model", tmp_path / "more.pt", "--int8", "--out", tmp_path / "small.pt")
     nbest = "u1\t-10\tthe cat sees the ball\nu1\t-9\tthe cat sees the bal\n"
     (tmp_path / "x.nbest").write_text(nbest)
-    run("rescore", "--nbest", tmp_path / "x.nbest", "--model", tmp_path / "small.pt", "--lm-scale", 1,
+    run("rescore", tmp_path / "x.nbest", "--model", tmp_path / "small.pt", "--lm-scale", 1,
         "--out", tmp_path / "1best.txt")
     assert (tmp_path / "1best.txt").read_text().split() == "u1 the cat sees the ball".split()
 

@@ -163,7 +163,7 @@ def test_trained_from_the_command_line_and_used_to_rescore(tmp_path):
     res = json.loads(run("ppl", "--model", tmp_path / "exp" / "best.pt", "--text", tmp_path / "valid.txt", "--json"))
     assert res["perplexity"] < 20  # the toy grammar's words: well below uniform
     (tmp_path / "x.nbest").write_text("u1\t-10\tthe cat sees the ball\nu1\t-9\tthe cat sees ball the\n")
-    run("rescore", "--nbest", tmp_path / "x.nbest", "--model", tmp_path / "exp" / "best.pt", "--lm-scale", 1,
+    run("rescore", tmp_path / "x.nbest", "--model", tmp_path / "exp" / "best.pt", "--lm-scale", 1,
         "--out", tmp_path / "1best.txt")
     assert (tmp_path / "1best.txt").read_text().split() == "u1 the cat sees the ball".split()
     # add-words spells the new words in the model's pieces: no <unk> left, and the known words score as before

@@ -224,8 +224,7 @@ def test_on_real_lists_the_defaults_do_as_well_as_the_hand_set_grid(name, tmp_pa
     auto = tune_scales(scored, ref)
     assert auto.searched == {"lm_scale": "fixed", "word_penalty": "auto", "fp_lm_scale": "auto"}
     assert auto.dev_wer <= hand.dev_wer and auto.dev_wer < 0.9 * dev_wer(scored, ref, Scales(0.0))
-    res = CliRunner().invoke(main, ["rescore", "--nbest", str(DATA / f"{name}.nbest"), "--dev-nbest",
-                                    str(DATA / f"{name}.nbest"), "--dev-ref", str(DATA / f"{name}.ref"),
+    res = CliRunner().invoke(main, ["rescore", str(DATA / f"{name}.nbest"), "--dev", str(DATA / f"{name}.nbest"), str(DATA / f"{name}.ref"),
                                     "--out", str(tmp_path / "1best.txt")])
     assert res.exit_code == 0, res.output
     assert f"dev WER {auto.dev_wer:.2f}%" in res.output

@@ -17,15 +17,20 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 
 
 @main.command()
-@click.option("--nbest", "nbest_path", type=click.Path(exists=True, dir_okay=False),
-              help="N-best lists to rescore.")
-@click.option("--lattices", "lattices_path", type=click.Path(exists=True),
-              help="Lattices to rescore instead: a file or a directory of files (pruned lattice rescoring).")
-@click.option("--dev-lattices", type=click.Path(exists=True), help="Dev lattices for tuning (with --lattices).")
-@click.option("--k2-lattices", "k2_path", type=click.Path(exists=True),
-              help="k2 lattices (FsaVec) saved with torch.save(lattice.as_dict()), a .pt file or a directory of "
-                   "them; needs k2 and --words.")
-@click.option("--dev-k2-lattices", type=click.Path(exists=True), help="Dev k2 lattices for tuning.")
+@click.argument("input_path", required=False, metavar="INPUT", type=click.Path(exists=True))
+@click.option("--input-type", type=click.Choice(["nbest", "lattices", "k2"]), default="nbest", show_default=True,
+              help="INPUT is: N-best lists (a file); lattices (a file or a directory of files; pruned lattice "
+                   "rescoring; --format); k2 lattices (FsaVec files saved with torch.save(lattice.as_dict()), "
+                   "a .pt file or a directory of them; needs k2 and --words).")
+@click.option("--dev", "dev", nargs=2, type=click.Path(exists=True), metavar="DEV_INPUT DEV_REF",
+              help="Dev data to tune the weights on: input of the same type as INPUT, and its references (Kaldi text).")
+@click.option("--nbest", "nbest_path", type=click.Path(exists=True, dir_okay=False), hidden=True)
+@click.option("--lattices", "lattices_path", type=click.Path(exists=True), hidden=True)
+@click.option("--k2-lattices", "k2_path", type=click.Path(exists=True), hidden=True)
+@click.option("--dev-nbest", type=click.Path(exists=True, dir_okay=False), hidden=True)
+@click.option("--dev-lattices", type=click.Path(exists=True), hidden=True)
+@click.option("--dev-k2-lattices", type=click.Path(exists=True), hidden=True)
+@click.option("--dev-ref", type=click.Path(exists=True, dir_okay=False), hidden=True)
 @click.option("--k2-method", type=click.Choice(["nbest", "lattice"]), default="nbest", show_default=True,
               help="k2 lattices: icefall-style sampled N-best (--num-paths, --nbest-scale) or pruned lattice "
                    "rescoring.")
@@ -58,18 +63,15 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "lmrescore_nbest_back.sh).")
 @click.option("--backward-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="w, the backward LM's weight.")
-@click.option("--lm-scale", type=float, default=None, help="Fixed lm_scale (else tuned on --dev-nbest).")
-@click.option("--fp-lm-scale", type=float, default=None,
-              help="Fixed weight of the first-pass LM score (else tuned on dev when the input has one; 0 without).")
-@click.option("--dev-nbest", type=click.Path(exists=True, dir_okay=False), help="Dev N-best lists for tuning.")
-@click.option("--dev-ref", type=click.Path(exists=True, dir_okay=False), help="Dev references (Kaldi text).")
-@click.option("--lm-scales", default="auto", show_default=True,
-              help="lm_scale values tried on dev: start:stop:step, a,b,c, or auto (a range derived from the dev "
-                   "lists' score spreads, widened while the optimum is on its edge, then refined).")
-@click.option("--word-penalties", default="auto", show_default=True, help="word_penalty values tried on dev (as --lm-scales).")
-@click.option("--fp-lm-scales", default="auto", show_default=True,
-              help="fp_lm_scale values tried on dev (as --lm-scales) when the input has first-pass LM scores.")
-@click.option("--word-penalty", type=float, default=None, help="Fixed word penalty (else tuned on dev; 0 with --lm-scale).")
+@click.option("--lm-scale", metavar="WEIGHT", help="The LM's weight: a value, values tried on dev (a,b,c or "
+              "start:stop:step), or auto (the default with --dev: a range from the dev lists' score spreads, widened "
+              "while the optimum is on its edge, then refined).")
+@click.option("--word-penalty", metavar="WEIGHT", help="Per word, as --lm-scale (default: auto with --dev, else 0).")
+@click.option("--fp-lm-scale", metavar="WEIGHT", help="The first-pass LM score's weight, as --lm-scale (default: auto "
+              "with --dev when the input has first-pass LM scores, else 0).")
+@click.option("--lm-scales", hidden=True)
+@click.option("--word-penalties", hidden=True)
+@click.option("--fp-lm-scales", hidden=True)
 @click.option("--oov-penalty", type=float, default=0.0, show_default=True, help="Nats added per OOV word.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="1-best (Kaldi text).")
 @click.option("--scores-out", type=click.Path(dir_okay=False), help="TSV of every hypothesis' scores.")
@@ -79,28 +81,30 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="N-best utterances scored together (the unit of streaming and of sharding under torchrun).")
 @friendly
 def rescore(device: str, **opts) -> None:
-    """Rescore N-best lists or lattices: am_score + lm_scale * lm_logprob + word_penalty * |W|.
+    """Rescore N-best lists or lattices (INPUT): am_score + lm_scale * lm_logprob + fp_lm_scale * fp_lm_logprob +
+    word_penalty * |W|, the weights given or tuned on --dev.
 
     N-best lists are streamed in chunks of --chunk-utterances. Under torchrun the chunks are
     shared out (chunk k on rank k % N) and rank 0 writes every output in file order: the result
     is the same as one process's.
 
-    With --lattices, every lattice is rescored by pruned expansion (histories
+    With --input-type lattices, every lattice is rescored by pruned expansion (histories
     merged by their last n-1 words) and its --lattice-nbest best distinct
     hypotheses are kept with their separate scores; tuning and the 1-best then
     work as for N-best lists.
 
-    With --k2-lattices (k2 FsaVec files from icefall-style decoding), the
+    With --input-type k2 (k2 FsaVec files from icefall-style decoding), the
     N-best lists are sampled from the lattices as icefall does, or the
     lattices are rescored by pruned expansion (--k2-method lattice). The
     lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale): for
     the N-best always, for lattice rescoring with --input-lm.
     """
+    _old_spellings(opts)
     _check_options(opts)
     ctx, dev = init_distributed(resolve_device(device))
     try:
         if ctx.enabled and not opts["nbest_path"]:
-            raise click.UsageError("under torchrun only --nbest rescoring is sharded; run lattices in one process")
+            raise click.UsageError("under torchrun only N-best rescoring is sharded; run lattices in one process")
         scales = run_rescore(_config(opts), dev, ctx, say=lambda m: click.echo(m, err=True))
         if ctx.is_main:
             click.echo(json.dumps({"lm_scale": scales.lm_scale, "word_penalty": scales.word_penalty,
@@ -109,33 +113,80 @@ def rescore(device: str, **opts) -> None:
         shutdown(ctx)
 
 
+#: the old spellings of rescore's options, kept for one release: old option -> the new one
+OLD_SPELLINGS = {"nbest_path": "INPUT", "lattices_path": "INPUT --input-type lattices",
+                 "k2_path": "INPUT --input-type k2", "dev_nbest": "--dev DEV_INPUT DEV_REF",
+                 "dev_lattices": "--dev DEV_INPUT DEV_REF", "dev_k2_lattices": "--dev DEV_INPUT DEV_REF",
+                 "dev_ref": "--dev DEV_INPUT DEV_REF", "lm_scales": "--lm-scale a,b,c",
+                 "word_penalties": "--word-penalty a,b,c", "fp_lm_scales": "--fp-lm-scale a,b,c"}
+INPUT_KEYS = {"nbest": "nbest_path", "lattices": "lattices_path", "k2": "k2_path"}
+DEV_KEYS = {"nbest": "dev_nbest", "lattices": "dev_lattices", "k2": "dev_k2_lattices"}
+
+
+def _weight(spec: str | None, name: str) -> tuple[float | None, str]:
+    """A weight option as ``(fixed value or None, the grid tuned on dev)``: a number, a grid, or auto."""
+    if spec is None or spec.strip().lower() == "auto":
+        return None, "auto"
+    try:
+        return float(spec), "auto"
+    except ValueError:
+        pass
+    try:
+        parse_grid(spec)
+    except ValueError:
+        raise click.BadParameter(f"{spec!r} is not a number, a,b,c, start:stop:step or auto", param_hint=name) from None
+    return None, spec
+
+
+def _old_spellings(o: dict) -> None:
+    """The new spellings (INPUT --input-type, --dev, one option per weight) written into the old keys the
+    rest reads; each old spelling still works, with a one-line notice on stderr."""
+    for key, new in OLD_SPELLINGS.items():
+        if o.get(key):
+            click.echo(f"rescore: --{key.removesuffix('_path').replace('_', '-')} is the old spelling of {new}; it "
+                       "goes in the next release", err=True)
+    if o["input_path"]:
+        if any(o[k] for k in INPUT_KEYS.values()):
+            raise click.UsageError("give INPUT or --nbest/--lattices/--k2-lattices, not both")
+        o[INPUT_KEYS[o["input_type"]]] = o["input_path"]
+    if o["dev"]:
+        if any(o[k] for k in (*DEV_KEYS.values(), "dev_ref")):
+            raise click.UsageError("give --dev or --dev-nbest/--dev-lattices/--dev-k2-lattices and --dev-ref, not both")
+        kind = next((t for t, k in INPUT_KEYS.items() if o[k]), o["input_type"])
+        o[DEV_KEYS[kind]], o["dev_ref"] = o["dev"]
+    for name, grid_key in (("lm_scale", "lm_scales"), ("word_penalty", "word_penalties"), ("fp_lm_scale", "fp_lm_scales")):
+        fixed, grid = _weight(o[name], "--" + name.replace("_", "-"))
+        if o[grid_key] and grid == "auto":
+            grid = o[grid_key]
+        o[name], o[grid_key] = fixed, grid
+
+
 def _check_options(o: dict) -> None:
     """The option combinations ``rescore`` refuses (click usage errors, exit 2)."""
     if sum(bool(o[x]) for x in ("nbest_path", "lattices_path", "k2_path")) != 1:
-        raise click.UsageError("give exactly one of --nbest, --lattices and --k2-lattices")
+        raise click.UsageError("give INPUT (N-best lists, or lattices with --input-type)")
     if o["chunk_utterances"] < 1:
         raise click.UsageError("--chunk-utterances must be at least 1")
     if (o["lattices_path"] or (o["k2_path"] and o["k2_method"] == "lattice")) and not o["model_path"]:
         raise click.UsageError("lattice rescoring needs --model")
     if o["k2_path"]:
         if not o["words_path"]:
-            raise click.UsageError("--k2-lattices needs --words (words.txt)")
+            raise click.UsageError("k2 lattices need --words (words.txt)")
         try:
             import lightrnn_asr.formats.k2_adapter  # noqa: F401
         except ImportError as e:
             raise click.UsageError(str(e)) from None
     if o["backward_model"] and not ((o["nbest_path"] or (o["k2_path"] and o["k2_method"] == "nbest"))
                                     and o["model_path"]):
-        raise click.UsageError("--backward-model rescores N-best lists beside a forward LM: give --model, and --nbest "
-                               "or --k2-lattices with --k2-method nbest")
+        raise click.UsageError("--backward-model rescores N-best lists beside a forward LM: give --model, and N-best "
+                               "lists or k2 lattices with --k2-method nbest")
     if o["nbest_path"] and o["lattices_out"]:
-        raise click.UsageError("--lattices-out needs --lattices or --k2-lattices")
+        raise click.UsageError("--lattices-out needs lattices or k2 lattices (--input-type)")
     if o["lattices_path"]:
         check_lattice_options(o["lattice_format"], o["words_path"])
     dev_input = o["dev_lattices"] if o["lattices_path"] else o["dev_k2_lattices"] if o["k2_path"] else o["dev_nbest"]
     if o["lm_scale"] is None and not (dev_input and o["dev_ref"]):
-        raise click.UsageError("give --lm-scale, or --dev-nbest (--dev-lattices, --dev-k2-lattices) and "
-                               "--dev-ref to tune it")
+        raise click.UsageError("give --lm-scale a value, or --dev DEV_INPUT DEV_REF to tune it")
 
 
 def _config(o: dict) -> RescoreConfig:

@@ -41,7 +41,7 @@ class LMStore:
     def __init__(self, model: LanguageModel, bos_id: int, batch_size: int, where: str) -> None:
         if model.backward:
             raise ValueError(f"{where}: a backward LM reads sentences right to left and cannot expand a lattice "
-                             "from its start; rescore N-best lists with it (rescore --nbest --backward-model)")
+                             "from its start; rescore N-best lists with it (rescore NBEST --backward-model)")
         self.model, self.batch_size, self.where = model, batch_size, where
         self.device = model.device
         self.batches: list[LMState] = [model.initial_state(1, bos_id)]

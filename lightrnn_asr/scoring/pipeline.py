@@ -111,7 +111,7 @@ def _tune(cfg: RescoreConfig, source: ScoreSource, say: Callable[[str], None]) -
 
 
 #: The option that sets each tuned axis' grid (named in warnings).
-GRID_OPTIONS = {"lm_scale": "--lm-scales", "word_penalty": "--word-penalties", "fp_lm_scale": "--fp-lm-scales"}
+GRID_OPTIONS = {"lm_scale": "--lm-scale", "word_penalty": "--word-penalty", "fp_lm_scale": "--fp-lm-scale"}
 
 
 def _write(cfg: RescoreConfig, parts: Iterator[dict[str, ScoredNBest]], scales: Scales) -> None:
@@ -137,8 +137,8 @@ def _backward_lm(cfg: RescoreConfig, device: torch.device | None) -> BackwardLM 
     if not cfg.backward_model:
         return None
     if not (cfg.nbest or (cfg.k2_lattices and cfg.k2_method == "nbest")) or not cfg.model:
-        raise ValueError("a backward LM rescores N-best lists beside a forward LM: give --model, and --nbest or "
-                         "--k2-lattices with --k2-method nbest")
+        raise ValueError("a backward LM rescores N-best lists beside a forward LM: give --model, and N-best lists or "
+                         "k2 lattices with --k2-method nbest")
     ck = load_checkpoint(cfg.backward_model)
     if not ck.model.backward:
         raise ValueError(f"{cfg.backward_model}: not a backward LM (it reads left to right); train one with "

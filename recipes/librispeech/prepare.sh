@@ -80,16 +80,16 @@ if run_stage 4; then
         [ -f $data/nbest/$p.nbest ] || { mkdir -p $data/nbest;
           python $here/local/normalize_nbest.py $nbest_dir/$p.nbest $data/nbest/$p.nbest; }
       done
-      input="--nbest $data/nbest/$test.nbest"; dev_input="--dev-nbest $data/nbest/$dev.nbest"
+      input="$data/nbest/$test.nbest"; dev_input="$data/nbest/$dev.nbest"
     elif [ -n "$k2_dir" ]; then
-      input="--k2-lattices $k2_dir/$test --words $k2_dir/words.txt"; dev_input="--dev-k2-lattices $k2_dir/$dev"
+      input="$k2_dir/$test --input-type k2 --words $k2_dir/words.txt"; dev_input="$k2_dir/$dev"
     else
       echo "stage 4 needs --nbest-dir or --k2-dir" >&2; exit 1
     fi
     # first pass: acoustic + its own n-gram score, no new LM
     [ -f $exp/rescore/${test}_first_pass.txt ] || lightrnn-asr rescore $input --lm-scale 0 \
       --fp-lm-scale $fp_lm_scale --out $exp/rescore/${test}_first_pass.txt >/dev/null
-    [ -f $exp/rescore/${test}_lightrnn.txt ] || lightrnn-asr rescore $input $dev_input --dev-ref $data/$dev/text \
+    [ -f $exp/rescore/${test}_lightrnn.txt ] || lightrnn-asr rescore $input --dev $dev_input $data/$dev/text \
       --model $exp/lm/lightrnn/best.pt \
       --out $exp/rescore/${test}_lightrnn.txt --plot $exp/rescore/${dev}_sweep.png > $exp/rescore/${test}_scales.json
   done

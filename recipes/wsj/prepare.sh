@@ -98,10 +98,10 @@ if run_stage 5; then
   mkdir -p $exp/rescore
   for s in $sets; do
     # first pass: Kaldi's own ranking (acoustic x acwt + graph score)
-    [ -f $exp/rescore/${s}_first_pass.txt ] || lightrnn-asr rescore --nbest $data/nbest/$s.nbest --lm-scale 0 \
+    [ -f $exp/rescore/${s}_first_pass.txt ] || lightrnn-asr rescore $data/nbest/$s.nbest --lm-scale 0 \
       --fp-lm-scale 1 --out $exp/rescore/${s}_first_pass.txt >/dev/null
-    [ -f $exp/rescore/${s}_lightrnn.txt ] || lightrnn-asr rescore --nbest $data/nbest/$s.nbest \
-      --dev-nbest $data/nbest/test_dev93.nbest --dev-ref $data/test_dev93/text --model $exp/lm/lightrnn/best.pt \
+    [ -f $exp/rescore/${s}_lightrnn.txt ] || lightrnn-asr rescore $data/nbest/$s.nbest \
+      --dev $data/nbest/test_dev93.nbest $data/test_dev93/text --model $exp/lm/lightrnn/best.pt \
       --out $exp/rescore/${s}_lightrnn.txt \
       --plot $exp/rescore/test_dev93_sweep.png > $exp/rescore/${s}_scales.json
     for system in first_pass lightrnn; do

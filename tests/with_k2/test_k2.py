@@ -271,7 +271,7 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
     (tmp_path / "ref").write_text("asterisk-queue-thankyou thank you for your patience\n"
                                   "asterisk-confbridge-has-joined has joined the conference\n"
                                   "asterisk-do-not-disturb do not disturb\n")
-    common = ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--words", str(tmp_path / "words.txt"),
+    common = ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--words", str(tmp_path / "words.txt"),
               "--model", str(DATA / "tiny_lightrnn.pt"), "--device", "cpu", "--lm-scale", "0"]
     runner = CliRunner()
     for method in ("nbest", "lattice"):
@@ -285,21 +285,21 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
         assert ids == UTTS and best.shape[0] == 3
         assert (out / "lattices.pt").exists() == (method == "lattice")
     # scales tuned on dev k2 lattices (here the same lattices), as for N-best lists
-    tuned = runner.invoke(main, [*common[:-2], "--dev-k2-lattices", str(tmp_path / "lats.pt"), "--dev-ref",
-                                 str(tmp_path / "ref"), "--lm-scales", "0,1,5", "--word-penalties", "0",
+    tuned = runner.invoke(main, [*common[:-2], "--dev", str(tmp_path / "lats.pt"), str(tmp_path / "ref"),
+                                 "--lm-scale", "0,1,5", "--word-penalty", "0",
                                  "--num-paths", "300", "--nbest-scale", "0.05", "--out", str(tmp_path / "t.txt")])
     assert tuned.exit_code == 0, tuned.output
     assert json.loads(tuned.output.strip().splitlines()[-1])["lm_scale"] in (0.0, 1.0, 5.0)
     assert set(read_text(tmp_path / "t.txt")) == set(UTTS)
-    res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
+    res = runner.invoke(main, ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--lm-scale", "0",
                                "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "--k2-lattices needs --words" in res.output
     (tmp_path / "bad_words.txt").write_text("<eps> 0\nhello\n")
-    res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
+    res = runner.invoke(main, ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--lm-scale", "0",
                                "--words", str(tmp_path / "bad_words.txt"), "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "bad_words.txt:2: expected 'word integer-id'" in res.output
     (tmp_path / "few_words.txt").write_text("<eps> 0\nthank 1\n")
-    res = runner.invoke(main, ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--lm-scale", "0",
+    res = runner.invoke(main, ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--lm-scale", "0",
                                "--words", str(tmp_path / "few_words.txt"), "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "is not in the symbol table" in res.output
 
@@ -432,7 +432,7 @@ def test_k2_sampled_nbest_with_a_backward_lm(ps, tmp_path):
         assert not np.allclose(expect[u].lm, score_nbest(ck.model, ck.vocab, hyps)[u].lm)  # the backward LM counts
     save_k2_lattices(tmp_path / "lats.pt", vec, UTTS)
     (tmp_path / "words.txt").write_text("".join(f"{words[i]} {i}\n" for i in range(len(words.ids))))
-    common = ["rescore", "--k2-lattices", str(tmp_path / "lats.pt"), "--words", str(tmp_path / "words.txt"),
+    common = ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--words", str(tmp_path / "words.txt"),
               "--model", str(DATA / "tiny_lightrnn.pt"), "--backward-model", str(tmp_path / "back.pt"),
               "--device", "cpu", "--lm-scale", "1", "--out", str(tmp_path / "hyp.txt")]
     res = CliRunner().invoke(main, [*common, "--num-paths", "300", "--nbest-scale", "0.05", "--backward-weight", "0.25",
