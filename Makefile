@@ -19,7 +19,7 @@ K2_BIN := $(K2_VENV)/bin
 # a Python 3.10 interpreter: pyenv's if present (its shim refuses without a selected version), else PATH's
 PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
 
-.PHONY: all install demo demo-extended results test test-k2 clean
+.PHONY: all install demo demo-extended results docs test test-k2 clean
 
 all: test
 
@@ -70,6 +70,10 @@ demo: $(VENV)/.recipe
 # `python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json`)
 results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_results.py
+
+# docs/cli.md, the command-line reference, generated from the click commands
+docs: $(VENV)/.installed
+	$(BIN)/python -m lightrnn_asr.cli.reference > docs/cli.md
 
 demo-extended: $(VENV)/.recipe $(K2_VENV)/.installed
 	test -f recipes/pocketsphinx/exp/report/results.md || $(MAKE) demo

@@ -60,3 +60,9 @@ def test_every_import_of_the_package_in_the_docs_exists(doc):
         have = defined_names(module)
         missing += [f"{module}.{n.strip()}" for n in names.split(",") if n.strip() and n.strip() not in have]
     assert not missing, f"{doc.relative_to(ROOT)}: imports that do not exist: {missing}"
+
+
+def test_the_cli_reference_is_generated_from_the_commands():
+    from lightrnn_asr.cli.reference import reference
+
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), "docs/cli.md is out of date: make docs"

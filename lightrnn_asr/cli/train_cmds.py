@@ -49,7 +49,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--recurrence", type=click.Choice(list(RECURRENCES)), default=defaults.RECURRENCE,
               show_default=True, help="LightRNN: one LSTM step per word reading the previous word's row and column "
               "vectors summed (word-sum) or concatenated (word-concat), or the paper's two steps per word, row "
-              "vector then column vector (halfword).")
+              "vector then column vector (halfword).", hidden=True)
 @click.option("--min-count", type=int, default=1, show_default=True)
 @click.option("--embed-dim", type=int, default=defaults.EMBED_DIM, show_default=True)
 @click.option("--hidden-dim", type=int, default=defaults.HIDDEN_DIM, show_default=True)
@@ -60,16 +60,16 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "rounds, or when --time-budget is spent.")
 @click.option("--epochs-per-round", type=int, default=1, show_default=True,
               help="Passes over the text between reallocations; 0: until validation perplexity improves by less "
-                   "than 1% in an epoch (each round to convergence, as the official CNTK recipe trains).")
+                   "than 1% in an epoch (each round to convergence, as the official CNTK recipe trains).", hidden=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True)
 @click.option("--lr-decay", type=float, default=0.5, show_default=True,
-              help="Learning-rate factor after a round without a better validation perplexity (1: constant).")
+              help="Learning-rate factor after a round without a better validation perplexity (1: constant).", hidden=True)
 @click.option("--reset-optimizer/--keep-optimizer", default=True, show_default=True,
               help="A fresh Adam after every reallocation (the CNTK recipe's): held-out perplexity 167.8 against "
-                   "170.7 keeping it, on the demo's text at equal time.")
+                   "170.7 keeping it, on the demo's text at equal time.", hidden=True)
 @click.option("--loss-tables", type=click.Choice(["pass", "training"]), default="pass", show_default=True,
               help="LightRNN: reallocation's loss tables from a pass over the text after each round (the paper's), "
-                   "or summed during the round's last epoch from its training steps (no extra pass).")
+                   "or summed during the round's last epoch from its training steps (no extra pass).", hidden=True)
 @click.option("--time-budget", type=float, default=0.0, show_default=True, metavar="SECONDS",
               help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit. "
                    "Where it stops depends on the machine's speed; --token-budget does not.")
@@ -77,28 +77,29 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="Stop once this many training tokens (words and </s>, over all epochs) have been trained; 0: no "
                    "limit. The same text, seed and budget give the same model on any machine.")
 @click.option("--tie-weights", is_flag=True,
-              help="LightRNN: the output heads reuse the row and column input vectors (needs embed-dim = hidden-dim).")
+              help="LightRNN: the output heads reuse the row and column input vectors (needs embed-dim = hidden-dim).", hidden=True)
 @click.option("--word-bias", is_flag=True,
               help="LightRNN: a learnt bias per word on its column logit (|V| floats), so that the words sharing "
-                   "a column can differ in frequency; it starts at log(count + 1).")
+                   "a column can differ in frequency; it starts at log(count + 1).", hidden=True)
 @click.option("--table-scale", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
               help="LightRNN with --word-bias: a table of scale x |V| cells (1: the paper's R x C ~ |V|), so that "
-                   "words share row and column vectors with fewer others; empty cells get no probability.")
+                   "words share row and column vectors with fewer others; empty cells get no probability.", hidden=True)
 @click.option("--col-hidden-dim", type=click.IntRange(min=0), default=None,
               help="One-step LightRNN: the size of the column head's own hidden layer, tanh(W h + P x_row), over "
                    "the LSTM output and the row's vector; 0: tanh(h + P x_row) at the LSTM's size. Default: 2 x "
-                   "--hidden-dim (0 with --tie-weights or the halfword recurrence).")
+                   "--hidden-dim (0 with --tie-weights or the halfword recurrence).", hidden=True)
 @click.option("--input-shortlist", type=click.IntRange(min=0), default=None, metavar="N",
               help="One-step word-sum LightRNN: the N most frequent words get an input vector of their own, added "
                    "to their row and column vectors (N x embed-dim parameters, whatever |V|; the output layer is "
-                   "unchanged). 0: none, the paper's input layer. Default: min(|V|, 4000) for a word-sum LightRNN.")
+                   "unchanged). 0: none, the paper's input layer. Default: min(|V|, 4000) for a word-sum LightRNN.", hidden=True)
 @click.option("--output-shortlist", type=click.IntRange(min=0), default=None, metavar="N",
               help="One-step LightRNN: the N most frequent words get an output vector of their own and are "
                    "predicted by one softmax over them and the table's rows; the other words keep the row x column "
                    "factorisation (N x (hidden-dim + 1) parameters, whatever |V|). 0: none, the paper's output "
-                   "layer. Default: min(1000, |V| / 10) for a one-step LightRNN without --word-bias.")
+                   "layer. Default: min(1000, |V| / 10) for a one-step LightRNN without --word-bias.", hidden=True)
 @click.option("--initial-allocation", type=click.Choice(["frequency", "random"]), default="frequency",
-              show_default=True, help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
+              show_default=True, hidden=True,
+              help="LightRNN: the first table, by frequency rank (the paper's) or random (the CNTK code's).")
 @click.option("--backward", is_flag=True,
               help="Train a backward LM: every sentence read right to left. The checkpoint says so, and every command "
                    "that scores with it reverses the words itself; use it beside a forward LM in N-best rescoring "
@@ -111,7 +112,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "|V| = 1M in under 2 minutes), auto (transport below 300K words to place, rows-columns "
                    "above), exact (dense matching; a few thousand words), alternating (exact row/column "
                    "block steps from the current table) or greedy (the reference code's heuristic).")
-@click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.")
+@click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.", hidden=True)
 @click.option("--patience", type=int, default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
@@ -130,7 +131,12 @@ def train_cmd(train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, 
               tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist, initial_allocation,
               backward, max_tokens, max_len, solver,
               no_realloc, patience, seed, device, threads, resume, overwrite, deterministic) -> None:
-    """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM.
+    """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM, or a BPE LSTM.
+
+    The options of the LightRNN's form and schedule that studies change (--recurrence, --col-hidden-dim,
+    --input-shortlist, --output-shortlist, --word-bias, --table-scale, --tie-weights, --initial-allocation,
+    --loss-tables, --reset-optimizer/--keep-optimizer, --epochs-per-round, --lr-decay, --no-realloc) are
+    not listed here; they still work (docs/guides/training.md, docs/cli.md).
 
     Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
     process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
