@@ -115,6 +115,25 @@ def totals(runs: list[dict]) -> str:
     return ", ".join(f"{r['total_min']:.1f}" for r in runs)
 
 
+def ratio_lines(demo: dict) -> list[str]:
+    """Each other LM against the LightRNN, from the demo record: parameters, and rescoring speed on every set's
+    test and dev N-best lists (one run; the LMs scored in turn)."""
+    lms, out = demo["lms"], []
+    light = lms.get("LightRNN")
+    if not light:
+        return out
+    for name, info in lms.items():
+        if name == "LightRNN" or name.endswith(" backward"):
+            continue
+        speeds = [f"{s} {demo['sets'][s]['lm']['LightRNN']['hyps_per_s'] / demo['sets'][s]['lm'][name]['hyps_per_s']:.2f}x"
+                  for s in sets(demo) if "hyps_per_s" in demo["sets"][s]["lm"].get(name, {})
+                  and "hyps_per_s" in demo["sets"][s]["lm"].get("LightRNN", {}) and s != "librivox"]
+        out.append(f"- The LightRNN against the {name}: {light['parameters'] / info['parameters']:.2f}x the parameters, "
+                   f"{light['file_mb'] / info['file_mb']:.2f}x the file size; rescoring speed (hypotheses/s, "
+                   f"each set's dev and test lists) " + ", ".join(speeds) + ".")
+    return out
+
+
 def full_softmax_line(demo: dict) -> str:
     """Where the demo trains no full-softmax LSTM: its speed and memory at the same vocabulary, from the last
     lexicon_scale run, in its place."""
@@ -145,6 +164,7 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
         f"(P below {NOISE} either way: noise):\n\n" + "\n".join(comparison_lines(demo)),
         *([relative_line(demo)] if relative_line(demo) else []),
         table(["LM", "vocabulary", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
+        *(["\n".join(ratio_lines(demo))] if ratio_lines(demo) else []),
         *([full_softmax_line(demo)] if full_softmax_line(demo) else []),
         (f"`make demo` on a fresh clone took {totals(runs)} minutes ({runs[-1]['provenance']['cpu']}, "
          f"{runs[-1]['provenance']['cores']} cores; per stage in docs/results.md). " if runs else "")
