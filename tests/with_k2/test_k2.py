@@ -293,7 +293,7 @@ def test_cli_rescores_k2_lattices_and_writes_best_paths(ps, tmp_path):
     assert set(read_text(tmp_path / "t.txt")) == set(UTTS)
     res = runner.invoke(main, ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--lm-scale", "0",
                                "--out", str(tmp_path / "x")])
-    assert res.exit_code == 2 and "--k2-lattices needs --words" in res.output
+    assert res.exit_code == 2 and "k2 lattices need --words" in res.output
     (tmp_path / "bad_words.txt").write_text("<eps> 0\nhello\n")
     res = runner.invoke(main, ["rescore", str(tmp_path / "lats.pt"), "--input-type", "k2", "--lm-scale", "0",
                                "--words", str(tmp_path / "bad_words.txt"), "--out", str(tmp_path / "x")])
@@ -444,4 +444,4 @@ def test_k2_sampled_nbest_with_a_backward_lm(ps, tmp_path):
     expect = with_backward_lm(score_nbest(ck.model, ck.vocab, hyps), score_nbest(back.model, back.vocab, hyps), 0.25)
     np.testing.assert_allclose([float(r[2]) for r in rows], [expect[u].lm[0] for u in hyps], atol=1e-3)
     res = CliRunner().invoke(main, [*common, "--k2-method", "lattice"])
-    assert res.exit_code == 2 and "--k2-lattices with --k2-method nbest" in res.output
+    assert res.exit_code == 2 and "k2 lattices with --k2-method nbest" in res.output
