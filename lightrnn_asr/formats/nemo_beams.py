@@ -14,11 +14,10 @@ Utterance ids are the group file's, else the manifest's (each line a JSON object
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError
+from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, _score
 from lightrnn_asr.utils.io import atomic_text, utf8_lines
 
 __all__ = ["read_nemo_beams", "write_nemo_beams", "manifest_ids"]
@@ -32,13 +31,7 @@ def _lines(path) -> list[tuple[int, str, float]]:
         text, sep, score = line.rpartition("\t")
         if not sep:
             raise NBestFormatError(f"{path}:{n}: expected 'text<TAB>score', found {line.strip()[:80]!r}")
-        try:
-            value = float(score)
-        except ValueError:
-            raise NBestFormatError(f"{path}:{n}: score {score!r} is not a number") from None
-        if not math.isfinite(value):
-            raise NBestFormatError(f"{path}:{n}: score {score!r} is not finite")
-        out.append((n, text, value))
+        out.append((n, text, _score(score, "score", f"{path}:{n}")))
     if not out:
         raise NBestFormatError(f"{path}: no hypothesis in file")
     return out
