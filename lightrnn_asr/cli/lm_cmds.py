@@ -1,4 +1,4 @@
-"""Commands on a trained LM: ``ppl``, ``score``, ``sentence-scores``, ``compress``, ``table-shape``."""
+"""Commands on a trained LM: ``ppl``, ``score``, ``sentence-scores``, ``compress``, ``export-onnx``, ``table-shape``."""
 
 from __future__ import annotations
 
@@ -138,6 +138,30 @@ def sentence_scores(model_path, keep_case, device, text, scores) -> None:
     scored = score_nbest(model_on(ck, resolve_device(device)), ck.vocab,
                          {utt: [Hypothesis(words, 0.0)] for utt, words in sents.items()})
     write_text(scores, {utt: [repr(-float(s.lm[0]))] for utt, s in scored.items()})
+
+
+@main.command("export-onnx")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A LightRNN or full-softmax LSTM checkpoint (float, not compressed).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The ONNX file.")
+@click.option("--int8", is_flag=True, help="Also write OUT with .int8.onnx: the same graph with int8 weights "
+              "(onnxruntime's dynamic quantisation).")
+@friendly
+def export_onnx_cmd(model_path, out_path, int8) -> None:
+    """The LM's word step as ONNX, (out, h, c, words) -> (logprob, out_next, h_next, c_next), log-probs in
+    nats, with its vocabulary and special ids in the file's metadata, for onnxruntime on a device
+    (lightrnn_asr.lm.onnx_export)."""
+    try:
+        from lightrnn_asr.lm.onnx_export import export_onnx
+    except ImportError as e:
+        raise click.ClickException(f"export-onnx needs the onnx package (and onnxruntime for --int8): {e}") from None
+    ck = load_checkpoint(model_path)
+    try:
+        written = export_onnx(ck.model, ck.vocab, out_path, int8=int8)
+    except ValueError as e:
+        raise click.ClickException(f"{model_path}: {e}") from None
+    for path in written:
+        click.echo(f"{path}: {path.stat().st_size:,} bytes")
 
 
 @main.command("table-shape")
