@@ -28,11 +28,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip<26.3"
 	# torch first, pinned: a local CPU wheel here; an unpinned torch pulls GBs of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,export]"
+	$(BIN)/pip install -q -e ".[test,export,flashlight]"
 	touch $@
 
 $(VENV)/.recipe: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[test,export,recipe]"
+	$(BIN)/pip install -q -e ".[test,export,flashlight,recipe]"
 	touch $@
 
 # k2 1.23.4's Linux wheels on PyPI are tagged py3.7 ... py3.11 (not standard tags), so which one

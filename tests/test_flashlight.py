@@ -1,0 +1,105 @@
+"""A LightRNN in flashlight-text's lexicon CTC decoder (torchaudio's ctc_decoder underneath): its scores are
+the LM's, each state's next-word distribution is computed once however many words the lexicon asks for,
+and on emissions where the acoustics alone pick the wrong word the LM picks the one that fits the context."""
+
+import numpy as np
+import pytest
+import torch
+from flashlight.lib.text.decoder import (
+    CriterionType,
+    LexiconDecoder,
+    LexiconDecoderOptions,
+    SmearingMode,
+    Trie,
+    ZeroLM,
+)
+from helpers import run_cli, toy_text_files
+
+from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores, word_dictionary
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.scoring.sentences import score_sentences
+
+TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]  # blank, word boundary (silence), letters
+
+
+@pytest.fixture(scope="module")
+def lightrnn(tmp_path_factory):
+    """A small LightRNN trained on the toy grammar ("the cat sees the ball today", ...)."""
+    tmp = tmp_path_factory.mktemp("flashlight")
+    toy_text_files(tmp)
+    run_cli("train", "--model-type", "lightrnn", "--train-text", tmp / "train.txt", "--valid-text", tmp / "valid.txt",
+            "--out-dir", tmp / "exp", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1, "--rounds", 6,
+            "--lr", 0.03, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
+    return load_checkpoint(tmp / "exp" / "best.pt")
+
+
+def decoder(lm, vocab, lm_weight):
+    """flashlight's LexiconDecoder over the vocabulary's words spelled in letters, as torchaudio builds it."""
+    words = word_dictionary(vocab)
+    trie = Trie(len(TOKENS), TOKENS.index("|"))
+    unigram = smearing_scores(vocab)
+    for i, w in enumerate(words[3:], 3):
+        trie.insert([TOKENS.index(c) for c in w] + [TOKENS.index("|")], i, unigram[i])
+    trie.smear(SmearingMode.MAX)
+    opts = LexiconDecoderOptions(beam_size=20, beam_size_token=len(TOKENS), beam_threshold=50.0, lm_weight=lm_weight,
+                                 word_score=0.0, unk_score=float("-inf"), sil_score=0.0, log_add=False,
+                                 criterion_type=CriterionType.CTC)
+    dec = LexiconDecoder(opts, trie, lm, TOKENS.index("|"), TOKENS.index("-"), vocab.unk_id, [], False)
+    return (dec, lm, trie), words  # the decoder holds the LM and trie in C++ only: they must outlive it
+
+
+def emissions(spelled) -> torch.Tensor:
+    """CTC log-probabilities ``(T, len(TOKENS))`` float32: per character a frame with the given character
+    probabilities (the rest spread over the other tokens) and a blank frame; a boundary frame after each word."""
+    def frame(probs):
+        p = np.full(len(TOKENS), (1.0 - sum(probs.values())) / (len(TOKENS) - len(probs)))
+        for c, v in probs.items():
+            p[TOKENS.index(c)] = v
+        return np.log(p)
+
+    frames = []
+    for word in spelled:
+        for chars in word:
+            frames += [frame(chars), frame({"-": 0.98})]
+        frames.append(frame({"|": 0.98}))
+    return torch.from_numpy(np.stack(frames).astype(np.float32)).contiguous()
+
+
+def clear(word):
+    return [{c: 0.98} for c in word]
+
+
+def confused(right, wrong):
+    return [{r: 0.98} if r == w else {w: 0.52, r: 0.46} for r, w in zip(right, wrong)]
+
+
+def best_words(dec, words, em):
+    result = dec[0].decode(em.data_ptr(), em.shape[0], em.shape[1])[0]
+    return [words[i] for i in result.words if i >= 0]
+
+
+def test_scores_are_the_lms_and_a_state_is_scored_once(lightrnn):
+    lm = FlashlightLM(lightrnn.model, lightrnn.vocab)
+    state, total = lm.start(False), 0.0
+    ids = lightrnn.vocab.encode("the cat sees the ball".split())
+    for w in ids:
+        state, s = lm.score(state, w)
+        total += s
+    total += lm.finish(state)[1]
+    with torch.no_grad():
+        ref = score_sentences(lightrnn.model, [torch.tensor(ids)], lightrnn.vocab.bos_id, lightrnn.vocab.eos_id)[0]
+    assert total == pytest.approx(ref, abs=1e-4)
+    start = lm.start(False)
+    before = lm.distributions
+    first = [lm.score(start, w)[1] for w in range(3, len(lightrnn.vocab))]
+    assert lm.distributions == before + 1  # every word from one state: one distribution
+    assert lm.score(start, ids[0])[0] is lm.score(start, ids[0])[0]  # the same child state
+    assert first == [lm.score(start, w)[1] for w in range(3, len(lightrnn.vocab))]
+
+
+def test_the_lm_settles_what_the_acoustics_cannot(lightrnn):
+    em = emissions([clear("the"), clear("cat"), confused("sees", "tree"), clear("the"), clear("ball")])
+    plain, words = decoder(ZeroLM(), lightrnn.vocab, 0.0)
+    assert best_words(plain, words, em) == "the cat tree the ball".split()
+    fused, words = decoder(FlashlightLM(lightrnn.model, lightrnn.vocab), lightrnn.vocab, 1.0)
+    assert best_words(fused, words, em) == "the cat sees the ball".split()
