@@ -139,7 +139,7 @@ def main() -> None:
         sections.append(f"### {s} test ({len(refs['test'])} utterances; scales tuned on {len(refs['dev'])} dev "
                         f"utterances)\n\n" + markdown_table(
                             ["system", "WER %", "errors", "hyps/utt", "LM s/utt", "lm_scale / word_penalty / "
-                             "trigram scale"], rows))
+                             "fp_lm_scale"], rows))
         results[s] = res
         print(sections[-1], flush=True)
     write_report(args.out, "lattice_results", "N-best versus lattice rescoring (recipes/pocketsphinx, "
