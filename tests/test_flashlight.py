@@ -103,3 +103,22 @@ def test_the_lm_settles_what_the_acoustics_cannot(lightrnn):
     assert best_words(plain, words, em) == "the cat tree the ball".split()
     fused, words = decoder(FlashlightLM(lightrnn.model, lightrnn.vocab), lightrnn.vocab, 1.0)
     assert best_words(fused, words, em) == "the cat sees the ball".split()
+
+
+@pytest.mark.parametrize("kw", [{}, {"output_shortlist": 0}, {"word_bias": True}])
+def test_the_full_distribution_is_score_words_over_every_word(kw):
+    from lightrnn_asr.lm.build import new_model
+
+    torch.manual_seed(0)
+    model, _ = new_model("lightrnn", 400, embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, **kw)
+    for p in model.parameters():
+        p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
+    model.eval()
+    with torch.no_grad():
+        _, state = model.score_next(model.initial_state(3, 0), torch.tensor([5, 50, 390]))
+        full = model.next_word_logprobs(state)  # (3, 400)
+        words = torch.arange(400)
+        for i in range(3):
+            each, _ = model.score_words(model.select_state(state, torch.full((400,), i)), words)
+            torch.testing.assert_close(full[i], each, atol=1e-5, rtol=0)
+        assert torch.allclose(full.exp().sum(1), torch.ones(3), atol=1e-4)

@@ -157,6 +157,25 @@ class OneStepLightRNN(LightRNN):
         rows = self.word_row[words]
         return rows if not m else torch.where(words < m, words, rows + m)
 
+    @torch.no_grad()
+    def next_word_logprobs(self, state: RecurrentState) -> torch.Tensor:
+        """``log P(w | history)`` of every word ``w`` of the vocabulary, ``(B, |V|)`` float32 (nats), from a
+        state of batch ``B``: the first softmax once, and the column head once per row (R column states,
+        not |V|), each word then its row's and column's terms (or its own, for a shortlist word). The
+        same values as :meth:`score_words` over all words; for decoders that ask for many words from one
+        history (a lexicon trie)."""
+        out = state[0]
+        b, n_rows, v = out.shape[0], self.config.n_rows, self.config.vocab_size
+        head = torch.log_softmax(self.head_logits(out).float(), -1)  # (B, M + R) or (B, R)
+        every_row = torch.arange(n_rows, device=out.device).expand(b, n_rows)  # (B, R)
+        hidden = self._col_hidden(out[:, None, :].expand(b, n_rows, out.shape[-1]), every_row)  # (B, R, K)
+        col = torch.log_softmax(self.col_logits(hidden, every_row).float(), -1)  # (B, R, C)
+        words = torch.arange(v, device=out.device)
+        lp = head[:, self._head_targets(words)]  # (B, |V|)
+        col_lp = col[:, self.word_row[words], self.word_col[words]]  # (B, |V|)
+        m = self.config.output_shortlist if self.shortlist_head is not None else 0
+        return lp + col_lp if not m else torch.where(words < m, lp, lp + col_lp)
+
     def _logprob(self, out: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
         """``log P(words | out)`` ``(...)`` float32 (nats) from LSTM outputs ``out`` ``(..., H)``. With
         ``output_shortlist`` the column head runs for the factorised words only (81 % of the demo's running
