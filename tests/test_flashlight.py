@@ -105,12 +105,13 @@ def test_the_lm_settles_what_the_acoustics_cannot(lightrnn):
     assert best_words(fused, words, em) == "the cat sees the ball".split()
 
 
-@pytest.mark.parametrize("kw", [{}, {"output_shortlist": 0}, {"word_bias": True}])
-def test_the_full_distribution_is_score_words_over_every_word(kw):
+@pytest.mark.parametrize("kind, kw", [("lightrnn", {}), ("lightrnn", {"output_shortlist": 0}),
+                                      ("lightrnn", {"word_bias": True}), ("lstm", {}), ("adaptive", {})])
+def test_the_full_distribution_is_score_words_over_every_word(kind, kw):
     from lightrnn_asr.lm.build import new_model
 
     torch.manual_seed(0)
-    model, _ = new_model("lightrnn", 400, embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, **kw)
+    model, _ = new_model(kind, 400, embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, **kw)
     for p in model.parameters():
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
     model.eval()

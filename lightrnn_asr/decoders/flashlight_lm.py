@@ -4,9 +4,9 @@ fusion in lexicon-constrained beam search.
 
 flashlight's ``LexiconDecoder`` asks its LM for one word's score at a time, ``score(state, word)``,
 and for many words from the same state (every word the lexicon trie completes there). So each state
-here computes its full next-word distribution once (a one-step LightRNN's ``next_word_logprobs``: the
-column head once per row; another LM's ``score_words`` over the whole vocabulary) and answers every
-``score`` from it; the recurrent state after a word is
+here computes its full next-word distribution once (``next_word_logprobs`` where the model has it: a
+one-step LightRNN runs its column head once per row, an LSTM its softmax once; else ``score_words`` over
+the whole vocabulary) and answers every ``score`` from it; the recurrent state after a word is
 stepped only when the decoder asks for a score from there. States are flashlight's ``LMState``
 objects (``state.child(word)`` is the same object for the same history), kept in a dict.
 
@@ -48,7 +48,7 @@ class FlashlightLM(LM):
         entry = self.states[state]
         if entry[1] is None:
             with torch.no_grad():
-                if hasattr(self.model, "next_word_logprobs"):  # a one-step LightRNN: R column states, not |V|
+                if hasattr(self.model, "next_word_logprobs"):  # one pass over the output layer
                     lp = self.model.next_word_logprobs(entry[0])[0]
                 else:
                     lp, _ = self.model.score_words(self.model.select_state(entry[0], self._all), self._words)

@@ -43,6 +43,11 @@ class LSTMLM(RecurrentLM):
         _, h, c = partial
         return self._read(self.embed(words), (h, c))
 
+    @torch.no_grad()
+    def next_word_logprobs(self, state: RecurrentState) -> torch.Tensor:
+        """``log P(w | history)`` of every word, ``(B, |V|)`` float32 (nats): one softmax per history."""
+        return F.log_softmax(self.head(state[0]).float(), dim=-1)
+
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return target_logprob(self.head(self.trunk(self.embed(inputs))), targets)
 
@@ -76,6 +81,12 @@ class AdaptiveLSTMLM(LSTMLM):
 
     def score_words(self, state: RecurrentState, words: torch.Tensor) -> tuple[torch.Tensor, RecurrentState]:
         return self._logprob(state[0], words), state
+
+    @torch.no_grad()
+    def next_word_logprobs(self, state: RecurrentState) -> torch.Tensor:
+        """``log P(w | history)`` of every word, ``(B, |V|)`` float32 (nats): the head cluster and every tail
+        cluster once per history (``AdaptiveLogSoftmaxWithLoss.log_prob``)."""
+        return self.head.log_prob(state[0].float())
 
     def token_logprobs(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self._logprob(self.trunk(self.embed(inputs)), targets)
