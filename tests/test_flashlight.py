@@ -123,3 +123,12 @@ def test_the_full_distribution_is_score_words_over_every_word(kind, kw):
             each, _ = model.score_words(model.select_state(state, torch.full((400,), i)), words)
             torch.testing.assert_close(full[i], each, atol=1e-5, rtol=0)
         assert torch.allclose(full.exp().sum(1), torch.ones(3), atol=1e-4)
+
+
+def test_a_child_state_is_stepped_only_when_scored_from(lightrnn):
+    lm = FlashlightLM(lightrnn.model, lightrnn.vocab)
+    start = lm.start(False)
+    children = [lm.score(start, w)[0] for w in range(3, len(lightrnn.vocab))]
+    assert lm.steps == 0 and lm.distributions == 1
+    lm.score(children[0], lightrnn.vocab.eos_id)
+    assert lm.steps == 1 and lm.distributions == 2

@@ -7,7 +7,8 @@ and for many words from the same state (every word the lexicon trie completes th
 here computes its full next-word distribution once (``next_word_logprobs`` where the model has it: a
 one-step LightRNN runs its column head once per row, an LSTM its softmax once; else ``score_words`` over
 the whole vocabulary) and answers every ``score`` from it; the recurrent state after a word is
-stepped only when the decoder asks for a score from there. States are flashlight's ``LMState``
+stepped only when the decoder asks for a score from there (it creates a child state for every word it
+scores and extends few). States are flashlight's ``LMState``
 objects (``state.child(word)`` is the same object for the same history), kept in a dict.
 
 Word indices are the LM vocabulary's ids: build the decoder's word dictionary (``lm_dict``) in the
@@ -41,25 +42,42 @@ class FlashlightLM(LM):
         self.model, self.vocab = model.eval(), vocab
         self._words = torch.arange(len(vocab), device=model.device)
         self._all = torch.zeros(len(vocab), dtype=torch.long, device=model.device)
-        self.states: dict = {}  # LMState -> [recurrent state (batch 1), next-word log-probs (|V|,) or None]
+        # a model whose advance() steps from a full state (score_words leaves the state as it is)
+        self._steps_alone = type(model).advance is not LanguageModel.advance
+        # LMState -> [recurrent state (batch 1) or None until needed, next-word log-probs (|V|,) or None,
+        #             the parent LMState, the word]
+        self.states: dict = {}
         self.distributions = 0  # full distributions computed, for tests and profiling
+        self.steps = 0  # recurrent steps taken
+
+    def _state(self, state: LMState):
+        """The recurrent state of a history, stepped from its parent's when first needed (the decoder creates
+        a child for every word it scores, and extends few of them)."""
+        entry = self.states[state]
+        if entry[0] is None:
+            parent, word = self._state(entry[2]), torch.tensor([entry[3]], device=self.model.device)
+            with torch.no_grad():
+                entry[0] = self.model.advance(parent, word) if self._steps_alone else self.model.score_next(parent, word)[1]
+            self.steps += 1
+        return entry[0]
 
     def _distribution(self, state: LMState) -> torch.Tensor:
         entry = self.states[state]
         if entry[1] is None:
+            rec = self._state(state)
             with torch.no_grad():
                 if hasattr(self.model, "next_word_logprobs"):  # one pass over the output layer
-                    lp = self.model.next_word_logprobs(entry[0])[0]
+                    lp = self.model.next_word_logprobs(rec)[0]
                 else:
-                    lp, _ = self.model.score_words(self.model.select_state(entry[0], self._all), self._words)
-            entry[1] = lp.float().cpu()
+                    lp, _ = self.model.score_words(self.model.select_state(rec, self._all), self._words)
+            entry[1] = lp.float().cpu().numpy()
             self.distributions += 1
         return entry[1]
 
     def start(self, start_with_nothing: bool) -> LMState:
         """The state after ``<s>`` (a recurrent LM always starts there)."""
         state = LMState()
-        self.states[state] = [self.model.initial_state(1, self.vocab.bos_id), None]
+        self.states[state] = [self.model.initial_state(1, self.vocab.bos_id), None, None, None]
         return state
 
     def score(self, state: LMState, usr_token_idx: int) -> tuple[LMState, float]:
@@ -67,9 +85,7 @@ class FlashlightLM(LM):
         word = usr_token_idx if 0 <= usr_token_idx < len(self.vocab) else self.vocab.unk_id
         child = state.child(word)
         if child not in self.states:
-            with torch.no_grad():
-                _, after = self.model.score_next(self.states[state][0], torch.tensor([word], device=self.model.device))
-            self.states[child] = [after, None]
+            self.states[child] = [None, None, state, word]
         return child, float(self._distribution(state)[word])
 
     def finish(self, state: LMState) -> tuple[LMState, float]:
