@@ -9,8 +9,9 @@ LM knows (CMUdict, pocketsphinx's ``cmudict-en-us.dict``: the same phones, anoth
 "their"/"there", "right"/"write"), its letters lean to the homophone's (0.52 against 0.46), so that
 the acoustics alone pick the wrong word and only context can settle it. The lexicon is the LM's whole
 vocabulary (the recognizer's lexicon of the demo), the trie smeared with unigram frequencies.
-Reported per system: WER [95% CI] over the sentences, errors on the confused words, and decoding
-seconds (the systems in turn on the same emissions).
+Reported per system: WER [95% CI] over the sentences, errors on the confused words (aligned with
+kaldialign), decoding seconds (the systems one after the other on the same emissions), and for each
+other LM the paired-bootstrap P(LightRNN better).
 
     python benchmarks/ctc_fusion.py --demo recipes/pocketsphinx --out docs/bench/ctc_fusion.jsonl
 """
@@ -21,6 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
+import kaldialign
 import numpy as np
 import torch
 from bench_io import emit
@@ -115,9 +117,12 @@ def main() -> None:
         secs = time.perf_counter() - t0
         w = compute_wer(refs, hyps[name])
         ci = bootstrap_ci(refs, hyps[name], replications=1000)
-        wrong = sum(1 for u, ref in refs.items() for i, r in enumerate(ref)
-                    if r in confusions and (i >= len(hyps[name][u]) or hyps[name][u][i] != r))
-        emit({"benchmark": "ctc_fusion", "decoder": "flashlight-text LexiconDecoder", "system": name,
+        wrong = sum(1 for u, ref in refs.items() for r, h in kaldialign.align(ref, hyps[name][u], "*")
+                    if r in confusions and h != r)
+        paired = ({} if name in ("no LM", "LightRNN") or "LightRNN" not in hyps else
+                  {"p_lightrnn_better": bootstrap_ci(refs, hyps[name], hyps["LightRNN"], replications=1000)[
+                      "p_s2_improv_over_s1"]})
+        emit({"benchmark": "ctc_fusion", "decoder": "flashlight-text LexiconDecoder", "system": name, **paired,
               "sentences": len(refs), "words": w.ref_words, "confused_words": confused_words, "vocab": len(vocab),
               "beam": args.beam, "lm_weight": weight, "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
               "confused_word_errors": wrong, "seconds": secs, "threads": args.threads}, args.out)

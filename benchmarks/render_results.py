@@ -6,7 +6,8 @@ Records: docs/bench/demo.json (the latest ``make demo`` report, ``exp/report/res
 provenance), docs/bench/dev_search.jsonl (benchmarks/dev_search.py) and docs/bench/long_line_memory.jsonl
 (benchmarks/long_line_memory.py), docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh),
 docs/bench/demo_determinism.jsonl (benchmarks/compare_reports.py), docs/bench/lexicon_scale.jsonl and
-docs/bench/demo_vocab_speed.jsonl (benchmarks/lexicon_scale.py).
+docs/bench/demo_vocab_speed.jsonl (benchmarks/lexicon_scale.py), docs/bench/ctc_fusion.jsonl
+(benchmarks/ctc_fusion.py).
 
     python benchmarks/render_results.py                   # write docs/results.md and README's table
     python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json   # take a new demo record
@@ -30,6 +31,7 @@ RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
 SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
 LEXICON = ROOT / "docs" / "bench" / "lexicon_scale.jsonl"
 DEMO_VOCAB = ROOT / "docs" / "bench" / "demo_vocab_speed.jsonl"
+CTC = ROOT / "docs" / "bench" / "ctc_fusion.jsonl"
 RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
@@ -266,6 +268,25 @@ def speed_section(rows: list[dict], title: str, what: str) -> str:
                      "hyps/s", "words/s", "dev ppl", "commit"], body) + ratios)
 
 
+def ctc_section(rows: list[dict]) -> str:
+    """Shallow fusion in a CTC decoder (``benchmarks/ctc_fusion.py``), one run."""
+    body = [[r["system"], f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
+             f"{r['confused_word_errors']} / {r['confused_words']}", f"{r['seconds']:.1f}",
+             f"{r['seconds'] / r['sentences']:.2f}",
+             f"{r['p_lightrnn_better']:.3f}" if "p_lightrnn_better" in r else "",
+             (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    first = rows[0]
+    return ("## Shallow fusion in a CTC decoder (`benchmarks/ctc_fusion.py`)\n\n"
+            f"{first['decoder']}, lexicon = the LM vocabulary ({first['vocab']:,} words), beam {first['beam']}; "
+            f"emissions built from {first['sentences']} synthetic test sentences ({first['words']:,} words), "
+            f"{first['confused_words']} words of which lean acoustically to a homophone of the same length: what "
+            "only context can settle. Every system on the same emissions, one after the other. The decoder breaks "
+            "exact ties between hypotheses in an order that can change from run to run (two runs of the same "
+            "commit differed in the second decimal); every run is in `docs/bench/ctc_fusion.jsonl`.\n\n"
+            + table(["system", "WER % [95 % CI]", "errors on the confused words", "decoding s", "s per sentence",
+                     f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
+
+
 def long_line_section(rows: list[dict]) -> str:
     body = [[r["case"], f"{r['bytes']:,}", f"{r['peak_rss_bytes'] / 2**20:.0f}", r["exit_code"], r["output"].split(": ", 1)[-1]
              if r["exit_code"] else "scored", (r["provenance"].get("commit") or "")[:12]] for r in rows]
@@ -306,6 +327,8 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     if read_jsonl(DEMO_VOCAB):
         parts.append(speed_section(last_run(read_jsonl(DEMO_VOCAB)), "The same at the demo's vocabulary",
                                    "The demo's vocabulary (the text's words seen twice or more), one run."))
+    if read_jsonl(CTC):
+        parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:
         parts.append(runs_section(runs, read_jsonl(SAME)))
     if long_lines:
