@@ -61,3 +61,16 @@ class BigramStubLM(LanguageModel):
         """``log P(words </s> | <s>)`` from the table, one bigram at a time."""
         ids = [vocab.bos_id, *vocab.encode(words), vocab.eos_id]
         return float(sum(self.logp[a, b] for a, b in zip(ids[:-1], ids[1:])))
+
+
+def train_toy_lightrnn(directory):
+    """A small LightRNN trained on the toy grammar ("the cat sees the ball today", ...) in ``directory``:
+    its checkpoint (``load_checkpoint``)."""
+    from lightrnn_asr.lm.checkpoint import load_checkpoint
+
+    toy_text_files(directory)
+    run_cli("train", "--model-type", "lightrnn", "--train-text", directory / "train.txt", "--valid-text",
+            directory / "valid.txt", "--out-dir", directory / "exp", "--embed-dim", 16, "--hidden-dim", 32,
+            "--num-layers", 1, "--rounds", 6, "--lr", 0.03, "--max-tokens", 400, "--patience", 3, "--device", "cpu",
+            "--threads", 1)
+    return load_checkpoint(directory / "exp" / "best.pt")

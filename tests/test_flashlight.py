@@ -13,10 +13,9 @@ from flashlight.lib.text.decoder import (
     Trie,
     ZeroLM,
 )
-from helpers import run_cli, toy_text_files
+from helpers import train_toy_lightrnn
 
 from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores, word_dictionary
-from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.scoring.sentences import score_sentences
 
 TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]  # blank, word boundary (silence), letters
@@ -25,12 +24,7 @@ TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]  # blank, word boundary 
 @pytest.fixture(scope="module")
 def lightrnn(tmp_path_factory):
     """A small LightRNN trained on the toy grammar ("the cat sees the ball today", ...)."""
-    tmp = tmp_path_factory.mktemp("flashlight")
-    toy_text_files(tmp)
-    run_cli("train", "--model-type", "lightrnn", "--train-text", tmp / "train.txt", "--valid-text", tmp / "valid.txt",
-            "--out-dir", tmp / "exp", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1, "--rounds", 6,
-            "--lr", 0.03, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
-    return load_checkpoint(tmp / "exp" / "best.pt")
+    return train_toy_lightrnn(tmp_path_factory.mktemp("flashlight"))
 
 
 def decoder(lm, vocab, lm_weight):

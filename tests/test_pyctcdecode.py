@@ -12,9 +12,8 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli, toy_text_files
+from helpers import train_toy_lightrnn
 
-from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.scoring.sentences import score_sentences
 
 try:
@@ -30,12 +29,7 @@ LABELS = ["", " ", *"abcdefghijklmnopqrstuvwxyz", "'"]
 @pytest.fixture(scope="module")
 def lightrnn(tmp_path_factory):
     """A small LightRNN trained on the toy grammar ("the cat sees the ball today", ...)."""
-    tmp = tmp_path_factory.mktemp("ctc")
-    toy_text_files(tmp)
-    run_cli("train", "--model-type", "lightrnn", "--train-text", tmp / "train.txt", "--valid-text", tmp / "valid.txt",
-            "--out-dir", tmp / "exp", "--embed-dim", 16, "--hidden-dim", 32, "--num-layers", 1, "--rounds", 6,
-            "--lr", 0.03, "--max-tokens", 400, "--patience", 3, "--device", "cpu", "--threads", 1)
-    return load_checkpoint(tmp / "exp" / "best.pt")
+    return train_toy_lightrnn(tmp_path_factory.mktemp("ctc"))
 
 
 def emissions(spelled: list[list[dict[str, float]]]) -> np.ndarray:
