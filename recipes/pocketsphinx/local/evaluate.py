@@ -61,7 +61,7 @@ NAMES_SET = "names"
 #: per name class, a word every LM knows well that is used the way the class's names are
 EXEMPLARS = {"first": "john", "last": "smith", "place": "london", "novel": "fanny"}
 #: the offset (nats) added to the LM score per name of the contact list, for every way; tuned on dev
-NAME_OFFSETS = (16.0, 12.0, 9.0, 6.0, 4.0, 2.0, 0.0, -2.0, -4.0, -8.0, -14.0, -20.0)
+NAME_OFFSETS = (40.0, 32.0, 24.0, 20.0, 16.0, 12.0, 9.0, 6.0, 4.0, 2.0, 0.0, -2.0, -4.0, -8.0, -14.0, -20.0)
 SET_NOTES = {
     "librivox": "real read speech (LibriVox, *Sense and Sensibility*)",
     "asterisk": "real telephony prompts (Asterisk, G.722)",
