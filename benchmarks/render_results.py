@@ -157,21 +157,22 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
     rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]
     lms = [[n, f"{i['vocab']:,}", f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}",
             i.get("names", {}).get("way", "")] for n, i in demo["lms"].items()]
-    return "\n\n".join([
+    parts = [
         BEGIN,
         f"Test WER % [95 % CI] of `make demo` ({provenance_text(demo['provenance'])}):",
         table(["system", *sets(demo)], rows),
-        *([names_table(demo)] if "names" in demo["sets"] else []),
+        names_table(demo) if "names" in demo["sets"] else "",
         f"Paired bootstrap on each test set, LightRNN + trigram against the LSTM + trigram with the lower dev WER "
         f"(P below {NOISE} either way: noise):\n\n" + "\n".join(comparison_lines(demo)),
-        *([relative_line(demo)] if relative_line(demo) else []),
+        relative_line(demo),
         table(["LM", "vocabulary", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
-        *(["\n".join(ratio_lines(demo))] if ratio_lines(demo) else []),
-        *([full_softmax_line(demo)] if full_softmax_line(demo) else []),
+        "\n".join(ratio_lines(demo)),
+        full_softmax_line(demo),
         (f"`make demo` on a fresh clone took {totals(runs)} minutes ({runs[-1]['provenance']['cpu']}, "
          f"{runs[-1]['provenance']['cores']} cores; per stage in docs/results.md). " if runs else "")
         + "More in [docs/results.md](docs/results.md); how they were made: [docs/protocol.md](docs/protocol.md).",
-        END])
+        END]
+    return "\n\n".join(part for part in parts if part)
 
 
 def comparison_lines(demo: dict) -> list[str]:

@@ -110,8 +110,10 @@ class PyctcdecodeLM(AbstractLanguageModel):
         lp, end_state = self._step(prev_state, word_id)
         if word_id == self.vocab.unk_id:
             lp += self.unk_score_offset * LN10
-        if is_last_word and self.score_boundary:
-            lp += self._step(end_state, self.vocab.eos_id)[0]
+        if is_last_word and self.score_boundary:  # log P(</s> | ...): scored, no step after it
+            with torch.no_grad():
+                eos = torch.tensor([self.vocab.eos_id], device=self.model.device)
+                lp += float(self.model.score_words(end_state.lm_state, eos)[0][0])
         return self.alpha * lp + self.beta, end_state
 
 

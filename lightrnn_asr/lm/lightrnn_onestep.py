@@ -165,25 +165,29 @@ class OneStepLightRNN(LightRNN):
         same values as :meth:`score_words` over all words; for decoders that ask for many words from one
         history (a lexicon trie)."""
         out = state[0]
-        b, n_rows, v = out.shape[0], self.config.n_rows, self.config.vocab_size
+        b, n_rows = out.shape[0], self.config.n_rows
         head = torch.log_softmax(self.head_logits(out).float(), -1)  # (B, M + R) or (B, R)
         every_row = torch.arange(n_rows, device=out.device).expand(b, n_rows)  # (B, R)
         hidden = self._col_hidden(out[:, None, :].expand(b, n_rows, out.shape[-1]), every_row)  # (B, R, K)
         col = torch.log_softmax(self.col_logits(hidden, every_row).float(), -1)  # (B, R, C)
-        words = torch.arange(v, device=out.device)
-        lp = head[:, self._head_targets(words)]  # (B, |V|)
-        col_lp = col[:, self.word_row[words], self.word_col[words]]  # (B, |V|)
+        words = torch.arange(self.config.vocab_size, device=out.device)
+        lp = head[:, self._head_targets(words)]  # (B, |V|): each word's own class, or its row
+        col_lp = col[:, self.word_row, self.word_col]  # (B, |V|): each word's column in its row
         m = self.config.output_shortlist if self.shortlist_head is not None else 0
         return lp + col_lp if not m else torch.where(words < m, lp, lp + col_lp)
 
-    def _logprob(self, out: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    def _logprob(self, out: torch.Tensor, words: torch.Tensor, dense: bool = False) -> torch.Tensor:
         """``log P(words | out)`` ``(...)`` float32 (nats) from LSTM outputs ``out`` ``(..., H)``. With
         ``output_shortlist`` the column head runs for the factorised words only (81 % of the demo's running
-        words are among its 1,000 most frequent)."""
+        words are among its 1,000 most frequent); ``dense=True`` runs it for every word and keeps the terms
+        of the factorised ones (the same values, with shapes that do not depend on the words: what a trace
+        for ONNX needs)."""
         lp = target_logprob(self.head_logits(out), self._head_targets(words))
-        if self.shortlist_head is None:
+        if self.shortlist_head is None or dense:
             rows = self.word_row[words]
-            return lp + target_logprob(self.col_logits(self._col_hidden(out, rows), rows), self.word_col[words])
+            col_lp = target_logprob(self.col_logits(self._col_hidden(out, rows), rows), self.word_col[words])
+            return lp + col_lp if self.shortlist_head is None else torch.where(
+                words >= self.config.output_shortlist, lp + col_lp, lp)
         tail = words >= self.config.output_shortlist  # (...) bool
         words, out = words[tail], out[tail]  # (n,), (n, H)
         rows = self.word_row[words]

@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
-from lightrnn_asr.lm.recurrent import target_logprob
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.utils.io import atomic_path
 
@@ -56,12 +55,8 @@ class StepFunction(nn.Module):
         if not isinstance(m, OneStepLightRNN):
             lp, (o2, h2, c2) = m.score_next((out, h, c), words)
             return lp, o2, h2, c2
-        lp = target_logprob(m.head_logits(out), m._head_targets(words))
-        rows = m.word_row[words]
-        col = target_logprob(m.col_logits(m._col_hidden(out, rows), rows), m.word_col[words])
-        lp = lp + col if m.shortlist_head is None else torch.where(words >= m.config.output_shortlist, lp + col, lp)
-        o2, h2, c2 = m._read(m._word_inputs(words), (h, c))
-        return lp, o2, h2, c2
+        o2, h2, c2 = m.advance((out, h, c), words)
+        return m._logprob(out, words, dense=True), o2, h2, c2
 
 
 def _check(model: nn.Module) -> None:

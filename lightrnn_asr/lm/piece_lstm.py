@@ -125,19 +125,19 @@ def spell_words(model: PieceLSTMLM, vocab, words, sp) -> tuple[PieceLSTMLM, obje
         ValueError: when ``sp`` has another number of pieces than the model, or for a word
             :meth:`~lightrnn_asr.text.vocabulary.Vocabulary.with_words` refuses.
     """
-    from lightrnn_asr.text.pieces import word_piece_table
+    from lightrnn_asr.text.pieces import piece_table
 
     if len(sp) != model.config.n_pieces:
         raise ValueError(f"the sentencepiece model has {len(sp)} pieces, the LM {model.config.n_pieces}: "
                          "not the pieces it was trained with")
     new_vocab = vocab.with_words(words)
     n_old, old_width = len(vocab), model.config.max_word_pieces
-    spelled, spelled_count = word_piece_table(new_vocab, sp)  # the old words' rows are the model's own
+    spelled, spelled_count = piece_table(new_vocab.words[n_old:], sp)  # the new words only
     width = max(old_width, spelled.shape[1])
     table = torch.zeros(len(new_vocab), width, dtype=torch.int32)
     table[:n_old, :old_width] = model.word_pieces.cpu()
-    table[n_old:, : spelled.shape[1]] = spelled[n_old:]
-    count = torch.cat([model.word_piece_count.cpu(), spelled_count[n_old:]])
+    table[n_old:, : spelled.shape[1]] = spelled
+    count = torch.cat([model.word_piece_count.cpu(), spelled_count])
     config = dataclasses.replace(model.config, vocab_size=len(new_vocab), max_word_pieces=width)
     grown = PieceLSTMLM(config, table, count)
     state = {k: v for k, v in model.state_dict().items() if k not in ("word_pieces", "word_piece_count")}

@@ -15,7 +15,7 @@ import torch
 
 from lightrnn_asr.text.vocabulary import BOS, EOS, UNK, Vocabulary
 
-__all__ = ["BOS_PIECE", "EOS_PIECE", "UNK_PIECE", "load_pieces", "train_pieces", "word_piece_table"]
+__all__ = ["BOS_PIECE", "EOS_PIECE", "UNK_PIECE", "load_pieces", "piece_table", "train_pieces", "word_piece_table"]
 
 #: The piece ids sentencepiece is told to give ``<unk>``, ``<s>`` and ``</s>``.
 UNK_PIECE, BOS_PIECE, EOS_PIECE = 0, 1, 2
@@ -76,19 +76,26 @@ def load_pieces(path: str | Path):
 
 
 def word_piece_table(vocab: Vocabulary, sp) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every word of ``vocab`` spelled in the pieces of ``sp``.
-
-    ``<s>``, ``</s>`` and ``<unk>`` are the pieces of the same names; any other word is
-    ``sp.encode(word)`` (its first piece starts with sentencepiece's word-boundary mark, as in a
-    sentence, so a sentence's pieces are its words' pieces in order).
+    """Every word of ``vocab`` spelled in the pieces of ``sp``: :func:`piece_table` of ``vocab.words``.
 
     Returns:
         ``(pieces, counts)``: ``(|V|, L)`` int32 piece ids, padded with 0 after each word's own,
         ``L`` the most pieces of any word; ``(|V|,)`` int32 pieces per word (at least 1).
     """
+    return piece_table(vocab.words, sp)
+
+
+def piece_table(words, sp) -> tuple[torch.Tensor, torch.Tensor]:
+    """``words`` spelled in the pieces of ``sp``: ``(len(words), L)`` int32 piece ids (padded with 0) and
+    ``(len(words),)`` int32 pieces per word (at least 1).
+
+    ``<s>``, ``</s>`` and ``<unk>`` are the pieces of the same names; any other word is
+    ``sp.encode(word)`` (its first piece starts with sentencepiece's word-boundary mark, as in a
+    sentence, so a sentence's pieces are its words' pieces in order).
+    """
     special = {BOS: [BOS_PIECE], EOS: [EOS_PIECE], UNK: [UNK_PIECE]}
-    spelled = [special.get(w) or sp.encode(w, out_type=int) or [UNK_PIECE] for w in vocab.words]
-    width = max(len(p) for p in spelled)
+    spelled = [special.get(w) or sp.encode(w, out_type=int) or [UNK_PIECE] for w in words]
+    width = max((len(p) for p in spelled), default=1)
     pieces = torch.zeros(len(spelled), width, dtype=torch.int32)
     for i, p in enumerate(spelled):
         pieces[i, : len(p)] = torch.tensor(p, dtype=torch.int32)

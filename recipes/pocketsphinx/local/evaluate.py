@@ -176,6 +176,14 @@ def read_contacts(path: Path) -> dict[str, str]:
     return out
 
 
+def exemplars(vocab) -> dict[str, str]:
+    """:data:`EXEMPLARS`, checked against the vocabulary."""
+    missing = sorted({w for w in EXEMPLARS.values() if w not in vocab})
+    if missing:
+        raise SystemExit(f"the like-words {missing} are not in the LM's vocabulary")
+    return dict(EXEMPLARS)
+
+
 def name_ways(ck, lm_dir: Path, contacts: dict[str, str]) -> dict[str, tuple]:
     """The ways an LM can know the contact list: ``{label: (model, vocab, substitute)}``, ``substitute`` a
     ``{name: word}`` map applied to the hypotheses before scoring (or ``None``)."""
@@ -183,10 +191,8 @@ def name_ways(ck, lm_dir: Path, contacts: dict[str, str]) -> dict[str, tuple]:
     if kind == "bpe":
         model, vocab = spell_words(ck.model, ck.vocab, list(contacts), load_pieces(lm_dir / "bpe.model"))
         return {"spelled in pieces": (model, vocab, None)}
-    missing = sorted({w for w in EXEMPLARS.values() if w not in ck.vocab})
-    if missing:
-        raise SystemExit(f"{lm_dir}: the like-words {missing} are not in the LM's vocabulary")
-    like = {w: EXEMPLARS[c] for w, c in contacts.items()}
+    like_of = exemplars(ck.vocab)
+    like = {w: like_of[c] for w, c in contacts.items()}
     ways = {}
     if kind == "lightrnn":
         model, vocab, _, _ = add_words(ck.model, ck.vocab, ck.table, list(contacts), like=like,

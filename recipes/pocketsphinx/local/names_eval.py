@@ -40,6 +40,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from evaluate import exemplars, read_contacts
 
 from lightrnn_asr import add_words, compute_wer, load_checkpoint, one_best, read_nbest, read_sentences, read_text, score_nbest, tune_scales
 from lightrnn_asr.evaluation.names import name_errors, name_report, p_fewer_name_errors
@@ -52,29 +53,6 @@ from lightrnn_asr.scoring.nbest import Scales
 
 HERE = Path(__file__).parent
 OOV_PENALTIES = (0.0, -2.0, -4.0, -6.0, -8.0, -10.0, -14.0, -20.0, -30.0)
-
-
-def read_classes(path: Path) -> dict[str, str]:
-    """``{name: class}`` from ``NAME CLASS`` lines."""
-    out = {}
-    for n, line in enumerate(path.open(encoding="utf-8"), 1):
-        parts = line.split()
-        if len(parts) != 2:
-            raise SystemExit(f"{path}:{n}: expected 'NAME CLASS', got {line.strip()!r}")
-        out[parts[0]] = parts[1]
-    return out
-
-
-#: per class, a word the model knows well and that is used the way the class's names are
-EXEMPLARS = {"first": "john", "last": "smith", "place": "london", "novel": "fanny"}
-
-
-def exemplars(vocab) -> dict[str, str]:
-    """:data:`EXEMPLARS`, checked against the vocabulary."""
-    missing = [w for w in EXEMPLARS.values() if w not in vocab]
-    if missing:
-        raise SystemExit(f"exemplars {missing} are not in the LM's vocabulary")
-    return dict(EXEMPLARS)
 
 
 def with_penalty(scored: dict, penalty: float) -> dict:
@@ -105,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     names_dir = args.data / "names"
-    classes = read_classes(names_dir / "words.txt")
+    classes = read_contacts(names_dir / "words.txt")
     names = list(classes)
     examples = list(read_sentences(names_dir / "examples.txt"))
     background = list(read_sentences(args.data / "lm" / "train.txt"))[:2000]
