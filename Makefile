@@ -19,7 +19,7 @@ K2_BIN := $(K2_VENV)/bin
 # a Python 3.10 interpreter: pyenv's if present (its shim refuses without a selected version), else PATH's
 PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
 
-.PHONY: all install demo demo-extended results docs test test-k2 clean
+.PHONY: all install demo demo-extended results docs api test test-k2 clean
 
 all: test
 
@@ -28,25 +28,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip<26.3"
 	# torch first, pinned: a local CPU wheel here; an unpinned torch pulls GBs of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,export,flashlight]"
+	$(BIN)/pip install -q -e ".[test,docs,export,flashlight]"
 	touch $@
 
 $(VENV)/.recipe: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[test,export,flashlight,recipe]"
+	$(BIN)/pip install -q -e ".[test,docs,export,flashlight,recipe]"
 	touch $@
 
-# k2 1.23.4's Linux wheels on PyPI are tagged py3.7 ... py3.11 (not standard tags), so which one
-# `pip install k2` takes does not depend on the interpreter: install the Python 3.10 build by URL and
-# hash, then check that the interpreter is 3.10 and that k2's extension imports.
-K2_WHEEL := https://files.pythonhosted.org/packages/eb/5f/db4f6681451636791ae163448ddedc5e505a18b42af4dd76a09779c2fbd5/k2-1.23.4-py3.10-none-any.whl\#sha256=1404589732fdb7f6f5bf62297a20dd73318b7b4f2e10dd52dc3d5b6669688a4c
-
-$(K2_VENV)/.installed: pyproject.toml Makefile
+# k2 by name, version and hash (requirements/k2.txt: the hash picks the Python 3.10 build among
+# k2's nonstandard wheel tags), then a check that the interpreter is 3.10 and that k2's extension imports.
+$(K2_VENV)/.installed: pyproject.toml Makefile requirements/k2.txt
 	rm -rf $(K2_VENV)
 	$(PY310) -m venv $(K2_VENV)
 	$(K2_BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 10), f"make test-k2 needs Python 3.10, {sys.executable} is {sys.version}"'
 	# pip 26.3 rejects the names of k2's wheels
 	$(K2_BIN)/pip install -q --upgrade "pip<26.3"
-	$(K2_BIN)/pip install -q torch==1.13.1 "k2 @ $(K2_WHEEL)" "numpy<2"
+	$(K2_BIN)/pip install -q torch==1.13.1 graphviz "numpy<2"
+	$(K2_BIN)/pip install -q --no-deps -r requirements/k2.txt
 	# numpy<2 again: the package's own dependencies must not upgrade it past what torch 1.13.1 was built with
 	$(K2_BIN)/pip install -q -e ".[test,decoders]" "numpy<2"
 	$(K2_BIN)/python -c 'import k2, k2.version, numpy, torch; torch.from_numpy(numpy.zeros(1)); print("k2", k2.version.__version__, "torch", torch.__version__, "numpy", numpy.__version__, "from", k2.__file__)'
@@ -74,6 +72,11 @@ results: $(VENV)/.installed
 # docs/cli.md, the command-line reference, generated from the click commands
 docs: $(VENV)/.installed
 	$(BIN)/python -m lightrnn_asr.cli.reference > docs/cli.md
+
+# the API reference, generated from the docstrings by pdoc into build/api (open build/api/index.html);
+# tests/test_api_reference.py builds the same modules
+api: $(VENV)/.installed
+	$(BIN)/python -m pdoc -d restructuredtext --no-show-source -o build/api lightrnn_asr lightrnn_asr.text lightrnn_asr.lm lightrnn_asr.training lightrnn_asr.formats lightrnn_asr.scoring lightrnn_asr.evaluation lightrnn_asr.decoders
 
 demo-extended: $(VENV)/.recipe $(K2_VENV)/.installed
 	test -f recipes/pocketsphinx/exp/report/results.md || $(MAKE) demo

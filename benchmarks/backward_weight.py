@@ -31,8 +31,8 @@ from lightrnn_asr import (
     read_text,
     score_nbest,
     tune_scales,
-    with_backward_lm,
 )
+from lightrnn_asr.scoring.nbest import with_backward_lm
 
 
 def main() -> None:

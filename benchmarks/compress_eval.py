@@ -28,19 +28,18 @@ from bench_io import emit
 
 from lightrnn_asr import (
     compute_wer,
-    encode_corpus,
     load_checkpoint,
     one_best,
     perplexity,
     read_nbest,
     read_text,
-    save_checkpoint,
     score_nbest,
     tune_scales,
 )
+from lightrnn_asr.lm.checkpoint import save_checkpoint
 from lightrnn_asr.lm.compress import Compression, compress_model, compressed_state, state_bytes
 from lightrnn_asr.lm.export import export_torchscript
-from lightrnn_asr.text.corpus import make_batch
+from lightrnn_asr.text.corpus import encode_corpus, make_batch
 
 SETS = ("librivox", "asterisk", "synthetic")
 LM_SCALES = np.round(np.arange(0.0, 40.01, 1.0), 4)

@@ -10,11 +10,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lightrnn_asr import encode_corpus, load_checkpoint, perplexity, read_nbest, score_nbest, score_sentences
+from lightrnn_asr import load_checkpoint, perplexity, read_nbest, score_nbest, score_sentences
 from lightrnn_asr.cli import main
 from lightrnn_asr.evaluation.wer import compute_wer
 from lightrnn_asr.formats.nbest import read_text
 from lightrnn_asr.scoring.nbest import with_backward_lm
+from lightrnn_asr.text.corpus import encode_corpus
 from lightrnn_asr.text.vocabulary import Vocabulary
 
 DATA = Path(__file__).parent / "data"

@@ -13,11 +13,10 @@ from lightrnn_asr import (
     Vocabulary,
     read_htk,
     read_nbest,
-    rescore_lattice,
-    rescored_nbest,
     score_nbest,
     score_sentences,
 )
+from lightrnn_asr.scoring.lattice import rescore_lattice, rescored_nbest
 
 DATA = Path(__file__).parent / "data"
 LATTICES = ("asterisk-confbridge-has-joined", "asterisk-do-not-disturb", "asterisk-queue-thankyou")

@@ -39,6 +39,7 @@ class WerResult:
 
     @property
     def errors(self) -> int:
+        """Insertions + deletions + substitutions."""
         return self.ins + self.dels + self.subs
 
     @property

@@ -105,6 +105,7 @@ class Lattice:
 
     @property
     def num_arcs(self) -> int:
+        """The number of arcs (``src.size``)."""
         return int(self.src.size)
 
 

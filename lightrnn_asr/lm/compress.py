@@ -52,10 +52,12 @@ class Compression:
 
     @property
     def name(self) -> str:
+        """A short label: ``rank<R>``, ``int8``, both joined by ``+``, or ``fp32`` for none."""
         parts = ([f"rank{self.rank}"] if self.rank else []) + (["int8"] if self.int8 else [])
         return "+".join(parts) or "fp32"
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what a checkpoint stores; :meth:`from_dict` reads it back)."""
         return asdict(self)
 
     @classmethod

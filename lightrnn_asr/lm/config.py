@@ -150,6 +150,7 @@ class LMConfig:
                              f"for {self.model_type!r}")
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (what a checkpoint stores; :meth:`from_dict` reads it back)."""
         return asdict(self)
 
     @classmethod

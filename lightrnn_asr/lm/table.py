@@ -81,6 +81,7 @@ class WordTable:
 
     @property
     def vocab_size(self) -> int:
+        """The number of words placed in the table (``cell.numel()``)."""
         return self.cell.numel()
 
     @property
@@ -100,6 +101,7 @@ class WordTable:
         return grid.view(self.n_rows, self.n_cols)
 
     def to_dict(self) -> dict:
+        """``{"cell": int64 tensor (V,), "n_rows": R, "n_cols": C}`` (a copy; :meth:`from_dict` reads it back)."""
         return {"cell": self.cell.clone(), "n_rows": int(self.n_rows), "n_cols": int(self.n_cols)}
 
     @classmethod

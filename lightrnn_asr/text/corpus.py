@@ -96,6 +96,11 @@ class Corpus:
         return self.offsets[1:] - self.offsets[:-1]
 
     def sentence(self, i: int) -> torch.Tensor:
+        """Sentence ``i``'s word ids: shape ``(length,)``, the dtype of :attr:`ids` (int32), a view into it (no ``<s>``/``</s>``).
+
+        Raises:
+            IndexError: ``i`` is not below the number of sentences.
+        """
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     @property

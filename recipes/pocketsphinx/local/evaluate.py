@@ -37,7 +37,6 @@ import torch
 from lightrnn_asr import (
     bootstrap_ci,
     compute_wer,
-    encode_corpus,
     load_checkpoint,
     one_best,
     oracle,
@@ -46,12 +45,13 @@ from lightrnn_asr import (
     read_text,
     score_nbest,
     tune_scales,
-    with_backward_lm,
-    write_text,
 )
 from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
 from lightrnn_asr.evaluation.report import markdown_table, plot_perplexity_rounds, plot_scale_sweep
+from lightrnn_asr.formats.nbest import write_text
 from lightrnn_asr.lm.piece_lstm import spell_words
+from lightrnn_asr.scoring.nbest import with_backward_lm
+from lightrnn_asr.text.corpus import encode_corpus
 from lightrnn_asr.text.pieces import load_pieces
 from lightrnn_asr.training.openvocab import add_words
 from lightrnn_asr.utils.provenance import provenance

@@ -51,8 +51,6 @@ from lightrnn_asr import (
     oracle,
     read_htk,
     read_text,
-    rescore_lattice,
-    rescored_nbest,
     score_nbest,
     tune_scales,
 )
@@ -60,6 +58,7 @@ from lightrnn_asr.evaluation.report import markdown_table
 from lightrnn_asr.formats.k2_adapter import lattice_to_k2
 from lightrnn_asr.lm import LanguageModel
 from lightrnn_asr.scoring.k2_rescore import rescore_k2_lattices, rescore_k2_nbest
+from lightrnn_asr.scoring.lattice import rescore_lattice, rescored_nbest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402
