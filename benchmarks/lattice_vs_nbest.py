@@ -33,7 +33,8 @@ import torch
 from bench_io import emit
 
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
-from lightrnn_asr.formats.lattice import FillerMap, lattice_nbest, read_htk
+from lightrnn_asr.formats.lattice import FillerMap, read_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, read_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices

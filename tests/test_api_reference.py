@@ -81,6 +81,33 @@ def test_dotted_references_in_docstrings_resolve():
     assert not broken, f"docstrings point at names that do not exist: {broken}"
 
 
+def test_dotted_references_anywhere_in_the_package_resolve():
+    """Every ``lightrnn_asr.x.y`` named in backticks in the package's source (docstrings, comments,
+    messages) exists: modules by their file, names by importing them, or, in a module that needs an
+    optional package, by a top-level definition in its source."""
+    import ast
+
+    package = ROOT / "lightrnn_asr"
+    broken = []
+    for path in sorted(package.rglob("*.py")):
+        for target in set(DOTTED.findall(path.read_text(encoding="utf-8"))):
+            parts = target.split(".")
+            i = max(k for k in range(1, len(parts) + 1)
+                    if ROOT.joinpath(*parts[:k]).with_suffix(".py").exists() or ROOT.joinpath(*parts[:k]).is_dir())
+            module = ".".join(parts[:i])
+            if module in OPTIONAL and importlib.util.find_spec(OPTIONAL[module]) is None:
+                tree = ast.parse(ROOT.joinpath(*parts[:i]).with_suffix(".py").read_text(encoding="utf-8"))
+                names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+                names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+                          if isinstance(t, ast.Name)}
+                ok = i == len(parts) or parts[i] in names
+            else:
+                ok = resolves(target)
+            if not ok:
+                broken.append(f"{path.relative_to(ROOT)}: {target}")
+    assert not broken, f"references to names that do not exist: {broken}"
+
+
 def test_every_public_class_and_function_has_a_docstring():
     missing = [name for name, obj in public_objects() if not inspect.getdoc(obj)]
     assert not missing, f"undocumented: {missing}"

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lightrnn_asr.formats.kaldi_lattice import read_kaldi_lattices, write_kaldi_lattices
-from lightrnn_asr.formats.lattice import LatticeFormatError, lattice_nbest, read_htk, topological_order
+from lightrnn_asr.formats.lattice import LatticeFormatError, read_htk, topological_order
 from lightrnn_asr.formats.lattice_io import iter_lattices
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest
 from lightrnn_asr.lm import LightRNN, LMConfig
 from lightrnn_asr.lm.table import WordTable
@@ -117,7 +118,7 @@ def mutated(draw, source: bytes):
 def usable(lat):
     """A lattice a reader returned: arcs within range, acyclic (or rejected by name), finite scores."""
     assert ((0 <= lat.src) & (lat.src < lat.num_states)).all() and ((0 <= lat.dst) & (lat.dst < lat.num_states)).all()
-    assert np.isfinite(lat.am).all() and np.isfinite(lat.lm).all()
+    assert np.isfinite(lat.am).all() and np.isfinite(lat.fp_lm).all() and lat.lm is None
     try:
         topological_order(lat)
     except LatticeFormatError:

@@ -11,7 +11,8 @@ from lightrnn_asr.formats.kaldi_lattice import (
     write_fst_lattice,
     write_kaldi_lattices,
 )
-from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, read_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,15 +48,15 @@ def test_kaldi_text_archive_by_hand(tmp_path, words):
     # two final states with weights: a new final state 5 reached by epsilon arcs carrying them
     assert (a.num_states, a.start, a.final, a.num_arcs) == (6, 0, 5, 6)
     assert a.symbols == ["thank", "<eps>", "you", "yew", "<eps>", "<eps>"]
-    assert a.am.tolist() == [-10, -5, -7, -9, 0, -1.25] and a.lm.tolist() == [-1.5, 0, -2, -1, -0.5, 0]
+    assert a.am.tolist() == [-10, -5, -7, -9, 0, -1.25] and a.fp_lm.tolist() == [-1.5, 0, -2, -1, -0.5, 0] and a.lm is None
     assert a.times.tolist() == pytest.approx([0, 0.01, 0.02, 0.03, 0.03, 0.03])  # one frame per transition id
     hyps = lattice_nbest(a, 5)
     assert [h.words for h in hyps] == [("thank", "you"), ("thank", "yew")]
-    assert [h.am for h in hyps] == pytest.approx([-26.0, -27.75])  # am + lm of each path
+    assert [(h.am, h.fp_lm) for h in hyps] == [(-22.0, -4.0), (-25.25, -2.5)]  # each path's scores apart
     b = lats["b"]
     assert (b.num_states, b.final, b.symbols) == (3, 2, ["thank", "you"])  # final weight One: no new state
     assert b.times.tolist() == pytest.approx([0, 0.03, 0.05])  # three, then two transition ids
-    assert b.am.tolist() == [-4, -3] and b.lm.tolist() == [-1, -0.5]
+    assert b.am.tolist() == [-4, -3] and b.fp_lm.tolist() == [-1, -0.5]
 
 
 def test_kaldi_archive_and_openfst_round_trips_keep_a_real_lattice(tmp_path):

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, read_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 
 DATA = Path(__file__).parent / "data"
 
@@ -111,10 +112,12 @@ def test_unreachable_and_dead_end_states_are_ignored_and_a_pathless_lattice_is_n
     from lightrnn_asr.formats.lattice import Lattice, write_htk
 
     # 0 -a-> 1 -b-> 3 (final); state 2 is unreachable (2 -c-> 3); state 4 is a dead end (1 -d-> 4)
-    lat = Lattice(5, 0, 3, np.array([0, 1, 2, 1]), np.array([1, 3, 3, 4]), ["a", "b", "c", "d"],
-                  np.array([-1.0, -1.0, -1.0, -1.0]), np.zeros(4), np.full(5, np.nan))
+    lat = Lattice(num_states=5, start=0, final=3, src=np.array([0, 1, 2, 1]), dst=np.array([1, 3, 3, 4]),
+                  symbols=["a", "b", "c", "d"], am=np.array([-1.0, -1.0, -1.0, -1.0]), fp_lm=np.zeros(4),
+                  times=np.full(5, np.nan))
     assert [(h.words, h.am) for h in lattice_nbest(lat, 5)] == [(("a", "b"), -2.0)]
-    pathless = Lattice(3, 0, 2, np.array([0]), np.array([1]), ["a"], np.array([-1.0]), np.zeros(1), np.full(3, np.nan))
+    pathless = Lattice(num_states=3, start=0, final=2, src=np.array([0]), dst=np.array([1]), symbols=["a"],
+                       am=np.array([-1.0]), fp_lm=np.zeros(1), times=np.full(3, np.nan))
     assert lattice_nbest(pathless, 5) == []
     (tmp_path / "lats").mkdir()
     write_htk(tmp_path / "lats" / "ok.slf", lat)

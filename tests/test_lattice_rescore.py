@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, read_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.lm import LSTMLM, LanguageModel, LightRNN, LMConfig, build_model
 from lightrnn_asr.lm.table import WordTable
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattice, rescored_nbest
@@ -41,8 +42,9 @@ def bigram_table(seed=0):
 def lattice(arcs, n_states, final=None):
     """A lattice from ``(src, dst, symbol, am)`` tuples."""
     src, dst, sym, am = zip(*arcs)
-    return Lattice(n_states, 0, n_states - 1 if final is None else final, np.array(src), np.array(dst),
-                   list(sym), np.array(am, dtype=np.float64), np.zeros(len(arcs)), np.full(n_states, np.nan))
+    return Lattice(num_states=n_states, start=0, final=n_states - 1 if final is None else final, src=np.array(src),
+                   dst=np.array(dst), symbols=list(sym), am=np.array(am, dtype=np.float64), fp_lm=np.zeros(len(arcs)),
+                   times=np.full(n_states, np.nan))
 
 
 # 0 -a- 1 -c- 3 -d- 4 -</s>(filler)- 5
@@ -184,7 +186,6 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
     # a hypothesis's acoustic score is that of a real path of the input lattice with its words
     best_am = {}
     src = read_htk(DATA / "asterisk-queue-thankyou.slf")
-    from lightrnn_asr.formats.lattice import lattice_nbest
 
     for h in lattice_nbest(src, 500):
         best_am.setdefault(h.words, h.am)
@@ -199,8 +200,9 @@ def test_rescored_lattice_round_trips_through_htk(tmp_path):
     src = read_htk(DATA / "asterisk-queue-thankyou.slf")
     write_htk(tmp_path / "copy.slf", src)
     back = read_htk(tmp_path / "copy.slf")
-    assert back.symbols == src.symbols and back.fp_lm is None
-    np.testing.assert_allclose(back.am, src.am, rtol=1e-7)
+    assert back.symbols == src.symbols and back.lm is None  # as read: l= is the first pass
+    for name in ("am", "fp_lm"):
+        np.testing.assert_allclose(getattr(back, name), getattr(src, name), rtol=1e-7)
     lat = lattice(DIAMOND, 6)
     out = rescore_lattice(lat, BigramLM(bigram_table()), VOCAB, fp_lm=lambda h, w: -0.5 * len(h))
     write_htk(tmp_path / "r.slf", out, utterance="u1")
@@ -279,7 +281,7 @@ def test_input_lm_scores_become_the_first_pass_term():
     """Kaldi-style: the input's own graph scores, filler arcs included, are kept as fp_lm."""
     lat = lattice([(0, 1, "a", -1.0), (0, 1, "b", -1.5), (1, 2, "c", -0.5), (1, 2, "<sil>", -0.75),
                    (2, 3, "</s>", 0.0)], 4)
-    lat.lm = np.array([-1.0, -2.0, -0.5, -0.25, -0.125])
+    lat.fp_lm = np.array([-1.0, -2.0, -0.5, -0.25, -0.125])
     cfg = LatticeRescoreConfig(ngram_order=None, max_histories=None, input_lm=True)
     out = rescore_lattice(lat, BigramLM(bigram_table(4)), VOCAB, cfg)
     hyps = rescored_nbest(out, 10, Scales(lm_scale=1.0, fp_lm_scale=2.0))
@@ -295,7 +297,7 @@ def test_combine_scores_puts_the_tuned_combination_on_word_arcs():
     lat = lattice([(0, 1, "a", -1.0), (1, 2, "<sil>", -0.5), (2, 3, "</s>", 0.0)], 4)
     lat.lm, lat.fp_lm = np.array([-2.0, 0.0, -1.0]), np.array([-3.0, 0.0, -0.5])
     out = combine_scores(lat, Scales(lm_scale=2.0, word_penalty=-0.25, fp_lm_scale=0.5))
-    assert out.lm.tolist() == [-4.0 - 1.5 - 0.25, 0.0, -2.0 - 0.25] and out.fp_lm is None
+    assert out.fp_lm.tolist() == [-4.0 - 1.5 - 0.25, 0.0, -2.0 - 0.25] and out.lm is None  # the next pass's input
     assert out.am.tolist() == lat.am.tolist()
 
 
@@ -326,3 +328,39 @@ def test_lm_batches_that_run_out_of_memory_are_split_with_the_same_result(caplog
     model.score_words = lambda state, ids: (_ for _ in ()).throw(oom("CUDA out of memory."))
     with pytest.raises(MemoryError, match="thankyou.slf: one LM step does not fit"):
         rescore_lattice(lat, model, vocab, cfg, where="thankyou.slf")
+
+
+def test_every_score_keeps_its_meaning_through_rescoring_and_writing(tmp_path):
+    """A lattice as read has fp_lm and no lm; rescoring adds lm; a rescored lattice is refused where
+    one LM field could not hold both (rescoring it again, Kaldi/OpenFst writers) until
+    combine_scores makes it the input of a next pass."""
+    from lightrnn_asr.formats.kaldi_lattice import read_kaldi_lattices, write_kaldi_lattices
+    from lightrnn_asr.scoring.lattice import combine_scores
+
+    src = read_htk(DATA / "asterisk-queue-thankyou.slf")
+    assert src.lm is None and src.fp_lm is not None
+    lat = lattice(DIAMOND, 6)
+    out = rescore_lattice(lat, BigramLM(bigram_table()), VOCAB)
+    assert out.lm is not None and out.fp_lm is not None
+    with pytest.raises(ValueError, match="rescored already"):
+        rescore_lattice(out, BigramLM(bigram_table()), VOCAB)
+    with pytest.raises(ValueError, match="combine_scores"):
+        write_kaldi_lattices(tmp_path / "x.txt", {"u": out})
+    with pytest.raises(ValueError, match="rescore it first"):
+        rescored_nbest(lat, 3, Scales(lm_scale=1.0))
+    scales = Scales(lm_scale=2.0, word_penalty=-0.5)
+    write_kaldi_lattices(tmp_path / "x.txt", {"u": combine_scores(out, scales)})
+    back = read_kaldi_lattices(tmp_path / "x.txt")["u"]
+    assert back.lm is None and rescore_lattice(back, BigramLM(bigram_table()), VOCAB).lm is not None
+    # the next pass's input ranks paths as the rescored lattice did
+    best = rescored_nbest(out, 1, scales).words[0]
+    assert lattice_nbest(back, 1)[0].words == best
+
+
+def test_htk_n_field_on_some_links_only_is_refused(tmp_path):
+    text = (DATA / "asterisk-queue-thankyou.slf").read_text().splitlines()
+    k = next(i for i, line in enumerate(text) if line.startswith("J="))
+    text[k] += " n=-1.5"
+    (tmp_path / "bad.slf").write_text("\n".join(text) + "\n")
+    with pytest.raises(LatticeFormatError, match=r"bad.slf:\d+: no 'n=' on this link"):
+        read_htk(tmp_path / "bad.slf")

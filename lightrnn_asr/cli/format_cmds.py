@@ -9,8 +9,9 @@ from lightrnn_asr.cli.common import friendly, main
 from lightrnn_asr.formats.hotwords import HOTWORD_FORMATS, write_hotwords
 from lightrnn_asr.formats.kaldi_lattice import read_words
 from lightrnn_asr.formats.kaldi_nbest import iter_kaldi_nbest
-from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError
 from lightrnn_asr.formats.lattice_io import LATTICE_FORMATS, iter_lattices
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import NBestFormatError, nbest_line, write_nbest
 from lightrnn_asr.formats.nemo_beams import read_nemo_beams
 from lightrnn_asr.text.vocabulary import read_new_words

@@ -10,7 +10,8 @@ from lightrnn_asr.formats.kaldi_lattice import (
     write_kaldi_lattices,
 )
 from lightrnn_asr.formats.kaldi_nbest import iter_kaldi_nbest
-from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, lattice_nbest, read_htk, write_htk
+from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, read_htk, write_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, NBestFormatError, read_nbest, read_text, write_nbest, write_text
 
 __all__ = ["FillerMap", "Hypothesis", "Lattice", "LatticeFormatError", "NBestFormatError", "iter_kaldi_nbest",

@@ -220,8 +220,8 @@ def lattice_from_k2(
 
     Word ids (``aux_labels``, or ``labels`` of a word acceptor) become the
     arc symbols through ``words`` (``0`` -> ``<eps>``, the final ``-1`` arcs
-    -> ``</s>``, both fillers); ``am = scores - lm_scores`` and ``lm =
-    lm_scores`` (``lm = 0`` without ``lm_scores``), float64 nats. Token labels
+    -> ``</s>``, both fillers); ``am = scores - lm_scores`` and ``fp_lm =
+    lm_scores`` (zeros without ``lm_scores``), float64 nats. Token labels
     are not kept.
 
     Args:
@@ -270,8 +270,8 @@ def lattice_from_k2(
                 raise LatticeFormatError(f"{where}: word id {label} is not in the symbol table")
             symbols.append(word)
     num_states = int(w.shape[0])
-    lat = Lattice(num_states, 0, num_states - 1, arcs[:, 0].copy(), arcs[:, 1].copy(), symbols,
-                  scores - lm, lm.copy(), np.full(num_states, math.nan))
+    lat = Lattice(num_states=num_states, start=0, final=num_states - 1, src=arcs[:, 0].copy(), dst=arcs[:, 1].copy(),
+                  symbols=symbols, am=scores - lm, fp_lm=lm.copy(), times=np.full(num_states, math.nan))
     if frame_shift is not None:
         frames = w.lightrnn_frames.detach().cpu().double().numpy()
         lat.times = _state_times(lat, frames, frame_shift, where)
@@ -316,7 +316,8 @@ def lattice_to_k2(lat: Lattice, words: k2.SymbolTable, fillers: FillerMap | None
 
     Labels are word ids (a symbol is looked up as written, then as
     ``fillers`` normalises it; fillers become epsilon, ``0``);
-    ``scores = am + lm`` and ``lm_scores = lm`` (float32). States are
+    ``scores = am + fp_lm`` and ``lm_scores = fp_lm`` (float32; a rescored lattice goes through
+    :func:`~lightrnn_asr.scoring.lattice.combine_scores` first). States are
     renumbered with the start state 0 and the final state last, in
     topological order. When every arc into the final state is a filler and it
     has no arcs out, those arcs become the ``-1`` arcs k2 requires; otherwise a
@@ -325,9 +326,11 @@ def lattice_to_k2(lat: Lattice, words: k2.SymbolTable, fillers: FillerMap | None
     states, arcs, labels and scores.
 
     Raises:
-        ValueError: for a word missing from ``words``.
+        ValueError: for a word missing from ``words``, or a rescored lattice (``lm`` set).
         LatticeFormatError: for a cyclic lattice.
     """
+    if lat.lm is not None:
+        raise ValueError("a rescored lattice has two LM scores and k2 one lm_scores: pass combine_scores(lattice, scales)")
     fillers = fillers or FillerMap()
     labels = np.array([_word_id(s, words, fillers) for s in lat.symbols], dtype=np.int64)
     into_final = lat.dst == lat.final
@@ -337,7 +340,7 @@ def lattice_to_k2(lat: Lattice, words: k2.SymbolTable, fillers: FillerMap | None
     renumber = np.empty(lat.num_states, dtype=np.int64)
     renumber[np.array(order)] = np.arange(lat.num_states)
     src, dst = renumber[lat.src], renumber[lat.dst]
-    am, lm = lat.am.copy(), lat.lm.copy()
+    am, lm = lat.am.copy(), lat.fp_lm.copy() if lat.fp_lm is not None else np.zeros(lat.num_arcs)
     num_states = lat.num_states
     if direct:
         labels[into_final] = -1

@@ -139,11 +139,11 @@ def _parse(lines: list[tuple[int, str]], words, path: str, frame_shift: float, n
         arcs += [(s, final, EPSILON, g, a, 0) for s, (g, a) in finals.items()]
     src = np.array([x[0] for x in arcs], dtype=np.int64)
     dst = np.array([x[1] for x in arcs], dtype=np.int64)
-    times = _state_times(Lattice(n, start, final, src, dst, [], np.zeros(len(arcs)), np.zeros(len(arcs)),
-                                 np.full(n, np.nan)), [x[5] for x in arcs], frame_shift, name)
-    return Lattice(n, start, final, src, dst, [x[2] for x in arcs],
-                   am=-np.array([x[4] for x in arcs], dtype=np.float64),
-                   lm=-np.array([x[3] for x in arcs], dtype=np.float64), times=times)
+    shape = dict(num_states=n, start=start, final=final, src=src, dst=dst)
+    times = _state_times(Lattice(**shape, symbols=[], am=np.zeros(len(arcs)), fp_lm=None, times=np.full(n, np.nan)),
+                         [x[5] for x in arcs], frame_shift, name)
+    return Lattice(**shape, symbols=[x[2] for x in arcs], am=-np.array([x[4] for x in arcs], dtype=np.float64),
+                   fp_lm=-np.array([x[3] for x in arcs], dtype=np.float64), times=times)
 
 
 def _state_times(lat: Lattice, frames: list[int | None], frame_shift: float, name: str) -> np.ndarray:
@@ -194,7 +194,7 @@ def read_kaldi_lattices(path: str | Path, words: kaldifst.SymbolTable | None = N
 
     Returns:
         Utterance id -> :class:`~lightrnn_asr.formats.lattice.Lattice` with
-        ``am = -acoustic_cost`` and ``lm = -graph_cost`` (natural log), in file order.
+        ``am = -acoustic_cost`` and ``fp_lm = -graph_cost`` (natural log), in file order.
 
     Raises:
         LatticeFormatError: naming file and line for a malformed line, a
@@ -212,9 +212,19 @@ def read_kaldi_lattices(path: str | Path, words: kaldifst.SymbolTable | None = N
 
 
 def _costs(lat: Lattice) -> tuple[np.ndarray, np.ndarray]:
-    if not (np.isfinite(lat.am).all() and np.isfinite(lat.lm).all()):
+    """``(graph_cost, acoustic_cost) = (-fp_lm, -am)``.
+
+    Raises:
+        ValueError: for a rescored lattice (one graph cost cannot hold both LMs: write the output of
+            :func:`~lightrnn_asr.scoring.lattice.combine_scores`), or a non-finite score.
+    """
+    if lat.lm is not None:
+        raise ValueError("a rescored lattice has two LM scores and the format one graph cost: write "
+                         "combine_scores(lattice, scales) instead")
+    fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
+    if not (np.isfinite(lat.am).all() and np.isfinite(fp).all()):
         raise ValueError("a lattice with non-finite scores cannot be written")
-    return -lat.lm + 0.0, -lat.am + 0.0  # + 0.0: no "-0" costs
+    return -fp + 0.0, -lat.am + 0.0  # + 0.0: no "-0" costs
 
 
 def _label_id(symbol: str, words: kaldifst.SymbolTable | None, fillers) -> str:
@@ -235,7 +245,7 @@ def write_kaldi_lattices(path: str | Path, lattices: Mapping[str, Lattice],
     """Write lattices as a Kaldi text archive of ``Lattice`` acceptors (``src dst w w graph,acoustic``),
     states renumbered in topological order with the start state 0.
 
-    ``graph_cost = -lm`` and ``acoustic_cost = -am``; fillers (per ``fillers``, a
+    ``graph_cost = -fp_lm`` and ``acoustic_cost = -am``; fillers (per ``fillers``, a
     :class:`~lightrnn_asr.formats.lattice.FillerMap`) and ``<eps>`` are written as label 0.
     With ``words`` the labels are integers (Kaldi's ``lattice-*`` tools read the
     file); without, they are the words themselves. Written to a temporary file and
@@ -284,7 +294,7 @@ def read_fst_lattice(path: str | Path, words: kaldifst.SymbolTable | None = None
 def write_fst_lattice(path: str | Path, lat: Lattice, words: kaldifst.SymbolTable, fillers=None) -> None:
     """Write a lattice as an OpenFst binary ``kaldifst.Lattice`` acceptor over ``words`` ids.
 
-    Weights are ``(graph_cost, acoustic_cost) = (-lm, -am)``; the final state has weight One.
+    Weights are ``(graph_cost, acoustic_cost) = (-fp_lm, -am)``; the final state has weight One.
 
     Raises:
         ValueError: for a word missing from ``words`` or a non-finite score.

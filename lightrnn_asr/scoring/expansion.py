@@ -171,7 +171,8 @@ class LatticeExpansion:
         self.n_keep = None if config.ngram_order is None else config.ngram_order - 1
         # per arc as Python lists: the per-arc loop reads them ~10^5 times a lattice, and numpy
         # scalars cost several times a list item (the values are the same float64s)
-        self.dst, self.am, self.lm = lat.dst.tolist(), lat.am.tolist(), lat.lm.tolist()
+        fp_in = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
+        self.dst, self.am, self.fp_in = lat.dst.tolist(), lat.am.tolist(), fp_in.tolist()
         self.fps: dict[tuple[tuple[str, ...], str], float] = {}  # (n-gram history, word) -> fp_lm
         self.at_state: dict[int, dict[tuple, int]] = {
             lat.start: {(): self.ex.add(lat.start, (), ("<s>",), 0.0, (0, 0))}}
@@ -211,7 +212,7 @@ class LatticeExpansion:
     def _expand_level(self, level: list[tuple[int, list[int]]]) -> Generator[LMRequest, tuple[list, list], None]:
         """Follow every kept arc out of the histories ``level``: fillers keep the history, word arcs
         are scored by the LM (one step per distinct (history, word)) and the n-gram."""
-        ex, out, word_id, dst, am, lat_lm = self.ex, self.pruned.out, self.word_id, self.dst, self.am, self.lm
+        ex, out, word_id, dst, am, fp_in = self.ex, self.pruned.out, self.word_id, self.dst, self.am, self.fp_in
         scales, input_lm = self.config.scales, self.config.input_lm
         frontier: dict[tuple[int, int], int] = {}  # (rescored state, word id) -> LM row: one LM step each
         pending = []  # (rescored state, lattice arc, LM row)
@@ -221,7 +222,7 @@ class LatticeExpansion:
                     if word_id[a] >= 0:
                         pending.append((e, a, frontier.setdefault((e, word_id[a]), len(frontier))))
                         continue
-                    fp = lat_lm[a] if input_lm else 0.0  # a filler: no LM step, same history
+                    fp = fp_in[a] if input_lm else 0.0  # a filler: no LM step, same history
                     e2 = self._arrive(dst[a], ex.hist[e], ex.words[e],
                                       ex.fwd[e] + am[a] + scales.fp_lm_scale * fp, ex.ref[e])
                     ex.arcs.append((e, e2, a, 0.0, fp))
@@ -238,7 +239,7 @@ class LatticeExpansion:
             fp = self._fp_score(e, a, w)
             new = lm_scale * logp + word_penalty + fp_lm_scale * fp
             if estimate is not None:
-                estimate.observe(new - lat_lm[a])
+                estimate.observe(new - fp_in[a])
             h = hist[e] + (wid,)
             if n_keep is not None:
                 h = h[len(h) - n_keep :] if n_keep else ()
@@ -248,9 +249,9 @@ class LatticeExpansion:
 
     def _fp_score(self, e: int, a: int, w: str) -> float:
         """The first-pass term of arc ``a`` out of history ``e``: the n-gram (cached per n-gram
-        history and word, over the whole lattice), the input lattice's LM score (``input_lm``), or 0."""
+        history and word, over the whole lattice), the input lattice's ``fp_lm`` (``input_lm``), or 0."""
         if self.fp_lm is None:
-            return self.lm[a] if self.config.input_lm else 0.0
+            return self.fp_in[a] if self.config.input_lm else 0.0
         key = (self.ex.words[e], w)
         fp = self.fps.get(key)
         if fp is None:

@@ -143,8 +143,8 @@ class K2Rescored:
             ``[utt][state][arc]``), the rescored 1-best under the given scales;
             empty for an utterance without hypotheses.
         scored: ``{utt_id: ScoredNBest}`` with every score separately, for
-            :func:`~lightrnn_asr.rescore.tune_scales` and
-            :func:`~lightrnn_asr.rescore.one_best`.
+            :func:`~lightrnn_asr.scoring.tuning.tune_scales` and
+            :func:`~lightrnn_asr.scoring.nbest.one_best`.
         am_scores, fp_lm_scores, lm_scores, tot_scores: ``k2.RaggedTensor``
             ``[utt][path]``, float64 nats: acoustic, first-pass n-gram,
             LightRNN (``log P(W </s>)``) and combined scores of the hypotheses.
@@ -246,13 +246,13 @@ def rescore_k2_lattices(
     frame_shift: float | None = None,
     progress: bool = False,
 ) -> K2Rescored:
-    """Pruned LM lattice rescoring (:func:`~lightrnn_asr.lattice_rescore.rescore_lattice`) of k2 lattices.
+    """Pruned LM lattice rescoring (:func:`~lightrnn_asr.scoring.lattice.rescore_lattice`) of k2 lattices.
 
     Every lattice is turned into a word lattice (:func:`lattice_from_k2` with
     epsilon removal; its ``lm_scores`` become the first-pass LM term when
     ``config.input_lm``), expanded with the LM, and turned back into a k2 word
     acceptor whose ``lm_scores`` are the combined LM score under ``scales``
-    (:func:`~lightrnn_asr.lattice_rescore.combine_scores`), so
+    (:func:`~lightrnn_asr.scoring.lattice.combine_scores`), so
     ``k2.shortest_path`` on it gives the rescored 1-best; the ``n`` best
     distinct sequences of each rescored lattice come back with their separate
     scores for tuning.

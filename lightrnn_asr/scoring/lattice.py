@@ -62,7 +62,8 @@ import kaldifst
 import numpy as np
 import torch
 
-from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError, distinct_sequences, to_fst, word_labels
+from lightrnn_asr.formats.lattice import FillerMap, Lattice, LatticeFormatError
+from lightrnn_asr.formats.lattice_paths import PathFinder, distinct_sequences, to_fst, word_labels
 from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.scoring.expansion import (
     LatticeExpansion,
@@ -114,7 +115,7 @@ def rescore_lattice(
 
     Raises:
         LatticeFormatError: for a cycle or when no path reaches the final state.
-        ValueError: for both ``fp_lm`` and ``config.input_lm``.
+        ValueError: for both ``fp_lm`` and ``config.input_lm``, or a lattice rescored already (``lm`` set).
     """
     return rescore_lattice_batch([(where, lat)], model, vocab, config, fillers, fp_lm)[0]
 
@@ -133,7 +134,7 @@ def rescore_lattice_batch(
 
     Raises:
         LatticeFormatError: naming the lattice, for a cycle or when no path reaches its final state.
-        ValueError: for both ``fp_lm`` and ``config.input_lm``.
+        ValueError: for both ``fp_lm`` and ``config.input_lm``, or a lattice rescored already (``lm`` set).
     """
     config = config or LatticeRescoreConfig()
     if config.input_lm and fp_lm is not None:
@@ -141,6 +142,9 @@ def rescore_lattice_batch(
     fillers = fillers or FillerMap()
     prepared = []
     for where, lat in lattices:
+        if lat.lm is not None:
+            raise ValueError(f"{where}: the lattice is rescored already (lm is set); combine_scores makes it "
+                             "the input of a next pass")
         word = [fillers(s) for s in lat.symbols]
         word_id = [vocab.id(w) if w is not None else -1 for w in word]
         prepared.append((where, lat, word, word_id, prune_lattice(lat, word_id, config.lattice_beam, where)))
@@ -199,23 +203,23 @@ def rescored_nbest(
         when the lattice has none), ``n_words`` and ``n_oov`` (when ``vocab``).
 
     Raises:
-        ValueError: for ``n < 1``.
+        ValueError: for ``n < 1``, or a lattice that was not rescored (``lm`` is ``None``).
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if lat.lm is None:
+        raise ValueError("the lattice has no new-LM scores (lm is None): rescore it first, or take its N-best "
+                         "with lightrnn_asr.formats.lattice_paths.lattice_nbest")
     labels, id2word = word_labels(lat, fillers or FillerMap())
     fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
     is_word = np.array([x > 0 for x in labels], dtype=np.float64)
     total = lat.am + scales.lm_scale * lat.lm + scales.word_penalty * is_word + scales.fp_lm_scale * fp
-    fst, acceptor = to_fst(lat, labels, -total, arc_ids=True), to_fst(lat, labels, -total)
-    kaldifst.arcsort(fst, sort_type="ilabel")
+    acceptor, paths = to_fst(lat, labels, -total), PathFinder(lat, labels, -total)
     kaldifst.rmepsilon(acceptor)
     seqs = distinct_sequences(acceptor, n)
     words, am, lm, fpl = [], [], [], []
     for _, seq in seqs:
-        best = kaldifst.shortest_path(kaldifst.compose(kaldifst.make_linear_acceptor(seq), fst), n=1)
-        _, _, olabels, _ = kaldifst.get_linear_symbol_sequence(best)
-        arcs = np.array([o - 1 for o in olabels if o], dtype=np.int64)
+        arcs = paths.best_path_arcs(seq)
         words.append(tuple(id2word[i] for i in seq))
         am.append(float(lat.am[arcs].sum()))
         lm.append(float(lat.lm[arcs].sum()))
@@ -228,14 +232,22 @@ def rescored_nbest(
 
 
 def combine_scores(lat: Lattice, scales: Scales, fillers: FillerMap | None = None) -> Lattice:
-    """A rescored lattice with one LM score per arc: ``lm_scale * lm + fp_lm_scale * fp_lm +
-    word_penalty`` (per word arc), ``fp_lm=None``; ``am`` unchanged. For formats with a single
-    graph cost (Kaldi, OpenFst), where ``am + lm`` then ranks paths as :func:`rescored_nbest` does."""
+    """A rescored lattice as the input of a next pass: its one LM score per arc is the tuned
+    combination ``lm_scale * lm + fp_lm_scale * fp_lm + word_penalty`` (per word arc), which becomes
+    the lattice's ``fp_lm`` (``lm=None``); ``am`` unchanged. For formats with a single graph cost
+    (Kaldi, OpenFst, k2's ``lm_scores``), where ``am + fp_lm`` then ranks paths as
+    :func:`rescored_nbest` does, as Kaldi's ``lmrescore`` scripts leave the graph cost.
+
+    Raises:
+        ValueError: for a lattice that was not rescored (``lm`` is ``None``).
+    """
+    if lat.lm is None:
+        raise ValueError("the lattice has no new-LM scores (lm is None): rescore it first")
     fillers = fillers or FillerMap()
     is_word = np.array([fillers(s) is not None for s in lat.symbols], dtype=np.float64)
     fp = lat.fp_lm if lat.fp_lm is not None else np.zeros(lat.num_arcs)
-    lm = scales.lm_scale * lat.lm + scales.fp_lm_scale * fp + scales.word_penalty * is_word
-    return dataclasses.replace(lat, lm=lm, fp_lm=None)
+    combined = scales.lm_scale * lat.lm + scales.fp_lm_scale * fp + scales.word_penalty * is_word
+    return dataclasses.replace(lat, fp_lm=combined, lm=None)
 
 
 def rescore_lattices(

@@ -47,7 +47,7 @@ class PrunedLattice:
 
 
 def prune_lattice(lat: Lattice, word_id: Sequence[int], lattice_beam: float, where: str) -> PrunedLattice:
-    """Forward-backward over ``am + lm`` of the input; arcs more than ``lattice_beam`` below the best
+    """Forward-backward over ``am + fp_lm`` of the input (a lattice as read); arcs more than ``lattice_beam`` below the best
     path are dropped.
 
     Raises:
@@ -55,7 +55,7 @@ def prune_lattice(lat: Lattice, word_id: Sequence[int], lattice_beam: float, whe
     """
     order = topological_order(lat, where)
     out = out_arcs(lat)
-    weight = lat.am + lat.lm
+    weight = lat.am + (lat.fp_lm if lat.fp_lm is not None else 0.0)
     is_word = np.array([i >= 0 for i in word_id], dtype=np.float64)
     fwd, bwd, words_left = _forward_backward(lat, weight, is_word, order, out)
     through = fwd[lat.src] + weight + bwd[lat.dst]

@@ -22,7 +22,8 @@ from lightrnn_asr.formats.k2_adapter import (  # noqa: E402
     load_k2_lattices,
     save_k2_lattices,
 )
-from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, lattice_nbest, read_htk  # noqa: E402
+from lightrnn_asr.formats.lattice import FillerMap, LatticeFormatError, read_htk  # noqa: E402
+from lightrnn_asr.formats.lattice_paths import lattice_nbest  # noqa: E402
 from lightrnn_asr.formats.nbest import read_text  # noqa: E402
 from lightrnn_asr.lm.checkpoint import load_checkpoint  # noqa: E402
 from lightrnn_asr.scoring.k2_rescore import k2_nbest, rescore_k2_lattices, rescore_k2_nbest  # noqa: E402
@@ -79,8 +80,8 @@ def test_transducer_lattice_converts_with_words_scores_and_times():
     lat = lattice_from_k2(transducer(), WORDS, frame_shift=0.04)
     assert (lat.num_states, lat.start, lat.final) == (5, 0, 4)
     assert lat.symbols == ["HELLO", "YELLOW", "WORLD", "WORD", "WORD", "<eps>", "</s>"]
-    np.testing.assert_allclose(lat.lm, LM_SCORES, atol=1e-6)
-    np.testing.assert_allclose(lat.am + lat.lm, [-1.0, -2.0, -0.5, -3.0, -0.7, -2.5, -0.25], atol=1e-6)
+    np.testing.assert_allclose(lat.fp_lm, LM_SCORES, atol=1e-6)
+    np.testing.assert_allclose(lat.am + lat.fp_lm, [-1.0, -2.0, -0.5, -3.0, -0.7, -2.5, -0.25], atol=1e-6)
     np.testing.assert_allclose(lat.times, [0.0, 0.04, 0.04, 0.08, 0.12])
     assert np.isnan(lattice_from_k2(transducer(), WORDS).times).all()
     acceptor = k2.invert(transducer())
@@ -332,11 +333,11 @@ def test_a_ctc_decoding_lattice_rescored_like_icefall():
     assert lat.times[lat.final] == pytest.approx(31 * 0.04)
     own = lattice_nbest(lat, 5000)
     assert own[0].words == ("ab", "cd")
-    assert own[0].am == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)  # float32 sums
+    assert own[0].am + (own[0].fp_lm or 0.0) == pytest.approx(float(viterbi.scores.sum()), abs=2e-3)  # float32 sums
     # icefall-style N-best: tokens in labels, words in aux_labels; am = scores - lm_scores
     sampled = k2_nbest(lattice, 100, nbest_scale=0.5)
     total = (sampled.am_scores.values + sampled.fp_lm_scores.values).tolist()
-    own_total = {h.words: h.am for h in own}
+    own_total = {h.words: h.am + (h.fp_lm or 0.0) for h in own}
     for seq, tot in zip(sampled.word_ids, total):
         assert tot == pytest.approx(own_total[tuple(words[w].lower() for w in seq)], abs=2e-3)
     # the n-gram part is the graph's: -1.5 for every "A" the lexicon outputs, 0 for AB and CD
@@ -363,7 +364,7 @@ def test_a_ctc_lattice_through_pruned_lattice_rescoring_with_a_lightrnn():
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(1))
     model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table).eval()
     # acoustic scores only: without input_lm the graph's lm_scores are replaced by the new LM
-    nbest = {"utt": lattice_nbest(lattice_from_k2(lattice[0], words, remove_epsilon=True), 3000, lm_scale=0.0)}
+    nbest = {"utt": lattice_nbest(lattice_from_k2(lattice[0], words, remove_epsilon=True), 3000, fp_lm_scale=0.0)}
     scored = score_nbest(model, vocab, nbest)
     best = {}
     for lm_scale in (0.0, 5.0):
@@ -381,8 +382,9 @@ def test_a_word_into_the_final_state_gets_its_own_arc_before_the_minus_one_arc()
     from lightrnn_asr.formats.lattice import Lattice
 
     # 2 -> 0 -> 1 (final): start state not 0, final not last, a word ("WORLD") entering the final state
-    lat = Lattice(3, 2, 1, np.array([2, 0, 2]), np.array([0, 1, 1]), ["HELLO", "WORLD", "<sil>"],
-                  np.array([-1.0, -2.0, -5.0]), np.array([-0.5, -0.25, 0.0]), np.full(3, np.nan))
+    lat = Lattice(num_states=3, start=2, final=1, src=np.array([2, 0, 2]), dst=np.array([0, 1, 1]),
+                  symbols=["HELLO", "WORLD", "<sil>"], am=np.array([-1.0, -2.0, -5.0]),
+                  fp_lm=np.array([-0.5, -0.25, 0.0]), times=np.full(3, np.nan))
     fsa = lattice_to_k2(lat, WORDS)
     assert fsa.shape[0] == 4  # a new final state
     assert sorted(arc_table(fsa)) == [(0, 1, 1, 1, -1.5, -0.5), (0, 2, 0, 0, -5.0, 0.0), (1, 2, 2, 2, -2.25, -0.25),

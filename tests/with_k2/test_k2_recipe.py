@@ -29,7 +29,8 @@ def hypotheses_lattice(hyps):
             src.append(prev), dst.append(nxt), sym.append(w)
             am.append(a if k == 0 else 0.0), lm.append(l if k == 0 else 0.0)
             prev = nxt
-    return Lattice(n, 0, 1, np.array(src), np.array(dst), sym, np.array(am), np.array(lm), np.full(n, np.nan))
+    return Lattice(num_states=n, start=0, final=1, src=np.array(src), dst=np.array(dst), symbols=sym, am=np.array(am),
+                   fp_lm=np.array(lm), times=np.full(n, np.nan))
 
 
 def test_librispeech_recipe_with_k2_lattices(tmp_path):

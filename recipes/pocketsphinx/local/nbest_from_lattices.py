@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pocketsphinx import NGramModel, get_model_path
 
-from lightrnn_asr.formats.lattice import FillerMap, lattice_nbest, read_htk
+from lightrnn_asr.formats.lattice import FillerMap, read_htk
+from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, write_nbest
 
 LN_BASE = math.log(1.0001)  # pocketsphinx's default LogMath base
