@@ -58,7 +58,7 @@ test: $(VENV)/.installed
 
 test-k2: $(K2_VENV)/.installed
 	LIGHTRNN_ASR_REQUIRE_K2=1 $(K2_BIN)/python -m pytest -q tests/with_k2 tests/test_checkpoint.py tests/test_compress.py tests/test_distributed.py \
-		tests/test_interface.py tests/test_lightrnn_onestep.py tests/test_piece_lstm.py tests/test_pyctcdecode.py
+		tests/test_interface.py tests/test_lightrnn_onestep.py tests/test_piece_lstm.py tests/test_pyctcdecode.py tests/test_docs_code.py
 
 demo: $(VENV)/.recipe
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/pocketsphinx/run.sh --stop-stage 7

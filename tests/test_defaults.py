@@ -1,6 +1,8 @@
 """Defaults live in one place (lightrnn_asr.lm.defaults): the model `lightrnn-asr train` builds when no
 option is set is the model `new_model` builds when no argument is given, for every model type."""
 
+import re
+
 import pytest
 from helpers import run_cli, toy_text_files
 
@@ -29,3 +31,61 @@ def test_the_cli_and_the_python_api_build_the_same_model(tmp_path, model_type):
 def test_new_model_takes_its_settings_by_keyword_only():
     with pytest.raises(TypeError):
         new_model("lstm", 100, 8, 8, 1)
+
+
+def _train(tmp_path, *args, out="exp"):
+    return run_cli("train", "--train-text", tmp_path / "train.txt", "--valid-text", tmp_path / "valid.txt",
+                   "--out-dir", tmp_path / out, "--rounds", 1, "--token-budget", 1, "--device", "cpu", "--threads", 1,
+                   "--no-realloc", *args)
+
+
+def test_the_paper_preset_is_the_same_model_from_the_cli_and_new_model(tmp_path):
+    toy_text_files(tmp_path, train=300, valid=30)
+    _train(tmp_path, "--preset", "paper")
+    ck = load_checkpoint(tmp_path / "exp" / "best.pt")
+    model, _ = new_model("lightrnn", len(ck.vocab), preset="paper")
+    assert model.config == ck.model.config
+    c = ck.model.config
+    assert (c.recurrence, c.input_shortlist, c.output_shortlist, c.col_hidden_dim) == ("halfword", 0, 0, 0)
+    # an option given explicitly overrides the preset, in both
+    _train(tmp_path, "--preset", "paper", "--recurrence", "word-sum", out="exp2")
+    c2 = load_checkpoint(tmp_path / "exp2" / "best.pt").model.config
+    assert (c2.recurrence, c2.input_shortlist, c2.output_shortlist) == ("word-sum", 0, 0)
+    assert new_model("lightrnn", len(ck.vocab), preset="paper", recurrence="word-sum")[0].config == c2
+    with pytest.raises(ValueError, match="preset must be one of"):
+        new_model("lightrnn", 100, preset="nips")
+
+
+def test_a_config_file_sets_options_and_the_command_line_overrides_it(tmp_path):
+    toy_text_files(tmp_path, train=300, valid=30)
+    (tmp_path / "conf.yaml").write_text("# the study's settings\nembed-dim: 16\nhidden_dim: 24\ndropout: 0.3\n"
+                                        "preset: paper\ntie-weights: true\nkeep-optimizer: true\n")
+    _train(tmp_path, "--config", tmp_path / "conf.yaml", "--hidden-dim", 16)
+    c = load_checkpoint(tmp_path / "exp" / "best.pt").model.config
+    assert (c.embed_dim, c.hidden_dim, c.dropout, c.recurrence, c.tie_weights) == (16, 16, 0.3, "halfword", True)
+    # the run's options, written beside it, give the same model again
+    import yaml
+
+    written = yaml.safe_load((tmp_path / "exp" / "config.yaml").read_text())
+    assert written["hidden-dim"] == 16 and written["reset-optimizer"] is False and "overwrite" not in written
+    _train(tmp_path, "--config", tmp_path / "exp" / "config.yaml", out="again")
+    assert load_checkpoint(tmp_path / "again" / "best.pt").model.config == c
+
+
+@pytest.mark.parametrize("text, message", [
+    ("dropout: 0.3\nlearning-rate: 0.1\n", r"conf.yaml:2: train has no option 'learning-rate'"),
+    ("dropout: 0.3\ndropout: 0.1\n", r"conf.yaml:2: 'dropout' is given twice"),
+    ("- dropout\n", r"conf.yaml:1: expected 'option: value' lines"),
+    ("dropout: high\n", r"'high' is not a valid float"),
+])
+def test_a_bad_config_file_is_refused_naming_file_and_line(tmp_path, text, message):
+    from click.testing import CliRunner
+
+    from lightrnn_asr.cli import main
+
+    toy_text_files(tmp_path, train=30, valid=5)
+    (tmp_path / "conf.yaml").write_text(text)
+    res = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "conf.yaml"), "--train-text",
+                                    str(tmp_path / "train.txt"), "--valid-text", str(tmp_path / "valid.txt"),
+                                    "--out-dir", str(tmp_path / "exp")])
+    assert res.exit_code == 2 and re.search(message, res.output), res.output

@@ -11,6 +11,7 @@ import click
 import torch
 
 from lightrnn_asr.cli.common import friendly, main, sigterm_as_interrupt
+from lightrnn_asr.cli.config_file import apply_defaults, write_options
 from lightrnn_asr.evaluation.report import plot_perplexity_rounds
 from lightrnn_asr.lm import defaults
 from lightrnn_asr.lm.build import new_model
@@ -28,7 +29,27 @@ from lightrnn_asr.utils.device import resolve_device
 from lightrnn_asr.utils.distributed import init_distributed, shutdown
 
 
+def _preset(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    apply_defaults(ctx, defaults.PRESETS, preset=value)
+    return value
+
+
+def _config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        apply_defaults(ctx, defaults.PRESETS, config=value)
+    return value
+
+
 @click.command()
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, callback=_config,
+              help="A YAML file of options, named as on the command line without the dashes (dropout: 0.3, "
+                   "input-shortlist: 0), the unlisted ones included; options given on the command line override it. "
+                   "Every run writes its options to OUT_DIR/config.yaml in this form.")
+@click.option("--preset", type=click.Choice(sorted(defaults.PRESETS)), default="default", show_default=True,
+              is_eager=True, callback=_preset,
+              help="The LightRNN's form: default (one LSTM step per word, input and output shortlists, a column "
+                   "head) or paper (NeurIPS 2016: two steps per word, no shortlists). --config and options given "
+                   "override it.")
 @click.option("--train-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--valid-text", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False))
@@ -37,9 +58,9 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               "bpe: an LSTM over sentencepiece BPE pieces trained on --train-text (OUT_DIR/bpe.model), scoring each "
               "word as the sum of its pieces, as icefall's rnn_lm.")
 @click.option("--bpe-pieces", type=click.IntRange(min=4), default=500, show_default=True,
-              help="--model-type bpe: the pieces of its sentencepiece model (icefall's LibriSpeech LMs: 500).")
+              help="--model-type bpe: the pieces of its sentencepiece model (icefall's LibriSpeech LMs: 500).", hidden=True)
 @click.option("--cutoffs", default=None, help="Adaptive softmax cluster boundaries, e.g. 2000,10000 "
-              "(default: a head of |V|/20 words, at most 8000, then tails 4x and 16x as large).")
+              "(default: a head of |V|/20 words, at most 8000, then tails 4x and 16x as large).", hidden=True)
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
               help="Use this vocabulary ('word count' lines) instead of building one.")
 @click.option("--vocab-size", type=int, default=None, help="Keep the most frequent words.")
@@ -50,7 +71,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               show_default=True, help="LightRNN: one LSTM step per word reading the previous word's row and column "
               "vectors summed (word-sum) or concatenated (word-concat), or the paper's two steps per word, row "
               "vector then column vector (halfword).", hidden=True)
-@click.option("--min-count", type=int, default=1, show_default=True)
+@click.option("--min-count", type=int, default=1, show_default=True, hidden=True)
 @click.option("--embed-dim", type=int, default=defaults.EMBED_DIM, show_default=True)
 @click.option("--hidden-dim", type=int, default=defaults.HIDDEN_DIM, show_default=True)
 @click.option("--num-layers", type=int, default=defaults.NUM_LAYERS, show_default=True)
@@ -72,7 +93,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "or summed during the round's last epoch from its training steps (no extra pass).", hidden=True)
 @click.option("--time-budget", type=float, default=0.0, show_default=True, metavar="SECONDS",
               help="Stop after this many seconds of training and reallocation (validation not counted); 0: no limit. "
-                   "Where it stops depends on the machine's speed; --token-budget does not.")
+                   "Where it stops depends on the machine's speed; --token-budget does not.", hidden=True)
 @click.option("--token-budget", type=click.IntRange(min=0), default=0, show_default=True, metavar="TOKENS",
               help="Stop once this many training tokens (words and </s>, over all epochs) have been trained; 0: no "
                    "limit. The same text, seed and budget give the same model on any machine.")
@@ -105,15 +126,15 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "that scores with it reverses the words itself; use it beside a forward LM in N-best rescoring "
                    "(rescore --backward-model).")
 @click.option("--max-tokens", type=int, default=4000, show_default=True, help="Padded tokens per batch.")
-@click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.")
+@click.option("--max-len", type=int, default=60, show_default=True, help="Split longer training sentences.", hidden=True)
 @click.option("--solver", type=click.Choice(sorted(SOLVERS)), default="auto", show_default=True,
               help="Reallocation solver: transport (relaxation duals + sparse exact matchings; near-optimal "
                    "up to a few 100K words), rows-columns (rows by transportation, exact columns per row; "
                    "|V| = 1M in under 2 minutes), auto (transport below 300K words to place, rows-columns "
                    "above), exact (dense matching; a few thousand words), alternating (exact row/column "
-                   "block steps from the current table) or greedy (the reference code's heuristic).")
+                   "block steps from the current table) or greedy (the reference code's heuristic).", hidden=True)
 @click.option("--no-realloc", is_flag=True, help="Train a LightRNN without reallocation.", hidden=True)
-@click.option("--patience", type=int, default=2, show_default=True)
+@click.option("--patience", type=int, default=2, show_default=True, hidden=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
@@ -122,21 +143,22 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--overwrite", is_flag=True, help="Start anew in an OUT_DIR that holds a run, removing its last.pt, best.pt "
               "and history.json (without --resume or --overwrite such a directory is refused).")
 @click.option("--deterministic", is_flag=True,
-              help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).")
+              help="Deterministic kernels for bit-identical runs on CUDA (CPU runs are already identical).", hidden=True)
 @friendly
-def train_cmd(train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, vocab_path, vocab_size, word_lists, recurrence,
-              min_count, embed_dim,
-              hidden_dim, num_layers, dropout, rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget,
-              token_budget,
-              tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist, initial_allocation,
-              backward, max_tokens, max_len, solver,
-              no_realloc, patience, seed, device, threads, resume, overwrite, deterministic) -> None:
+def train_cmd(config, preset, train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, vocab_path,
+              vocab_size, word_lists, recurrence, min_count, embed_dim, hidden_dim, num_layers, dropout,
+              rounds, epochs_per_round, lr, lr_decay, reset_optimizer, loss_tables, time_budget, token_budget,
+              tie_weights, word_bias, table_scale, col_hidden_dim, input_shortlist, output_shortlist,
+              initial_allocation, backward, max_tokens, max_len, solver, no_realloc, patience, seed, device,
+              threads, resume, overwrite, deterministic) -> None:
     """Train a LightRNN (with bootstrap reallocation), or a full- or adaptive-softmax LSTM LM, or a BPE LSTM.
 
-    The options of the LightRNN's form and schedule that studies change (--recurrence, --col-hidden-dim,
+    Not listed here, and still taken on the command line or in --config (docs/cli.md lists every option):
+    the options of the LightRNN's form and schedule that studies change (--recurrence, --col-hidden-dim,
     --input-shortlist, --output-shortlist, --word-bias, --table-scale, --tie-weights, --initial-allocation,
-    --loss-tables, --reset-optimizer/--keep-optimizer, --epochs-per-round, --lr-decay, --no-realloc) are
-    not listed here; they still work (docs/guides/training.md, docs/cli.md).
+    --loss-tables, --reset-optimizer/--keep-optimizer, --epochs-per-round, --lr-decay, --no-realloc,
+    --solver), the baselines' own (--cutoffs, --bpe-pieces), and the rarely changed (--min-count,
+    --max-len, --patience, --time-budget, --deterministic).
 
     Under torchrun (--nproc_per_node N, any number of nodes) the run is data-parallel: each
     process trains on its shard of the text (DistributedDataParallel; NCCL on GPUs, gloo on CPU)
@@ -151,6 +173,9 @@ def train_cmd(train_text, valid_text, out_dir, model_type, bpe_pieces, cutoffs, 
     try:
         out = Path(out_dir)
         claim_run_dir(out, resume, overwrite, ctx.is_main)  # before anything in it is written
+        if ctx.is_main:
+            click_ctx = click.get_current_context()
+            write_options(out / "config.yaml", click_ctx.params, click_ctx.command)
         vocab = _vocabulary(train_text, vocab_path, vocab_size, min_count, word_lists, echo)
         if ctx.is_main and not (resume and (out / "last.pt").exists()):  # a resumed run keeps its own
             write_vocab(out / "vocab.txt", vocab)

@@ -10,6 +10,7 @@ from lightrnn_asr.lm.defaults import (
     EMBED_DIM,
     HIDDEN_DIM,
     NUM_LAYERS,
+    PRESETS,
     default_col_hidden_dim,
     default_input_shortlist,
     default_output_shortlist,
@@ -51,7 +52,8 @@ def new_model(model_type: str, vocab_size: int, *, embed_dim: int = EMBED_DIM, h
               recurrence: str | None = None, tie_weights: bool = False, allocation: str = "frequency", seed: int = 0,
               word_bias: bool = False, table_scale: float = 1.0, col_hidden_dim: int | None = None,
               input_shortlist: int | None = None, output_shortlist: int | None = None, backward: bool = False,
-              pieces: tuple[torch.Tensor, torch.Tensor, int] | None = None) -> tuple[RecurrentLM, WordTable | None]:
+              pieces: tuple[torch.Tensor, torch.Tensor, int] | None = None,
+              preset: str = "default") -> tuple[RecurrentLM, WordTable | None]:
     """A freshly initialised model for a vocabulary of ``vocab_size`` words (ids in frequency order),
     and its table: a LightRNN starts on a table of :func:`table_shape` ``(vocab_size, table_scale)``
     (the paper's shape for ``table_scale = 1``) from the ``allocation`` named
@@ -65,17 +67,27 @@ def new_model(model_type: str, vocab_size: int, *, embed_dim: int = EMBED_DIM, h
     n_pieces)``, from :func:`~lightrnn_asr.text.pieces.word_piece_table` and the sentencepiece model.
 
     Every argument after ``vocab_size`` is a keyword. Those left at ``None`` (``recurrence``,
-    ``col_hidden_dim``, the shortlists) and the sizes take the defaults of :mod:`lightrnn_asr.lm.defaults`,
-    the same as ``lightrnn-asr train``'s, so that both give the same model.
+    ``col_hidden_dim``, the shortlists) take the values of the LightRNN ``preset`` named
+    (:data:`~lightrnn_asr.lm.defaults.PRESETS`: ``"default"`` or ``"paper"``) and, where it has none,
+    the defaults of :mod:`lightrnn_asr.lm.defaults`, the same as ``lightrnn-asr train``'s (``--preset``),
+    so that both give the same model.
 
     Raises:
-        ValueError: for an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
+        ValueError: for an unknown preset, an invalid configuration (e.g. adaptive ``cutoffs`` out of range, tied
             weights with ``embed_dim != hidden_dim``), an unknown allocation, or a ``table_scale``
             above 1 without ``word_bias`` (whose bias of -30 on empty cells keeps them out of the
             column softmax) or below 1.
     """
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    if model_type == "lightrnn":
+        form = PRESETS[preset]
+        recurrence = recurrence or form.get("recurrence")
+        col_hidden_dim = form.get("col_hidden_dim") if col_hidden_dim is None else col_hidden_dim
+        input_shortlist = form.get("input_shortlist") if input_shortlist is None else input_shortlist
+        output_shortlist = form.get("output_shortlist") if output_shortlist is None else output_shortlist
     recurrence = recurrence or default_recurrence(model_type)
     if col_hidden_dim is None:
         col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)

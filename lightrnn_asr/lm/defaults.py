@@ -9,7 +9,7 @@ load as they were trained.
 from __future__ import annotations
 
 __all__ = ["EMBED_DIM", "HIDDEN_DIM", "NUM_LAYERS", "DROPOUT", "RECURRENCE", "INPUT_SHORTLIST", "OUTPUT_SHORTLIST",
-           "default_recurrence", "default_col_hidden_dim", "default_input_shortlist", "default_output_shortlist"]
+           "PRESETS", "default_recurrence", "default_col_hidden_dim", "default_input_shortlist", "default_output_shortlist"]
 
 EMBED_DIM = 256
 HIDDEN_DIM = 256
@@ -73,3 +73,18 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
     if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
         return 0
     return min(OUTPUT_SHORTLIST, vocab_size // 10)
+
+
+#: Named forms of a LightRNN, as keyword arguments of :func:`~lightrnn_asr.lm.build.new_model` (``preset=``)
+#: and options of ``lightrnn-asr train`` (``--preset``); what a preset leaves out takes the defaults above,
+#: and an argument or option given explicitly overrides the preset.
+#:
+#: - ``default``: this package's LightRNN (one LSTM step per word, input and output shortlists, a column
+#:   head of its own).
+#: - ``paper``: the form of Li et al., "LightRNN: Memory and Computation-Efficient Recurrent Neural
+#:   Networks" (NeurIPS 2016), Section 3: two LSTM steps per word (row vector, then column vector), the
+#:   2C embedding alone at the input and the row and column softmaxes alone at the output.
+PRESETS: dict[str, dict[str, object]] = {
+    "default": {},
+    "paper": {"recurrence": "halfword", "input_shortlist": 0, "output_shortlist": 0, "col_hidden_dim": 0},
+}
