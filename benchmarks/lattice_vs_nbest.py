@@ -24,45 +24,30 @@ import datetime
 import json
 import math
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from bench_io import emit
+from pocketsphinx import get_model_path
 
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
 from lightrnn_asr.formats.lattice import FillerMap, read_htk
 from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, read_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.lm.ngram import NgramLM
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
 from lightrnn_asr.scoring.nbest import Scales, one_best, score_nbest
 from lightrnn_asr.scoring.tuning import tune_scales
 
 
-def ngram_fns(recipe: Path):
-    sys.path.insert(0, str(recipe / "local"))
-    from nbest_from_lattices import load_ngram
-
-    ngram, order = load_ngram()
-
-    def sentence(words):
-        seq = ["<s>", *words, "</s>"]
-        return sum(ngram(seq[i], *reversed(seq[max(0, i - order + 1) : i])) for i in range(1, len(seq)))
-
-    def history_fn(history, word):
-        return ngram(word, *reversed(history[len(history) - order + 1 :]))
-
-    return ngram, sentence, history_fn
-
-
-def nbest_system(paths, ck, ngram, sentence, n: int):
+def nbest_system(paths, ck, fp_lm: NgramLM, n: int):
     lists = {}
     for p in paths:
-        hyps = lattice_nbest(read_htk(p), n, FillerMap(), bigram=lambda a, b: ngram(b, a), bigram_scale=8.0)
-        lists[p.name.split(".")[0]] = [Hypothesis(h.words, h.am, sentence(h.words)) for h in hyps]
+        hyps = lattice_nbest(read_htk(p), n, FillerMap(), bigram=fp_lm.bigram, bigram_scale=8.0)
+        lists[p.name.split(".")[0]] = [Hypothesis(h.words, h.am, fp_lm.sentence_logprob(h.words)) for h in hyps]
     return score_nbest(ck.model, ck.vocab, lists)
 
 
@@ -102,7 +87,7 @@ def main() -> None:
         return print(table(args.table))
     torch.set_num_threads(args.threads)
     ck = load_checkpoint(args.model or args.recipe / "exp" / "lm" / "lightrnn" / "best.pt")
-    ngram, sentence, fp_lm = ngram_fns(args.recipe)
+    fp_lm = NgramLM(get_model_path("en-us/en-us.lm.bin"))
     for s in args.sets:
         paths, refs = {}, {}
         for split in ("dev", "test"):
@@ -118,7 +103,7 @@ def main() -> None:
         for name, k, h, g in systems:
             t0 = time.perf_counter()
             if k is None:
-                scored = {sp: nbest_system(paths[sp], ck, ngram, sentence, 1000) for sp in paths}
+                scored = {sp: nbest_system(paths[sp], ck, fp_lm, 1000) for sp in paths}
             else:
                 cfg = LatticeRescoreConfig(ngram_order=3, max_histories=h, global_beam=g,
                                            scales=prune_scales or Scales(lm_scale=1.0), lattice_batch=k)

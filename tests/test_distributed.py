@@ -114,7 +114,7 @@ def test_cli_train_under_torchrun_resumes_on_another_number_of_ranks(texts, tmp_
         _, err = proc.communicate(timeout=HANG_GUARD_S)
     stopped = json.loads((split / "history.json").read_text())
     assert len(stopped) == 1 and stopped[0]["processes"] == 2, err[-2000:]
-    assert {p.name for p in split.iterdir()} <= {"best.pt", "history.json", "last.pt", "vocab.txt",
+    assert {p.name for p in split.iterdir()} <= {"best.pt", "history.json", "last.pt", "vocab.txt", "config.yaml",
                                                  ".history.json.tmp"}
     run([lightrnn, *args, "--out-dir", str(split), "--resume"])  # one process
     history = json.loads((split / "history.json").read_text())

@@ -11,11 +11,12 @@ from lightrnn_asr.lm.interface import LanguageModel, LMState
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
 from lightrnn_asr.lm.lstm import LSTMLM, AdaptiveLSTMLM
+from lightrnn_asr.lm.ngram import NgramLM
 from lightrnn_asr.lm.piece_lstm import PieceLSTMLM
 from lightrnn_asr.lm.recurrent import RecurrentLM
 from lightrnn_asr.lm.table import WordTable, table_shape
 
 __all__ = ["AdaptiveLSTMLM", "Checkpoint", "CheckpointError", "Compression", "LMConfig", "LMState", "LSTMLM",
-           "LanguageModel", "LightRNN", "OneStepLightRNN", "PieceLSTMLM",
+           "LanguageModel", "LightRNN", "NgramLM", "OneStepLightRNN", "PieceLSTMLM",
            "RecurrentLM", "WordTable", "build_model", "compress_model", "default_cutoffs",
            "export_torchscript", "load_checkpoint", "save_checkpoint", "table_shape"]

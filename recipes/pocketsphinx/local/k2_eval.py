@@ -62,7 +62,7 @@ from lightrnn_asr.scoring.lattice import rescore_lattice, rescored_nbest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402
-from lattice_eval import trigram_fn  # noqa: E402
+from nbest_from_lattices import first_pass_lm  # noqa: E402
 
 TRIGRAM_WEIGHT = 8.0
 SETS = ("asterisk", "synthetic")
@@ -106,7 +106,7 @@ def main() -> None:
     torch.set_num_threads(2)
     ck = load_checkpoint(args.exp / "lm" / "lightrnn" / "best.pt")
     fillers = FillerMap()
-    fp_lm = trigram_fn()
+    fp_lm = first_pass_lm()
     results, sections = {}, []
     for s in args.sets:
         refs = {sp: read_text(args.data / f"{s}_{sp}" / "text") for sp in ("dev", "test")}

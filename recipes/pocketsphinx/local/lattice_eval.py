@@ -50,15 +50,9 @@ from lightrnn_asr.evaluation.report import markdown_table
 
 sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import write_report  # noqa: E402
-from nbest_from_lattices import load_ngram  # noqa: E402
+from nbest_from_lattices import first_pass_lm  # noqa: E402
 
 SETS = ("asterisk", "synthetic", "librivox")
-
-
-def trigram_fn():
-    """The first-pass trigram as ``fp_lm(history, word)`` (history most recent last)."""
-    ngram, order = load_ngram()
-    return lambda history, word: ngram(word, *reversed(history[len(history) - order + 1:]))
 
 
 def nbest_1000(decode: Path) -> Path:
@@ -82,7 +76,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
     ck = load_checkpoint(args.exp / "lm" / "lightrnn" / "best.pt")
-    fp_lm = trigram_fn()
+    fp_lm = first_pass_lm()
     results, sections = {}, []
     for s in args.sets:
         refs = {split: read_text(args.data / f"{s}_{split}" / "text") for split in ("dev", "test")}

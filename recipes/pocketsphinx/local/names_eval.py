@@ -184,12 +184,10 @@ def main() -> None:
     # lattice rescoring, LM + trigram (what is deployed), for every model: the trigram's histories, at most
     # --max-histories per lattice state, pruned with the scales tuned on the N-best lists
     if args.lattices:
-        from nbest_from_lattices import load_ngram
+        from nbest_from_lattices import first_pass_lm
 
-        ngram, order = load_ngram()
-
-        def fp_lm(history, word):
-            return ngram(word, *reversed(history[len(history) - order + 1 :]))
+        fp_lm = first_pass_lm()
+        order = fp_lm.order
 
         lattice_paths = {s: sorted((args.exp / "decode" / f"names_{s}" / "lattices").glob("*.slf")) for s in refs}
         for label, (model, vocab) in models.items():

@@ -4,8 +4,8 @@
 pocketsphinx's lattices hold acoustic scores only; ranked by acoustic score alone their
 top 100 paths miss most good hypotheses (the 100-best oracle WER is then worse than the
 first pass). So paths are ranked by ``am + BIGRAM_SCALE * log P(W)`` under the trigram LM
-that ships with pocketsphinx (en-us.lm.bin, read with pocketsphinx's NGramModel and used as
-a bigram inside the lattice: lightrnn_asr.lattice_nbest), and every hypothesis is written
+that ships with pocketsphinx (en-us.lm.bin, read by lightrnn_asr.lm.ngram.NgramLM and used as
+a bigram inside the lattice: lightrnn_asr.formats.lattice_paths.lattice_nbest), and every hypothesis is written
 with its exact acoustic score and, in the lm_score field, its full trigram log-probability
 log P(W </s> | <s>) in nats.
 """
@@ -13,28 +13,19 @@ log P(W </s> | <s>) in nats.
 from __future__ import annotations
 
 import argparse
-import functools
-import math
 from pathlib import Path
 
-from pocketsphinx import NGramModel, get_model_path
+from pocketsphinx import get_model_path
 
 from lightrnn_asr.formats.lattice import FillerMap, read_htk
 from lightrnn_asr.formats.lattice_paths import lattice_nbest
 from lightrnn_asr.formats.nbest import Hypothesis, write_nbest
+from lightrnn_asr.lm.ngram import NgramLM
 
-LN_BASE = math.log(1.0001)  # pocketsphinx's default LogMath base
 
-
-def load_ngram():
-    """pocketsphinx's en-us LM: ``(ngram(word, *history) -> log P in nats, history most recent first; order)``."""
-    lm = NGramModel.readfile(get_model_path("en-us/en-us.lm.bin"))
-
-    @functools.lru_cache(maxsize=1 << 20)
-    def ngram(word: str, *history: str) -> float:
-        return lm.prob([word, *history]) * LN_BASE
-
-    return ngram, lm.size()
+def first_pass_lm() -> NgramLM:
+    """pocketsphinx's en-us trigram, the first pass's LM (nats)."""
+    return NgramLM(get_model_path("en-us/en-us.lm.bin"))
 
 
 def main() -> None:
@@ -44,20 +35,12 @@ def main() -> None:
     ap.add_argument("-n", "--nbest", type=int, default=100)
     ap.add_argument("--bigram-scale", type=float, default=8.0, help="LM weight for ranking paths (nats)")
     args = ap.parse_args()
-    ngram, order = load_ngram()
-
-    def bigram(prev: str, word: str) -> float:
-        return ngram(word, prev)
-
-    def sentence_logprob(words: tuple[str, ...]) -> float:
-        seq = ["<s>", *words, "</s>"]
-        return sum(ngram(seq[i], *reversed(seq[max(0, i - order + 1) : i])) for i in range(1, len(seq)))
-
+    lm = first_pass_lm()
     out, fillers = {}, FillerMap()
     for path in sorted(args.lattices):
         utt = path.name.split(".")[0]
-        hyps = lattice_nbest(read_htk(path), args.nbest, fillers, bigram=bigram, bigram_scale=args.bigram_scale)
-        out[utt] = [Hypothesis(h.words, h.am, sentence_logprob(h.words)) for h in hyps]
+        hyps = lattice_nbest(read_htk(path), args.nbest, fillers, bigram=lm.bigram, bigram_scale=args.bigram_scale)
+        out[utt] = [Hypothesis(h.words, h.am, lm.sentence_logprob(h.words)) for h in hyps]
     write_nbest(args.out, out)
     avg = sum(len(h) for h in out.values()) / max(1, len(out))
     print(f"{args.out}: {len(out)} utterances, {avg:.1f} distinct hypotheses on average (max {args.nbest})")
