@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "docs" / "bench" / "demo.json"
 SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
+SEARCH_LEXICON = ROOT / "docs" / "bench" / "dev_search_lexicon.jsonl"
+CTC_TUNED = ROOT / "docs" / "bench" / "ctc_fusion_dev_tuned.jsonl"
 LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
 RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
 SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
@@ -221,7 +223,8 @@ def demo_section(demo: dict) -> str:
     return "\n\n".join(parts)
 
 
-def search_section(rows: list[dict]) -> str:
+def search_section(rows: list[dict], title: str = "Settings search on dev (`benchmarks/dev_search.py`)",
+                   what: str = "") -> str:
     body = [[r["system"], ", ".join(f"{k} {v}" for k, v in r["config"].items()),
              f"{r['dev_ppl']:.2f}" if "dev_ppl" in r else "failed", f"{r.get('parameters') or 0:,}",
              f"{r.get('train_tokens', 0):,}", r.get("rounds", ""), (r["provenance"].get("commit") or "")[:12]]
@@ -233,7 +236,7 @@ def search_section(rows: list[dict]) -> str:
     counts = {}
     for r in rows:
         counts[r["system"]] = counts.get(r["system"], 0) + 1
-    return ("## Settings search on dev (`benchmarks/dev_search.py`)\n\n"
+    return (f"## {title}\n\n{what}"
             "Runs per system: " + ", ".join(f"{s} {n}" for s, n in counts.items()) + " (every system the same "
             "dropout x learning-rate grid; configurations beyond it name the option they change on top of the "
             "recipe's settings), judged by perplexity on the held-out novel's dev chapters; every run is listed.\n\n"
@@ -288,6 +291,26 @@ def ctc_section(rows: list[dict]) -> str:
                      f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
 
 
+def ctc_tuned_section(rows: list[dict]) -> str:
+    """Shallow fusion in a CTC decoder with each LM's weight chosen on dev (``benchmarks/ctc_fusion.py``)."""
+    body = [[r["system"], f"{r['lm_weight']:g}", "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
+             f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
+             f"{r['confused_word_errors']} / {r['confused_words']}", f"{r['seconds'] / r['sentences']:.2f}",
+             f"{r['p_lightrnn_better']:.3f}" if "p_lightrnn_better" in r else "",
+             (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    first, grid = rows[0], next((r["lm_weight_grid"] for r in rows if r.get("lm_weight_grid")), [])
+    return ("## Shallow fusion in a CTC decoder, LM weights chosen on dev (`benchmarks/ctc_fusion.py`)\n\n"
+            f"{first['decoder']}, lexicon = the LM vocabulary ({first['vocab']:,} words), beam {first['beam']}; "
+            f"emissions built from {first['sentences']} synthetic test sentences ({first['words']:,} words), "
+            f"{first['confused_words']} words of which lean acoustically to a homophone of the same length. Each LM's "
+            f"weight is chosen from {', '.join(f'{w:g}' for w in grid)} on synthetic dev sentences (every dev run is "
+            "in `docs/bench/ctc_fusion_dev_tuned.jsonl`); the test was decoded once per system. The first-pass "
+            "trigram is pocketsphinx's en-us (`lightrnn_asr.lm.ngram.NgramLM`), scoring the lexicon's words it "
+            "lacks -20 nats.\n\n"
+            + table(["system", "LM weight", "dev WER %", "test WER % [95 % CI]", "errors on the confused words",
+                     "s per sentence", f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
+
+
 def long_line_section(rows: list[dict]) -> str:
     body = [[r["case"], f"{r['bytes']:,}", f"{r['peak_rss_bytes'] / 2**20:.0f}", r["exit_code"], r["output"].split(": ", 1)[-1]
              if r["exit_code"] else "scored", (r["provenance"].get("commit") or "")[:12]] for r in rows]
@@ -319,6 +342,11 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
              demo_section(demo)]
     if search:
         parts.append(search_section(search))
+    if read_jsonl(SEARCH_LEXICON):
+        parts.append(search_section(read_jsonl(SEARCH_LEXICON), "Settings search on dev at the recognizer's vocabulary "
+                                    "(`benchmarks/dev_search.py`)", "The demo's LMs at its vocabulary (73,255 words) "
+                                    "and token budgets, the learning rate grid widened until no system's best sat on "
+                                    "its edge. "))
     if read_jsonl(LEXICON):
         parts.append(speed_section(last_run(read_jsonl(LEXICON)), "Every LM at the recognizer's vocabulary "
                                    "(`benchmarks/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "
@@ -328,6 +356,8 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     if read_jsonl(DEMO_VOCAB):
         parts.append(speed_section(last_run(read_jsonl(DEMO_VOCAB)), "The same at the demo's vocabulary",
                                    "The demo's vocabulary (the text's words seen twice or more), one run."))
+    if read_jsonl(CTC_TUNED):
+        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"][-4:]))
     if read_jsonl(CTC):
         parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:
