@@ -36,7 +36,7 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
                    "rescoring.")
 @click.option("--num-paths", type=int, default=100, show_default=True, help="k2 N-best: paths sampled per lattice.")
 @click.option("--nbest-scale", type=float, default=0.5, show_default=True,
-              help="k2 N-best: scale of the lattice scores when sampling (smaller: more distinct paths).")
+              help="k2 N-best: scale of the lattice scores when sampling (smaller: more distinct paths).", hidden=True)
 @format_option
 @words_option
 @click.option("--lattices-out", type=click.Path(file_okay=False),
@@ -49,11 +49,12 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
               help="Lattice rescoring: keep the lattice's own LM scores (Kaldi graph costs) as the first-pass "
                    "LM term, weighted by --fp-lm-scale.")
 @click.option("--lattice-batch", type=int, default=8, show_default=True,
-              help="Lattices expanded together: one LM call serves the frontier of all of them (same results).")
+              help="Lattices expanded together: one LM call serves the frontier of all of them (same results).",
+              hidden=True)
 @click.option("--global-beam", type=float, default=float("inf"),
-              help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).")
+              help="Beam on the estimated best complete path through a history (nats; Xu et al. 2018).", hidden=True)
 @click.option("--prune-lm-scale", type=float, default=10.0, show_default=True,
-              help="lm_scale of the combination used for pruning during lattice expansion.")
+              help="lm_scale of the combination used for pruning during lattice expansion.", hidden=True)
 @click.option("--lattice-nbest", type=int, default=100, show_default=True,
               help="Distinct hypotheses taken from each rescored lattice for tuning and the 1-best.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="LM checkpoint (none: AM only).")
@@ -78,7 +79,8 @@ from lightrnn_asr.utils.distributed import init_distributed, shutdown
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG of dev WER versus lm_scale.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--chunk-utterances", type=int, default=2000, show_default=True,
-              help="N-best utterances scored together (the unit of streaming and of sharding under torchrun).")
+              help="N-best utterances scored together (the unit of streaming and of sharding under torchrun).",
+              hidden=True)
 @friendly
 def rescore(device: str, **opts) -> None:
     """Rescore N-best lists or lattices (INPUT): am_score + lm_scale * lm_logprob + fp_lm_scale * fp_lm_logprob +
@@ -98,6 +100,10 @@ def rescore(device: str, **opts) -> None:
     lattices are rescored by pruned expansion (--k2-method lattice). The
     lattices' lm_scores are the first-pass n-gram term (--fp-lm-scale): for
     the N-best always, for lattice rescoring with --input-lm.
+
+    Not listed here, and still taken (docs/cli.md lists every option): the pruning details of lattice
+    rescoring (--global-beam, --prune-lm-scale, --lattice-batch), k2 sampling's --nbest-scale, and
+    --chunk-utterances.
     """
     _old_spellings(opts)
     _check_options(opts)
