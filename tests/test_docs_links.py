@@ -66,3 +66,10 @@ def test_the_cli_reference_is_generated_from_the_commands():
     from lightrnn_asr.cli.reference import reference
 
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), "docs/cli.md is out of date: make docs"
+
+
+def test_every_benchmark_script_is_in_the_benchmarks_index():
+    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    scripts = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.suffix in (".py", ".sh"))
+    missing = [s for s in scripts if f"`{s}`" not in index]
+    assert not missing, f"benchmarks/README.md does not list {missing}"
