@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import kaldialign
-import numpy as np
 import torch
 from bench_io import emit
+from ctc_emissions import emissions, homophones
 from flashlight.lib.text.decoder import (
     LM,
     CriterionType,
@@ -81,44 +81,6 @@ class NgramFusionLM(LM):
         return state, self.ngram.logprob("</s>", self.history[state])
 
 
-def homophones(vocab) -> dict[str, str]:
-    """``{word: its homophone of the same length}`` for words of ``vocab`` (first such pair in CMUdict order)."""
-    from pocketsphinx import get_model_path
-
-    by_phones: dict[str, list[str]] = {}
-    for line in open(get_model_path("en-us/cmudict-en-us.dict"), encoding="utf-8"):
-        word, *phones = line.split()
-        word = word.split("(")[0]
-        if word in vocab and word.isalpha():
-            by_phones.setdefault(" ".join(phones), []).append(word)
-    out = {}
-    for words in by_phones.values():
-        for a in words:
-            for b in words:
-                if a != b and len(a) == len(b) and a not in out:
-                    out[a] = b
-    return out
-
-
-def emissions(words: list[str], confusions: dict[str, str]) -> tuple[torch.Tensor, int]:
-    """CTC log-probabilities ``(T, len(TOKENS))`` float32 and the number of confused words."""
-    def frame(probs):
-        p = np.full(len(TOKENS), (1.0 - sum(probs.values())) / (len(TOKENS) - len(probs)))
-        for c, v in probs.items():
-            p[TOKENS.index(c)] = v
-        return np.log(p)
-
-    frames, n = [], 0
-    for w in words:
-        wrong = confusions.get(w)
-        n += wrong is not None
-        for i, ch in enumerate(w):
-            probs = {ch: 0.98} if wrong is None or wrong[i] == ch else {wrong[i]: 0.52, ch: 0.46}
-            frames += [frame({c: v for c, v in probs.items() if c in TOKENS}), frame({"-": 0.98})]
-        frames.append(frame({"|": 0.98}))
-    return torch.from_numpy(np.stack(frames).astype(np.float32)).contiguous(), n
-
-
 def build(lm, vocab, lm_weight: float, beam: int):
     words = word_dictionary(vocab)
     trie = Trie(len(TOKENS), TOKENS.index("|"))
@@ -158,7 +120,8 @@ def main() -> None:
     cks = {name: load_checkpoint(args.demo / "exp" / "lm" / d / "best.pt") for name, d in LMS.items()}
     vocab = next(iter(cks.values())).vocab
     confusions = homophones(vocab)
-    ems = {split: {u: emissions(w, confusions) for u, w in refs.items()} for split, refs in sets.items()}
+    ems = {split: {u: emissions(w, confusions, TOKENS, "-", "|") for u, w in refs.items()}
+           for split, refs in sets.items()}
     from pocketsphinx import get_model_path
 
     trigram = NgramFusionLM(NgramLM(get_model_path("en-us/en-us.lm.bin"), oov_logprob=OOV_LOGPROB), word_dictionary(vocab))

@@ -28,6 +28,7 @@ DEMO = ROOT / "docs" / "bench" / "demo.json"
 SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
 SEARCH_LEXICON = ROOT / "docs" / "bench" / "dev_search_lexicon.jsonl"
 CTC_TUNED = ROOT / "docs" / "bench" / "ctc_fusion_dev_tuned.jsonl"
+CTC_PYCTCDECODE = ROOT / "docs" / "bench" / "ctc_pyctcdecode.jsonl"
 LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
 RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
 SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
@@ -291,22 +292,22 @@ def ctc_section(rows: list[dict]) -> str:
                      f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
 
 
-def ctc_tuned_section(rows: list[dict]) -> str:
-    """Shallow fusion in a CTC decoder with each LM's weight chosen on dev (``benchmarks/ctc_fusion.py``)."""
-    body = [[r["system"], f"{r['lm_weight']:g}", "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
+def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight", note: str = "") -> str:
+    """Shallow fusion in a CTC decoder with each LM's weight chosen on dev (``benchmarks/ctc_fusion.py``,
+    ``benchmarks/ctc_pyctcdecode.py``): the test rows of the last run."""
+    body = [[r["system"], f"{r[weight]:g}", "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
              f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
              f"{r['confused_word_errors']} / {r['confused_words']}", f"{r['seconds'] / r['sentences']:.2f}",
              f"{r['p_lightrnn_better']:.3f}" if "p_lightrnn_better" in r else "",
              (r["provenance"].get("commit") or "")[:12]] for r in rows]
-    first, grid = rows[0], next((r["lm_weight_grid"] for r in rows if r.get("lm_weight_grid")), [])
-    return ("## Shallow fusion in a CTC decoder, LM weights chosen on dev (`benchmarks/ctc_fusion.py`)\n\n"
-            f"{first['decoder']}, lexicon = the LM vocabulary ({first['vocab']:,} words), beam {first['beam']}; "
-            f"emissions built from {first['sentences']} synthetic test sentences ({first['words']:,} words), "
-            f"{first['confused_words']} words of which lean acoustically to a homophone of the same length. Each LM's "
-            f"weight is chosen from {', '.join(f'{w:g}' for w in grid)} on synthetic dev sentences (every dev run is "
-            "in `docs/bench/ctc_fusion_dev_tuned.jsonl`); the test was decoded once per system. The first-pass "
-            "trigram is pocketsphinx's en-us (`lightrnn_asr.lm.ngram.NgramLM`), scoring the lexicon's words it "
-            "lacks -20 nats.\n\n"
+    first, grid = rows[0], next((r[f"{weight}_grid"] for r in rows if r.get(f"{weight}_grid")), [])
+    script = record.stem.replace("_dev_tuned", "")
+    return (f"## Shallow fusion in a CTC decoder: {first['decoder']} (`benchmarks/{script}.py`)\n\n"
+            f"Beam {first['beam']}; vocabulary {first['vocab']:,} words; emissions built from {first['sentences']} "
+            f"synthetic test sentences ({first['words']:,} words), {first['confused_words']} words of which lean "
+            f"acoustically to a homophone of the same length. Each LM's weight is chosen from "
+            f"{', '.join(f'{w:g}' for w in grid)} on synthetic dev sentences (every dev run is in "
+            f"`{record.relative_to(ROOT)}`); the test was decoded once per system. {note}\n\n"
             + table(["system", "LM weight", "dev WER %", "test WER % [95 % CI]", "errors on the confused words",
                      "s per sentence", f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
 
@@ -357,7 +358,14 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
         parts.append(speed_section(last_run(read_jsonl(DEMO_VOCAB)), "The same at the demo's vocabulary",
                                    "The demo's vocabulary (the text's words seen twice or more), one run."))
     if read_jsonl(CTC_TUNED):
-        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"][-4:]))
+        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"][-4:], CTC_TUNED,
+                                       note="The lexicon is the LM vocabulary; the first-pass trigram is "
+                                            "pocketsphinx's en-us (`lightrnn_asr.lm.ngram.NgramLM`), scoring the "
+                                            "lexicon's words it lacks -20 nats."))
+    if read_jsonl(CTC_PYCTCDECODE):
+        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_PYCTCDECODE) if r["split"] == "test"][-3:],
+                                       CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
+                                       "its n-gram LM is KenLM's, not installed here, so it has no n-gram row."))
     if read_jsonl(CTC):
         parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:
