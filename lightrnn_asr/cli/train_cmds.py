@@ -86,8 +86,8 @@ def _config(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.option("--lr-decay", type=float, default=0.5, show_default=True,
               help="Learning-rate factor after a round without a better validation perplexity (1: constant).", hidden=True)
 @click.option("--reset-optimizer/--keep-optimizer", default=True, show_default=True,
-              help="A fresh Adam after every reallocation (the CNTK recipe's): held-out perplexity 167.8 against "
-                   "170.7 keeping it, on the demo's text at equal time.", hidden=True)
+              help="A fresh Adam after every reallocation (the CNTK recipe's), or the same one kept "
+                   "(docs/studies/training-ablation.md).", hidden=True)
 @click.option("--loss-tables", type=click.Choice(["pass", "training"]), default="pass", show_default=True,
               help="LightRNN: reallocation's loss tables from a pass over the text after each round (the paper's), "
                    "or summed during the round's last epoch from its training steps (no extra pass).", hidden=True)
