@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The same settings search for every LM of the demo, on dev text only.
 
-Every system of ``make demo`` (the LightRNN, the adaptive-softmax LSTM, the full-softmax LSTM) is
+Every system of ``make demo`` (the LightRNN, the adaptive-softmax LSTM, the BPE LSTM; ``--systems``) is
 trained with each of the same configurations (the same kinds and the same count: dropout x learning
-rate; the size, 200 x 1, and the adaptive softmax's cutoffs stay the recipe's) on the recipe's text,
+rate, :data:`GRID`; the size, 200 x 1, and the adaptive softmax's cutoffs stay the recipe's; a best
+configuration on the grid's edge is widened with ``--configs``, for every system alike) on the recipe's text,
 vocabulary, batches and token budget (``recipes/pocketsphinx/run.sh``, stage 6), and judged by its
 perplexity on the held-out novel's dev chapters (``heldout_dev.txt``). The test chapters are not
 read. ``--configs`` runs other configurations the same way (the architecture options of a system,
@@ -37,7 +38,7 @@ from lightrnn_asr.evaluation.report import markdown_table
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pocketsphinx" / "run.sh"
 #: The grid every system gets: the same kinds, the same count.
-GRID = {"--dropout": ["0.1", "0.3"], "--lr": ["1e-3", "3e-3"]}
+GRID = {"--dropout": ["0.1", "0.3"], "--lr": ["1e-3", "3e-3", "1e-2"]}
 
 
 def recipe_settings() -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
@@ -121,7 +122,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="the recipe's data/lm (train.txt, valid.txt, heldout_dev.txt)")
     ap.add_argument("--vocab", type=Path)
     ap.add_argument("--out", type=Path, default=Path("docs/bench/dev_search.jsonl"))
-    ap.add_argument("--systems", nargs="+", default=["lightrnn", "adaptive", "lstm"])
+    ap.add_argument("--systems", nargs="+", default=["lightrnn", "adaptive", "bpe"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--configs", type=json.loads, metavar="JSON",
