@@ -126,3 +126,16 @@ def test_a_child_state_is_stepped_only_when_scored_from(lightrnn):
     assert lm.steps == 0 and lm.distributions == 1
     lm.score(children[0], lightrnn.vocab.eos_id)
     assert lm.steps == 1 and lm.distributions == 2
+
+
+def test_memory_is_one_utterances_when_one_lm_decodes_many(lightrnn):
+    """The decoder calls start() per utterance: the states of the utterance before are dropped, and the
+    results are those of a fresh LM."""
+    lm = FlashlightLM(lightrnn.model, lightrnn.vocab)
+    fused, words = decoder(lm, lightrnn.vocab, 1.0)
+    em = emissions([clear("the"), clear("cat"), confused("sees", "tree"), clear("the"), clear("ball")])
+    first = best_words(fused, words, em)
+    after_one = len(lm.states)
+    for _ in range(3):
+        assert best_words(fused, words, em) == first == "the cat sees the ball".split()
+    assert len(lm.states) < 2 * after_one  # not growing with the utterances decoded

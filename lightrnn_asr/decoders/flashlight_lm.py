@@ -75,9 +75,11 @@ class FlashlightLM(LM):
         return entry[1]
 
     def start(self, start_with_nothing: bool) -> LMState:
-        """The state after ``<s>`` (a recurrent LM always starts there)."""
+        """The state after ``<s>`` (a recurrent LM always starts there). The decoder calls it at the start
+        of every utterance: the states of the utterance before are dropped, so that memory stays that of
+        one utterance (each state that was asked for scores holds a ``(|V|,)`` float32 distribution)."""
         state = LMState()
-        self.states[state] = [self.model.initial_state(1, self.vocab.bos_id), None, None, None]
+        self.states = {state: [self.model.initial_state(1, self.vocab.bos_id), None, None, None]}
         return state
 
     def score(self, state: LMState, usr_token_idx: int) -> tuple[LMState, float]:
