@@ -361,7 +361,9 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
         parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"][-4:], CTC_TUNED,
                                        note="The lexicon is the LM vocabulary; the first-pass trigram is "
                                             "pocketsphinx's en-us (`lightrnn_asr.lm.ngram.NgramLM`), scoring the "
-                                            "lexicon's words it lacks -20 nats."))
+                                            "lexicon's words it lacks -20 nats. flashlight-text breaks exact ties "
+                                            "between hypotheses in an order that can change from run to run, so "
+                                            "two runs of one commit can differ in the second decimal."))
     if read_jsonl(CTC_PYCTCDECODE):
         parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_PYCTCDECODE) if r["split"] == "test"][-3:],
                                        CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
