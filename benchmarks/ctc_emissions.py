@@ -4,8 +4,45 @@ that only an LM's context can settle them (``ctc_fusion.py``, ``ctc_pyctcdecode.
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from lightrnn_asr.formats.nbest import read_text
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+
+#: The demo's LMs the fusion benchmarks compare: ``{system: its directory under exp/lm}``.
+LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
+
+
+def fusion_arguments(description: str) -> argparse.Namespace:
+    """The fusion benchmarks' command line: the recipe directory, sentences, beam, threads, record."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
+    ap.add_argument("--limit", type=int, default=200, help="test sentences (the first N)")
+    ap.add_argument("--dev-limit", type=int, default=100, help="dev sentences for the LM weight (the first N)")
+    ap.add_argument("--beam", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
+def fusion_inputs(args: argparse.Namespace, tokens: list[str], blank: str, boundary: str):
+    """``(sets, checkpoints, vocabulary, confusions, emissions)``: the synthetic dev and test sentences
+    (``{split: {utt: words}}``), the demo's LMs, their vocabulary, the homophones, and
+    ``{split: {utt: (emissions, confused words)}}``."""
+    sets = {split: dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
+            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
+    cks = {name: load_checkpoint(args.demo / "exp" / "lm" / d / "best.pt") for name, d in LMS.items()}
+    vocab = next(iter(cks.values())).vocab
+    confusions = homophones(vocab)
+    ems = {split: {u: emissions(w, confusions, tokens, blank, boundary) for u, w in refs.items()}
+           for split, refs in sets.items()}
+    return sets, cks, vocab, confusions, ems
 
 
 def homophones(vocab) -> dict[str, str]:

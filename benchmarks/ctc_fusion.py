@@ -22,14 +22,11 @@ too (``"split": "dev"``).
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import kaldialign
-import torch
 from bench_io import emit
-from ctc_emissions import emissions, homophones
+from ctc_emissions import fusion_arguments, fusion_inputs
 from flashlight.lib.text.decoder import (
     LM,
     CriterionType,
@@ -43,12 +40,9 @@ from flashlight.lib.text.decoder import (
 
 from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores, word_dictionary
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
-from lightrnn_asr.formats.nbest import read_text
-from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.ngram import NgramLM
 
 TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]
-LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
 #: The trigram's score (nats) of a word it does not have.
 OOV_LOGPROB = -20.0
 #: The LM weights every LM is tried with on dev.
@@ -106,22 +100,8 @@ def decode(dec, words, ems) -> tuple[dict[str, list[str]], float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
-    ap.add_argument("--limit", type=int, default=200, help="test sentences (the first N)")
-    ap.add_argument("--dev-limit", type=int, default=100, help="dev sentences for the LM weight (the first N)")
-    ap.add_argument("--beam", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    sets = {split: dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
-            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
-    cks = {name: load_checkpoint(args.demo / "exp" / "lm" / d / "best.pt") for name, d in LMS.items()}
-    vocab = next(iter(cks.values())).vocab
-    confusions = homophones(vocab)
-    ems = {split: {u: emissions(w, confusions, TOKENS, "-", "|") for u, w in refs.items()}
-           for split, refs in sets.items()}
+    args = fusion_arguments(__doc__)
+    sets, cks, vocab, confusions, ems = fusion_inputs(args, TOKENS, "-", "|")
     from pocketsphinx import get_model_path
 
     trigram = NgramFusionLM(NgramLM(get_model_path("en-us/en-us.lm.bin"), oov_logprob=OOV_LOGPROB), word_dictionary(vocab))

@@ -16,24 +16,18 @@ numpy < 2: run it in ``make test-k2``'s environment.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import kaldialign
-import torch
 from bench_io import emit
-from ctc_emissions import emissions, homophones
+from ctc_emissions import fusion_arguments, fusion_inputs
 from pyctcdecode.alphabet import Alphabet
 from pyctcdecode.decoder import BeamSearchDecoderCTC
 
 from lightrnn_asr.decoders.pyctcdecode_lm import PyctcdecodeLM
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
-from lightrnn_asr.formats.nbest import read_text
-from lightrnn_asr.lm.checkpoint import load_checkpoint
 
 LABELS = ["", " ", *"abcdefghijklmnopqrstuvwxyz", "'"]
-LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
 #: The LM weights (pyctcdecode's alpha) every LM is tried with on dev.
 ALPHAS = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0]
 
@@ -45,21 +39,8 @@ def decode(decoder, ems, beam: int) -> tuple[dict[str, list[str]], float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
-    ap.add_argument("--limit", type=int, default=100, help="test sentences (the first N)")
-    ap.add_argument("--dev-limit", type=int, default=30, help="dev sentences for alpha (the first N)")
-    ap.add_argument("--beam", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    sets = {split: dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
-            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
-    cks = {name: load_checkpoint(args.demo / "exp" / "lm" / d / "best.pt") for name, d in LMS.items()}
-    vocab = next(iter(cks.values())).vocab
-    confusions = homophones(vocab)
-    ems = {split: {u: emissions(w, confusions, LABELS, "", " ") for u, w in refs.items()} for split, refs in sets.items()}
+    args = fusion_arguments(__doc__)
+    sets, cks, vocab, confusions, ems = fusion_inputs(args, LABELS, "", " ")
     alphabet = Alphabet.build_alphabet(LABELS)
     common = {"benchmark": "ctc_pyctcdecode", "decoder": "pyctcdecode BeamSearchDecoderCTC", "vocab": len(vocab),
               "beam": args.beam, "threads": args.threads}
