@@ -45,8 +45,8 @@ from lightrnn_asr.lm.ngram import NgramLM
 TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]
 #: The trigram's score (nats) of a word it does not have.
 OOV_LOGPROB = -20.0
-#: The LM weights every LM is tried with on dev.
-LM_WEIGHTS = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0]
+#: The LM weights every LM is tried with on dev (widened once: two choices sat on the first grid's edges).
+LM_WEIGHTS = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 
 
 class NgramFusionLM(LM):

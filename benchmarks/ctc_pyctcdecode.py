@@ -28,8 +28,9 @@ from lightrnn_asr.decoders.pyctcdecode_lm import PyctcdecodeLM
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
 
 LABELS = ["", " ", *"abcdefghijklmnopqrstuvwxyz", "'"]
-#: The LM weights (pyctcdecode's alpha) every LM is tried with on dev.
-ALPHAS = [0.125, 0.25, 0.5, 1.0, 2.0, 4.0]
+#: The LM weights (pyctcdecode's alpha) every LM is tried with on dev (widened once: a choice sat on the
+#: first grid's edge).
+ALPHAS = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 
 
 def decode(decoder, ems, beam: int) -> tuple[dict[str, list[str]], float]:
