@@ -358,14 +358,14 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
         parts.append(speed_section(last_run(read_jsonl(DEMO_VOCAB)), "The same at the demo's vocabulary",
                                    "The demo's vocabulary (the text's words seen twice or more), one run."))
     if read_jsonl(CTC_TUNED):
-        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"][-4:], CTC_TUNED,
+        parts.append(ctc_tuned_section(last_run([r for r in read_jsonl(CTC_TUNED) if r["split"] == "test"]), CTC_TUNED,
                                        note="The lexicon is the LM vocabulary; the first-pass trigram is "
                                             "pocketsphinx's en-us (`lightrnn_asr.lm.ngram.NgramLM`), scoring the "
                                             "lexicon's words it lacks -20 nats. flashlight-text breaks exact ties "
                                             "between hypotheses in an order that can change from run to run, so "
                                             "two runs of one commit can differ in the second decimal."))
     if read_jsonl(CTC_PYCTCDECODE):
-        parts.append(ctc_tuned_section([r for r in read_jsonl(CTC_PYCTCDECODE) if r["split"] == "test"][-3:],
+        parts.append(ctc_tuned_section(last_run([r for r in read_jsonl(CTC_PYCTCDECODE) if r["split"] == "test"]),
                                        CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
                                        "its n-gram LM is KenLM's, not installed here, so it has no n-gram row."))
     if read_jsonl(CTC):
