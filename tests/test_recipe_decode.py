@@ -2,6 +2,7 @@
 whatever was decoded before it (real Asterisk prompts, tests/data)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import soundfile
@@ -16,6 +17,7 @@ DECODE = Path(__file__).resolve().parent.parent / "recipes" / "pocketsphinx" / "
 def load_decode():
     spec = importlib.util.spec_from_file_location("recipe_decode", DECODE)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["recipe_decode"] = module  # the jobs' function is pickled by its module's name
     spec.loader.exec_module(module)
     return module
 
@@ -50,3 +52,21 @@ def test_the_lexicon_holds_every_word_the_first_pass_outputs_and_only_those(tmp_
         symbols = {FillerMap()(s) for s in read_htk(tmp_path / f"{name}.slf").symbols} - {None}
         lattice_words = {w for s in symbols for w in normalize_text(s).split()}  # "d." is the text's "d"
         assert set(hyp) <= known and lattice_words <= known, (hyp, lattice_words - known)
+
+
+def test_jobs_forked_from_one_decoder_give_a_fresh_decoders_lattices(tmp_path):
+    decode = load_decode()
+    names = ("queue-thankyou", "do-not-disturb", "confbridge-has-joined")
+    audio = {name: soundfile.read(DATA / f"asterisk-{name}.wav", dtype="float32")[0] for name in names}
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "forked").mkdir()
+    fresh = {name: decode.decode_utterance(audio[name], tmp_path / "fresh" / f"{name}.slf")[0] for name in names}
+    # the jobs twice over, so that each process would decode after another if it were reused
+    jobs = [(f"{name}-{i}", audio[name], str(tmp_path / "forked" / f"{name}-{i}.slf"))
+            for i in range(2) for name in names]
+    results = decode.decode_all(jobs, nj=1)
+    assert [utt for utt, _, _ in results] == [utt for utt, _, _ in jobs]
+    for utt, hyp, _ in results:
+        name = utt.rsplit("-", 1)[0]
+        assert hyp == normalize_text(" ".join(fresh[name]))
+        assert (tmp_path / "forked" / f"{utt}.slf").read_bytes() == (tmp_path / "fresh" / f"{name}.slf").read_bytes()
