@@ -3,7 +3,7 @@
 #   1. the tests that need CUDA, and a CUDA smoke run of train (AMP) -> ppl -> rescore on the real
 #      N-best fixtures;
 #   2. training tokens/s with AMP and rescoring words/s of the LightRNN (one step per word) and both
-#      LSTMs at |V| = 10K, 100K, 1M (benchmarks/lm_compare.py --device cuda);
+#      LSTMs at |V| = 10K, 100K, 1M (benchmarks/speed/lm_compare.py --device cuda);
 #   3. data-parallel training over NCCL (torchrun, one process per GPU).
 # Results go to $OUT (default docs/bench/): gpu_check.log, lm_compare_gpu.jsonl, ddp_gpu.jsonl.
 #
@@ -52,8 +52,8 @@ timeout 120 $PY -m lightrnn_asr.cli train --train-text "$work/train.txt" --valid
   && $PY -m lightrnn_asr.cli wer --ref tests/data/synthetic_dev_trigram.ref --hyp "$work/1best.txt"
 
 step "2. training and rescoring throughput at |V| = 10K, 100K, 1M"
-(cd benchmarks && timeout 420 $PY lm_compare.py --device cuda --systems lightrnn-wordsum lightrnn-wordsum-col lightrnn-wordsum-col-sl lightrnn-wordsum-col-sl-osl adaptive lstm \
-  --vocab 10000 100000 1000000 --train-seconds 8 --score-seconds 8 --out "$(cd .. && realpath "$OUT")/lm_compare_gpu.jsonl")
+(cd benchmarks/speed && timeout 420 $PY lm_compare.py --device cuda --systems lightrnn-wordsum lightrnn-wordsum-col lightrnn-wordsum-col-sl lightrnn-wordsum-col-sl-osl adaptive lstm \
+  --vocab 10000 100000 1000000 --train-seconds 8 --score-seconds 8 --out "$(cd ../.. && realpath "$OUT")/lm_compare_gpu.jsonl")
 
 step "3. data-parallel training over NCCL"
 n=$($PY -c "import torch; print(torch.cuda.device_count())")

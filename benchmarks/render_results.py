@@ -3,11 +3,11 @@
 no figure in them is typed by hand.
 
 Records: docs/bench/demo.json (the latest ``make demo`` report, ``exp/report/results.json``, with its
-provenance), docs/bench/dev_search.jsonl (benchmarks/dev_search.py) and docs/bench/long_line_memory.jsonl
-(benchmarks/long_line_memory.py), docs/bench/demo_runs.jsonl (benchmarks/fresh_clone_demo.sh),
-docs/bench/demo_determinism.jsonl (benchmarks/compare_reports.py), docs/bench/lexicon_scale.jsonl and
-docs/bench/demo_vocab_speed.jsonl (benchmarks/lexicon_scale.py), docs/bench/ctc_fusion.jsonl
-(benchmarks/ctc_fusion.py).
+provenance), docs/bench/dev_search.jsonl (benchmarks/quality/dev_search.py) and docs/bench/long_line_memory.jsonl
+(benchmarks/speed/long_line_memory.py), docs/bench/demo_runs.jsonl (benchmarks/reliability/fresh_clone_demo.sh),
+docs/bench/demo_determinism.jsonl (benchmarks/reliability/compare_reports.py), docs/bench/lexicon_scale.jsonl and
+docs/bench/demo_vocab_speed.jsonl (benchmarks/speed/lexicon_scale.py), docs/bench/ctc_fusion.jsonl
+(benchmarks/quality/ctc_fusion.py).
 
     python benchmarks/render_results.py                   # write docs/results.md and README's table
     python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json   # take a new demo record
@@ -224,7 +224,7 @@ def demo_section(demo: dict) -> str:
     return "\n\n".join(parts)
 
 
-def search_section(rows: list[dict], title: str = "Settings search on dev (`benchmarks/dev_search.py`)",
+def search_section(rows: list[dict], title: str = "Settings search on dev (`benchmarks/quality/dev_search.py`)",
                    what: str = "") -> str:
     body = [[r["system"], ", ".join(f"{k} {v}" for k, v in r["config"].items()),
              f"{r['dev_ppl']:.2f}" if "dev_ppl" in r else "failed", f"{r.get('parameters') or 0:,}",
@@ -257,7 +257,7 @@ def last_run(rows: list[dict]) -> list[dict]:
 
 
 def speed_section(rows: list[dict], title: str, what: str) -> str:
-    """One run's systems side by side (``benchmarks/lexicon_scale.py`` records), and the LightRNN's ratios."""
+    """One run's systems side by side (``benchmarks/speed/lexicon_scale.py`` records), and the LightRNN's ratios."""
     body = [[r["system"], f"{r['vocab']:,}", f"{r['parameters']:,}", f"{r['file_mb']:.1f}", f"{r['peak_rss_mb']:.0f}",
              f"{r['tokens_per_s']:,.0f}", f"{r['hyps_per_s']:,.0f}", f"{r['words_per_s']:,.0f}", f"{r['dev_ppl']:.1f}",
              (r["provenance"].get("commit") or "")[:12]] for r in rows]
@@ -274,14 +274,14 @@ def speed_section(rows: list[dict], title: str, what: str) -> str:
 
 
 def ctc_section(rows: list[dict]) -> str:
-    """Shallow fusion in a CTC decoder (``benchmarks/ctc_fusion.py``), one run."""
+    """Shallow fusion in a CTC decoder (``benchmarks/quality/ctc_fusion.py``), one run."""
     body = [[r["system"], f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
              f"{r['confused_word_errors']} / {r['confused_words']}", f"{r['seconds']:.1f}",
              f"{r['seconds'] / r['sentences']:.2f}",
              f"{r['p_lightrnn_better']:.3f}" if "p_lightrnn_better" in r else "",
              (r["provenance"].get("commit") or "")[:12]] for r in rows]
     first = rows[0]
-    return ("## Shallow fusion in a CTC decoder (`benchmarks/ctc_fusion.py`)\n\n"
+    return ("## Shallow fusion in a CTC decoder (`benchmarks/quality/ctc_fusion.py`)\n\n"
             f"{first['decoder']}, lexicon = the LM vocabulary ({first['vocab']:,} words), beam {first['beam']}; "
             f"emissions built from {first['sentences']} synthetic test sentences ({first['words']:,} words), "
             f"{first['confused_words']} words of which lean acoustically to a homophone of the same length: what "
@@ -293,8 +293,8 @@ def ctc_section(rows: list[dict]) -> str:
 
 
 def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight", note: str = "") -> str:
-    """Shallow fusion in a CTC decoder with each LM's weight chosen on dev (``benchmarks/ctc_fusion.py``,
-    ``benchmarks/ctc_pyctcdecode.py``): the test rows of the last run."""
+    """Shallow fusion in a CTC decoder with each LM's weight chosen on dev (``benchmarks/quality/ctc_fusion.py``,
+    ``benchmarks/quality/ctc_pyctcdecode.py``): the test rows of the last run."""
     body = [[r["system"], f"{r[weight]:g}", "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
              f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
              f"{r['confused_word_errors']} / {r['confused_words']}", f"{r['seconds'] / r['sentences']:.2f}",
@@ -315,7 +315,7 @@ def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight",
 def long_line_section(rows: list[dict]) -> str:
     body = [[r["case"], f"{r['bytes']:,}", f"{r['peak_rss_bytes'] / 2**20:.0f}", r["exit_code"], r["output"].split(": ", 1)[-1]
              if r["exit_code"] else "scored", (r["provenance"].get("commit") or "")[:12]] for r in rows]
-    return ("## One long line (`benchmarks/long_line_memory.py`)\n\n`lightrnn-asr ppl` with a LightRNN of the demo's "
+    return ("## One long line (`benchmarks/speed/long_line_memory.py`)\n\n`lightrnn-asr ppl` with a LightRNN of the demo's "
             "size, each case in a fresh process; peak resident memory of the process.\n\n"
             + table(["line", "bytes", "peak MiB", "exit", "result", "commit"], body))
 
@@ -330,9 +330,9 @@ def runs_section(runs: list[dict], same: list[dict]) -> str:
                 f"{'every checkpoint, ' if r['checkpoints'] else ''}{'every file of the first pass, ' if r.get('files') else ''}"
                 + ("identical." if r["identical"] else f"{len(r['differences'])} differ: {'; '.join(r['differences'][:5])}.")
                 for r in same]
-    return ("## Time of `make demo` (`benchmarks/fresh_clone_demo.sh`)\n\n"
+    return ("## Time of `make demo` (`benchmarks/reliability/fresh_clone_demo.sh`)\n\n"
             + "\n".join(f"- {run_time(r)}: `{r['clone']}`{'; ' + r['note'] if r.get('note') else ''}." for r in runs)
-            + ("\n\nTwo runs compared (`benchmarks/compare_reports.py`):\n\n" + "\n".join(verdicts) if verdicts else ""))
+            + ("\n\nTwo runs compared (`benchmarks/reliability/compare_reports.py`):\n\n" + "\n".join(verdicts) if verdicts else ""))
 
 
 def results_document(demo: dict, search: list[dict], long_lines: list[dict], runs: list[dict]) -> str:
@@ -345,12 +345,12 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
         parts.append(search_section(search))
     if read_jsonl(SEARCH_LEXICON):
         parts.append(search_section(read_jsonl(SEARCH_LEXICON), "Settings search on dev at the recognizer's vocabulary "
-                                    "(`benchmarks/dev_search.py`)", "The demo's LMs at its vocabulary (73,255 words) "
+                                    "(`benchmarks/quality/dev_search.py`)", "The demo's LMs at its vocabulary (73,255 words) "
                                     "and token budgets, the learning rate grid widened until no system's best sat on "
                                     "its edge. "))
     if read_jsonl(LEXICON):
         parts.append(speed_section(last_run(read_jsonl(LEXICON)), "Every LM at the recognizer's vocabulary "
-                                   "(`benchmarks/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "
+                                   "(`benchmarks/speed/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "
                                    "LM: the text's words and every word pocketsphinx's first pass can output. Each "
                                    "system trains for the same tokens, one after the other, then scores the same N-best "
                                    "lists in turn, in one run."))

@@ -2,6 +2,7 @@
 README's cheat sheet is one the CLI has, so that moving a document or renaming a command cannot
 leave a reader at a dead end."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -68,8 +69,22 @@ def test_the_cli_reference_is_generated_from_the_commands():
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), "docs/cli.md is out of date: make docs"
 
 
-def test_every_benchmark_script_is_in_the_benchmarks_index():
-    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
-    scripts = sorted(p.name for p in (ROOT / "benchmarks").iterdir() if p.suffix in (".py", ".sh"))
-    missing = [s for s in scripts if f"`{s}`" not in index]
-    assert not missing, f"benchmarks/README.md does not list {missing}"
+def load_benchmark_runner():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_benchmark_is_registered_with_the_runner_and_the_index_is_current():
+    runner = load_benchmark_runner()
+    files = {str(p.relative_to(ROOT / "benchmarks")) for p in (ROOT / "benchmarks").rglob("*")
+             if p.suffix in (".py", ".sh") and "__pycache__" not in p.parts}
+    registered = {str(runner.script(name).relative_to(ROOT / "benchmarks")) for name in runner.BENCHMARKS}
+    unknown = files - registered - set(runner.SHARED) - {"run.py"}
+    assert not unknown, f"benchmarks not registered in benchmarks/run.py: {sorted(unknown)}"
+    assert set(runner.SHARED) <= files, "benchmarks/run.py names shared modules that do not exist"
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert readme.endswith(runner.index()), "benchmarks/README.md's index is out of date: python benchmarks/run.py --index"
+    for name, (kind, _) in runner.BENCHMARKS.items():
+        assert kind in runner.KINDS and runner.script(name).parent.name == kind

@@ -31,7 +31,7 @@ def default_col_hidden_dim(model_type: str, recurrence: str, hidden_dim: int, ti
 
     Chosen on the demo's text (docs/studies/column-head.md) before the dev/test
     protocol of docs/protocol.md, by held-out perplexity on the novel whose chapters now also hold the test.
-    Checked on dev alone since (benchmarks/dev_search.py, docs/results.md): K = 0 did as well, so this
+    Checked on dev alone since (benchmarks/quality/dev_search.py, docs/results.md): K = 0 did as well, so this
     default is open to change.
     """
     if model_type != "lightrnn" or recurrence == "halfword" or tie_weights:
@@ -49,7 +49,7 @@ def default_input_shortlist(model_type: str, recurrence: str, vocab_size: int) -
 
     Chosen on the demo's text (docs/studies/input-shortlist.md)
     before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
-    is worse: benchmarks/dev_search.py, docs/results.md).
+    is worse: benchmarks/quality/dev_search.py, docs/results.md).
     """
     if model_type != "lightrnn" or recurrence != "word-sum":
         return 0
@@ -68,7 +68,7 @@ def default_output_shortlist(model_type: str, recurrence: str, vocab_size: int, 
 
     Chosen on the demo's text (docs/studies/output-shortlist.md)
     before the dev/test protocol of docs/protocol.md; confirmed on dev alone since (without it dev perplexity
-    is worse: benchmarks/dev_search.py, docs/results.md).
+    is worse: benchmarks/quality/dev_search.py, docs/results.md).
     """
     if model_type != "lightrnn" or recurrence == "halfword" or word_bias:
         return 0

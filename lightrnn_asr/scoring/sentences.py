@@ -42,7 +42,7 @@ def score_sentences(
         amp: on CUDA, run under bf16 (else fp16) autocast (:func:`autocast_for`); log-softmax
             and sums stay float32, but the logits carry bf16's 8-bit mantissa. Stated
             tolerance: 0.02 nats per token from ``amp=False``. The CUDA test in
-            ``tests/test_model.py`` checks it on small models, and ``benchmarks/lm_compare.py
+            ``tests/test_model.py`` checks it on small models, and ``benchmarks/speed/lm_compare.py
             --device cuda`` records the difference at full size. No effect on the CPU.
 
     Returns:

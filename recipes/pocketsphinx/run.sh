@@ -51,13 +51,13 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # LM training (stages 6 and 11): the same text and batches for every model; dropout and learning rate
-# each at its best of the same 2 x 2 search on the held-out novel's dev chapters (benchmarks/dev_search.py,
+# each at its best of the same 2 x 2 search on the held-out novel's dev chapters (benchmarks/quality/dev_search.py,
 # docs/bench/dev_search.jsonl, at the text's vocabulary); the LightRNN's other settings are train's defaults.
 # Every model trains until its validation perplexity stops improving or its token budget is spent. The
 # budgets are equal time made deterministic: the tokens each model trains in 180 s (reallocations included)
 # on the 2-core reference machine, so that the same models come out on any machine, whatever its speed;
 # the seconds are still measured and reported. At the lexicon's vocabulary: one run of
-# benchmarks/lexicon_scale.py --time-budget 180 (docs/bench/lexicon_budgets.jsonl, 2026-12-07), the full
+# benchmarks/speed/lexicon_scale.py --time-budget 180 (docs/bench/lexicon_budgets.jsonl, 2026-12-07), the full
 # softmax's from its tokens/s in docs/bench/lexicon_scale.jsonl (792/s: 1/30 of the LightRNN's). At the
 # text's (--lexicon false): make demo's 180 s (docs/bench/demo_fresh_clone_backward_option.json,
 # 2026-12-05), the BPE LSTM the adaptive LSTM's budget times its relative tokens/s
@@ -69,7 +69,7 @@ else
   declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
 fi
 # dropout and learning rate: each LM's best on dev text at the lexicon's vocabulary and budgets, from
-# the same grid for every LM, widened until no best sat on its edge (benchmarks/dev_search.py,
+# the same grid for every LM, widened until no best sat on its edge (benchmarks/quality/dev_search.py,
 # docs/bench/dev_search_lexicon.jsonl); the full softmax (optional, too slow to search) keeps 0.1 / 3e-3
 declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 1e-2 --solver alternating"

@@ -8,7 +8,7 @@ Outputs in OUT: text (normalised 1-best), lattices/<utt>.slf, rtf.txt (real-time
 Every utterance gets a decoder of its own: a pocketsphinx ``Decoder`` reused across utterances gives
 an utterance another lattice after it has decoded others (its search state carries over; resetting
 the cepstral mean with ``set_cmn`` and turning noise removal off do not stop it:
-benchmarks/decoder_carryover.py, docs/bench/decoder_carryover.jsonl), so the
+benchmarks/reliability/decoder_carryover.py, docs/bench/decoder_carryover.jsonl), so the
 lattices would depend on how utterances are spread over the jobs. The models are loaded once, into a
 decoder that never decodes; each utterance is decoded in a process forked from it (a copy of that
 untouched decoder, without the model loading a new ``Decoder`` costs), so the lattices are those of a

@@ -1,0 +1,53 @@
+"""The benchmarks' shared harness: a child's peak memory is its own, records carry provenance and the
+command as it can be rerun."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_harness():
+    spec = importlib.util.spec_from_file_location("bench_harness", ROOT / "benchmarks" / "harness.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_harness"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_childs_peak_memory_is_its_own_not_the_parents():
+    harness = load_harness()
+    ballast = bytearray(400 * 2**20)  # this process is now large; a small child must not be charged with it
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = harness.run_child([sys.executable, "-c", "print('ok')"], check=True)
+    big = harness.run_child([sys.executable, "-c", "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"])
+    assert small.stdout.strip() == "ok" and small.returncode == 0
+    assert small.peak_rss_bytes < 150 * 2**20 < harness.peak_rss_bytes()
+    assert 300 * 2**20 < big.peak_rss_bytes < 500 * 2**20
+    assert big.wall_s > 0
+    del ballast
+
+
+def test_a_child_killed_by_a_signal_exits_128_plus_the_signal():
+    harness = load_harness()
+    run = harness.run_child([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
+    assert run.returncode == 128 + 15
+
+
+def test_records_carry_provenance_and_the_rerunnable_command(tmp_path, monkeypatch, capsys):
+    harness = load_harness()
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "benchmarks" / "speed" / "lexicon_scale.py"), "--data", "d"])
+    harness.emit({"x": 1}, tmp_path / "r.jsonl")
+    harness.write_record({"y": 2}, tmp_path / "r.json")
+    row = json.loads((tmp_path / "r.jsonl").read_text())
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert row["x"] == 1 and doc["y"] == 2
+    for prov in (row["provenance"], doc["provenance"]):
+        assert prov["command"] == "benchmarks/speed/lexicon_scale.py --data d"
+        assert {"commit", "date", "cpu", "cores", "versions"} <= set(prov)
+    assert json.loads(capsys.readouterr().out) == row
+    with harness.timed() as t:
+        sum(range(1000))
+    assert 0 < t.seconds < 5
