@@ -29,8 +29,9 @@ def main() -> None:
     vocab = Vocabulary.from_sentences(read_sentences(train_txt))
     torch.manual_seed(0)
     table = WordTable.sequential(len(vocab))
-    model = build_model(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 16, 16, 1, 0.0,
-                                 recurrence=recurrence), table)
+    model = build_model(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows,
+                                 n_cols=table.n_cols, embed_dim=16, hidden_dim=16, num_layers=1, dropout=0.0,
+                                 recurrence=recurrence, col_hidden_dim=0, input_shortlist=0, output_shortlist=0), table)
     cfg = TrainConfig(rounds=rounds, epochs_per_round=1, lr=0.01, max_tokens=300, seed=0, patience=rounds)
     corpus = encode_corpus(train_txt, vocab, max_len=12, shard=(ctx.rank, ctx.world_size))
     train(model, vocab, table, corpus, encode_corpus(valid_txt, vocab), cfg, out_dir, device, ctx=ctx)

@@ -17,9 +17,12 @@ def make(tmp_path, kind="lightrnn"):
     vocab = Vocabulary.from_sentences([["a", "b", "c", "d", "e", "f"]])
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
     if kind == "lightrnn":
-        model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table)
+        model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows,
+                                  n_cols=table.n_cols, embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0,
+                                  recurrence="halfword"), table)
     else:
-        model, table = build_model(LMConfig(kind, len(vocab), 0, 0, 8, 8, 1, 0.0)), None
+        model, table = build_model(LMConfig(model_type=kind, vocab_size=len(vocab), n_rows=0, n_cols=0, embed_dim=8,
+                                            hidden_dim=8, num_layers=1, dropout=0.0, recurrence="halfword")), None
     path = tmp_path / "lm.pt"
     save_checkpoint(path, model, vocab, table, {"round": 3})
     return path, model.eval(), vocab, table
@@ -101,7 +104,8 @@ def test_python_floats_are_stored_exactly_and_without_the_float_opcode(tmp_path)
     import zipfile
 
     vocab = Vocabulary.from_sentences([["a", "b"]])
-    model = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 8, 8, 1, 0.1))
+    model = LSTMLM(LMConfig(model_type="lstm", vocab_size=len(vocab), n_rows=0, n_cols=0, embed_dim=8, hidden_dim=8,
+                            num_layers=1, dropout=0.1))
     state = {"lr": 0.1 + 0.2, "history": [{"valid_ppl": 1e-300, "tiny": 5e-324}], "betas": (0.9, 0.999), "n": 3}
     save_checkpoint(tmp_path / "lm.pt", model, vocab, None, state)
     ck = load_checkpoint(tmp_path / "lm.pt")

@@ -24,8 +24,9 @@ def make(kind, hidden=32, layers=2, seed=0):
     v = len(VOCAB)
     model_type, recurrence = ("lightrnn", "word-concat") if kind == "lightrnn-word" else (kind, "halfword")
     table = WordTable.random(v, torch.Generator().manual_seed(seed)) if model_type == "lightrnn" else None
-    cfg = LMConfig(model_type, v, table.n_rows if table else 0, table.n_cols if table else 0, hidden, hidden, layers,
-                   0.0, recurrence=recurrence)
+    cfg = LMConfig(model_type=model_type, vocab_size=v, n_rows=table.n_rows if table else 0,
+                   n_cols=table.n_cols if table else 0, embed_dim=hidden, hidden_dim=hidden, num_layers=layers,
+                   dropout=0.0, recurrence=recurrence, col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     return build_model(cfg, table).eval(), table
 
 

@@ -9,6 +9,7 @@ from helpers import run_cli, toy_text_files
 from lightrnn_asr.lm import defaults
 from lightrnn_asr.lm.build import new_model
 from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.lm.config import LMConfig
 
 
 @pytest.mark.parametrize("model_type", ["lightrnn", "adaptive", "lstm"])
@@ -19,7 +20,7 @@ def test_the_cli_and_the_python_api_build_the_same_model(tmp_path, model_type):
             "--device", "cpu", "--threads", 1, "--no-realloc")
     ck = load_checkpoint(tmp_path / "exp" / "best.pt")
     model, table = new_model(model_type, len(ck.vocab))
-    assert model.config == ck.model.config
+    assert model.config == ck.model.config == LMConfig(model_type=model_type, vocab_size=len(ck.vocab))
     assert model.num_parameters() == ck.model.num_parameters()
     if model_type == "lightrnn":
         assert ck.model.config.recurrence == defaults.RECURRENCE
@@ -28,9 +29,20 @@ def test_the_cli_and_the_python_api_build_the_same_model(tmp_path, model_type):
         assert table is None and ck.table is None
 
 
-def test_new_model_takes_its_settings_by_keyword_only():
+def test_new_model_and_lmconfig_take_their_settings_by_keyword_only():
     with pytest.raises(TypeError):
         new_model("lstm", 100, 8, 8, 1)
+    with pytest.raises(TypeError):
+        LMConfig("lstm", 100)
+
+
+def test_a_checkpoint_without_a_newer_field_loads_as_it_was_written_not_with_todays_default():
+    old = {"model_type": "lightrnn", "vocab_size": 100, "n_rows": 10, "n_cols": 10, "embed_dim": 8, "hidden_dim": 8,
+           "num_layers": 1, "dropout": 0.0}  # written before recurrence, the column head and the shortlists
+    cfg = LMConfig.from_dict(old)
+    assert (cfg.recurrence, cfg.col_hidden_dim, cfg.input_shortlist, cfg.output_shortlist) == ("halfword", 0, 0, 0)
+    new = LMConfig(**old)
+    assert (new.recurrence, new.input_shortlist) == (defaults.RECURRENCE, 100)
 
 
 def _train(tmp_path, *args, out="exp"):

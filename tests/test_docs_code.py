@@ -45,7 +45,8 @@ def tiny_lightrnn(path: Path, words: list[str]) -> None:
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, model, vocab, table, {})
 

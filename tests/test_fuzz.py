@@ -179,7 +179,8 @@ def test_added_words_get_free_cells_and_old_words_keep_theirs(base, extra, seed)
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * base)
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(seed))
     torch.manual_seed(seed)
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 4, 4, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=4, hidden_dim=4, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     new_words = [f"n{i}" for i in range(extra)]
     model2, vocab2, table2, placements = add_words(model, vocab, table, new_words)
     assert len(vocab2) == len(vocab) + extra and table2.cell.numel() == len(vocab2)

@@ -107,10 +107,13 @@ def test_without_merging_lattice_rescoring_equals_exhaustive_enumeration(model_t
     if model_type.startswith("lightrnn"):
         table = WordTable.random(v, torch.Generator().manual_seed(1))
         recurrence = "halfword" if model_type == "lightrnn" else "word-sum"
-        model = build_model(LMConfig("lightrnn", v, table.n_rows, table.n_cols, 8, 12, 2, 0.0, recurrence=recurrence,
-                                     output_shortlist=5 if model_type == "lightrnn-osl" else 0), table)
+        model = build_model(LMConfig(model_type="lightrnn", vocab_size=v, n_rows=table.n_rows, n_cols=table.n_cols,
+                                     embed_dim=8, hidden_dim=12, num_layers=2, dropout=0.0, recurrence=recurrence,
+                                     output_shortlist=5 if model_type == "lightrnn-osl" else 0, col_hidden_dim=0,
+                                     input_shortlist=0), table)
     else:
-        model = LSTMLM(LMConfig("lstm", v, 0, 0, 8, 12, 2, 0.0))
+        model = LSTMLM(LMConfig(model_type="lstm", vocab_size=v, n_rows=0, n_cols=0, embed_dim=8, hidden_dim=12,
+                                num_layers=2, dropout=0.0))
     lat = lattice(DIAMOND + [(3, 4, "zzz", -0.75)], 6)  # an out-of-vocabulary word too
     scales = Scales(lm_scale=1.0, word_penalty=0.3)
     cfg = LatticeRescoreConfig(ngram_order=None, max_histories=None, scales=scales, oov_penalty=-4.0)
@@ -178,7 +181,8 @@ def test_real_pocketsphinx_lattice_rescoring_runs_and_keeps_acoustic_scores():
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
     torch.manual_seed(0)
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 12, 1, 0.0), table)
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, recurrence="halfword"), table)
     cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0))
     out = rescore_lattice(lat, model, vocab, cfg)
     hyps = rescored_nbest(out, 20, Scales(lm_scale=1.0))
@@ -307,7 +311,8 @@ def test_lm_batches_that_run_out_of_memory_are_split_with_the_same_result(caplog
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 12, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     cfg = LatticeRescoreConfig(ngram_order=3, max_histories=4, scales=Scales(lm_scale=1.0))
     expected = rescore_lattice(lat, model, vocab, cfg)
     oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)

@@ -23,7 +23,8 @@ def tiny(recurrence, vocab_size=23, seed=0, table=None, layers=2, col_hidden_dim
          output_shortlist=0):
     torch.manual_seed(seed)
     table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
-    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0, recurrence=recurrence,
+    cfg = LMConfig(model_type="lightrnn", vocab_size=vocab_size, n_rows=table.n_rows, n_cols=table.n_cols,
+                   embed_dim=8, hidden_dim=12, num_layers=layers, dropout=0.0, recurrence=recurrence,
                    col_hidden_dim=col_hidden_dim, input_shortlist=input_shortlist, output_shortlist=output_shortlist)
     model = build_model(cfg, table).eval()
     for p in model.parameters():  # larger weights than the default init, so that a wrong term shows
@@ -137,7 +138,8 @@ def test_the_recurrence_is_kept_in_the_checkpoint_and_old_configs_are_the_papers
     old = {k: v for k, v in model.config.to_dict().items() if k != "recurrence"}
     assert LMConfig.from_dict(old).recurrence == "halfword"
     with pytest.raises(ValueError, match="recurrence"):
-        LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0, recurrence="word-sum")
+        LMConfig(model_type="lstm", vocab_size=20, n_rows=0, n_cols=0, embed_dim=8, hidden_dim=8, num_layers=1,
+                 dropout=0.0, recurrence="word-sum")
 
 
 def assert_checkpoint_keeps(tmp_path, model, table, field):
@@ -173,8 +175,10 @@ def test_an_input_shortlist_starts_as_the_shared_vectors_model_and_is_kept_in_th
     models = []
     for n in (0, 9):
         torch.manual_seed(3)
-        models.append(build_model(LMConfig("lightrnn", 23, table.n_rows, table.n_cols, 8, 12, 1, 0.0,
-                                           recurrence="word-sum", col_hidden_dim=10, input_shortlist=n), table).eval())
+        models.append(build_model(LMConfig(model_type="lightrnn", vocab_size=23, n_rows=table.n_rows,
+                                           n_cols=table.n_cols, embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0,
+                                           recurrence="word-sum", col_hidden_dim=10, input_shortlist=n,
+                                           output_shortlist=0), table).eval())
     plain, short = models
     inputs, targets = torch.tensor([[0, 5, 17, 3]]), torch.tensor([[5, 17, 3, 1]])
     with torch.no_grad():  # the own vectors start at zero: the same model as without them
@@ -313,9 +317,10 @@ def test_a_training_step_gives_the_same_gradients_every_time_on_two_threads(recu
     """Gradients are sums over tokens that share a row; their order must not depend on thread scheduling,
     or two runs of the same training drift apart and reallocation later moves other words."""
     table = WordTable.random(400, torch.Generator().manual_seed(0))
-    cfg = LMConfig("lightrnn", 400, table.n_rows, table.n_cols, 16, 32, 1, 0.0, recurrence=recurrence,
-                   col_hidden_dim=col_hidden_dim, input_shortlist=40 if recurrence != "halfword" else 0,
-                   output_shortlist=output_shortlist, word_bias=word_bias)
+    cfg = LMConfig(model_type="lightrnn", vocab_size=400, n_rows=table.n_rows, n_cols=table.n_cols, embed_dim=16,
+                   hidden_dim=32, num_layers=1, dropout=0.0, recurrence=recurrence, col_hidden_dim=col_hidden_dim,
+                   input_shortlist=40 if recurrence != "halfword" else 0, output_shortlist=output_shortlist,
+                   word_bias=word_bias)
     torch.manual_seed(0)
     model = build_model(cfg, table).train()
     words = torch.randint(2, 400, (60, 50), generator=torch.Generator().manual_seed(1))

@@ -13,18 +13,21 @@ from lightrnn_asr.text.corpus import Corpus, make_batch
 def tiny_lightrnn(vocab_size=23, seed=0, layers=2, table=None):
     torch.manual_seed(seed)
     table = table or WordTable.random(vocab_size, torch.Generator().manual_seed(seed))
-    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, layers, 0.0)
+    cfg = LMConfig(model_type="lightrnn", vocab_size=vocab_size, n_rows=table.n_rows, n_cols=table.n_cols,
+                   embed_dim=8, hidden_dim=12, num_layers=layers, dropout=0.0, recurrence="halfword")
     return LightRNN(cfg, table).eval(), table
 
 
 def tiny_lstm(vocab_size=23, seed=0):
     torch.manual_seed(seed)
-    return LSTMLM(LMConfig("lstm", vocab_size, 0, 0, 8, 12, 2, 0.0)).eval()
+    return LSTMLM(LMConfig(model_type="lstm", vocab_size=vocab_size, n_rows=0, n_cols=0, embed_dim=8, hidden_dim=12,
+                           num_layers=2, dropout=0.0)).eval()
 
 
 def tiny_adaptive(vocab_size=23, seed=0, cutoffs=(4, 10)):
     torch.manual_seed(seed)
-    return AdaptiveLSTMLM(LMConfig("adaptive", vocab_size, 0, 0, 8, 16, 2, 0.0, list(cutoffs))).eval()
+    return AdaptiveLSTMLM(LMConfig(model_type="adaptive", vocab_size=vocab_size, n_rows=0, n_cols=0, embed_dim=8,
+                                   hidden_dim=16, num_layers=2, dropout=0.0, cutoffs=list(cutoffs))).eval()
 
 
 def test_row_and_column_distributions_sum_to_one():
@@ -118,8 +121,10 @@ def test_column_prediction_depends_on_target_row():
 def test_parameter_count_is_sublinear_in_vocab():
     v = 10000
     r, c = table_shape(v)
-    light = build_model(LMConfig("lightrnn", v, r, c, 32, 32, 1, 0.0), WordTable.sequential(v))
-    full = build_model(LMConfig("lstm", v, 0, 0, 32, 32, 1, 0.0))
+    light = build_model(LMConfig(model_type="lightrnn", vocab_size=v, n_rows=r, n_cols=c, embed_dim=32, hidden_dim=32,
+                                 num_layers=1, dropout=0.0, recurrence="halfword"), WordTable.sequential(v))
+    full = build_model(LMConfig(model_type="lstm", vocab_size=v, n_rows=0, n_cols=0, embed_dim=32, hidden_dim=32,
+                                num_layers=1, dropout=0.0))
     lstm_params = 4 * (32 * 32 + 32 * 32 + 2 * 32)
     assert light.num_parameters() == (r + c) * 32 + lstm_params + (32 + 1) * (r + c)
     assert full.num_parameters() == v * 32 + lstm_params + (32 + 1) * v
@@ -150,26 +155,26 @@ def test_adaptive_cutoffs():
     assert default_cutoffs(100_000) == [5000, 20000, 80000]
     assert default_cutoffs(1_000_000) == [8000, 32000, 128000]
     assert default_cutoffs(1000) == [100, 400]
-    assert LMConfig("adaptive", 1000).cutoffs == [100, 400]
+    assert LMConfig(model_type="adaptive", vocab_size=1000).cutoffs == [100, 400]
     with pytest.raises(ValueError, match="cutoffs"):
-        LMConfig("adaptive", 1000, cutoffs=[400, 100])
+        LMConfig(model_type="adaptive", vocab_size=1000, cutoffs=[400, 100])
     with pytest.raises(ValueError, match="cutoffs"):
-        LMConfig("adaptive", 1000, cutoffs=[10, 1000])
+        LMConfig(model_type="adaptive", vocab_size=1000, cutoffs=[10, 1000])
     with pytest.raises(ValueError, match="cutoffs"):
-        LMConfig("lstm", 1000, cutoffs=[10])
+        LMConfig(model_type="lstm", vocab_size=1000, cutoffs=[10])
     with pytest.raises(ValueError, match="tail cluster"):
-        LMConfig("adaptive", 1000, hidden_dim=8, cutoffs=[10, 100])
+        LMConfig(model_type="adaptive", vocab_size=1000, hidden_dim=8, cutoffs=[10, 100])
 
 
 def test_config_validation():
     with pytest.raises(ValueError, match="cannot hold"):
-        LMConfig("lightrnn", 30, 5, 5)
+        LMConfig(model_type="lightrnn", vocab_size=30, n_rows=5, n_cols=5, recurrence="halfword")
     with pytest.raises(ValueError, match="model_type"):
-        LMConfig("transformer", 30)
+        LMConfig(model_type="transformer", vocab_size=30, recurrence="halfword", n_rows=0, n_cols=0)
     with pytest.raises(ValueError, match="unknown config fields"):
         LMConfig.from_dict({"model_type": "lstm", "vocab_size": 3, "evil": 1})
     with pytest.raises(ValueError, match="needs a WordTable"):
-        build_model(LMConfig("lightrnn", 4, 2, 2))
+        build_model(LMConfig(model_type="lightrnn", vocab_size=4, n_rows=2, n_cols=2, recurrence="halfword"))
 
 
 @pytest.mark.parametrize("make", [lambda: tiny_lightrnn()[0], tiny_lstm, tiny_adaptive])
@@ -192,7 +197,8 @@ def test_scoring_splits_batches_that_run_out_of_memory(caplog):
     from lightrnn_asr.scoring.sentences import score_sentences
 
     torch.manual_seed(0)
-    model = LSTMLM(LMConfig("lstm", 20, 0, 0, 8, 8, 1, 0.0)).eval()
+    model = LSTMLM(LMConfig(model_type="lstm", vocab_size=20, n_rows=0, n_cols=0, embed_dim=8, hidden_dim=8,
+                            num_layers=1, dropout=0.0)).eval()
     sents = [torch.randint(3, 20, (n,)) for n in (3, 5, 5, 8, 2, 9, 4, 4, 7, 1)]
     expected = score_sentences(model, sents, max_tokens=10_000)
     real = model.sentence_logprobs

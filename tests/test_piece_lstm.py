@@ -128,9 +128,11 @@ def test_the_piece_table_is_kept_in_the_checkpoint(novel):
 
 def test_the_piece_fields_belong_to_a_bpe_model_only():
     with pytest.raises(ValueError, match="model_type 'bpe' only"):
-        LMConfig("lstm", 10, 0, 0, 4, 4, 1, 0.0, n_pieces=8, max_word_pieces=2)
+        LMConfig(model_type="lstm", vocab_size=10, n_rows=0, n_cols=0, embed_dim=4, hidden_dim=4, num_layers=1,
+                 dropout=0.0, n_pieces=8, max_word_pieces=2)
     with pytest.raises(ValueError, match="n_pieces >= 4"):
-        LMConfig("bpe", 10, 0, 0, 4, 4, 1, 0.0)
+        LMConfig(model_type="bpe", vocab_size=10, n_rows=0, n_cols=0, embed_dim=4, hidden_dim=4, num_layers=1,
+                 dropout=0.0)
     with pytest.raises(ValueError, match="needs its pieces"):
         new_model("bpe", 10)
 

@@ -27,9 +27,10 @@ def model(system, v):
     torch.manual_seed(0)
     kind = "lightrnn" if system.startswith("lightrnn") else system
     table = WordTable.random(v, torch.Generator().manual_seed(1)) if kind == "lightrnn" else None
-    cfg = LMConfig(kind, v, table.n_rows if table else 0, table.n_cols if table else 0, 16, 24, 2, 0.0,
+    cfg = LMConfig(model_type=kind, vocab_size=v, n_rows=table.n_rows if table else 0,
+                   n_cols=table.n_cols if table else 0, embed_dim=16, hidden_dim=24, num_layers=2, dropout=0.0,
                    recurrence="word-sum" if system in ("lightrnn-word", "lightrnn-osl", "lightrnn-osl-int8") else "halfword",
-                   output_shortlist=40 if "-osl" in system else 0)
+                   output_shortlist=40 if "-osl" in system else 0, col_hidden_dim=0, input_shortlist=0)
     m = build_model(cfg, table).eval()
     return compress_model(copy.deepcopy(m), Compression(0, True)) if system.endswith("-int8") else m
 

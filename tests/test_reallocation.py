@@ -33,7 +33,8 @@ def test_reallocate_keeps_current_table_when_solver_is_worse():
 def test_loss_tables_match_explicit_sums():
     torch.manual_seed(0)
     table = WordTable.random(11, torch.Generator().manual_seed(0))
-    model = LightRNN(LMConfig("lightrnn", 11, table.n_rows, table.n_cols, 6, 6, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=11, n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=6, hidden_dim=6, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     sentences = [[3, 4, 5], [5, 5], [6, 3, 4, 7, 8]]
     row_loss, col_loss = loss_tables(model, Corpus.from_id_lists(sentences), max_tokens=7)
     assert row_loss.shape == (11, table.n_rows) and col_loss.shape == (11, table.n_cols)
@@ -81,7 +82,8 @@ def test_reallocating_the_occurring_words_only_is_exact(solver):
 def test_loss_tables_of_occurring_words_are_rows_of_the_full_tables():
     torch.manual_seed(0)
     table = WordTable.random(11, torch.Generator().manual_seed(0))
-    model = LightRNN(LMConfig("lightrnn", 11, table.n_rows, table.n_cols, 6, 6, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=11, n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=6, hidden_dim=6, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     corpus = Corpus.from_id_lists([[3, 4, 5], [5, 5], [6, 3, 4, 7, 8]])
     words = occurring_words(corpus, 11)
     assert words.tolist() == [1, 3, 4, 5, 6, 7, 8]

@@ -21,7 +21,8 @@ def setup(toy_text):
 def lightrnn(vocab, seed=0):
     torch.manual_seed(seed)
     table = WordTable.sequential(len(vocab))
-    return LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 16, 32, 1, 0.0), table), table
+    return LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                             embed_dim=16, hidden_dim=32, num_layers=1, dropout=0.0, recurrence="halfword"), table), table
 
 
 def test_lightrnn_training_with_reallocation(toy_text, tmp_path):
@@ -75,7 +76,8 @@ def test_resume_refuses_other_vocabulary(toy_text, tmp_path):
 def test_lstm_baseline_trains(toy_text, tmp_path):
     vocab, tr, va = setup(toy_text)
     torch.manual_seed(0)
-    model = LSTMLM(LMConfig("lstm", len(vocab), 0, 0, 16, 32, 1, 0.0))
+    model = LSTMLM(LMConfig(model_type="lstm", vocab_size=len(vocab), n_rows=0, n_cols=0, embed_dim=16, hidden_dim=32,
+                            num_layers=1, dropout=0.0))
     hist = train(model, vocab, None, tr, va, TrainConfig(rounds=2, lr=1e-2, max_tokens=400), tmp_path, device="cpu")
     assert hist[-1]["valid_ppl"] < 8.0
     assert all("realloc" not in h for h in hist)

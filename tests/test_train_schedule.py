@@ -175,9 +175,10 @@ def test_tied_weights_share_one_tensor_and_survive_a_checkpoint(toy_text, tmp_pa
     assert loaded.row_head.weight is loaded.row_embed.weight
     assert torch.equal(loaded.row_head.weight, model.row_embed.weight)
     with pytest.raises(ValueError, match="tie_weights"):
-        LMConfig("lightrnn", 10, 4, 4, 16, 32, tie_weights=True)
+        LMConfig(model_type="lightrnn", vocab_size=10, n_rows=4, n_cols=4, embed_dim=16, hidden_dim=32,
+                 tie_weights=True, recurrence="halfword")
     with pytest.raises(ValueError, match="tie_weights"):
-        LMConfig("lstm", 10, 0, 0, 16, 16, tie_weights=True)
+        LMConfig(model_type="lstm", vocab_size=10, n_rows=0, n_cols=0, embed_dim=16, hidden_dim=16, tie_weights=True)
 
 
 def test_initial_allocation():

@@ -17,8 +17,9 @@ FORMS = ("halfword", "word-sum")
 def tiny(recurrence, vocab_size=23, seed=0):
     torch.manual_seed(seed)
     table = WordTable.random(vocab_size, torch.Generator().manual_seed(seed))  # 5 x 5: two empty cells
-    cfg = LMConfig("lightrnn", vocab_size, table.n_rows, table.n_cols, 8, 12, 1, 0.0, recurrence=recurrence,
-                   word_bias=True)
+    cfg = LMConfig(model_type="lightrnn", vocab_size=vocab_size, n_rows=table.n_rows, n_cols=table.n_cols,
+                   embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.0, recurrence=recurrence, word_bias=True,
+                   col_hidden_dim=0, input_shortlist=0, output_shortlist=0)
     model = build_model(cfg, table).eval()
     for p in model.parameters():
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(seed + 1))
@@ -89,7 +90,7 @@ def test_checkpoint_compression_and_old_configs(tmp_path):
     torch.testing.assert_close(load_checkpoint(tmp_path / "q.pt").model.token_logprobs(x, y), q.token_logprobs(x, y))
     assert not LMConfig.from_dict({k: v for k, v in model.config.to_dict().items() if k != "word_bias"}).word_bias
     with pytest.raises(ValueError, match="word_bias"):
-        LMConfig("adaptive", 100, 0, 0, 8, 8, word_bias=True)
+        LMConfig(model_type="adaptive", vocab_size=100, n_rows=0, n_cols=0, embed_dim=8, hidden_dim=8, word_bias=True)
 
 
 def test_add_words_keeps_old_words_and_gives_new_ones_a_rare_words_bias():
@@ -149,7 +150,9 @@ def test_a_scaled_table_has_the_cells_asked_for_and_needs_the_word_bias():
 def test_a_mostly_empty_table_still_gives_the_words_all_the_mass(recurrence):
     torch.manual_seed(0)
     table = WordTable.random(23, torch.Generator().manual_seed(0), 10, 10)  # 77 of 100 cells empty
-    cfg = LMConfig("lightrnn", 23, 10, 10, 8, 12, 1, 0.0, recurrence=recurrence, word_bias=True)
+    cfg = LMConfig(model_type="lightrnn", vocab_size=23, n_rows=10, n_cols=10, embed_dim=8, hidden_dim=12,
+                   num_layers=1, dropout=0.0, recurrence=recurrence, word_bias=True, col_hidden_dim=0,
+                   input_shortlist=0, output_shortlist=0)
     model = build_model(cfg, table).eval()
     for p in model.parameters():
         p.data.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))

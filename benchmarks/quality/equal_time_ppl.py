@@ -39,8 +39,10 @@ def run(system: str, vocab, train, valid, args, device) -> list[dict]:
     torch.manual_seed(0)
     model_type, recurrence = MODELS[system]
     table = WordTable.sequential(len(vocab)) if model_type == "lightrnn" else None
-    cfg = LMConfig(model_type, len(vocab), table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
-                   args.hidden, args.layers, args.dropout, recurrence=recurrence)
+    cfg = LMConfig(model_type=model_type, vocab_size=len(vocab), n_rows=table.n_rows if table else 0,
+                   n_cols=table.n_cols if table else 0, embed_dim=args.embed, hidden_dim=args.hidden,
+                   num_layers=args.layers, dropout=args.dropout, recurrence=recurrence, col_hidden_dim=0,
+                   input_shortlist=0, output_shortlist=0)
     model = build_model(cfg, table).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(0)

@@ -52,8 +52,9 @@ def train_lightrnn(args) -> dict:
 
 def lstm_figures(config: LMConfig, vocab, corpus, steps: int, max_tokens: int) -> dict:
     """Parameters, checkpoint bytes and training tokens/s of the full-softmax LSTM."""
-    lstm_cfg = LMConfig("lstm", config.vocab_size, 0, 0, config.embed_dim, config.hidden_dim,
-                        config.num_layers, config.dropout)
+    lstm_cfg = LMConfig(model_type="lstm", vocab_size=config.vocab_size, n_rows=0, n_cols=0,
+                        embed_dim=config.embed_dim, hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+                        dropout=config.dropout)
     model = build_model(lstm_cfg)
     with tempfile.TemporaryDirectory() as d:
         save_checkpoint(Path(d) / "lstm.pt", model, vocab, None)

@@ -81,8 +81,9 @@ def zipf_corpus(vocab: int, n_sent: int, min_len: int, max_len: int, seed: int) 
 def build(system: str, vocab: int, args) -> tuple[torch.nn.Module, WordTable | None]:
     model_type, recurrence = MODELS[system]
     table = WordTable.sequential(vocab) if model_type == "lightrnn" else None
-    cfg = LMConfig(model_type, vocab, table.n_rows if table else 0, table.n_cols if table else 0, args.embed,
-                   args.hidden, args.layers, 0.1, recurrence=recurrence,
+    cfg = LMConfig(model_type=model_type, vocab_size=vocab, n_rows=table.n_rows if table else 0,
+                   n_cols=table.n_cols if table else 0, embed_dim=args.embed, hidden_dim=args.hidden,
+                   num_layers=args.layers, dropout=0.1, recurrence=recurrence,
                    col_hidden_dim=2 * args.hidden if "-col" in system else 0,
                    input_shortlist=min(vocab, 4000) if "-sl" in system else 0,
                    output_shortlist=min(vocab, 1000) if system.endswith("-osl") else 0)

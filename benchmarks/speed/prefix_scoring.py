@@ -80,8 +80,10 @@ def mapped_models(args, meta: dict) -> None:
                 model_type, recurrence = SYSTEMS[system]
                 torch.manual_seed(0)
                 table = WordTable.sequential(args.vocab_size) if model_type == "lightrnn" else None
-                cfg = LMConfig(model_type, args.vocab_size, table.n_rows if table else 0, table.n_cols if table else 0,
-                               args.hidden, args.hidden, 1, 0.1, recurrence=recurrence)
+                cfg = LMConfig(model_type=model_type, vocab_size=args.vocab_size, n_rows=table.n_rows if table else 0,
+                               n_cols=table.n_cols if table else 0, embed_dim=args.hidden, hidden_dim=args.hidden,
+                               num_layers=1, dropout=0.1, recurrence=recurrence, col_hidden_dim=0, input_shortlist=0,
+                               output_shortlist=0)
                 model = build_model(cfg, table).eval()
                 row = {**meta, "nbest": path, "top": top, "max_utts": args.max_utts, "vocab_size": args.vocab_size,
                        "hidden": args.hidden, "embed": args.hidden, "layers": 1, "system": system,

@@ -66,7 +66,9 @@ def main() -> None:
         vocab = Vocabulary(["<s>", "</s>", "<unk>", *WORDS], [0, 1, 0] + [1] * len(WORDS))
         table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
         torch.manual_seed(0)
-        model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 32, 32, 1, 0.0), table)
+        model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows,
+                                  n_cols=table.n_cols, embed_dim=32, hidden_dim=32, num_layers=1, dropout=0.0,
+                                  recurrence="halfword"), table)
         save_checkpoint(tmp / "lm.pt", model, vocab, table)
         for size in args.sizes_mb:
             nbest = tmp / "x.nbest"

@@ -105,9 +105,11 @@ def new_model(model_type: str, vocab_size: int, *, embed_dim: int = EMBED_DIM, h
     if (model_type == "bpe") != (pieces is not None):
         raise ValueError("a bpe model needs its pieces (word_pieces, word_piece_count, n_pieces), and only it")
     rows, cols = (table.n_rows, table.n_cols) if table is not None else (0, 0)
-    cfg = LMConfig(model_type, vocab_size, rows, cols, embed_dim, hidden_dim, num_layers, dropout, list(cutoffs or []),
-                   recurrence, tie_weights, word_bias, col_hidden_dim, input_shortlist, output_shortlist, backward,
-                   *((pieces[2], pieces[0].shape[1]) if pieces is not None else ()))
+    cfg = LMConfig(model_type=model_type, vocab_size=vocab_size, n_rows=rows, n_cols=cols, embed_dim=embed_dim,
+                   hidden_dim=hidden_dim, num_layers=num_layers, dropout=dropout, cutoffs=list(cutoffs or []),
+                   recurrence=recurrence, tie_weights=tie_weights, word_bias=word_bias, col_hidden_dim=col_hidden_dim,
+                   input_shortlist=input_shortlist, output_shortlist=output_shortlist, backward=backward,
+                   **({"n_pieces": pieces[2], "max_word_pieces": pieces[0].shape[1]} if pieces is not None else {}))
     if pieces is not None:
         return PieceLSTMLM(cfg, pieces[0], pieces[1]), None
     return build_model(cfg, table), table

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from lightrnn_asr.lm import defaults
+from lightrnn_asr.lm.table import table_shape
+
 __all__ = ["LMConfig", "MODEL_TYPES", "RECURRENCES", "default_cutoffs"]
 
 MODEL_TYPES = ("lightrnn", "lstm", "adaptive", "bpe")
@@ -12,16 +15,26 @@ MODEL_TYPES = ("lightrnn", "lstm", "adaptive", "bpe")
 RECURRENCES = ("halfword", "word-concat", "word-sum")
 
 
-@dataclass
+#: What a checkpoint written before a field existed meant by its absence (:meth:`LMConfig.from_dict`).
+LEGACY_FIELDS = {"recurrence": "halfword", "col_hidden_dim": 0, "input_shortlist": 0, "output_shortlist": 0}
+
+
+@dataclass(kw_only=True)
 class LMConfig:
-    """Hyper-parameters of either model (a plain dataclass, stored in checkpoints).
+    """Hyper-parameters of every model (a plain dataclass, stored in checkpoints), keyword-only.
+
+    A field left unset gets the package's default (:mod:`lightrnn_asr.lm.defaults`), so that
+    ``LMConfig(model_type=..., vocab_size=...)`` is the model ``lightrnn-asr train`` and
+    :func:`~lightrnn_asr.lm.build.new_model` build when no option is given; the fields that depend on
+    others (table shape, recurrence, column head, shortlists) are resolved in ``__post_init__``.
 
     Attributes:
         model_type: ``"lightrnn"``, ``"lstm"`` (full softmax baseline),
             ``"adaptive"`` (LSTM with an adaptive softmax, Grave et al. 2017) or ``"bpe"`` (an LSTM over
             sentencepiece pieces that scores words, :class:`~lightrnn_asr.lm.piece_lstm.PieceLSTMLM`).
-        vocab_size: |V|, including ``<s> </s> <unk>``.
-        n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM).
+        vocab_size: |V|, including ``<s> </s> <unk>`` (required).
+        n_rows, n_cols: table shape R x C (LightRNN only; 0 for the LSTM); unset:
+            :func:`~lightrnn_asr.lm.table.table_shape` of ``vocab_size``.
         embed_dim: size of the row/column (or word) input vectors.
         hidden_dim: LSTM hidden size.
         num_layers: stacked LSTM layers.
@@ -30,8 +43,9 @@ class LMConfig:
             is sorted by frequency); empty means :func:`default_cutoffs`.
         recurrence: LightRNN only: ``"halfword"`` (the paper's: the LSTM reads a row vector and a
             column vector per word, 2T steps) or ``"word-concat"``/``"word-sum"`` (one step per
-            word; see :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`). Checkpoints
-            without the field are ``"halfword"``.
+            word; see :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`). Unset:
+            :func:`~lightrnn_asr.lm.defaults.default_recurrence`; checkpoints without the field are
+            ``"halfword"``.
         tie_weights: LightRNN only: the row head's weights are the row input vectors and the column
             head's the column input vectors (``Y^r = X^r``, ``Y^c = X^c``; Press & Wolf 2017, weight
             tying), so ``embed_dim`` must equal ``hidden_dim``. Checkpoints without the field are untied.
@@ -41,18 +55,21 @@ class LMConfig:
         col_hidden_dim: one-step LightRNN only: the size K of the state the column head reads, a hidden
             layer ``tanh(W h + P x^r)`` over the LSTM output and the row's input vector (W: H -> K,
             P: E -> K); 0 (checkpoints without the field) is ``tanh(h + P x^r)`` with K = H; see
-            :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`.
+            :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`. Unset:
+            :func:`~lightrnn_asr.lm.defaults.default_col_hidden_dim`.
         input_shortlist: one-step LightRNN with recurrence ``"word-sum"`` only: the N most frequent
             words (ids below N; the vocabulary is in frequency order) get an input vector of their own,
             added to their row and column vectors (N x E parameters, independent of |V|); the output
-            layer is unchanged. 0 (checkpoints without the field): none, the paper's input layer.
+            layer is unchanged. 0 (checkpoints without the field): none, the paper's input layer. Unset:
+            :func:`~lightrnn_asr.lm.defaults.default_input_shortlist`.
         output_shortlist: one-step LightRNN only (not with ``word_bias``): the N most frequent words
             (ids below N) get an output vector of their own and are predicted directly, by one softmax
             over those N words and the R rows (the other words' row); the other words keep the
             factorised prediction, their column softmax over the cells of other words only (N x (H + 1)
             parameters, independent of |V|); see
             :class:`~lightrnn_asr.lm.lightrnn_onestep.OneStepLightRNN`. 0 (checkpoints without the
-            field): none, the paper's output layer.
+            field): none, the paper's output layer. Unset:
+            :func:`~lightrnn_asr.lm.defaults.default_output_shortlist`.
         backward: the model reads every sentence right to left (``<s> w_n ... w_1 </s>``): it was
             trained on reversed sentences and every scorer reverses the words it is given
             (:attr:`~lightrnn_asr.lm.interface.LanguageModel.backward`). A backward LM complements a
@@ -66,25 +83,47 @@ class LMConfig:
     """
 
     model_type: str = "lightrnn"
-    vocab_size: int = 0
-    n_rows: int = 0
-    n_cols: int = 0
-    embed_dim: int = 256
-    hidden_dim: int = 256
-    num_layers: int = 2
-    dropout: float = 0.1
+    vocab_size: int
+    n_rows: int | None = None
+    n_cols: int | None = None
+    embed_dim: int = defaults.EMBED_DIM
+    hidden_dim: int = defaults.HIDDEN_DIM
+    num_layers: int = defaults.NUM_LAYERS
+    dropout: float = defaults.DROPOUT
     cutoffs: list = field(default_factory=list)
-    recurrence: str = "halfword"
+    recurrence: str | None = None
     tie_weights: bool = False
     word_bias: bool = False
-    col_hidden_dim: int = 0
-    input_shortlist: int = 0
-    output_shortlist: int = 0
+    col_hidden_dim: int | None = None
+    input_shortlist: int | None = None
+    output_shortlist: int | None = None
     backward: bool = False
     n_pieces: int = 0
     max_word_pieces: int = 0
 
     def __post_init__(self) -> None:
+        self._resolve_defaults()
+        self._check()
+
+    def _resolve_defaults(self) -> None:
+        """Unset fields that depend on others, from :mod:`lightrnn_asr.lm.defaults` (as ``new_model``)."""
+        if self.n_rows is None or self.n_cols is None:
+            shape = table_shape(self.vocab_size) if self.model_type == "lightrnn" and isinstance(self.vocab_size, int) \
+                and self.vocab_size > 0 else (0, 0)
+            self.n_rows = shape[0] if self.n_rows is None else self.n_rows
+            self.n_cols = shape[1] if self.n_cols is None else self.n_cols
+        if self.recurrence is None:
+            self.recurrence = defaults.default_recurrence(self.model_type)
+        if self.col_hidden_dim is None:
+            self.col_hidden_dim = defaults.default_col_hidden_dim(self.model_type, self.recurrence, self.hidden_dim,
+                                                                  self.tie_weights)
+        if self.input_shortlist is None:
+            self.input_shortlist = defaults.default_input_shortlist(self.model_type, self.recurrence, self.vocab_size)
+        if self.output_shortlist is None:
+            self.output_shortlist = defaults.default_output_shortlist(self.model_type, self.recurrence, self.vocab_size,
+                                                                      self.word_bias)
+
+    def _check(self) -> None:
         if self.word_bias and self.model_type != "lightrnn":
             raise ValueError(f"word_bias is for model_type 'lightrnn' only, got {self.model_type!r}")
         if self.tie_weights and (self.model_type != "lightrnn" or self.embed_dim != self.hidden_dim):
@@ -155,12 +194,17 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "LMConfig":
-        """Build from a dict, rejecting unknown keys (checkpoint validation)."""
+        """Build from a checkpoint's dict: a field it lacks (written before the field existed) takes the
+        value its absence meant then (:data:`LEGACY_FIELDS`), not today's default.
+
+        Raises:
+            ValueError: unknown keys, or invalid values (as the constructor).
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown config fields: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**{**LEGACY_FIELDS, **d})
 
 
 def default_cutoffs(vocab_size: int) -> list[int]:

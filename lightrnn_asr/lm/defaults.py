@@ -1,9 +1,9 @@
-"""The defaults of a new model, in one place: what ``lightrnn-asr train`` and
-:func:`~lightrnn_asr.lm.build.new_model` give when an option is not set (the same model from either).
+"""The defaults of a new model, in one place: what ``lightrnn-asr train``,
+:func:`~lightrnn_asr.lm.build.new_model` and :class:`~lightrnn_asr.lm.config.LMConfig` give when an
+option is not set (the same model from each).
 
-:class:`~lightrnn_asr.lm.config.LMConfig`'s own field defaults are another thing: they describe
-checkpoints written before a field existed (e.g. ``recurrence="halfword"``), so that old checkpoints
-load as they were trained.
+A checkpoint written before a field existed loads with the value its absence meant then
+(:data:`lightrnn_asr.lm.config.LEGACY_FIELDS`, e.g. ``recurrence="halfword"``), not with these.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def main() -> None:
     vocab = Vocabulary(["<s>", "</s>", "<unk>", *words], [0, 1, 0] + [1] * len(words))
     torch.manual_seed(0)
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(0))
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 12, 1, 0.1), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=8, hidden_dim=12, num_layers=1, dropout=0.1, recurrence="halfword"), table).eval()
     train_state = {"history": [{"round": 1, "valid_ppl": 123.25, "seconds": 0.5}], "lr": 1e-3}
     save_checkpoint(DATA / "tiny_lightrnn.pt", model, vocab, table, train_state)
     ids = [torch.tensor(vocab.encode(s.split())) for s in SENTENCES]

@@ -362,7 +362,8 @@ def test_a_ctc_lattice_through_pruned_lattice_rescoring_with_a_lightrnn():
     vocab = Vocabulary(["<s>", "</s>", "<unk>", "ab", "cd", "a"], [0, 1, 0, 1, 1, 1])
     torch.manual_seed(1)
     table = WordTable.random(len(vocab), torch.Generator().manual_seed(1))
-    model = LightRNN(LMConfig("lightrnn", len(vocab), table.n_rows, table.n_cols, 8, 8, 1, 0.0), table).eval()
+    model = LightRNN(LMConfig(model_type="lightrnn", vocab_size=len(vocab), n_rows=table.n_rows, n_cols=table.n_cols,
+                              embed_dim=8, hidden_dim=8, num_layers=1, dropout=0.0, recurrence="halfword"), table).eval()
     # acoustic scores only: without input_lm the graph's lm_scores are replaced by the new LM
     nbest = {"utt": lattice_nbest(lattice_from_k2(lattice[0], words, remove_epsilon=True), 3000, fp_lm_scale=0.0)}
     scored = score_nbest(model, vocab, nbest)

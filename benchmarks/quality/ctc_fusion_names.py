@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Contact names in word-level shallow fusion, measured: flashlight-text's lexicon decoder (torchaudio's
+``ctc_decoder``) over the demo's name-rich sentences, where every contact name leans acoustically to a
+word the LM knows, so that the decoder writes the name only when its LM gives the name its due.
+
+The sentences are the demo's name-rich set (``data/names_{dev,test}/text``: contact commands and
+held-out novel sentences, each with a name of the contact list, ``data/names/words.txt``, that the LM
+text lacks). No acoustic model can be downloaded here, so the emissions are built from the text as in
+``ctc_fusion.py`` (one frame per letter, a blank after it, a boundary after each word); a contact name's
+letters lean (0.52 against 0.46) to those of its sound-alike: the LM vocabulary's word of the same
+length with the fewest other letters (the most frequent among equals; e.g. "anita" -> "anima"), so that
+the acoustics alone write the sound-alike. The decoder's lexicon is the LM vocabulary and the contact
+list: every system can write a name.
+
+Systems: no LM; each of the demo's word LMs knowing the names the ways the demo's recipe gives them
+(``recipes/pocketsphinx/local/evaluate.py``): the LightRNN with ``add_words`` (each name in a free cell,
+its row copied from a like-word of its class) and as ``<unk>``; the adaptive-softmax LSTM scoring a name
+as its like-word and as ``<unk>`` (the LM's whole ``<unk>`` probability: the offset, which may be a
+penalty, plays the part of flashlight's ``unk_score``). Every LM system gets the same search on dev: its
+LM weight (``LM_WEIGHTS``) x an offset in nats added per name (``NAME_OFFSETS``), then decodes the test sentences
+once. Reported per system: WER [95% CI], name error rate [95% CI] (``lightrnn_asr.evaluation.names``),
+decoding seconds, and P(LightRNN + add-words makes fewer name errors) against every other system.
+
+    python benchmarks/quality/ctc_fusion_names.py --demo recipes/pocketsphinx --out docs/bench/ctc_fusion_names.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import torch
+from ctc_emissions import emissions
+from ctc_fusion import TOKENS
+from flashlight.lib.text.decoder import (
+    CriterionType,
+    LexiconDecoder,
+    LexiconDecoderOptions,
+    SmearingMode,
+    Trie,
+    ZeroLM,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
+from harness import emit
+
+from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores
+from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
+from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
+from lightrnn_asr.formats.nbest import read_text
+from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.training.openvocab import add_words
+
+#: The LM weights and the per-name offsets (nats; negative: a penalty) every LM system is tried with on dev.
+LM_WEIGHTS = [0.5, 1.0, 2.0]
+NAME_OFFSETS = [-8.0, -4.0, 0.0, 4.0, 8.0, 16.0]
+REFERENCE = "LightRNN + add-words"
+
+
+def recipe_evaluate(demo: Path):
+    """The recipe's ``local/evaluate.py`` as a module: its contact-list reader and like-words."""
+    spec = importlib.util.spec_from_file_location("recipe_evaluate", demo / "local" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sound_alikes(names: list[str], words: list[str]) -> dict[str, str]:
+    """``{name: the word of ``words`` (in frequency order) of the same length with the fewest other
+    letters}`` (the most frequent among equals); names without such a word are left out."""
+    by_length: dict[int, list[str]] = {}
+    for w in words:
+        if w.isalpha():
+            by_length.setdefault(len(w), []).append(w)
+    out = {}
+    for name in names:
+        candidates = [w for w in by_length.get(len(name), []) if w != name]
+        if candidates:
+            out[name] = min(candidates, key=lambda w: sum(a != b for a, b in zip(w, name)))
+    return out
+
+
+class NamesFusionLM(FlashlightLM):
+    """A :class:`FlashlightLM` whose decoder dictionary also holds the contact names: dictionary index
+    ``i`` is scored as LM word ``lm_id[i]`` (the name itself, its like-word, or ``<unk>``), plus
+    ``offset`` nats when ``i`` is a contact name."""
+
+    def __init__(self, model, vocab, lm_id: list[int], name_ids: set[int], offset: float) -> None:
+        super().__init__(model, vocab)
+        self.lm_id, self.name_ids, self.offset = lm_id, name_ids, offset
+
+    def score(self, state, usr_token_idx: int):
+        word = self.lm_id[usr_token_idx]
+        child = state.child(word)
+        if child not in self.states:
+            self.states[child] = [None, None, state, word]
+        bonus = self.offset if usr_token_idx in self.name_ids else 0.0
+        return child, float(self._distribution(state)[word]) + bonus
+
+
+def build(lm, words: list[str], smear: list[float], unk_id: int, lm_weight: float, beam: int):
+    """A lexicon decoder over ``words`` (the dictionary; index = word id) with ``lm``, returned with ``lm`` and
+    the trie: the decoder does not keep the Python objects alive."""
+    trie = Trie(len(TOKENS), TOKENS.index("|"))
+    for i, w in enumerate(words[3:], 3):
+        if all(c in TOKENS for c in w):
+            trie.insert([TOKENS.index(c) for c in w] + [TOKENS.index("|")], i, smear[i])
+    trie.smear(SmearingMode.MAX)
+    opts = LexiconDecoderOptions(beam_size=beam, beam_size_token=len(TOKENS), beam_threshold=30.0, lm_weight=lm_weight,
+                                 word_score=0.0, unk_score=float("-inf"), sil_score=0.0, log_add=False,
+                                 criterion_type=CriterionType.CTC)
+    return LexiconDecoder(opts, trie, lm, TOKENS.index("|"), TOKENS.index("-"), unk_id, [], False), lm, trie
+
+
+def decode(decoder, words: list[str], ems: dict) -> tuple[dict[str, list[str]], float]:
+    """The 1-best words of every utterance, and the seconds it took."""
+    t0 = time.perf_counter()
+    out = {}
+    for u, (em, _) in ems.items():
+        best = decoder[0].decode(em.data_ptr(), em.shape[0], em.shape[1])[0]
+        out[u] = [words[i] for i in best.words if i >= 0]
+    return out, time.perf_counter() - t0
+
+
+def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> dict[str, tuple]:
+    """``{system: (make_lm(offset) or None, dictionary words, smearing scores, unk id)}``."""
+    lms = {"LightRNN": load_checkpoint(demo / "exp" / "lm" / "lightrnn" / "best.pt"),
+           "LSTM (adaptive softmax)": load_checkpoint(demo / "exp" / "lm" / "adaptive" / "best.pt")}
+    names = list(contacts)
+    out = {}
+    base = lms["LightRNN"].vocab
+    words = list(base.words) + [n for n in names if n not in base]
+    rare = min(smearing_scores(base))
+    smear = smearing_scores(base) + [rare] * (len(words) - len(base))
+    out["no LM"] = (None, words, smear, base.unk_id)
+    for system, ck in lms.items():
+        vocab = ck.vocab
+        words = list(vocab.words) + [n for n in names if n not in vocab]
+        smear = smearing_scores(vocab) + [rare] * (len(words) - len(vocab))
+        name_ids = {i for i, w in enumerate(words) if w in contacts}
+        unk = [i if i < len(vocab) else vocab.unk_id for i in range(len(words))]
+        ways = {f"{system} (names as <unk>)": (ck.model, vocab, unk)}
+        if ck.model.config.model_type == "lightrnn":
+            model, added, _, _ = add_words(ck.model, vocab, ck.table, names, like={n: like_of[c] for n, c in contacts.items()},
+                                           like_placement="copy-row")
+            ways[f"{system} + add-words"] = (model, added, list(range(len(added))))
+            words_added = list(added.words)
+            name_ids_added = {added.id(n) for n in names}
+        else:
+            like = [vocab.id(like_of[contacts[w]]) if w in contacts else u for w, u in zip(words, unk)]
+            ways[f"{system} (names as the like-word)"] = (ck.model, vocab, like)
+        for label, (model, v, lm_id) in ways.items():
+            if label.endswith("+ add-words"):
+                out[label] = (lambda off, m=model, v=v, ids=lm_id, n=name_ids_added: NamesFusionLM(m, v, ids, n, off),
+                              words_added, smearing_scores(v), v.unk_id)
+            else:
+                out[label] = (lambda off, m=model, v=v, ids=lm_id, n=name_ids: NamesFusionLM(m, v, ids, n, off),
+                              words, smear, v.unk_id)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
+    ap.add_argument("--dev-limit", type=int, default=40, help="dev sentences for the weights (the first N)")
+    ap.add_argument("--limit", type=int, default=200, help="test sentences (the first N)")
+    ap.add_argument("--beam", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    evaluate = recipe_evaluate(args.demo)
+    contacts = evaluate.read_contacts(args.demo / "data" / "names" / "words.txt")
+    like_of = dict(evaluate.EXEMPLARS)
+    sets = {split: dict(list(read_text(args.demo / "data" / f"names_{split}" / "text").items())[:n])
+            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
+    table = systems(args.demo, contacts, like_of)
+    alike = sound_alikes(list(contacts), [w for w in table["no LM"][1][3:] if w not in contacts])
+    ems = {split: {u: emissions(ws, alike, TOKENS, "-", "|") for u, ws in refs.items()} for split, refs in sets.items()}
+    common = {"benchmark": "ctc_fusion_names", "decoder": "flashlight-text LexiconDecoder", "beam": args.beam,
+              "contacts": len(contacts), "contacts_with_a_sound_alike": len(alike), "threads": args.threads}
+    names, hyps, rows = set(contacts), {}, {}
+    for system, (make_lm, words, smear, unk_id) in table.items():
+        chosen, dev = (0.0, 0.0), {}
+        if make_lm is not None:
+            for offset in NAME_OFFSETS:
+                for weight in LM_WEIGHTS:
+                    out, secs = decode(build(make_lm(offset), words, smear, unk_id, weight, args.beam), words, ems["dev"])
+                    dev[(weight, offset)] = compute_wer(sets["dev"], out).wer
+                    emit({**common, "split": "dev", "system": system, "sentences": len(out), "lm_weight": weight,
+                          "name_offset": offset, "wer": dev[(weight, offset)], "seconds": secs}, args.out)
+            chosen = min(dev, key=lambda k: (dev[k], k[0], k[1]))
+        lm = make_lm(chosen[1]) if make_lm is not None else ZeroLM()
+        refs = sets["test"]
+        hyps[system], secs = decode(build(lm, words, smear, unk_id, chosen[0], args.beam), words, ems["test"])
+        w = compute_wer(refs, hyps[system])
+        ci = bootstrap_ci(refs, hyps[system], replications=1000)
+        report = name_report(refs, hyps[system], names, replications=1000)
+        rows[system] = {**common, "split": "test", "system": system, "reference": REFERENCE, "sentences": len(refs),
+                        "words": w.ref_words, "lm_weight": chosen[0], "name_offset": chosen[1],
+                        "grid": {"lm_weight": LM_WEIGHTS, "name_offset": NAME_OFFSETS} if dev else None,
+                        "dev_wer": dev.get(chosen), "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
+                        "ner": report["ner"], "ner_ci95": report["ner_ci95"], "name_tokens": report["name_tokens"],
+                        "name_errors": report["name_errors"], "seconds": secs}
+    refs = sets["test"]
+    for system, row in rows.items():
+        if system != REFERENCE:  # paired over the same test sentences
+            row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[REFERENCE], names, 1000)
+            row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[REFERENCE],
+                                                         replications=1000)["p_s2_improv_over_s1"]
+        emit(row, args.out)
+
+
+if __name__ == "__main__":
+    main()
