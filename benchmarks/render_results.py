@@ -35,6 +35,7 @@ SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
 LEXICON = ROOT / "docs" / "bench" / "lexicon_scale.jsonl"
 DEMO_VOCAB = ROOT / "docs" / "bench" / "demo_vocab_speed.jsonl"
 CTC = ROOT / "docs" / "bench" / "ctc_fusion.jsonl"
+CTC_NAMES = ROOT / "docs" / "bench" / "ctc_fusion_names.jsonl"
 RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
@@ -302,7 +303,7 @@ def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight",
              (r["provenance"].get("commit") or "")[:12]] for r in rows]
     first, grid = rows[0], next((r[f"{weight}_grid"] for r in rows if r.get(f"{weight}_grid")), [])
     script = record.stem.replace("_dev_tuned", "")
-    return (f"## Shallow fusion in a CTC decoder: {first['decoder']} (`benchmarks/{script}.py`)\n\n"
+    return (f"## Shallow fusion in a CTC decoder: {first['decoder']} (`benchmarks/quality/{script}.py`)\n\n"
             f"Beam {first['beam']}; vocabulary {first['vocab']:,} words; emissions built from {first['sentences']} "
             f"synthetic test sentences ({first['words']:,} words), {first['confused_words']} words of which lean "
             f"acoustically to a homophone of the same length. Each LM's weight is chosen from "
@@ -310,6 +311,30 @@ def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight",
             f"`{record.relative_to(ROOT)}`); the test was decoded once per system. {note}\n\n"
             + table(["system", "LM weight", "dev WER %", "test WER % [95 % CI]", "errors on the confused words",
                      "s per sentence", f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
+
+
+def ctc_names_section(rows: list[dict]) -> str:
+    """Contact names in shallow fusion (``benchmarks/quality/ctc_fusion_names.py``): the test rows of the last run."""
+    ref = rows[0]["reference"]
+    body = [[r["system"].replace("<unk>", "`<unk>`"), "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
+             "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
+             f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
+             f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]", f"{r['name_errors']} / {r['name_tokens']}",
+             f"{r['p_reference_fewer_name_errors']:.3f}" if "p_reference_fewer_name_errors" in r else "",
+             f"{r['seconds'] / r['sentences']:.2f}", (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    grid = next(r["grid"] for r in rows if r["grid"])
+    first = rows[0]
+    return ("## Contact names in shallow fusion: flashlight-text (`benchmarks/quality/ctc_fusion_names.py`)\n\n"
+            f"Beam {first['beam']}; the lexicon is the LM vocabulary and the {first['contacts']} contact names; "
+            f"emissions built from {first['sentences']} name-rich test sentences ({first['words']:,} words), every "
+            "contact name leaning acoustically to the LM vocabulary's closest word of the same length, so that without "
+            "an LM the decoder writes that word. Each LM system's weight and offset per name (nats) are chosen from "
+            f"{', '.join(f'{w:g}' for w in grid['lm_weight'])} x {', '.join(f'{o:+g}' for o in grid['name_offset'])} "
+            "on name-rich dev sentences (every dev run is in `docs/bench/ctc_fusion_names.jsonl`); the test was "
+            "decoded once per system.\n\n"
+            + table(["system", "LM weight / offset", "dev WER %", "test WER % [95 % CI]", "name error rate % [95 % CI]",
+                     "name errors", f"P({ref} fewer name errors) (below {NOISE} either way: noise)", "s per sentence",
+                     "commit"], body))
 
 
 def long_line_section(rows: list[dict]) -> str:
@@ -368,6 +393,8 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
         parts.append(ctc_tuned_section(last_run([r for r in read_jsonl(CTC_PYCTCDECODE) if r["split"] == "test"]),
                                        CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
                                        "its n-gram LM is KenLM's, not installed here, so it has no n-gram row."))
+    if read_jsonl(CTC_NAMES):
+        parts.append(ctc_names_section(last_run([r for r in read_jsonl(CTC_NAMES) if r["split"] == "test"])))
     if read_jsonl(CTC):
         parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:
