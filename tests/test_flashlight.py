@@ -139,3 +139,15 @@ def test_memory_is_one_utterances_when_one_lm_decodes_many(lightrnn):
     for _ in range(3):
         assert best_words(fused, words, em) == first == "the cat sees the ball".split()
     assert len(lm.states) < 2 * after_one  # not growing with the utterances decoded
+
+
+def test_a_name_given_to_the_lightrnn_with_add_words_is_written(lightrnn):
+    from lightrnn_asr.training.openvocab import add_words
+
+    em = emissions([clear("the"), clear("cat"), clear("calls"), clear("her"), clear("bella")])
+    before, words = decoder(FlashlightLM(lightrnn.model, lightrnn.vocab), lightrnn.vocab, 1.0)
+    assert "bella" not in best_words(before, words, em)  # not in the lexicon: it cannot be written
+    model, vocab, _, _ = add_words(lightrnn.model, lightrnn.vocab, lightrnn.table, ["bella"], like={"bella": "sister"},
+                                   like_placement="copy-row")
+    after, words = decoder(FlashlightLM(model, vocab), vocab, 1.0)
+    assert best_words(after, words, em) == "the cat calls her bella".split()

@@ -17,12 +17,12 @@ from lightrnn_asr.lm.checkpoint import load_checkpoint
 LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
 
 
-def fusion_arguments(description: str) -> argparse.Namespace:
+def fusion_arguments(description: str, dev_limit: int = 100) -> argparse.Namespace:
     """The fusion benchmarks' command line: the recipe directory, sentences, beam, threads, record."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
     ap.add_argument("--limit", type=int, default=200, help="test sentences (the first N)")
-    ap.add_argument("--dev-limit", type=int, default=100, help="dev sentences for the LM weight (the first N)")
+    ap.add_argument("--dev-limit", type=int, default=dev_limit, help="dev sentences for the weights (the first N)")
     ap.add_argument("--beam", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path)

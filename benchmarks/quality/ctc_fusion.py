@@ -79,18 +79,18 @@ class NgramFusionLM(LM):
         return state, self.ngram.logprob("</s>", self.history[state])
 
 
-def build(lm, vocab, lm_weight: float, beam: int):
-    words = word_dictionary(vocab)
+def build(lm, words: list[str], smear: list[float], unk_id: int, lm_weight: float, beam: int):
+    """A lexicon decoder over ``words`` (its dictionary: index = word id, each inserted into the trie with its
+    ``smear`` score) with ``lm``, returned with ``lm`` and the trie: the decoder keeps no Python object alive."""
     trie = Trie(len(TOKENS), TOKENS.index("|"))
-    unigram = smearing_scores(vocab)
     for i, w in enumerate(words[3:], 3):
         if all(c in TOKENS for c in w):
-            trie.insert([TOKENS.index(c) for c in w] + [TOKENS.index("|")], i, unigram[i])
+            trie.insert([TOKENS.index(c) for c in w] + [TOKENS.index("|")], i, smear[i])
     trie.smear(SmearingMode.MAX)
     opts = LexiconDecoderOptions(beam_size=beam, beam_size_token=len(TOKENS), beam_threshold=30.0, lm_weight=lm_weight,
                                  word_score=0.0, unk_score=float("-inf"), sil_score=0.0, log_add=False,
                                  criterion_type=CriterionType.CTC)
-    return (LexiconDecoder(opts, trie, lm, TOKENS.index("|"), TOKENS.index("-"), vocab.unk_id, [], False), lm, trie), words
+    return LexiconDecoder(opts, trie, lm, TOKENS.index("|"), TOKENS.index("-"), unk_id, [], False), lm, trie
 
 
 def decode(dec, words, ems) -> tuple[dict[str, list[str]], float]:
@@ -113,20 +113,18 @@ def main() -> None:
                **{n: FlashlightLM(ck.model, ck.vocab) for n, ck in cks.items()}}
     common = {"benchmark": "ctc_fusion", "decoder": "flashlight-text LexiconDecoder", "vocab": len(vocab),
               "beam": args.beam, "threads": args.threads}
-    hyps = {}
+    hyps, words, smear = {}, word_dictionary(vocab), smearing_scores(vocab)
     for name, lm in systems.items():
         weight, dev_wer = 0.0, {}
         if name != "no LM":  # the weight, on dev
             for w in LM_WEIGHTS:
-                dec, words = build(lm, vocab, w, args.beam)
-                out, secs = decode(dec, words, ems["dev"])
+                out, secs = decode(build(lm, words, smear, vocab.unk_id, w, args.beam), words, ems["dev"])
                 dev_wer[w] = compute_wer(sets["dev"], out).wer
                 emit({**common, "split": "dev", "system": name, "sentences": len(out), "lm_weight": w,
                       "wer": dev_wer[w], "seconds": secs}, args.out)
             weight = min(LM_WEIGHTS, key=lambda w: (dev_wer[w], w))
         refs = sets["test"]
-        dec, words = build(lm, vocab, weight, args.beam)
-        hyps[name], secs = decode(dec, words, ems["test"])
+        hyps[name], secs = decode(build(lm, words, smear, vocab.unk_id, weight, args.beam), words, ems["test"])
         w = compute_wer(refs, hyps[name])
         ci = bootstrap_ci(refs, hyps[name], replications=1000)
         wrong = sum(1 for u, ref in refs.items() for r, h in kaldialign.align(ref, hyps[name][u], "*")

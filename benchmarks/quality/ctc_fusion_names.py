@@ -26,21 +26,13 @@ decoding seconds, and P(LightRNN + add-words makes fewer name errors) against ev
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
-import time
 from pathlib import Path
 
-import torch
-from ctc_emissions import emissions
-from ctc_fusion import TOKENS
+from ctc_emissions import emissions, fusion_arguments
+from ctc_fusion import TOKENS, build, decode
 from flashlight.lib.text.decoder import (
-    CriterionType,
-    LexiconDecoder,
-    LexiconDecoderOptions,
-    SmearingMode,
-    Trie,
     ZeroLM,
 )
 
@@ -101,30 +93,6 @@ class NamesFusionLM(FlashlightLM):
         return child, float(self._distribution(state)[word]) + bonus
 
 
-def build(lm, words: list[str], smear: list[float], unk_id: int, lm_weight: float, beam: int):
-    """A lexicon decoder over ``words`` (the dictionary; index = word id) with ``lm``, returned with ``lm`` and
-    the trie: the decoder does not keep the Python objects alive."""
-    trie = Trie(len(TOKENS), TOKENS.index("|"))
-    for i, w in enumerate(words[3:], 3):
-        if all(c in TOKENS for c in w):
-            trie.insert([TOKENS.index(c) for c in w] + [TOKENS.index("|")], i, smear[i])
-    trie.smear(SmearingMode.MAX)
-    opts = LexiconDecoderOptions(beam_size=beam, beam_size_token=len(TOKENS), beam_threshold=30.0, lm_weight=lm_weight,
-                                 word_score=0.0, unk_score=float("-inf"), sil_score=0.0, log_add=False,
-                                 criterion_type=CriterionType.CTC)
-    return LexiconDecoder(opts, trie, lm, TOKENS.index("|"), TOKENS.index("-"), unk_id, [], False), lm, trie
-
-
-def decode(decoder, words: list[str], ems: dict) -> tuple[dict[str, list[str]], float]:
-    """The 1-best words of every utterance, and the seconds it took."""
-    t0 = time.perf_counter()
-    out = {}
-    for u, (em, _) in ems.items():
-        best = decoder[0].decode(em.data_ptr(), em.shape[0], em.shape[1])[0]
-        out[u] = [words[i] for i in best.words if i >= 0]
-    return out, time.perf_counter() - t0
-
-
 def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> dict[str, tuple]:
     """``{system: (make_lm(offset) or None, dictionary words, smearing scores, unk id)}``."""
     lms = {"LightRNN": load_checkpoint(demo / "exp" / "lm" / "lightrnn" / "best.pt"),
@@ -163,15 +131,7 @@ def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> di
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
-    ap.add_argument("--dev-limit", type=int, default=40, help="dev sentences for the weights (the first N)")
-    ap.add_argument("--limit", type=int, default=200, help="test sentences (the first N)")
-    ap.add_argument("--beam", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = fusion_arguments(__doc__, dev_limit=40)
     evaluate = recipe_evaluate(args.demo)
     contacts = evaluate.read_contacts(args.demo / "data" / "names" / "words.txt")
     like_of = dict(evaluate.EXEMPLARS)
