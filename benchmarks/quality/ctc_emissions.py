@@ -17,7 +17,7 @@ from lightrnn_asr.lm.checkpoint import load_checkpoint
 LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
 
 
-def fusion_arguments(description: str, dev_limit: int = 100) -> argparse.Namespace:
+def fusion_arguments(description: str, dev_limit: int = 100, names: bool = False) -> argparse.Namespace:
     """The fusion benchmarks' command line: the recipe directory, sentences, beam, threads, record."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--demo", type=Path, required=True, help="the recipe directory after make demo")
@@ -26,6 +26,12 @@ def fusion_arguments(description: str, dev_limit: int = 100) -> argparse.Namespa
     ap.add_argument("--beam", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path)
+    if names:
+        ap.add_argument("--lean", type=float, default=0.52,
+                        help="probability on the sound-alike's letter where it differs (the right letter: 0.98 - LEAN)")
+        ap.add_argument("--decoys", action="store_true",
+                        help="add as many name-free synthetic sentences, each word one letter from a contact name "
+                             "leaning to that name: writing a name costs where none was said")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     return args
@@ -65,9 +71,9 @@ def homophones(vocab) -> dict[str, str]:
 
 
 def emissions(words: list[str], confusions: dict[str, str], tokens: list[str], blank: str,
-              boundary: str) -> tuple[torch.Tensor, int]:
+              boundary: str, lean: float = 0.52) -> tuple[torch.Tensor, int]:
     """CTC log-probabilities ``(T, len(tokens))`` float32 and the number of confused words: per letter a
-    frame (0.98 on it, or 0.52 on the homophone's letter and 0.46 on it where they differ) and a ``blank``
+    frame (0.98 on it, or ``lean`` on the homophone's letter and 0.98 - ``lean`` on it where they differ) and a ``blank``
     frame, a ``boundary`` frame after each word."""
     def frame(probs):
         p = np.full(len(tokens), (1.0 - sum(probs.values())) / (len(tokens) - len(probs)))
@@ -80,7 +86,7 @@ def emissions(words: list[str], confusions: dict[str, str], tokens: list[str], b
         wrong = confusions.get(w)
         n += wrong is not None
         for i, ch in enumerate(w):
-            probs = {ch: 0.98} if wrong is None or wrong[i] == ch else {wrong[i]: 0.52, ch: 0.46}
+            probs = {ch: 0.98} if wrong is None or wrong[i] == ch else {wrong[i]: lean, ch: 0.98 - lean}
             frames += [frame({c: v for c, v in probs.items() if c in tokens}), frame({blank: 0.98})]
         frames.append(frame({boundary: 0.98}))
     return torch.from_numpy(np.stack(frames).astype(np.float32)).contiguous(), n

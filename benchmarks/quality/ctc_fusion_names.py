@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
 """Contact names in word-level shallow fusion, measured: flashlight-text's lexicon decoder (torchaudio's
-``ctc_decoder``) over the demo's name-rich sentences, where every contact name leans acoustically to a
-word the LM knows, so that the decoder writes the name only when its LM gives the name its due.
+``ctc_decoder``) over the demo's name-rich sentences, where every contact name leans acoustically to a word
+the LM knows, so that the decoder writes the name only when its LM gives the name its due.
 
-The sentences are the demo's name-rich set (``data/names_{dev,test}/text``: contact commands and
-held-out novel sentences, each with a name of the contact list, ``data/names/words.txt``, that the LM
-text lacks). No acoustic model can be downloaded here, so the emissions are built from the text as in
-``ctc_fusion.py`` (one frame per letter, a blank after it, a boundary after each word); a contact name's
-letters lean (0.52 against 0.46) to those of its sound-alike: the LM vocabulary's word of the same
-length with the fewest other letters (the most frequent among equals; e.g. "anita" -> "anima"), so that
-the acoustics alone write the sound-alike. The decoder's lexicon is the LM vocabulary and the contact
-list: every system can write a name.
+The sentences are the demo's name-rich set (``data/names_{dev,test}/text``: contact commands and held-out
+novel sentences, each with a name of the contact list, ``data/names/words.txt``, that the LM text lacks). No
+acoustic model can be downloaded here, so the emissions are built from the text as in ``ctc_fusion.py`` (one
+frame per letter, a blank after it, a boundary after each word); a contact name's letters lean (``--lean``:
+0.52 against 0.46 by default, as the homophones of ``ctc_fusion.py``) to those of its sound-alike: the LM
+vocabulary's word of the same length with the fewest other letters (the most frequent among equals), so that
+the acoustics alone write the sound-alike. The decoder's lexicon is the LM vocabulary and the contact list:
+every system can write a name. With ``--decoys``, as many name-free sentences (the demo's synthetic dev and
+test sentences) are added, in which every word one letter from a contact name leans to that name: there,
+writing a name is an error (a false name), so that a bonus for names has a cost.
 
 Systems: no LM; each of the demo's word LMs knowing the names the ways the demo's recipe gives them
-(``recipes/pocketsphinx/local/evaluate.py``): the LightRNN with ``add_words`` (each name in a free cell,
-its row copied from a like-word of its class) and as ``<unk>``; the adaptive-softmax LSTM scoring a name
-as its like-word and as ``<unk>`` (the LM's whole ``<unk>`` probability: the offset, which may be a
-penalty, plays the part of flashlight's ``unk_score``). Every LM system gets the same search on dev: its
-LM weight (``LM_WEIGHTS``) x an offset in nats added per name (``NAME_OFFSETS``), then decodes the test sentences
-once. Reported per system: WER [95% CI], name error rate [95% CI] (``lightrnn_asr.evaluation.names``),
-decoding seconds, and P(LightRNN + add-words makes fewer name errors) against every other system.
+(``recipes/pocketsphinx/local/evaluate.py``): the LightRNN with ``add_words`` (each name in a free cell, its
+row copied from a like-word of its class) and as ``<unk>``; the adaptive-softmax LSTM scoring a name as its
+like-word and as ``<unk>`` (the LM's whole ``<unk>`` probability: the offset, which may be a penalty, plays
+the part of flashlight's ``unk_score``). Every LM system gets the same search on dev: its LM weight
+(``LM_WEIGHTS``) x an offset in nats added per name (``NAME_OFFSETS``), then decodes the test sentences once.
+Reported per system: WER [95% CI], name error rate [95% CI] (``lightrnn_asr.evaluation.names``), decoding
+seconds, and P(LightRNN + add-words makes fewer name errors) against every other system.
 
-    python benchmarks/quality/ctc_fusion_names.py --demo recipes/pocketsphinx --out docs/bench/ctc_fusion_names.jsonl
+    python benchmarks/quality/ctc_fusion_names.py --demo recipes/pocketsphinx --decoys --out docs/bench/ctc_fusion_names.jsonl
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> di
 
 
 def main() -> None:
-    args = fusion_arguments(__doc__, dev_limit=40)
+    args = fusion_arguments(__doc__, dev_limit=40, names=True)
     evaluate = recipe_evaluate(args.demo)
     contacts = evaluate.read_contacts(args.demo / "data" / "names" / "words.txt")
     like_of = dict(evaluate.EXEMPLARS)
@@ -139,9 +141,19 @@ def main() -> None:
             for split, n in (("dev", args.dev_limit), ("test", args.limit))}
     table = systems(args.demo, contacts, like_of)
     alike = sound_alikes(list(contacts), [w for w in table["no LM"][1][3:] if w not in contacts])
-    ems = {split: {u: emissions(ws, alike, TOKENS, "-", "|") for u, ws in refs.items()} for split, refs in sets.items()}
+    ems = {split: {u: emissions(ws, alike, TOKENS, "-", "|", args.lean) for u, ws in refs.items()} for split, refs in sets.items()}
+    decoy = {}
+    if args.decoys:  # as many name-free sentences, each word a contact name is one letter from leaning to it
+        for split, n in (("dev", args.dev_limit), ("test", args.limit)):
+            refs = dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
+            words = sorted({w for ws in refs.values() for w in ws} - set(contacts))
+            decoy.update({w: a for w, a in sound_alikes(words, list(contacts)).items()
+                          if sum(x != y for x, y in zip(w, a)) == 1})
+            sets[split].update(refs)
+            ems[split].update({u: emissions(ws, decoy, TOKENS, "-", "|", args.lean) for u, ws in refs.items()})
     common = {"benchmark": "ctc_fusion_names", "decoder": "flashlight-text LexiconDecoder", "beam": args.beam,
-              "contacts": len(contacts), "contacts_with_a_sound_alike": len(alike), "threads": args.threads}
+              "contacts": len(contacts), "contacts_with_a_sound_alike": len(alike), "lean": args.lean,
+              "decoys": args.decoys, "decoy_words": len(decoy), "threads": args.threads}
     names, hyps, rows = set(contacts), {}, {}
     for system, (make_lm, words, smear, unk_id) in table.items():
         chosen, dev = (0.0, 0.0), {}
@@ -164,7 +176,8 @@ def main() -> None:
                         "grid": {"lm_weight": LM_WEIGHTS, "name_offset": NAME_OFFSETS} if dev else None,
                         "dev_wer": dev.get(chosen), "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
                         "ner": report["ner"], "ner_ci95": report["ner_ci95"], "name_tokens": report["name_tokens"],
-                        "name_errors": report["name_errors"], "seconds": secs}
+                        "name_errors": report["name_errors"], "false_names": report["false_names"],
+                        "name_sentences": sum(1 for r in refs.values() if names & set(r)), "seconds": secs}
     refs = sets["test"]
     for system, row in rows.items():
         if system != REFERENCE:  # paired over the same test sentences
