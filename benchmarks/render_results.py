@@ -313,28 +313,53 @@ def ctc_tuned_section(rows: list[dict], record: Path, weight: str = "lm_weight",
                      "s per sentence", f"P(LightRNN better) (below {NOISE} either way: noise)", "commit"], body))
 
 
+def runs_of(rows: list[dict]) -> list[list[dict]]:
+    """The rows split into runs: consecutive rows with the same command."""
+    out: list[list[dict]] = []
+    for r in rows:
+        if not out or r["provenance"]["command"] != out[-1][0]["provenance"]["command"] \
+                or r["system"] in {x["system"] for x in out[-1]}:
+            out.append([])
+        out[-1].append(r)
+    return out
+
+
 def ctc_names_section(rows: list[dict]) -> str:
-    """Contact names in shallow fusion (``benchmarks/quality/ctc_fusion_names.py``): the test rows of the last run."""
-    ref = rows[0]["reference"]
-    body = [[r["system"].replace("<unk>", "`<unk>`"), "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
-             "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
-             f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
-             f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]", f"{r['name_errors']} / {r['name_tokens']}",
-             f"{r['p_reference_fewer_name_errors']:.3f}" if "p_reference_fewer_name_errors" in r else "",
-             f"{r['seconds'] / r['sentences']:.2f}", (r["provenance"].get("commit") or "")[:12]] for r in rows]
-    grid = next(r["grid"] for r in rows if r["grid"])
-    first = rows[0]
-    return ("## Contact names in shallow fusion: flashlight-text (`benchmarks/quality/ctc_fusion_names.py`)\n\n"
-            f"Beam {first['beam']}; the lexicon is the LM vocabulary and the {first['contacts']} contact names; "
-            f"emissions built from {first['sentences']} name-rich test sentences ({first['words']:,} words), every "
-            "contact name leaning acoustically to the LM vocabulary's closest word of the same length, so that without "
-            "an LM the decoder writes that word. Each LM system's weight and offset per name (nats) are chosen from "
-            f"{', '.join(f'{w:g}' for w in grid['lm_weight'])} x {', '.join(f'{o:+g}' for o in grid['name_offset'])} "
-            "on name-rich dev sentences (every dev run is in `docs/bench/ctc_fusion_names.jsonl`); the test was "
-            "decoded once per system.\n\n"
-            + table(["system", "LM weight / offset", "dev WER %", "test WER % [95 % CI]", "name error rate % [95 % CI]",
-                     "name errors", f"P({ref} fewer name errors) (below {NOISE} either way: noise)", "s per sentence",
-                     "commit"], body))
+    """Contact names in shallow fusion (``benchmarks/quality/ctc_fusion_names.py``): the test rows of every run."""
+    parts = ["## Contact names in shallow fusion: flashlight-text (`benchmarks/quality/ctc_fusion_names.py`)\n\n"
+             "The lexicon is the LM vocabulary and the contact list; emissions built from the demo's name-rich "
+             "sentences, every contact name leaning acoustically to the LM vocabulary's closest word of the same "
+             "length, so that without an LM the decoder writes that word. Each LM system's weight and offset per name "
+             "(nats) are chosen on dev sentences of the same kind (every dev run is in "
+             "`docs/bench/ctc_fusion_names.jsonl`); the test was decoded once per system and run. Every run is shown."]
+    for run in runs_of(rows):
+        ref, first = run[0]["reference"], run[0]
+        grid = next(r["grid"] for r in run if r["grid"])
+        ref_row = next(r for r in run if r["system"] == ref)
+        for r in run:  # two outputs with no error are the same output (older records do not say)
+            if r is not ref_row and (r.get("same_output_as_reference") or r["wer"] == ref_row["wer"] == 0):
+                r["p_reference_fewer_name_errors"] = r["p_reference_better_wer"] = "same output"
+        body = [[r["system"].replace("<unk>", "`<unk>`"),
+                 "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
+                 "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
+                 f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
+                 f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]",
+                 f"{r['name_errors']} / {r['name_tokens']}", str(r.get("false_names", "")),
+                 *(p if isinstance(p, str) else f"{p:.3f}" for p in (r.get("p_reference_fewer_name_errors", ""),
+                                                                     r.get("p_reference_better_wer", ""))),
+                 f"{r['seconds'] / r['sentences']:.2f}", (r["provenance"].get("commit") or "")[:12]] for r in run]
+        decoys = (f" and as many name-free sentences in which {first['decoy_words']} distinct words one letter from "
+                  "a contact name lean to it (writing a name there is a false name)" if first.get("decoys") else
+                  ", no name-free sentences (nothing is lost by writing a name)")
+        parts.append(f"`{first['provenance']['command']}`: beam {first['beam']}, {first['contacts']} contact names, "
+                     f"lean {first.get('lean', 0.52):g} against {0.98 - first.get('lean', 0.52):.2f} per differing "
+                     f"letter; {first['sentences']} test sentences ({first['words']:,} words): the name-rich ones"
+                     f"{decoys}. Grid: LM weight {', '.join(f'{w:g}' for w in grid['lm_weight'])} x offset "
+                     f"{', '.join(f'{o:+g}' for o in grid['name_offset'])}.\n\n"
+                     + table(["system", "LM weight / offset", "dev WER %", "test WER % [95 % CI]",
+                              "name error rate % [95 % CI]", "name errors", "false names",
+                              f"P({ref} fewer name errors)", f"P({ref} better WER)", "s per sentence", "commit"], body))
+    return "\n\n".join(parts) + f"\n\nP below {NOISE} either way: noise."
 
 
 def long_line_section(rows: list[dict]) -> str:
@@ -394,7 +419,7 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
                                        CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
                                        "its n-gram LM is KenLM's, not installed here, so it has no n-gram row."))
     if read_jsonl(CTC_NAMES):
-        parts.append(ctc_names_section(last_run([r for r in read_jsonl(CTC_NAMES) if r["split"] == "test"])))
+        parts.append(ctc_names_section([r for r in read_jsonl(CTC_NAMES) if r["split"] == "test"]))
     if read_jsonl(CTC):
         parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:

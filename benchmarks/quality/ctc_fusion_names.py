@@ -180,10 +180,13 @@ def main() -> None:
                         "name_sentences": sum(1 for r in refs.values() if names & set(r)), "seconds": secs}
     refs = sets["test"]
     for system, row in rows.items():
-        if system != REFERENCE:  # paired over the same test sentences
-            row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[REFERENCE], names, 1000)
-            row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[REFERENCE],
-                                                         replications=1000)["p_s2_improv_over_s1"]
+        if system != REFERENCE:  # paired over the same test sentences; the same output has no P
+            row["same_output_as_reference"] = hyps[system] == hyps[REFERENCE]
+            if not row["same_output_as_reference"]:
+                row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[REFERENCE], names,
+                                                                           1000)
+                row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[REFERENCE],
+                                                             replications=1000)["p_s2_improv_over_s1"]
         emit(row, args.out)
 
 
