@@ -335,18 +335,22 @@ def ctc_names_section(rows: list[dict]) -> str:
     for run in runs_of(rows):
         ref, first = run[0]["reference"], run[0]
         grid = next(r["grid"] for r in run if r["grid"])
-        ref_row = next(r for r in run if r["system"] == ref)
-        for r in run:  # two outputs with no error are the same output (older records do not say)
-            if r is not ref_row and (r.get("same_output_as_reference") or r["wer"] == ref_row["wer"] == 0):
-                r["p_reference_fewer_name_errors"] = r["p_reference_better_wer"] = "same output"
+        ref_wer = next(r["wer"] for r in run if r["system"] == ref)
+
+        def paired(r: dict) -> list[str]:
+            """P cells against the reference; two outputs with no error are the same output (older records
+            do not say)."""
+            if r["system"] != ref and (r.get("same_output_as_reference") or r["wer"] == ref_wer == 0):
+                return ["same output"] * 2
+            return [f"{r[k]:.3f}" if k in r else "" for k in ("p_reference_fewer_name_errors", "p_reference_better_wer")]
+
         body = [[r["system"].replace("<unk>", "`<unk>`"),
                  "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
                  "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
                  f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
                  f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]",
                  f"{r['name_errors']} / {r['name_tokens']}", str(r.get("false_names", "")),
-                 *(p if isinstance(p, str) else f"{p:.3f}" for p in (r.get("p_reference_fewer_name_errors", ""),
-                                                                     r.get("p_reference_better_wer", ""))),
+                 *paired(r),
                  f"{r['seconds'] / r['sentences']:.2f}", (r["provenance"].get("commit") or "")[:12]] for r in run]
         decoys = (f" and as many name-free sentences in which {first['decoy_words']} distinct words one letter from "
                   "a contact name lean to it (writing a name there is a false name)" if first.get("decoys") else

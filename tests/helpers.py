@@ -1,10 +1,22 @@
 """Helpers shared by the tests (imported as ``helpers``; tests/ is on the path through conftest)."""
 
+import importlib.util
 import random
+import sys
 
 import torch
 
 from lightrnn_asr import LanguageModel, Vocabulary
+
+
+def load_script(path, name: str):
+    """The Python file ``path`` (a recipe's or a benchmark's script) as module ``name``, registered in
+    ``sys.modules`` so that its dataclasses and its functions sent to worker processes resolve."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(*args) -> str:

@@ -1,20 +1,17 @@
 """The benchmarks' shared harness: a child's peak memory is its own, records carry provenance and the
 command as it can be rerun."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
+
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_harness():
-    spec = importlib.util.spec_from_file_location("bench_harness", ROOT / "benchmarks" / "harness.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_harness"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "harness.py", "bench_harness")
 
 
 def test_a_childs_peak_memory_is_its_own_not_the_parents():

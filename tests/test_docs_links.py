@@ -2,11 +2,11 @@
 README's cheat sheet is one the CLI has, so that moving a document or renaming a command cannot
 leave a reader at a dead end."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -70,10 +70,7 @@ def test_the_cli_reference_is_generated_from_the_commands():
 
 
 def load_benchmark_runner():
-    spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "run.py", "benchmarks_run")
 
 
 def test_every_benchmark_is_registered_with_the_runner_and_the_index_is_current():

@@ -1,11 +1,10 @@
 """The pocketsphinx recipe's first pass is deterministic: an utterance decodes to the same lattice
 whatever was decoded before it (real Asterisk prompts, tests/data)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import soundfile
+from helpers import load_script
 
 from lightrnn_asr.formats.lattice import FillerMap, read_htk
 from lightrnn_asr.text.normalize import normalize_text
@@ -15,11 +14,7 @@ DECODE = Path(__file__).resolve().parent.parent / "recipes" / "pocketsphinx" / "
 
 
 def load_decode():
-    spec = importlib.util.spec_from_file_location("recipe_decode", DECODE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["recipe_decode"] = module  # the jobs' function is pickled by its module's name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DECODE, "recipe_decode")  # registered: the jobs' function is pickled by its module's name
 
 
 def test_an_utterance_decodes_to_the_same_lattice_alone_and_after_others(tmp_path):
@@ -36,9 +31,7 @@ def test_an_utterance_decodes_to_the_same_lattice_alone_and_after_others(tmp_pat
 
 
 def test_the_lexicon_holds_every_word_the_first_pass_outputs_and_only_those(tmp_path):
-    spec = importlib.util.spec_from_file_location("recipe_lexicon", DECODE.with_name("lexicon.py"))
-    lexicon = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lexicon)
+    lexicon = load_script(DECODE.with_name("lexicon.py"), "recipe_lexicon")
     words, counts = lexicon.first_pass_words()
     assert counts["words"] == len(words) < counts["in_trigram"] < counts["dictionary"]
     known = set(words)

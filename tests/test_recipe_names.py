@@ -2,12 +2,12 @@
 like-word is scored exactly as that word, the hypotheses keep their own words, the offset per name is
 added once per name, and every way tried is reported."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import load_script
 
 from lightrnn_asr.formats.nbest import Hypothesis
 from lightrnn_asr.lm.build import new_model
@@ -20,10 +20,7 @@ WORDS = "call john smith in london fanny said the weather is fine".split()
 
 @pytest.fixture(scope="module")
 def evaluate():
-    spec = importlib.util.spec_from_file_location("recipe_evaluate", EVALUATE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EVALUATE, "recipe_evaluate")
 
 
 @pytest.fixture(scope="module")

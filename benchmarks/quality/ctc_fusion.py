@@ -23,7 +23,6 @@ too (``"split": "dev"``).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import kaldialign
@@ -40,7 +39,7 @@ from flashlight.lib.text.decoder import (
     Trie,
     ZeroLM,
 )
-from harness import emit
+from harness import emit, timed
 
 from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores, word_dictionary
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
@@ -95,12 +94,12 @@ def build(lm, words: list[str], smear: list[float], unk_id: int, lm_weight: floa
 
 def decode(dec, words, ems) -> tuple[dict[str, list[str]], float]:
     """The 1-best words of every utterance, and the seconds it took."""
-    t0 = time.perf_counter()
     out = {}
-    for u, (em, _) in ems.items():
-        best = dec[0].decode(em.data_ptr(), em.shape[0], em.shape[1])[0]
-        out[u] = [words[i] for i in best.words if i >= 0]
-    return out, time.perf_counter() - t0
+    with timed() as t:
+        for u, (em, _) in ems.items():
+            best = dec[0].decode(em.data_ptr(), em.shape[0], em.shape[1])[0]
+            out[u] = [words[i] for i in best.words if i >= 0]
+    return out, t.seconds
 
 
 def main() -> None:

@@ -88,48 +88,41 @@ class NamesFusionLM(FlashlightLM):
         self.lm_id, self.name_ids, self.offset = lm_id, name_ids, offset
 
     def score(self, state, usr_token_idx: int):
-        word = self.lm_id[usr_token_idx]
-        child = state.child(word)
-        if child not in self.states:
-            self.states[child] = [None, None, state, word]
-        bonus = self.offset if usr_token_idx in self.name_ids else 0.0
-        return child, float(self._distribution(state)[word]) + bonus
+        child, logprob = super().score(state, self.lm_id[usr_token_idx])
+        return child, logprob + (self.offset if usr_token_idx in self.name_ids else 0.0)
 
 
 def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> dict[str, tuple]:
-    """``{system: (make_lm(offset) or None, dictionary words, smearing scores, unk id)}``."""
+    """``{system: (make_lm(offset) or None, dictionary words, smearing scores, unk id)}``: the dictionary is the
+    LM's vocabulary and the contact names it lacks (trie scores: the rarest word's), each index scored as the
+    LM word ``lm_id[index]``."""
     lms = {"LightRNN": load_checkpoint(demo / "exp" / "lm" / "lightrnn" / "best.pt"),
            "LSTM (adaptive softmax)": load_checkpoint(demo / "exp" / "lm" / "adaptive" / "best.pt")}
     names = list(contacts)
-    out = {}
-    base = lms["LightRNN"].vocab
-    words = list(base.words) + [n for n in names if n not in base]
-    rare = min(smearing_scores(base))
-    smear = smearing_scores(base) + [rare] * (len(words) - len(base))
-    out["no LM"] = (None, words, smear, base.unk_id)
-    for system, ck in lms.items():
-        vocab = ck.vocab
+
+    def dictionary(vocab):
         words = list(vocab.words) + [n for n in names if n not in vocab]
-        smear = smearing_scores(vocab) + [rare] * (len(words) - len(vocab))
+        smear = smearing_scores(vocab)
+        return words, smear + [min(smear)] * (len(words) - len(vocab))
+
+    def system(model, vocab, lm_id):
+        words, smear = dictionary(vocab)
         name_ids = {i for i, w in enumerate(words) if w in contacts}
-        unk = [i if i < len(vocab) else vocab.unk_id for i in range(len(words))]
-        ways = {f"{system} (names as <unk>)": (ck.model, vocab, unk)}
+        return (lambda offset: NamesFusionLM(model, vocab, lm_id(words), name_ids, offset)), words, smear, vocab.unk_id
+
+    out = {"no LM": (None, *dictionary(lms["LightRNN"].vocab), lms["LightRNN"].vocab.unk_id)}
+    for label, ck in lms.items():
+        vocab = ck.vocab
+        unk = lambda words, v=vocab: [i if i < len(v) else v.unk_id for i in range(len(words))]  # noqa: E731
+        out[f"{label} (names as <unk>)"] = system(ck.model, vocab, unk)
         if ck.model.config.model_type == "lightrnn":
-            model, added, _, _ = add_words(ck.model, vocab, ck.table, names, like={n: like_of[c] for n, c in contacts.items()},
-                                           like_placement="copy-row")
-            ways[f"{system} + add-words"] = (model, added, list(range(len(added))))
-            words_added = list(added.words)
-            name_ids_added = {added.id(n) for n in names}
+            model, added, _, _ = add_words(ck.model, vocab, ck.table, names,
+                                           like={n: like_of[c] for n, c in contacts.items()}, like_placement="copy-row")
+            out[f"{label} + add-words"] = system(model, added, lambda words: list(range(len(words))))
         else:
-            like = [vocab.id(like_of[contacts[w]]) if w in contacts else u for w, u in zip(words, unk)]
-            ways[f"{system} (names as the like-word)"] = (ck.model, vocab, like)
-        for label, (model, v, lm_id) in ways.items():
-            if label.endswith("+ add-words"):
-                out[label] = (lambda off, m=model, v=v, ids=lm_id, n=name_ids_added: NamesFusionLM(m, v, ids, n, off),
-                              words_added, smearing_scores(v), v.unk_id)
-            else:
-                out[label] = (lambda off, m=model, v=v, ids=lm_id, n=name_ids: NamesFusionLM(m, v, ids, n, off),
-                              words, smear, v.unk_id)
+            like = lambda words, v=vocab: [v.id(like_of[contacts[w]]) if w in contacts else i  # noqa: E731
+                                           for i, w in enumerate(words)]
+            out[f"{label} (names as the like-word)"] = system(ck.model, vocab, like)
     return out
 
 

@@ -17,14 +17,13 @@ numpy < 2: run it in ``make test-k2``'s environment.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import kaldialign
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
 from ctc_emissions import fusion_arguments, fusion_inputs
-from harness import emit
+from harness import emit, timed
 from pyctcdecode.alphabet import Alphabet
 from pyctcdecode.decoder import BeamSearchDecoderCTC
 
@@ -38,9 +37,9 @@ ALPHAS = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 
 
 def decode(decoder, ems, beam: int) -> tuple[dict[str, list[str]], float]:
-    t0 = time.perf_counter()
-    out = {u: decoder.decode(em.numpy(), beam_width=beam).split() for u, (em, _) in ems.items()}
-    return out, time.perf_counter() - t0
+    with timed() as t:
+        out = {u: decoder.decode(em.numpy(), beam_width=beam).split() for u, (em, _) in ems.items()}
+    return out, t.seconds
 
 
 def main() -> None:

@@ -11,10 +11,6 @@ from lightrnn_asr.lm.defaults import (
     HIDDEN_DIM,
     NUM_LAYERS,
     PRESETS,
-    default_col_hidden_dim,
-    default_input_shortlist,
-    default_output_shortlist,
-    default_recurrence,
 )
 from lightrnn_asr.lm.lightrnn import LightRNN
 from lightrnn_asr.lm.lightrnn_onestep import OneStepLightRNN
@@ -88,13 +84,7 @@ def new_model(model_type: str, vocab_size: int, *, embed_dim: int = EMBED_DIM, h
         col_hidden_dim = form.get("col_hidden_dim") if col_hidden_dim is None else col_hidden_dim
         input_shortlist = form.get("input_shortlist") if input_shortlist is None else input_shortlist
         output_shortlist = form.get("output_shortlist") if output_shortlist is None else output_shortlist
-    recurrence = recurrence or default_recurrence(model_type)
-    if col_hidden_dim is None:
-        col_hidden_dim = default_col_hidden_dim(model_type, recurrence, hidden_dim, tie_weights)
-    if input_shortlist is None:
-        input_shortlist = default_input_shortlist(model_type, recurrence, vocab_size)
-    if output_shortlist is None:
-        output_shortlist = default_output_shortlist(model_type, recurrence, vocab_size, word_bias)
+    # what is still None, LMConfig takes from lightrnn_asr.lm.defaults
     if table_scale != 1.0 and not (model_type == "lightrnn" and word_bias):
         raise ValueError(f"a table scale of {table_scale} is for a LightRNN with word_bias (empty cells need its bias)")
     table = None
