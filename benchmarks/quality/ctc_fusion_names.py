@@ -14,7 +14,8 @@ every system can write a name. With ``--decoys``, as many name-free sentences (t
 test sentences) are added, in which every word one letter from a contact name leans to that name: there,
 writing a name is an error (a false name), so that a bonus for names has a cost.
 
-Systems: no LM; each of the demo's word LMs knowing the names the ways the demo's recipe gives them
+Systems: no LM; the first pass's trigram (pocketsphinx's en-us, as in ``ctc_fusion.py``; a name it lacks
+scores ``OOV_LOGPROB``); each of the demo's word LMs knowing the names the ways the demo's recipe gives them
 (``recipes/pocketsphinx/local/evaluate.py``): the LightRNN with ``add_words`` (each name in a free cell, its
 row copied from a like-word of its class) and as ``<unk>``; the adaptive-softmax LSTM scoring a name as its
 like-word and as ``<unk>`` (the LM's whole ``<unk>`` probability: the offset, which may be a penalty, plays
@@ -33,10 +34,11 @@ import sys
 from pathlib import Path
 
 from ctc_emissions import emissions, fusion_arguments
-from ctc_fusion import TOKENS, build, decode
+from ctc_fusion import OOV_LOGPROB, TOKENS, NgramFusionLM, build, decode
 from flashlight.lib.text.decoder import (
     ZeroLM,
 )
+from pocketsphinx import get_model_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
 from harness import emit
@@ -46,6 +48,7 @@ from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
 from lightrnn_asr.formats.nbest import read_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
+from lightrnn_asr.lm.ngram import NgramLM
 from lightrnn_asr.training.openvocab import add_words
 
 #: The LM weights and the per-name offsets (nats; negative: a penalty) every LM system is tried with on dev
@@ -92,6 +95,20 @@ class NamesFusionLM(FlashlightLM):
         return child, logprob + (self.offset if usr_token_idx in self.name_ids else 0.0)
 
 
+class NamesNgramFusionLM(NgramFusionLM):
+    """The first pass's n-gram in fusion (:class:`NgramFusionLM`) with ``offset`` nats added to every contact
+    name (dictionary indices ``name_ids``): a name the n-gram has scores as itself, one it lacks as
+    ``OOV_LOGPROB``."""
+
+    def __init__(self, ngram: NgramLM, words: list[str], name_ids: set[int], offset: float) -> None:
+        super().__init__(ngram, words)
+        self.name_ids, self.offset = name_ids, offset
+
+    def score(self, state, usr_token_idx: int):
+        child, logprob = super().score(state, usr_token_idx)
+        return child, logprob + (self.offset if usr_token_idx in self.name_ids else 0.0)
+
+
 def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> dict[str, tuple]:
     """``{system: (make_lm(offset) or None, dictionary words, smearing scores, unk id)}``: the dictionary is the
     LM's vocabulary and the contact names it lacks (trie scores: the rarest word's), each index scored as the
@@ -111,6 +128,10 @@ def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> di
         return (lambda offset: NamesFusionLM(model, vocab, lm_id(words), name_ids, offset)), words, smear, vocab.unk_id
 
     out = {"no LM": (None, *dictionary(lms["LightRNN"].vocab), lms["LightRNN"].vocab.unk_id)}
+    ngram, (words, smear) = NgramLM(get_model_path("en-us/en-us.lm.bin"), oov_logprob=OOV_LOGPROB), out["no LM"][1:3]
+    name_ids = {i for i, w in enumerate(words) if w in contacts}
+    out["first-pass trigram"] = (lambda offset: NamesNgramFusionLM(ngram, words, name_ids, offset), words, smear,
+                                 lms["LightRNN"].vocab.unk_id)
     for label, ck in lms.items():
         vocab = ck.vocab
         unk = lambda words, v=vocab: [i if i < len(v) else v.unk_id for i in range(len(words))]  # noqa: E731
