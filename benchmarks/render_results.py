@@ -159,8 +159,8 @@ def full_softmax_line(demo: dict) -> str:
 def readme_block(demo: dict, runs: list[dict]) -> str:
     """README's table: test WER [95 % CI] of every system on every set, and the LMs' sizes."""
     rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]
-    lms = [[n, f"{i['vocab']:,}", f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}",
-            i.get("names", {}).get("way", "")] for n, i in demo["lms"].items()]
+    lms = [[n, f"{i['vocab']:,}", i.get("output_layer", ""), f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}",
+            f"{i['heldout_ppl']:.1f}", i.get("names", {}).get("way", "")] for n, i in demo["lms"].items()]
     parts = [
         BEGIN,
         f"Test WER % [95 % CI] of `make demo` ({provenance_text(demo['provenance'])}):",
@@ -169,7 +169,7 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
         f"Paired bootstrap on each test set, LightRNN + trigram against the LSTM + trigram with the lower dev WER "
         f"(P below {NOISE} either way: noise):\n\n" + "\n".join(comparison_lines(demo)),
         relative_line(demo),
-        table(["LM", "vocabulary", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
+        table(["LM", "vocabulary", "output layer", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
         "\n".join(ratio_lines(demo)),
         full_softmax_line(demo),
         (f"`make demo` on a fresh clone took {totals(runs)} minutes ({runs[-1]['provenance']['cpu']}, "

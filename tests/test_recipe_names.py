@@ -85,3 +85,20 @@ def test_the_way_with_the_lowest_dev_wer_is_chosen_and_every_way_is_reported(eva
         lm_without.vocab = Vocabulary(["<s>", "</s>", "<unk>", *[w if w != "london" else "paris" for w in WORDS]],
                                       list(lm.vocab.counts))
         evaluate.name_ways(lm_without, tmp_path, contacts)
+
+
+def test_the_report_names_each_lms_output_layer_settings(evaluate):
+    from lightrnn_asr.lm.config import LMConfig
+
+    light = LMConfig(model_type="lightrnn", vocab_size=70000, hidden_dim=200, embed_dim=200, col_hidden_dim=0,
+                     output_shortlist=2000)
+    assert evaluate.output_layer(light) == (f"{light.n_rows} x {light.n_cols} table, 2,000-word output shortlist, "
+                                            "column head K = H = 200")
+    light = LMConfig(model_type="lightrnn", vocab_size=70000, hidden_dim=200, embed_dim=200, col_hidden_dim=64,
+                     output_shortlist=0)
+    assert evaluate.output_layer(light).endswith("table, column head K = 64")
+    adaptive = LMConfig(model_type="adaptive", vocab_size=70000, cutoffs=[2000, 10000, 40000])
+    assert evaluate.output_layer(adaptive) == "adaptive softmax, cutoffs 2,000, 10,000, 40,000"
+    assert evaluate.output_layer(LMConfig(model_type="bpe", vocab_size=70000, n_pieces=4000,
+                                                   max_word_pieces=8)) == "softmax over 4,000 pieces"
+    assert evaluate.output_layer(LMConfig(model_type="lstm", vocab_size=500)) == "full softmax over 500 words"

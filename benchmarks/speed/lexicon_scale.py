@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Speed and size at the recognizer's vocabulary, every LM in one run.
 
-The vocabulary is what an ASR engineer gives a rescoring LM so that no hypothesis word is out of it:
-the LM text's words (count >= 2, as the recipe's) and every word pocketsphinx's first pass can output
+The vocabulary is what an ASR engineer gives a rescoring LM so that no hypothesis word is out of it: the LM
+text's words (count >= 2, as the recipe's) and every word pocketsphinx's first pass can output
 (``recipes/pocketsphinx/local/lexicon.py``). Each system of the recipe (the LightRNN, the adaptive- and
-full-softmax LSTMs, with the recipe's options) and a BPE LSTM (sentencepiece, 500 pieces, the same
-trunk) trains for the same token budget on the recipe's text, one after the other; then, in this
-process, each scores the same N-best file in turn (a few lists untimed first, then ``--repeats`` timed
-passes, the best kept) and the held-out novel's dev chapters. One JSON line per system: parameters,
-checkpoint MB, peak resident memory of its training process, training tokens/s, N-best hypotheses/s
-and words/s, dev perplexity after the budget (a short budget: a speed check, not the quality study).
-With ``--time-budget 180`` each trains for 180 s instead: the tokens it trained are the recipe's
-equal-time token budget at this vocabulary (``docs/bench/lexicon_budgets.jsonl``).
+full-softmax LSTMs, the BPE LSTM; each with the recipe's options, ``recipes/pocketsphinx/run.sh``) trains for
+the same token budget on the recipe's text, one after the other; then, in this process, each scores the same
+N-best file in turn (a few lists untimed first, then ``--repeats`` timed passes, the best kept) and the
+held-out novel's dev chapters. One JSON line per system: parameters, checkpoint MB, peak resident memory of
+its training process, training tokens/s, N-best hypotheses/s and words/s, dev perplexity after the budget (a
+short budget: a speed check, not the quality study). With ``--time-budget 180`` each trains for 180 s instead:
+the tokens it trained are the recipe's equal-time token budget at this vocabulary
+(``docs/bench/lexicon_budgets.jsonl``).
 
     python benchmarks/speed/lexicon_scale.py --data recipes/pocketsphinx/data \\
         --nbest recipes/pocketsphinx/exp/decode/synthetic_dev/nbest.txt --out docs/bench/lexicon_scale.jsonl
@@ -40,8 +40,6 @@ from lightrnn_asr.text.corpus import encode_corpus, read_sentences
 from lightrnn_asr.text.vocabulary import Vocabulary, read_word_list, write_vocab
 
 RECIPE_LOCAL = Path(__file__).resolve().parents[2] / "recipes" / "pocketsphinx" / "local"
-BPE = ["--model-type", "bpe", "--bpe-pieces", "500", "--embed-dim", "200", "--hidden-dim", "200", "--num-layers", "1",
-       "--dropout", "0.1", "--lr", "3e-3"]
 
 
 def vocabulary(data: Path, work: Path) -> tuple[Path, dict]:
@@ -95,7 +93,6 @@ def main() -> None:
     else:
         vocab_path, sizes = vocabulary(args.data, work)
     common, opts, _ = recipe_settings()
-    opts["bpe"] = BPE
     budget = (["--time-budget", str(args.time_budget)] if args.time_budget
               else ["--token-budget", str(args.token_budget)])
     runs = {s: train(s, opts[s], common, args.data, vocab_path, budget, work / s)

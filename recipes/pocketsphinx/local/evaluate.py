@@ -270,6 +270,21 @@ def names_section(refs: dict, systems: dict, names: set[str], replications: int,
     return text, {"systems": res, "p_lightrnn_fewer_name_errors": cmp}
 
 
+def output_layer(config) -> str:
+    """An LM's output layer in words, its own settings (those the recipe chose on dev) included: the
+    LightRNN's table, output shortlist and column head, the adaptive softmax's cutoffs, the piece count."""
+    if config.model_type == "lightrnn":
+        head = (f"column head K = {config.col_hidden_dim}" if config.col_hidden_dim
+                else f"column head K = H = {config.hidden_dim}")
+        short = f"{config.output_shortlist:,}-word output shortlist, " if config.output_shortlist else ""
+        return f"{config.n_rows} x {config.n_cols} table, {short}{head}"
+    if config.model_type == "adaptive":
+        return "adaptive softmax, cutoffs " + ", ".join(f"{c:,}" for c in config.cutoffs)
+    if config.model_type == "bpe":
+        return f"softmax over {config.n_pieces:,} pieces"
+    return f"full softmax over {config.vocab_size:,} words"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
@@ -302,6 +317,7 @@ def main() -> None:
         histories[name] = hist
         lm_info[name] = {
             "parameters": ck.model.num_parameters(),
+            "output_layer": output_layer(ck.model.config),
             "file_mb": (args.exp / "lm" / d / "best.pt").stat().st_size / 2**20,
             "dev_ppl": dev_ppl.perplexity,
             "heldout_ppl": ppl.perplexity,
@@ -395,7 +411,7 @@ def main() -> None:
         sections[-1] += "\n\n" + part_md
         results[s] = res
 
-    lm_rows = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}",
+    lm_rows = [[n, i["vocab"], i.get("output_layer", ""), f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}",
                 f"{i['heldout_ppl']:.1f}",
                 f"{100 * i['heldout_oov']:.2f}", i["rounds"], f"{i['train_tokens'] / 1e6:.2f}M",
                 f"{i['train_seconds'] / 60:.1f}", f"{i['tokens_per_s']:.0f}",
@@ -408,7 +424,7 @@ def main() -> None:
         f"## Results of `make demo` (recipes/pocketsphinx)\n\n{provenance_line(prov)}.\n\n"
         f"### Language models (same vocabulary and training text; each trained for as many tokens as it trains in "
         f"180 s on the 2-core reference machine)\n\n"
-        + markdown_table(["LM", "vocabulary", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
+        + markdown_table(["LM", "vocabulary", "output layer", "parameters", "file MB", "dev ppl", "test ppl", "OOV %", "rounds",
                           "train tokens", "train min", "train tokens/s", "the contact list (offset per name, nats)"],
                          lm_rows)
         + ratios + "\n"
