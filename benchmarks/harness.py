@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 from lightrnn_asr.utils.provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
+provenance()  # the commit, read now: every record of this run names the code it loaded
 
 
 def command() -> str:

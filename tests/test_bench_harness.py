@@ -48,3 +48,20 @@ def test_records_carry_provenance_and_the_rerunnable_command(tmp_path, monkeypat
     with harness.timed() as t:
         sum(range(1000))
     assert 0 < t.seconds < 5
+
+
+def test_a_runs_records_name_the_commit_it_started_from(monkeypatch):
+    from lightrnn_asr.utils import provenance as prov
+
+    def git_unreadable(*args, **kwargs):
+        raise OSError("git")
+
+    prov._commit.cache_clear()
+    load_harness()  # a benchmark starts: the commit is read
+    first = prov.provenance()["commit"]
+    assert first  # the tests run in a checkout
+    monkeypatch.setattr(prov.subprocess, "run", git_unreadable)
+    assert prov.provenance()["commit"] == first  # not read again: a commit made while it runs changes nothing
+    prov._commit.cache_clear()
+    assert prov.provenance()["commit"] is None  # read afresh: none, as outside a checkout
+    prov._commit.cache_clear()

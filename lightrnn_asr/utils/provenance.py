@@ -4,6 +4,7 @@ command, for every record a benchmark, a study or an evaluation writes."""
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
 import shlex
@@ -29,9 +30,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=1)
 def _commit() -> str | None:
     """``git describe``-style commit of the source tree this package runs from (``+dirty`` when it has
-    uncommitted changes), or ``None`` outside a git checkout."""
+    uncommitted changes), or ``None`` outside a git checkout. Read once per process, at the first call: a
+    long run's records name the code it loaded, not a commit made while it ran."""
     root = Path(__file__).resolve().parents[2]
     try:
         run = dict(cwd=root, capture_output=True, text=True, timeout=10, check=True)
@@ -60,7 +63,8 @@ def provenance(command: str | None = None) -> dict:
 
     Returns:
         ``{"commit", "date", "cpu", "cores", "threads", "os", "versions", "command"}``: the git commit
-        (``None`` outside a checkout; ``+dirty`` with uncommitted changes), the UTC time (ISO 8601,
+        (``None`` outside a checkout; ``+dirty`` with uncommitted changes; read at this process's first
+        call, so a program that runs long calls this when it starts), the UTC time (ISO 8601,
         seconds), the CPU model, the cores this process may use, torch's CPU threads (when torch is
         imported), the OS, ``{package: version}`` and the command.
     """

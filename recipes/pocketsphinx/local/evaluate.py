@@ -286,6 +286,7 @@ def output_layer(config) -> str:
 
 
 def main() -> None:
+    provenance()  # the commit, read when the run starts
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--exp", type=Path, required=True)
