@@ -400,8 +400,9 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     if read_jsonl(SEARCH_LEXICON):
         parts.append(search_section(read_jsonl(SEARCH_LEXICON), "Settings search on dev at the recognizer's vocabulary "
                                     "(`benchmarks/quality/dev_search.py`)", "The demo's LMs at its vocabulary (73,255 words) "
-                                    "and token budgets, the learning rate grid widened until no system's best sat on "
-                                    "its edge. "))
+                                    "and token budgets: the dropout x learning-rate grid, widened until no system's best "
+                                    "sat on its edge; then each system's own output-layer settings on top of its best "
+                                    "grid point, widened the same way. "))
     if read_jsonl(LEXICON):
         parts.append(speed_section(last_run(read_jsonl(LEXICON)), "Every LM at the recognizer's vocabulary "
                                    "(`benchmarks/speed/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "

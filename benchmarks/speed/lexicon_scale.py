@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
 from harness import emit, run_child, seconds_in_turn
-from quality.dev_search import recipe_settings
+from quality.dev_search import recipe_settings, with_setting
 
 from lightrnn_asr.formats.nbest import read_nbest
 from lightrnn_asr.lm import load_checkpoint
@@ -77,6 +77,9 @@ def main() -> None:
     ap.add_argument("--time-budget", type=float, help="train each system for this many seconds instead (the tokens "
                     "it trains in them are the recipe's equal-time token budget on this machine)")
     ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=SYSTEM:OPTIONS",
+                    help="also train SYSTEM with OPTIONS replacing the recipe's (e.g. 'bpe4000=bpe:--bpe-pieces 4000'), "
+                    "recorded as NAME; repeatable")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--vocab", type=Path, help="this vocabulary instead of the text's and the lexicon's (e.g. the "
@@ -93,10 +96,18 @@ def main() -> None:
     else:
         vocab_path, sizes = vocabulary(args.data, work)
     common, opts, _ = recipe_settings()
+    for variant in args.variant:
+        name, _, spec = variant.partition("=")
+        system, _, options = spec.partition(":")
+        if name in opts or system not in opts:
+            sys.exit(f"--variant {variant!r}: NAME must be new and SYSTEM one of {', '.join(opts)}")
+        opts[name] = opts[system]
+        for key, value in zip(options.split()[::2], options.split()[1::2]):
+            opts[name] = with_setting(opts[name], key, value)
     budget = (["--time-budget", str(args.time_budget)] if args.time_budget
               else ["--token-budget", str(args.token_budget)])
     runs = {s: train(s, opts[s], common, args.data, vocab_path, budget, work / s)
-            for s in args.systems.split(",")}
+            for s in [*args.systems.split(","), *(v.partition("=")[0] for v in args.variant)]}
     n_hyps = sum(len(h) for h in nbest.values())
     n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
     models = {s: load_checkpoint(work / s / "best.pt") for s in runs}
