@@ -33,6 +33,7 @@ LONG_LINES = ROOT / "docs" / "bench" / "long_line_memory.jsonl"
 RUNS = ROOT / "docs" / "bench" / "demo_runs.jsonl"
 SAME = ROOT / "docs" / "bench" / "demo_determinism.jsonl"
 LEXICON = ROOT / "docs" / "bench" / "lexicon_scale.jsonl"
+BUDGETS = ROOT / "docs" / "bench" / "lexicon_budgets.jsonl"
 DEMO_VOCAB = ROOT / "docs" / "bench" / "demo_vocab_speed.jsonl"
 CTC = ROOT / "docs" / "bench" / "ctc_fusion.jsonl"
 CTC_NAMES = ROOT / "docs" / "bench" / "ctc_fusion_names.jsonl"
@@ -257,6 +258,27 @@ def last_run(rows: list[dict]) -> list[dict]:
     return out
 
 
+def own_options(command: str) -> str:
+    """The options of a ``lightrnn-asr train`` command line that set a system's own output layer."""
+    words = command.split()
+    keys = ("--col-hidden-dim", "--output-shortlist", "--cutoffs", "--bpe-pieces")
+    return " ".join(f"{k} {words[i + 1]}" for i, k in enumerate(words[:-1]) if k in keys)
+
+
+def budgets_section(rows: list[dict]) -> str:
+    """Equal-time budgets (``lexicon_scale.py --time-budget``): every run, each system's tokens in the time and
+    its dev perplexity there."""
+    body = [[r["system"], own_options(r["command"]), f"{r['time_budget_s']:g}", f"{r['train_tokens']:,}",
+             f"{r['tokens_per_s']:,.0f}", f"{r['parameters']:,}", f"{r['dev_ppl']:.2f}",
+             r["provenance"]["date"][:10], (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    return ("## Equal-time token budgets at the recognizer's vocabulary (`benchmarks/speed/lexicon_scale.py "
+            "--time-budget`)\n\nEach system trains for the same seconds, one after the other on a machine running "
+            "nothing else; the tokens it trained are the demo's token budget for it (`recipes/pocketsphinx/run.sh`), "
+            "and its dev perplexity there is its quality at equal time. Every run is listed.\n\n"
+            + table(["system", "own settings", "seconds", "tokens trained", "tokens/s", "parameters", "dev ppl",
+                     "date", "commit"], body))
+
+
 def speed_section(rows: list[dict], title: str, what: str) -> str:
     """One run's systems side by side (``benchmarks/speed/lexicon_scale.py`` records), and the LightRNN's ratios."""
     body = [[r["system"], f"{r['vocab']:,}", f"{r['parameters']:,}", f"{r['file_mb']:.1f}", f"{r['peak_rss_mb']:.0f}",
@@ -403,6 +425,8 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
                                     "and token budgets: the dropout x learning-rate grid, widened until no system's best "
                                     "sat on its edge; then each system's own output-layer settings on top of its best "
                                     "grid point, widened the same way. "))
+    if read_jsonl(BUDGETS):
+        parts.append(budgets_section(read_jsonl(BUDGETS)))
     if read_jsonl(LEXICON):
         parts.append(speed_section(last_run(read_jsonl(LEXICON)), "Every LM at the recognizer's vocabulary "
                                    "(`benchmarks/speed/lexicon_scale.py`)", "The vocabulary an ASR engineer gives a rescoring "

@@ -76,7 +76,8 @@ def main() -> None:
     ap.add_argument("--token-budget", type=int, default=600_000)
     ap.add_argument("--time-budget", type=float, help="train each system for this many seconds instead (the tokens "
                     "it trains in them are the recipe's equal-time token budget on this machine)")
-    ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe")
+    ap.add_argument("--systems", default="lightrnn,adaptive,lstm,bpe", help="the recipe's systems ('': none, only "
+                    "the variants)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=SYSTEM:OPTIONS",
                     help="also train SYSTEM with OPTIONS replacing the recipe's (e.g. 'bpe4000=bpe:--bpe-pieces 4000'), "
                     "recorded as NAME; repeatable")
@@ -107,7 +108,7 @@ def main() -> None:
     budget = (["--time-budget", str(args.time_budget)] if args.time_budget
               else ["--token-budget", str(args.token_budget)])
     runs = {s: train(s, opts[s], common, args.data, vocab_path, budget, work / s)
-            for s in [*args.systems.split(","), *(v.partition("=")[0] for v in args.variant)]}
+            for s in [*filter(None, args.systems.split(",")), *(v.partition("=")[0] for v in args.variant)]}
     n_hyps = sum(len(h) for h in nbest.values())
     n_words = sum(len(x.words) + 1 for h in nbest.values() for x in h)
     models = {s: load_checkpoint(work / s / "best.pt") for s in runs}
