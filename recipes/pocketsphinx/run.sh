@@ -50,27 +50,27 @@ exp=exp
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 log() { echo "$(date '+%F %T') [stage $1] $2"; }
 run_stage() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
-# LM training (stages 6 and 11): the same text and batches for every model; dropout and learning rate
-# each at its best of the same 2 x 2 search on the held-out novel's dev chapters (benchmarks/quality/dev_search.py,
-# docs/bench/dev_search.jsonl, at the text's vocabulary); the LightRNN's other settings are train's defaults.
+# LM training (stages 6 and 11): the same text and batches for every model.
 # Every model trains until its validation perplexity stops improving or its token budget is spent. The
 # budgets are equal time made deterministic: the tokens each model trains in 180 s (reallocations included)
 # on the 2-core reference machine, so that the same models come out on any machine, whatever its speed;
-# the seconds are still measured and reported. At the lexicon's vocabulary: one run of
-# benchmarks/speed/lexicon_scale.py --time-budget 180 (docs/bench/lexicon_budgets.jsonl, 2026-12-07), the full
-# softmax's from its tokens/s in docs/bench/lexicon_scale.jsonl (792/s: 1/30 of the LightRNN's). At the
-# text's (--lexicon false): make demo's 180 s (docs/bench/demo_fresh_clone_backward_option.json,
-# 2026-12-05), the BPE LSTM the adaptive LSTM's budget times its relative tokens/s
-# (0.575: docs/bench/demo_vocab_speed.jsonl).
+# the seconds are still measured and reported. At the lexicon's vocabulary: the runs of
+# benchmarks/speed/lexicon_scale.py --time-budget 180 that chose each LM's own settings
+# (docs/bench/lexicon_budgets.jsonl, 2026-12-07; rounded down to 10,000), the full softmax's from its
+# tokens/s in docs/bench/lexicon_scale.jsonl (792/s: 1/30 of the LightRNN's). At the text's
+# (--lexicon false): make demo's 180 s (docs/bench/demo_fresh_clone_backward_option.json, 2026-12-05),
+# the BPE LSTM the adaptive LSTM's budget times its relative tokens/s (0.575: docs/bench/demo_vocab_speed.jsonl).
 common="--valid-text $data/lm/valid.txt --max-tokens 3000 --max-len 40 --threads 2 --rounds 100 --patience 2"
 # Each LM's own output-layer settings (the LightRNN's column head and output shortlist, the adaptive
-# softmax's cutoffs, the BPE LSTM's piece count): at the lexicon's vocabulary, each LM's best on dev text
-# of the same number of settings tried for every LM, widened until no best sat on its edge
-# (benchmarks/quality/dev_search.py, docs/bench/dev_search_lexicon.jsonl); at the text's, train's defaults.
+# softmax's cutoffs, the BPE LSTM's piece count): at the lexicon's vocabulary, chosen on dev text for every
+# LM alike (docs/protocol.md): the same number of settings searched at fixed budgets
+# (benchmarks/quality/dev_search.py, docs/bench/dev_search_lexicon.jsonl), then three candidates per LM
+# compared at equal time (docs/bench/lexicon_budgets.jsonl), the best there kept; at the text's, train's
+# defaults.
 if [ "$lexicon" = true ]; then
-  declare -A budget=([lightrnn]=3380000 [adaptive]=1400000 [lstm]=140000 [bpe]=2390000)
-  declare -A own=([lightrnn]="--col-hidden-dim 0 --output-shortlist 2000" [adaptive]="--cutoffs 2000,10000,40000"
-                  [lstm]="" [bpe]="--bpe-pieces 2000")
+  declare -A budget=([lightrnn]=3320000 [adaptive]=2330000 [lstm]=140000 [bpe]=1220000)
+  declare -A own=([lightrnn]="--col-hidden-dim 0 --output-shortlist 1000" [adaptive]="--cutoffs 1000,5000,20000"
+                  [lstm]="" [bpe]="--bpe-pieces 4000")
 else
   declare -A budget=([lightrnn]=5080000 [adaptive]=6960000 [lstm]=1170000 [bpe]=4000000)
   declare -A own=([lightrnn]="" [adaptive]="" [lstm]="" [bpe]="--bpe-pieces 500")
