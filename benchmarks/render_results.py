@@ -23,6 +23,9 @@ import shutil
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the recipe's settings
+from quality.dev_search import recipe_settings, without  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "docs" / "bench" / "demo.json"
 SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
@@ -258,11 +261,14 @@ def last_run(rows: list[dict]) -> list[dict]:
     return out
 
 
+#: The options that set a system's own output layer.
+OWN_KEYS = ("--col-hidden-dim", "--output-shortlist", "--cutoffs", "--bpe-pieces")
+
+
 def own_options(command: str) -> str:
     """The options of a ``lightrnn-asr train`` command line that set a system's own output layer."""
     words = command.split()
-    keys = ("--col-hidden-dim", "--output-shortlist", "--cutoffs", "--bpe-pieces")
-    return " ".join(f"{k} {words[i + 1]}" for i, k in enumerate(words[:-1]) if k in keys)
+    return " ".join(f"{k} {words[i + 1]}" for i, k in enumerate(words[:-1]) if k in OWN_KEYS)
 
 
 def budgets_section(rows: list[dict]) -> str:
@@ -271,12 +277,27 @@ def budgets_section(rows: list[dict]) -> str:
     body = [[r["system"], own_options(r["command"]), f"{r['time_budget_s']:g}", f"{r['train_tokens']:,}",
              f"{r['tokens_per_s']:,.0f}", f"{r['parameters']:,}", f"{r['dev_ppl']:.2f}",
              r["provenance"]["date"][:10], (r["provenance"].get("commit") or "")[:12]] for r in rows]
+    common, opts, _ = recipe_settings()
+    trunk = {}
+    for system, options in opts.items():  # the recipe's options less the output layer's
+        for key in OWN_KEYS:
+            options = without(options, key)
+        trunk[system] = options
+    best: dict[str, dict] = {}
+    for r in rows:  # each system's candidates trained with the recipe's other options
+        system = next((s for s in trunk if r["system"].split("_")[0].rstrip("0123456789") == s), None)
+        if system and " ".join(trunk[system]) in r["command"] and r["dev_ppl"] < best.get(system, {"dev_ppl": 1e9})["dev_ppl"]:
+            best[system] = r
     return ("## Equal-time token budgets at the recognizer's vocabulary (`benchmarks/speed/lexicon_scale.py "
             "--time-budget`)\n\nEach system trains for the same seconds, one after the other on a machine running "
             "nothing else; the tokens it trained are the demo's token budget for it (`recipes/pocketsphinx/run.sh`), "
-            "and its dev perplexity there is its quality at equal time. Every run is listed.\n\n"
+            "and its dev perplexity there is its quality at equal time: the candidates of each system's own "
+            "output-layer settings (docs/protocol.md) are compared here. Every run is listed.\n\n"
             + table(["system", "own settings", "seconds", "tokens trained", "tokens/s", "parameters", "dev ppl",
-                     "date", "commit"], body))
+                     "date", "commit"], body)
+            + "\n\nLowest dev perplexity at equal time, among the runs with the recipe's other options: "
+            + "; ".join(f"{s}: {own_options(r['command']) or 'its defaults'} ({r['dev_ppl']:.2f}, "
+                        f"{r['train_tokens']:,} tokens)" for s, r in best.items()) + ".")
 
 
 def speed_section(rows: list[dict], title: str, what: str) -> str:
