@@ -277,7 +277,7 @@ def budgets_section(rows: list[dict]) -> str:
     body = [[r["system"], own_options(r["command"]), f"{r['time_budget_s']:g}", f"{r['train_tokens']:,}",
              f"{r['tokens_per_s']:,.0f}", f"{r['parameters']:,}", f"{r['dev_ppl']:.2f}",
              r["provenance"]["date"][:10], (r["provenance"].get("commit") or "")[:12]] for r in rows]
-    common, opts, _ = recipe_settings()
+    _, opts, _ = recipe_settings()
     trunk = {}
     for system, options in opts.items():  # the recipe's options less the output layer's
         for key in OWN_KEYS:
