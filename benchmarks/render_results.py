@@ -40,6 +40,7 @@ BUDGETS = ROOT / "docs" / "bench" / "lexicon_budgets.jsonl"
 DEMO_VOCAB = ROOT / "docs" / "bench" / "demo_vocab_speed.jsonl"
 CTC = ROOT / "docs" / "bench" / "ctc_fusion.jsonl"
 CTC_NAMES = ROOT / "docs" / "bench" / "ctc_fusion_names.jsonl"
+CTC_PYCTC_NAMES = ROOT / "docs" / "bench" / "ctc_pyctcdecode_names.jsonl"
 RESULTS = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 BEGIN = "<!-- results: generated from docs/bench/demo.json by benchmarks/render_results.py (make results); do not edit -->"
@@ -367,17 +368,35 @@ def runs_of(rows: list[dict]) -> list[list[dict]]:
     return out
 
 
-def ctc_names_section(rows: list[dict]) -> str:
-    """Contact names in shallow fusion (``benchmarks/quality/ctc_fusion_names.py``): the test rows of every run."""
-    parts = ["## Contact names in shallow fusion: flashlight-text (`benchmarks/quality/ctc_fusion_names.py`)\n\n"
-             "The lexicon is the LM vocabulary and the contact list; emissions built from the demo's name-rich "
-             "sentences, every contact name leaning acoustically to the LM vocabulary's closest word of the same "
-             "length, so that without an LM the decoder writes that word. Each LM system's weight and offset per name "
-             "(nats) are chosen on dev sentences of the same kind (every dev run is in "
-             "`docs/bench/ctc_fusion_names.jsonl`); the test was decoded once per system and run. Every run is shown."]
+def ctc_names_section(rows: list[dict], record: Path) -> str:
+    """Contact names in shallow fusion (``benchmarks/quality/ctc_fusion_names.py``, flashlight-text, and
+    ``benchmarks/quality/ctc_pyctcdecode_names.py``, pyctcdecode): the test rows of every run in ``record``."""
+    pyctc = record == CTC_PYCTC_NAMES
+    if pyctc:
+        title = "pyctcdecode, with its hotwords"
+        setup = ("pyctcdecode decodes without a lexicon; its hotwords (the contact list) add a weight per match. "
+                 "Emissions built from the demo's name-rich sentences, every contact name leaning acoustically to the "
+                 "LM vocabulary's closest word of the same length, so that without an LM the decoder writes that word. "
+                 "Each system's alpha (beta 0) and hotword weight (none: no hotwords) are chosen on dev sentences of "
+                 "the same kind")
+        setting, column = (lambda r: ("-" if r["alpha"] is None else f"{r['alpha']:g}") + " / "
+                           + ("none" if r["hotword_weight"] is None else f"{r['hotword_weight']:g}"),
+                           "alpha / hotword weight")
+    else:
+        title = "flashlight-text"
+        setup = ("The lexicon is the LM vocabulary and the contact list; emissions built from the demo's name-rich "
+                 "sentences, every contact name leaning acoustically to the LM vocabulary's closest word of the same "
+                 "length, so that without an LM the decoder writes that word. Each LM system's weight and offset per "
+                 "name (nats) are chosen on dev sentences of the same kind")
+        setting, column = (lambda r: "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
+                           "LM weight / offset")
+    script = "ctc_pyctcdecode_names" if pyctc else "ctc_fusion_names"
+    parts = [f"## Contact names in shallow fusion: {title} (`benchmarks/quality/{script}.py`)\n\n{setup} (every dev "
+             f"run is in `{record.relative_to(ROOT)}`); the test was decoded once per system and run. Every run is "
+             "shown."]
     for run in runs_of(rows):
         ref, first = run[0]["reference"], run[0]
-        grid = next(r["grid"] for r in run if r["grid"])
+        grid = next(r["grid"] for r in run if r["grid"] and (not pyctc or r["grid"]["alpha"]))
         ref_wer = next(r["wer"] for r in run if r["system"] == ref)
 
         def paired(r: dict) -> list[str]:
@@ -387,8 +406,7 @@ def ctc_names_section(rows: list[dict]) -> str:
                 return ["same output"] * 2
             return [f"{r[k]:.3f}" if k in r else "" for k in ("p_reference_fewer_name_errors", "p_reference_better_wer")]
 
-        body = [[r["system"].replace("<unk>", "`<unk>`"),
-                 "" if r["grid"] is None else f"{r['lm_weight']:g} / {r['name_offset']:+g}",
+        body = [[r["system"].replace("<unk>", "`<unk>`"), setting(r),
                  "" if r.get("dev_wer") is None else f"{r['dev_wer']:.2f}",
                  f"{r['wer']:.2f} [{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]",
                  f"{r['ner']:.1f} [{r['ner_ci95'][0]:.1f}, {r['ner_ci95'][1]:.1f}]",
@@ -398,12 +416,18 @@ def ctc_names_section(rows: list[dict]) -> str:
         decoys = (f" and as many name-free sentences in which {first['decoy_words']} distinct words one letter from "
                   "a contact name lean to it (writing a name there is a false name)" if first.get("decoys") else
                   ", no name-free sentences (nothing is lost by writing a name)")
+        if pyctc:
+            grid_text = (f"alpha {', '.join(f'{w:g}' for w in grid['alpha'])} x hotword weight "
+                         f"{', '.join('none' if w is None else f'{w:g}' for w in grid['hotword_weight'])}; OOV offset "
+                         f"{first['unk_score_offset']:g} (log10)")
+        else:
+            grid_text = (f"LM weight {', '.join(f'{w:g}' for w in grid['lm_weight'])} x offset "
+                         f"{', '.join(f'{o:+g}' for o in grid['name_offset'])}")
         parts.append(f"`{first['provenance']['command']}`: beam {first['beam']}, {first['contacts']} contact names, "
                      f"lean {first.get('lean', 0.52):g} against {0.98 - first.get('lean', 0.52):.2f} per differing "
                      f"letter; {first['sentences']} test sentences ({first['words']:,} words): the name-rich ones"
-                     f"{decoys}. Grid: LM weight {', '.join(f'{w:g}' for w in grid['lm_weight'])} x offset "
-                     f"{', '.join(f'{o:+g}' for o in grid['name_offset'])}.\n\n"
-                     + table(["system", "LM weight / offset", "dev WER %", "test WER % [95 % CI]",
+                     f"{decoys}. Grid: {grid_text}.\n\n"
+                     + table(["system", column, "dev WER %", "test WER % [95 % CI]",
                               "name error rate % [95 % CI]", "name errors", "false names",
                               f"P({ref} fewer name errors)", f"P({ref} better WER)", "s per sentence", "commit"], body))
     return "\n\n".join(parts) + f"\n\nP below {NOISE} either way: noise."
@@ -469,7 +493,10 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
                                        CTC_PYCTCDECODE, "alpha", "pyctcdecode decodes without a lexicon (beta 0); "
                                        "its n-gram LM is KenLM's, not installed here, so it has no n-gram row."))
     if read_jsonl(CTC_NAMES):
-        parts.append(ctc_names_section([r for r in read_jsonl(CTC_NAMES) if r["split"] == "test"]))
+        parts.append(ctc_names_section([r for r in read_jsonl(CTC_NAMES) if r["split"] == "test"], CTC_NAMES))
+    if read_jsonl(CTC_PYCTC_NAMES):
+        parts.append(ctc_names_section([r for r in read_jsonl(CTC_PYCTC_NAMES) if r["split"] == "test"],
+                                       CTC_PYCTC_NAMES))
     if read_jsonl(CTC):
         parts.append(ctc_section(last_run(read_jsonl(CTC))))
     if runs:

@@ -34,6 +34,8 @@ BENCHMARKS = {
     "ctc_pyctcdecode": ("quality", "the same in pyctcdecode's beam search (the k2 environment)"),
     "ctc_fusion_names": ("quality", "contact names in shallow fusion (flashlight-text): names that lean to a known word, "
                                     "each LM knowing them its recipe's ways (add-words, like-word, <unk>), weights on dev"),
+    "ctc_pyctcdecode_names": ("quality", "the same in pyctcdecode's beam search, with and without its hotword biasing "
+                                         "(the k2 environment)"),
     "lattice_vs_nbest": ("quality", "1000-best rescoring against pruned lattice rescoring: WER and time per utterance"),
     "backward_weight": ("quality", "a backward LM beside the forward one in N-best rescoring, over its weight"),
     "compress_eval": ("quality", "int8 and low-rank variants of the demo's LMs: size, speed, perplexity, WER"),

@@ -65,3 +65,25 @@ def test_a_runs_records_name_the_commit_it_started_from(monkeypatch):
     prov._commit.cache_clear()
     assert prov.provenance()["commit"] is None  # read afresh: none, as outside a checkout
     prov._commit.cache_clear()
+
+
+def test_records_tell_apart_two_cpus_a_virtual_machine_names_alike(tmp_path):
+    from helpers import load_script
+
+    from lightrnn_asr.utils import provenance as prov
+
+    def cpuinfo(name, model, stepping):
+        text = "".join(f"processor\t: {i}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: {model}\n"
+                       f"model name\t: AMD EPYC\nstepping\t: {stepping + i}\nflags\t\t: fpu\n\n" for i in range(2))
+        (tmp_path / name).write_text(text)
+        return tmp_path / name
+
+    assert prov.cpu_id(cpuinfo("a", 17, 1)) == "AuthenticAMD family 25 model 17 stepping 1"  # the first CPU's
+    assert prov.cpu_id(cpuinfo("b", 1, 1)) == "AuthenticAMD family 25 model 1 stepping 1"
+    assert prov.cpu_id(tmp_path / "missing") is None
+    compare = load_script(ROOT / "benchmarks" / "reliability" / "compare_reports.py", "compare_reports")
+    same = {"cpu": "AMD EPYC", "cpu_id": prov.cpu_id(tmp_path / "a"), "cpu_capability": "AVX512"}
+    assert compare.machines({"provenance": same}, {"provenance": dict(same)}) is None
+    other = {**same, "cpu_id": prov.cpu_id(tmp_path / "b")}
+    assert "machines differ" in compare.machines({"provenance": same}, {"provenance": other})
+    assert "machines differ" in compare.machines({"provenance": {"cpu": "AMD EPYC"}}, {"provenance": {"cpu": "AMD EPYC"}})

@@ -31,3 +31,26 @@ def test_the_equal_time_choice_is_each_systems_lowest_dev_perplexity_with_the_re
     text = render.budgets_section(rows)
     assert "bpe: --bpe-pieces 4000 (190.00, 1,000 tokens)" in text
     assert "lightrnn:" not in text.split("Lowest")[1]  # no row of its: no choice
+
+
+def test_the_pyctcdecode_names_section_shows_each_systems_alpha_and_hotword_weight_and_its_grid():
+    from helpers import load_script
+
+    render = load_script(ROOT / "benchmarks" / "render_results.py", "render_results")
+    common = {"split": "test", "reference": "LightRNN + add-words", "beam": 20, "contacts": 455, "lean": 0.75,
+              "decoys": False, "unk_score_offset": -10.0, "sentences": 10, "words": 100, "dev_wer": 5.0,
+              "ci95": [1.0, 9.0], "ner": 4.0, "ner_ci95": [0.0, 8.0], "name_errors": 1, "name_tokens": 25,
+              "false_names": 0, "seconds": 2.0, "provenance": {"command": "ctc_pyctcdecode_names.py", "commit": "abc"}}
+    grid = {"alpha": [0.5, 1.0], "hotword_weight": [None, 10.0]}
+    rows = [{**common, "system": "no LM", "alpha": None, "hotword_weight": 10.0, "wer": 9.0,
+             "grid": {"alpha": None, "hotword_weight": grid["hotword_weight"]}},
+            {**common, "system": "LightRNN + add-words", "alpha": 0.5, "hotword_weight": None, "wer": 4.0, "grid": grid},
+            {**common, "system": "LightRNN (names as <unk>)", "alpha": 1.0, "hotword_weight": 10.0, "wer": 4.0,
+             "grid": grid, "same_output_as_reference": True}]
+    text = render.ctc_names_section(rows, render.CTC_PYCTC_NAMES)
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert " | - / 10 | " in lines["no LM"]
+    assert " | 0.5 / none | " in lines["LightRNN + add-words"]
+    assert "same output" in lines["LightRNN (names as `<unk>`)"]
+    assert "Grid: alpha 0.5, 1 x hotword weight none, 10; OOV offset -10 (log10)." in text
+    assert "`docs/bench/ctc_pyctcdecode_names.jsonl`" in text

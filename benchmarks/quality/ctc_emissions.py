@@ -1,10 +1,13 @@
 """Emissions for measuring shallow fusion without an acoustic model: CTC log-probabilities built from
 real text, where words that have a homophone of the same length (CMUdict) lean acoustically to it, so
-that only an LM's context can settle them (``ctc_fusion.py``, ``ctc_pyctcdecode.py``)."""
+that only an LM's context can settle them (``ctc_fusion.py``, ``ctc_pyctcdecode.py``); and the name-rich
+sentences' emissions, where contact names lean to a word the LM knows (``ctc_fusion_names.py``,
+``ctc_pyctcdecode_names.py``)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,8 @@ from lightrnn_asr.lm.checkpoint import load_checkpoint
 
 #: The demo's LMs the fusion benchmarks compare: ``{system: its directory under exp/lm}``.
 LMS = {"LightRNN": "lightrnn", "LSTM (adaptive softmax)": "adaptive"}
+#: The first pass's trigram's score (nats) of a word it does not have, in fusion.
+OOV_LOGPROB = -20.0
 
 
 def fusion_arguments(description: str, dev_limit: int = 100, names: bool = False) -> argparse.Namespace:
@@ -90,3 +95,58 @@ def emissions(words: list[str], confusions: dict[str, str], tokens: list[str], b
             frames += [frame({c: v for c, v in probs.items() if c in tokens}), frame({blank: 0.98})]
         frames.append(frame({boundary: 0.98}))
     return torch.from_numpy(np.stack(frames).astype(np.float32)).contiguous(), n
+
+
+def recipe_evaluate(demo: Path):
+    """The recipe's ``local/evaluate.py`` as a module: its contact-list reader and like-words."""
+    spec = importlib.util.spec_from_file_location("recipe_evaluate", demo / "local" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def contact_list(demo: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``({name: its class}, {class: its like-word})``: the demo's contact list
+    (``data/names/words.txt``) and the recipe's like-word per class."""
+    evaluate = recipe_evaluate(demo)
+    return evaluate.read_contacts(demo / "data" / "names" / "words.txt"), dict(evaluate.EXEMPLARS)
+
+
+def sound_alikes(names: list[str], words: list[str]) -> dict[str, str]:
+    """``{name: the word of ``words`` (in frequency order) of the same length with the fewest other
+    letters}`` (the most frequent among equals); names without such a word are left out."""
+    by_length: dict[int, list[str]] = {}
+    for w in words:
+        if w.isalpha():
+            by_length.setdefault(len(w), []).append(w)
+    out = {}
+    for name in names:
+        candidates = [w for w in by_length.get(len(name), []) if w != name]
+        if candidates:
+            out[name] = min(candidates, key=lambda w: sum(a != b for a, b in zip(w, name)))
+    return out
+
+
+def names_inputs(args: argparse.Namespace, contacts: dict[str, str], words: list[str], tokens: list[str],
+                 blank: str, boundary: str):
+    """``(sets, emissions, sound-alikes, decoys)`` for the name-rich sentences: ``{split: {utt: words}}``
+    (``data/names_{dev,test}/text``, the first ``--dev-limit``/``--limit``), ``{split: {utt: (emissions,
+    leaning words)}}`` with every contact name leaning (``--lean``) to its sound-alike among ``words`` (the LM
+    vocabulary without the names, in frequency order), and, with ``--decoys``, as many name-free synthetic
+    sentences added to each split, in which every word one letter from a contact name leans to that name
+    (``{word: name}``)."""
+    sets = {split: dict(list(read_text(args.demo / "data" / f"names_{split}" / "text").items())[:n])
+            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
+    alike = sound_alikes(list(contacts), words)
+    ems = {split: {u: emissions(ws, alike, tokens, blank, boundary, args.lean) for u, ws in refs.items()}
+           for split, refs in sets.items()}
+    decoy: dict[str, str] = {}
+    if args.decoys:  # as many name-free sentences, each word a contact name is one letter from leaning to it
+        for split, n in (("dev", args.dev_limit), ("test", args.limit)):
+            refs = dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
+            found = sorted({w for ws in refs.values() for w in ws} - set(contacts))
+            decoy.update({w: a for w, a in sound_alikes(found, list(contacts)).items()
+                          if sum(x != y for x, y in zip(w, a)) == 1})
+            sets[split].update(refs)
+            ems[split].update({u: emissions(ws, decoy, tokens, blank, boundary, args.lean) for u, ws in refs.items()})
+    return sets, ems, alike, decoy

@@ -28,7 +28,7 @@ from pathlib import Path
 import kaldialign
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
-from ctc_emissions import fusion_arguments, fusion_inputs
+from ctc_emissions import OOV_LOGPROB, fusion_arguments, fusion_inputs
 from flashlight.lib.text.decoder import (
     LM,
     CriterionType,
@@ -46,8 +46,6 @@ from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
 from lightrnn_asr.lm.ngram import NgramLM
 
 TOKENS = ["-", "|", *"abcdefghijklmnopqrstuvwxyz", "'"]
-#: The trigram's score (nats) of a word it does not have.
-OOV_LOGPROB = -20.0
 #: The LM weights every LM is tried with on dev (widened once: two choices sat on the first grid's edges).
 LM_WEIGHTS = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 

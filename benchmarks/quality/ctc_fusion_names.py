@@ -29,12 +29,11 @@ seconds, and P(LightRNN + add-words makes fewer name errors) against every other
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-from ctc_emissions import emissions, fusion_arguments
-from ctc_fusion import OOV_LOGPROB, TOKENS, NgramFusionLM, build, decode
+from ctc_emissions import OOV_LOGPROB, contact_list, fusion_arguments, names_inputs
+from ctc_fusion import TOKENS, NgramFusionLM, build, decode
 from flashlight.lib.text.decoder import (
     ZeroLM,
 )
@@ -46,7 +45,6 @@ from harness import emit
 from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores
 from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
 from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
-from lightrnn_asr.formats.nbest import read_text
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.ngram import NgramLM
 from lightrnn_asr.training.openvocab import add_words
@@ -56,29 +54,6 @@ from lightrnn_asr.training.openvocab import add_words
 LM_WEIGHTS = [0.25, 0.5, 1.0, 2.0]
 NAME_OFFSETS = [-8.0, -4.0, 0.0, 4.0, 8.0, 16.0]
 REFERENCE = "LightRNN + add-words"
-
-
-def recipe_evaluate(demo: Path):
-    """The recipe's ``local/evaluate.py`` as a module: its contact-list reader and like-words."""
-    spec = importlib.util.spec_from_file_location("recipe_evaluate", demo / "local" / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def sound_alikes(names: list[str], words: list[str]) -> dict[str, str]:
-    """``{name: the word of ``words`` (in frequency order) of the same length with the fewest other
-    letters}`` (the most frequent among equals); names without such a word are left out."""
-    by_length: dict[int, list[str]] = {}
-    for w in words:
-        if w.isalpha():
-            by_length.setdefault(len(w), []).append(w)
-    out = {}
-    for name in names:
-        candidates = [w for w in by_length.get(len(name), []) if w != name]
-        if candidates:
-            out[name] = min(candidates, key=lambda w: sum(a != b for a, b in zip(w, name)))
-    return out
 
 
 class NamesFusionLM(FlashlightLM):
@@ -149,23 +124,10 @@ def systems(demo: Path, contacts: dict[str, str], like_of: dict[str, str]) -> di
 
 def main() -> None:
     args = fusion_arguments(__doc__, dev_limit=40, names=True)
-    evaluate = recipe_evaluate(args.demo)
-    contacts = evaluate.read_contacts(args.demo / "data" / "names" / "words.txt")
-    like_of = dict(evaluate.EXEMPLARS)
-    sets = {split: dict(list(read_text(args.demo / "data" / f"names_{split}" / "text").items())[:n])
-            for split, n in (("dev", args.dev_limit), ("test", args.limit))}
+    contacts, like_of = contact_list(args.demo)
     table = systems(args.demo, contacts, like_of)
-    alike = sound_alikes(list(contacts), [w for w in table["no LM"][1][3:] if w not in contacts])
-    ems = {split: {u: emissions(ws, alike, TOKENS, "-", "|", args.lean) for u, ws in refs.items()} for split, refs in sets.items()}
-    decoy = {}
-    if args.decoys:  # as many name-free sentences, each word a contact name is one letter from leaning to it
-        for split, n in (("dev", args.dev_limit), ("test", args.limit)):
-            refs = dict(list(read_text(args.demo / "data" / f"synthetic_{split}" / "text").items())[:n])
-            words = sorted({w for ws in refs.values() for w in ws} - set(contacts))
-            decoy.update({w: a for w, a in sound_alikes(words, list(contacts)).items()
-                          if sum(x != y for x, y in zip(w, a)) == 1})
-            sets[split].update(refs)
-            ems[split].update({u: emissions(ws, decoy, TOKENS, "-", "|", args.lean) for u, ws in refs.items()})
+    sets, ems, alike, decoy = names_inputs(args, contacts, [w for w in table["no LM"][1][3:] if w not in contacts],
+                                           TOKENS, "-", "|")
     common = {"benchmark": "ctc_fusion_names", "decoder": "flashlight-text LexiconDecoder", "beam": args.beam,
               "contacts": len(contacts), "contacts_with_a_sound_alike": len(alike), "lean": args.lean,
               "decoys": args.decoys, "decoy_words": len(decoy), "threads": args.threads}

@@ -41,8 +41,25 @@ def flatten(obj, path: str = "") -> dict[str, object]:
     return {path: obj}
 
 
+def machines(a: dict, b: dict) -> str | None:
+    """A warning when two reports' provenance names different CPUs or CPU kernel sets (older reports without
+    them: unknown), else ``None``: floating-point results then agree to rounding only, and a LightRNN's
+    reallocation, a discrete choice, can turn a last-digit difference into a different model."""
+    pa, pb = a.get("provenance") or {}, b.get("provenance") or {}
+    keys = ("cpu", "cpu_id", "cpu_capability")
+    ca, cb = [{k: p.get(k) for k in keys} for p in (pa, pb)]
+    if ca == cb and all(ca.values()):
+        return None
+    return (f"the two runs' machines differ or are not fully known ({ca} against {cb}): digit-for-digit agreement "
+            "is expected on one machine type only")
+
+
 def compare_reports(a: Path, b: Path) -> list[str]:
-    fa, fb = flatten(json.loads(a.read_text())), flatten(json.loads(b.read_text()))
+    ja, jb = json.loads(a.read_text()), json.loads(b.read_text())
+    warning = machines(ja, jb)
+    if warning:
+        print(f"warning: {warning}")
+    fa, fb = flatten(ja), flatten(jb)
     lines = [f"{k}: {fa.get(k, '(missing)')!r} against {fb.get(k, '(missing)')!r}"
              for k in sorted(set(fa) | set(fb)) if fa.get(k, "(missing)") != fb.get(k, "(missing)")]
     print(f"{a} against {b}: {len(set(fa) | set(fb))} values compared, {len(lines)} differ")

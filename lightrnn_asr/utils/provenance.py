@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["provenance", "cpu_model"]
+__all__ = ["provenance", "cpu_model", "cpu_id", "cpu_capability"]
 
 #: Distributions whose versions a record names (those not installed are left out).
 PACKAGES = ("lightrnn-asr", "torch", "numpy", "scipy", "kaldialign", "kaldifst", "k2", "lhotse", "pocketsphinx")
@@ -28,6 +28,37 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_id(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """The first CPU's vendor, family, model and stepping from ``cpuinfo`` (Linux's ``/proc/cpuinfo``; e.g. ``"AuthenticAMD family 25
+    model 17 stepping 1"``), which tell apart two CPUs a virtual machine names alike; ``None`` where not on
+    Linux."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("vendor_id", "cpu family", "model", "stepping") and key not in fields:
+                fields[key] = value.strip()
+            if not line.strip() and fields:
+                break
+    except OSError:
+        return None
+    if not fields:
+        return None
+    return " ".join([fields.get("vendor_id", "?"), "family", fields.get("cpu family", "?"), "model",
+                     fields.get("model", "?"), "stepping", fields.get("stepping", "?")])
+
+
+def cpu_capability() -> str | None:
+    """The vector instruction set torch's CPU kernels run with on this machine (``"AVX512"``, ``"AVX2"``,
+    ``"DEFAULT"``...; ``torch.backends.cpu.get_cpu_capability``, torch >= 2.0), ``None`` when torch is not
+    imported or too old to say. Two machines with different kernel sets sum floating-point numbers in
+    different orders: results agree to rounding, not digit for digit."""
+    torch = sys.modules.get("torch")
+    get = getattr(getattr(getattr(torch, "backends", None), "cpu", None), "get_cpu_capability", None)
+    return get() if get is not None else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,10 +93,12 @@ def provenance(command: str | None = None) -> dict:
         command: the command that produced the record; default: this process's command line.
 
     Returns:
-        ``{"commit", "date", "cpu", "cores", "threads", "os", "versions", "command"}``: the git commit
+        ``{"commit", "date", "cpu", "cpu_id", "cpu_capability", "cores", "threads", "os", "versions",
+        "command"}``: the git commit
         (``None`` outside a checkout; ``+dirty`` with uncommitted changes; read at this process's first
         call, so a program that runs long calls this when it starts), the UTC time (ISO 8601,
-        seconds), the CPU model, the cores this process may use, torch's CPU threads (when torch is
+        seconds), the CPU model, its vendor/family/model/stepping (:func:`cpu_id`), torch's CPU kernel set
+        (:func:`cpu_capability`), the cores this process may use, torch's CPU threads (when torch is
         imported), the OS, ``{package: version}`` and the command.
     """
     torch = sys.modules.get("torch")
@@ -74,6 +107,8 @@ def provenance(command: str | None = None) -> dict:
         "commit": _commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
+        "cpu_capability": cpu_capability(),
         "cores": cores,
         "threads": torch.get_num_threads() if torch is not None else None,
         "os": platform.platform(),
