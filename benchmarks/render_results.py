@@ -293,7 +293,9 @@ def budgets_section(rows: list[dict]) -> str:
             "--time-budget`)\n\nEach system trains for the same seconds, one after the other on a machine running "
             "nothing else; the tokens it trained are the demo's token budget for it (`recipes/pocketsphinx/run.sh`), "
             "and its dev perplexity there is its quality at equal time: the candidates of each system's own "
-            "output-layer settings (docs/protocol.md) are compared here. Every run is listed.\n\n"
+            "output-layer settings (docs/protocol.md) are compared here. Every run is listed; runs of other days may "
+            "have had a faster or slower machine (the same system's tokens in the same seconds differ), so candidates "
+            "are compared within one run (one date and commit).\n\n"
             + table(["system", "own settings", "seconds", "tokens trained", "tokens/s", "parameters", "dev ppl",
                      "date", "commit"], body)
             + "\n\nLowest dev perplexity at equal time, among the runs with the recipe's other options: "
