@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from evaluate import provenance_line
 
 from lightrnn_asr import (
     add_words,
@@ -42,6 +43,7 @@ from lightrnn_asr import (
 )
 from lightrnn_asr.evaluation.report import markdown_table
 from lightrnn_asr.text.corpus import length_batches, make_batch
+from lightrnn_asr.utils.provenance import provenance
 
 
 def token_logprobs(model, vocab, sentences):
@@ -67,6 +69,7 @@ def main() -> None:
     ap.add_argument("--names", type=Path, default=Path(__file__).with_name("sense_and_sensibility_names.txt"))
     args = ap.parse_args()
     torch.set_num_threads(2)
+    prov = provenance()  # at the start: the commit this run loaded
     args.out.mkdir(parents=True, exist_ok=True)
 
     base = load_checkpoint(args.exp / "lm" / "lightrnn" / "best.pt")
@@ -148,6 +151,8 @@ def main() -> None:
         + "\n"
     )
     results["placements"] = placements
+    results["provenance"] = {**prov, "date": provenance()["date"]}
+    report = f"{provenance_line(results['provenance'])}.\n\n" + report
     (args.out / "names.md").write_text(report)
     (args.out / "names.json").write_text(json.dumps(results, indent=1))
     print(report)

@@ -33,14 +33,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import random
 import time
-from datetime import date
 from pathlib import Path
 
 import torch
-from evaluate import exemplars, read_contacts
+from evaluate import exemplars, provenance_line, read_contacts
 
 from lightrnn_asr import add_words, compute_wer, load_checkpoint, one_best, read_nbest, read_sentences, read_text, score_nbest, tune_scales
 from lightrnn_asr.evaluation.names import name_errors, name_report, p_fewer_name_errors
@@ -50,6 +48,7 @@ from lightrnn_asr.formats.lattice import read_htk
 from lightrnn_asr.lm.checkpoint import save_checkpoint
 from lightrnn_asr.scoring.lattice import LatticeRescoreConfig, rescore_lattices
 from lightrnn_asr.scoring.nbest import Scales
+from lightrnn_asr.utils.provenance import provenance
 
 HERE = Path(__file__).parent
 OOV_PENALTIES = (0.0, -2.0, -4.0, -6.0, -8.0, -10.0, -14.0, -20.0, -30.0)
@@ -81,6 +80,7 @@ def main() -> None:
     ap.add_argument("--max-histories", type=int, default=2, help="lattice rescoring: histories per lattice state")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    prov = provenance()  # at the start: the commit this run loaded
     args.out.mkdir(parents=True, exist_ok=True)
     names_dir = args.data / "names"
     classes = read_contacts(names_dir / "words.txt")
@@ -130,8 +130,7 @@ def main() -> None:
     other_refs = {s: read_text(args.data / f"synthetic_{s}" / "text") for s in ("dev", "test")}
     other_nbest = {s: read_nbest(args.exp / "decode" / f"synthetic_{s}" / "nbest.txt") for s in ("dev", "test")}
     name_set = set(names)
-    results = {"date": date.today().isoformat(), "machine": platform.machine(), "torch": torch.__version__,
-               "names": len(names), "examples": len(examples), "exemplars": like_of, "add_words_seconds": seconds,
+    results = {"names": len(names), "examples": len(examples), "exemplars": like_of, "add_words_seconds": seconds,
                "systems": {}}
 
     def record(label: str, hyp: dict, extra: dict, other: dict | None = None) -> list[str]:
@@ -216,7 +215,9 @@ def main() -> None:
         else:
             row.insert(3, "")
     n_tokens = results["systems"]["first pass (pocketsphinx 1-best)"]["name_tokens"]
+    results["provenance"] = {**prov, "date": provenance()["date"]}
     report = (
+        f"{provenance_line(results['provenance'])}.\n\n"
         f"{len(names)} names added ({len(examples)} example sentences for the fitted variant; classes' "
         f"exemplars {like_of}); {len(refs['test'])} test utterances, {n_tokens} name tokens. "
         "Scales and OOV penalty tuned on dev for every system; 95% bootstrap intervals in brackets.\n\n"
