@@ -65,7 +65,8 @@ demo: $(VENV)/.recipe
 
 # docs/results.md and README's results table, generated from the records under docs/bench (the latest
 # demo record: docs/bench/demo.json; take a new one with
-# `python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json`)
+# `python benchmarks/render_results.py --demo recipes/pocketsphinx/exp/report/results.json`, with --repeat
+# when it reruns the current record's recipe: the current one moves to docs/bench/demo_repeats/ and both are shown)
 results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_results.py
 

@@ -28,6 +28,7 @@ from quality.dev_search import recipe_settings, without  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "docs" / "bench" / "demo.json"
+REPEATS = ROOT / "docs" / "bench" / "demo_repeats"
 SEARCH = ROOT / "docs" / "bench" / "dev_search.jsonl"
 SEARCH_LEXICON = ROOT / "docs" / "bench" / "dev_search_lexicon.jsonl"
 CTC_TUNED = ROOT / "docs" / "bench" / "ctc_fusion_dev_tuned.jsonl"
@@ -161,7 +162,7 @@ def full_softmax_line(demo: dict) -> str:
             f"{full['tokens_per_s'] / light['tokens_per_s']:.2f}x its tokens.")
 
 
-def readme_block(demo: dict, runs: list[dict]) -> str:
+def readme_block(demo: dict, runs: list[dict], repeats: list[dict]) -> str:
     """README's table: test WER [95 % CI] of every system on every set, and the LMs' sizes."""
     rows = [[s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]
     lms = [[n, f"{i['vocab']:,}", i.get("output_layer", ""), f"{i['parameters'] / 1e6:.2f}M", f"{i['dev_ppl']:.1f}",
@@ -173,6 +174,7 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
         names_table(demo) if "names" in demo["sets"] else "",
         f"Paired bootstrap on each test set, LightRNN + trigram against the LSTM + trigram with the lower dev WER "
         f"(P below {NOISE} either way: noise):\n\n" + "\n".join(comparison_lines(demo)),
+        repeats_table(demo, repeats),
         relative_line(demo),
         table(["LM", "vocabulary", "output layer", "parameters", "dev ppl", "test ppl", "the contact list"], lms),
         "\n".join(ratio_lines(demo)),
@@ -182,6 +184,41 @@ def readme_block(demo: dict, runs: list[dict]) -> str:
         + "More in [docs/results.md](docs/results.md); how they were made: [docs/protocol.md](docs/protocol.md).",
         END]
     return "\n\n".join(part for part in parts if part)
+
+
+def verdict(p: float, better: str, worse: str) -> str:
+    return better if p >= NOISE else worse if p <= 1 - NOISE else "noise"
+
+
+def repeats_table(demo: dict, repeats: list[dict]) -> str:
+    """The LightRNN's paired comparisons in every run of the demo's recipe on record (the latest demo record
+    and ``docs/bench/demo_repeats/``), so that a reader sees which verdicts hold from run to run."""
+    runs = [*repeats, demo]
+    if len(runs) < 2:
+        return ""
+    names = [k for k in demo["sets"].get("names", {}).get("names", {}).get("p_lightrnn_fewer_name_errors", {})]
+    head = ["run", "dev ppl: LightRNN / adaptive", *(f"{s}: P(LightRNN + trigram better)" for s in sets(demo)),
+            *(f"P(fewer name errors than {k.removesuffix(' rescoring')})" for k in names),
+            "LightRNN's contact list"]
+    rows = []
+    for r in runs:
+        prov = r["provenance"]
+        row = [f"`{(prov.get('commit') or '')[:8]}` {prov['date'][:10]}, {prov.get('cpu_id') or prov['cpu']}",
+               f"{r['lms']['LightRNN']['dev_ppl']:.1f} / {r['lms']['LSTM (adaptive softmax)']['dev_ppl']:.1f}"]
+        for s in sets(demo):
+            c = r["sets"].get(s, {}).get("lightrnn_vs_lstm")
+            other = c["lstm"].split(" +")[0] + " better" if c else ""
+            row.append(f"{c['p_lightrnn_better']:.3f} ({verdict(c['p_lightrnn_better'], 'LightRNN better', other)})"
+                       if c else "")
+        ps = r["sets"].get("names", {}).get("names", {}).get("p_lightrnn_fewer_name_errors", {})
+        row += [f"{ps[k]:.3f} ({verdict(ps[k], 'LightRNN fewer', 'LightRNN more')})" if k in ps else "" for k in names]
+        row.append(r["lms"]["LightRNN"].get("names", {}).get("way", ""))
+        rows.append(row)
+    return (f"The same comparisons in every run of this recipe on record ({len(runs)} runs, the latest last; "
+            "`docs/bench/demo_repeats/`). Two runs on one machine type agree digit for digit; runs on different CPUs "
+            "train LMs that agree to rounding only, and the LightRNN's reallocation and the weight tuning turn that "
+            "into other WERs: a verdict that changes from run to run is within the spread of training, whatever its "
+            "P in one run.\n\n" + table(head, rows))
 
 
 def comparison_lines(demo: dict) -> list[str]:
@@ -195,7 +232,7 @@ def comparison_lines(demo: dict) -> list[str]:
     return out
 
 
-def demo_section(demo: dict) -> str:
+def demo_section(demo: dict, repeats: list[dict]) -> str:
     lms = [[n, i["vocab"], f"{i['parameters']:,}", f"{i['file_mb']:.1f}", f"{i['dev_ppl']:.1f}", f"{i['heldout_ppl']:.1f}",
             f"{i['train_tokens']:,}", i["rounds"], f"{i['tokens_per_s']:.0f}",
             f"{demo['sets']['synthetic']['lm'].get(n, {}).get('hyps_per_s', float('nan')):.0f}"]
@@ -210,6 +247,8 @@ def demo_section(demo: dict) -> str:
                  [s, *(wer_cell(demo["sets"][t][s]) for t in sets(demo))] for s in systems(demo)]),
              f"Paired bootstrap, LightRNN + trigram against the LSTM + trigram with the lower dev WER (P below {NOISE} "
              "either way: noise):\n\n" + "\n".join(comparison_lines(demo))]
+    if repeats:
+        parts.append(repeats_table(demo, repeats))
     if "names" in demo["sets"]:
         parts += ["### Names\n\n" + names_table(demo),
                   "The contact list, given to each LM after training, the way chosen on the name-rich dev set "
@@ -458,12 +497,13 @@ def runs_section(runs: list[dict], same: list[dict]) -> str:
             + ("\n\nTwo runs compared (`benchmarks/reliability/compare_reports.py`):\n\n" + "\n".join(verdicts) if verdicts else ""))
 
 
-def results_document(demo: dict, search: list[dict], long_lines: list[dict], runs: list[dict]) -> str:
+def results_document(demo: dict, search: list[dict], long_lines: list[dict], runs: list[dict],
+                     repeats: list[dict]) -> str:
     parts = ["# Results", "<!-- generated from docs/bench by benchmarks/render_results.py (make results); do not edit -->",
              "Every figure below comes from a record under `docs/bench/` that names its commit and command. How the "
              "runs were made (dev and test, equal search effort, budgets that do not depend on the machine): "
              "[protocol.md](protocol.md). The studies before that protocol: [studies/README.md](studies/README.md).",
-             demo_section(demo)]
+             demo_section(demo, repeats)]
     if search:
         parts.append(search_section(search))
     if read_jsonl(SEARCH_LEXICON):
@@ -508,8 +548,8 @@ def results_document(demo: dict, search: list[dict], long_lines: list[dict], run
     return "\n\n".join(parts) + "\n"
 
 
-def rendered_readme(readme: str, demo: dict, runs: list[dict]) -> str:
-    block = readme_block(demo, runs)
+def rendered_readme(readme: str, demo: dict, runs: list[dict], repeats: list[dict]) -> str:
+    block = readme_block(demo, runs, repeats)
     if BEGIN in readme:
         return re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, readme, flags=re.S)
     raise SystemExit(f"{README}: no '{BEGIN}' marker")
@@ -518,14 +558,22 @@ def rendered_readme(readme: str, demo: dict, runs: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--demo", type=Path, help="a new make demo record (results.json) to copy to docs/bench/demo.json")
+    ap.add_argument("--repeat", action="store_true",
+                    help="with --demo: the new record repeats the current one's recipe; keep the current one in "
+                         "docs/bench/demo_repeats/ (its date and commit name it), so that both runs are shown")
     ap.add_argument("--check", action="store_true", help="exit 1 when docs/results.md or README's table is out of date")
     args = ap.parse_args()
     if args.demo:
+        if args.repeat:
+            prov = json.loads(DEMO.read_text())["provenance"]
+            REPEATS.mkdir(exist_ok=True)
+            shutil.copyfile(DEMO, REPEATS / f"{prov['date'][:10]}_{(prov.get('commit') or 'unknown')[:7]}.json")
         shutil.copyfile(args.demo, DEMO)
     demo = json.loads(DEMO.read_text())
     runs = read_jsonl(RUNS)
-    want = {RESULTS: results_document(demo, read_jsonl(SEARCH), read_jsonl(LONG_LINES), runs),
-            README: rendered_readme(README.read_text(), demo, runs)}
+    repeats = [json.loads(p.read_text()) for p in sorted(REPEATS.glob("*.json"))]
+    want = {RESULTS: results_document(demo, read_jsonl(SEARCH), read_jsonl(LONG_LINES), runs, repeats),
+            README: rendered_readme(README.read_text(), demo, runs, repeats)}
     stale = [p for p, text in want.items() if not p.exists() or p.read_text() != text]
     if args.check:
         for p in stale:

@@ -54,3 +54,31 @@ def test_the_pyctcdecode_names_section_shows_each_systems_alpha_and_hotword_weig
     assert "same output" in lines["LightRNN (names as `<unk>`)"]
     assert "Grid: alpha 0.5, 1 x hotword weight none, 10; OOV offset -10 (log10)." in text
     assert "`docs/bench/ctc_pyctcdecode_names.jsonl`" in text
+
+
+def test_every_run_of_the_recipe_on_record_shows_its_verdicts_side_by_side():
+    import copy
+    import json
+
+    from helpers import load_script
+
+    render = load_script(ROOT / "benchmarks" / "render_results.py", "render_results")
+    demo = json.loads((ROOT / "docs" / "bench" / "demo.json").read_text())
+    other = copy.deepcopy(demo)
+    other["provenance"]["commit"] = "0123456789ab"
+    other["sets"]["asterisk"]["lightrnn_vs_lstm"]["p_lightrnn_better"] = 0.97
+    names = other["sets"]["names"]["names"]["p_lightrnn_fewer_name_errors"]
+    first = next(iter(names))
+    names[first] = 0.01
+    assert render.repeats_table(demo, []) == ""  # one run: nothing to set beside it
+    text = render.repeats_table(demo, [other])
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) == 2 and rows[0].startswith("| `01234567`")  # the repeat first, the latest last
+    cells = [row.split(" | ") for row in rows]
+    head = [h.strip("| ") for h in text.splitlines()[2].split(" | ")]
+    asterisk = head.index("asterisk: P(LightRNN + trigram better)")
+    assert cells[0][asterisk] == "0.970 (LightRNN better)"
+    fewer = head.index(f"P(fewer name errors than {first.removesuffix(' rescoring')})")
+    assert cells[0][fewer] == "0.010 (LightRNN more)"
+    p = demo["sets"]["names"]["names"]["p_lightrnn_fewer_name_errors"][first]
+    assert cells[1][fewer].startswith(f"{p:.3f} (")
