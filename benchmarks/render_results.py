@@ -203,7 +203,8 @@ def repeats_table(demo: dict, repeats: list[dict]) -> str:
     rows = []
     for r in runs:
         prov = r["provenance"]
-        row = [f"`{(prov.get('commit') or '')[:8]}` {prov['date'][:10]}, {prov.get('cpu_id') or prov['cpu']}",
+        seed = f", training seed {r['training_seed']}" if "training_seed" in r else ""
+        row = [f"`{(prov.get('commit') or '')[:8]}` {prov['date'][:10]}, {prov.get('cpu_id') or prov['cpu']}{seed}",
                f"{r['lms']['LightRNN']['dev_ppl']:.1f} / {r['lms']['LSTM (adaptive softmax)']['dev_ppl']:.1f}"]
         for s in sets(demo):
             c = r["sets"].get(s, {}).get("lightrnn_vs_lstm")
@@ -215,10 +216,11 @@ def repeats_table(demo: dict, repeats: list[dict]) -> str:
         row.append(r["lms"]["LightRNN"].get("names", {}).get("way", ""))
         rows.append(row)
     return (f"The same comparisons in every run of this recipe on record ({len(runs)} runs, the latest last; "
-            "`docs/bench/demo_repeats/`). Two runs on one machine type agree digit for digit; runs on different CPUs "
-            "train LMs that agree to rounding only, and the LightRNN's reallocation and the weight tuning turn that "
-            "into other WERs: a verdict that changes from run to run is within the spread of training, whatever its "
-            "P in one run.\n\n" + table(head, rows))
+            "`docs/bench/demo_repeats/`; training seed 0, the recipe's, where none is named). Two runs on one machine "
+            "type agree digit for digit; runs on different CPUs train LMs that agree to rounding only, and the "
+            "LightRNN's reallocation and the weight tuning turn that into other WERs, as other training seeds do "
+            "(`benchmarks/reliability/seed_spread.py`): a verdict that changes from run to run is within the spread "
+            "of training, whatever its P in one run.\n\n" + table(head, rows))
 
 
 def comparison_lines(demo: dict) -> list[str]:

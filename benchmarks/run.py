@@ -61,6 +61,8 @@ BENCHMARKS = {
     "long_line_memory": ("speed", "peak memory of scoring one long line"),
     "fresh_clone_demo": ("reliability", "`make demo` on a fresh clone, timed per stage"),
     "compare_reports": ("reliability", "two runs of the same recipe: every number that is not a time or speed, compared"),
+    "seed_spread": ("reliability", "the demo's LMs retrained with other seeds and evaluated: which verdicts hold "
+                                   "from one equally good run to another"),
     "decoder_carryover": ("reliability", "does a reused pocketsphinx decoder change an utterance's lattice?"),
     "gather_backward": ("reliability", "is the backward of a row gather deterministic?"),
     "interrupt_resume": ("reliability", "training killed at random moments and resumed, against an uninterrupted run"),
