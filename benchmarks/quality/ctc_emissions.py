@@ -150,3 +150,36 @@ def names_inputs(args: argparse.Namespace, contacts: dict[str, str], words: list
             sets[split].update(refs)
             ems[split].update({u: emissions(ws, decoy, tokens, blank, boundary, args.lean) for u, ws in refs.items()})
     return sets, ems, alike, decoy
+
+
+def names_scores(refs: dict[str, list[str]], hyps: dict[str, list[str]], names: set[str]) -> dict:
+    """A names benchmark's test figures of one system: WER [95% CI], name error rate [95% CI], name errors,
+    false names (``lightrnn_asr.evaluation.names.name_report``), 1000 bootstrap replications."""
+    from lightrnn_asr.evaluation.names import name_report
+    from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
+
+    w = compute_wer(refs, hyps)
+    ci = bootstrap_ci(refs, hyps, replications=1000)
+    report = name_report(refs, hyps, names, replications=1000)
+    return {"sentences": len(refs), "words": w.ref_words, "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
+            "ner": report["ner"], "ner_ci95": report["ner_ci95"], "name_tokens": report["name_tokens"],
+            "name_errors": report["name_errors"], "false_names": report["false_names"],
+            "name_sentences": sum(1 for r in refs.values() if names & set(r))}
+
+
+def against_reference(rows: dict[str, dict], hyps: dict[str, dict], refs: dict[str, list[str]], names: set[str],
+                      reference: str) -> None:
+    """Add to every other system's row, paired over the same test sentences, whether its output is the
+    reference's and, where not, P(the reference makes fewer name errors) and P(the reference has the lower WER)
+    (1000 replications)."""
+    from lightrnn_asr.evaluation.names import p_fewer_name_errors
+    from lightrnn_asr.evaluation.wer import bootstrap_ci
+
+    for system, row in rows.items():
+        if system != reference:  # the same output has no P
+            row["same_output_as_reference"] = hyps[system] == hyps[reference]
+            if not row["same_output_as_reference"]:
+                row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[reference], names,
+                                                                           1000)
+                row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[reference],
+                                                             replications=1000)["p_s2_improv_over_s1"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ctc_emissions import OOV_LOGPROB, contact_list, fusion_arguments, names_inputs
+from ctc_emissions import OOV_LOGPROB, against_reference, contact_list, fusion_arguments, names_inputs, names_scores
 from ctc_fusion import TOKENS, NgramFusionLM, build, decode
 from flashlight.lib.text.decoder import (
     ZeroLM,
@@ -43,8 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from harness import emit
 
 from lightrnn_asr.decoders.flashlight_lm import FlashlightLM, smearing_scores
-from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
-from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.ngram import NgramLM
 from lightrnn_asr.training.openvocab import add_words
@@ -145,25 +144,12 @@ def main() -> None:
         lm = make_lm(chosen[1]) if make_lm is not None else ZeroLM()
         refs = sets["test"]
         hyps[system], secs = decode(build(lm, words, smear, unk_id, chosen[0], args.beam), words, ems["test"])
-        w = compute_wer(refs, hyps[system])
-        ci = bootstrap_ci(refs, hyps[system], replications=1000)
-        report = name_report(refs, hyps[system], names, replications=1000)
-        rows[system] = {**common, "split": "test", "system": system, "reference": REFERENCE, "sentences": len(refs),
-                        "words": w.ref_words, "lm_weight": chosen[0], "name_offset": chosen[1],
+        rows[system] = {**common, "split": "test", "system": system, "reference": REFERENCE,
+                        "lm_weight": chosen[0], "name_offset": chosen[1],
                         "grid": {"lm_weight": LM_WEIGHTS, "name_offset": NAME_OFFSETS} if dev else None,
-                        "dev_wer": dev.get(chosen), "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
-                        "ner": report["ner"], "ner_ci95": report["ner_ci95"], "name_tokens": report["name_tokens"],
-                        "name_errors": report["name_errors"], "false_names": report["false_names"],
-                        "name_sentences": sum(1 for r in refs.values() if names & set(r)), "seconds": secs}
-    refs = sets["test"]
-    for system, row in rows.items():
-        if system != REFERENCE:  # paired over the same test sentences; the same output has no P
-            row["same_output_as_reference"] = hyps[system] == hyps[REFERENCE]
-            if not row["same_output_as_reference"]:
-                row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[REFERENCE], names,
-                                                                           1000)
-                row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[REFERENCE],
-                                                             replications=1000)["p_s2_improv_over_s1"]
+                        "dev_wer": dev.get(chosen), **names_scores(refs, hyps[system], names), "seconds": secs}
+    against_reference(rows, hyps, sets["test"], names, REFERENCE)
+    for row in rows.values():
         emit(row, args.out)
 
 

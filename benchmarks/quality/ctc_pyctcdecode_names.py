@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared harness
-from ctc_emissions import OOV_LOGPROB, contact_list, fusion_arguments, names_inputs
+from ctc_emissions import OOV_LOGPROB, against_reference, contact_list, fusion_arguments, names_inputs, names_scores
 from harness import emit, timed
 from pocketsphinx import get_model_path
 from pyctcdecode.alphabet import Alphabet
@@ -39,8 +39,7 @@ from pyctcdecode.decoder import BeamSearchDecoderCTC
 from pyctcdecode.language_model import AbstractLanguageModel
 
 from lightrnn_asr.decoders.pyctcdecode_lm import AVG_TOKEN_LEN, LN10, PyctcdecodeLM, build_pyctcdecoder
-from lightrnn_asr.evaluation.names import name_report, p_fewer_name_errors
-from lightrnn_asr.evaluation.wer import bootstrap_ci, compute_wer
+from lightrnn_asr.evaluation.wer import compute_wer
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.ngram import NgramLM
 
@@ -159,25 +158,12 @@ def main() -> None:
             decoder.reset_params(alpha=chosen[0], beta=0.0)
         refs = sets["test"]
         hyps[system], secs = decode(decoder, ems["test"], args.beam, hotwords, chosen[1])
-        w = compute_wer(refs, hyps[system])
-        ci = bootstrap_ci(refs, hyps[system], replications=1000)
-        report = name_report(refs, hyps[system], names, replications=1000)
-        rows[system] = {**common, "split": "test", "system": system, "reference": REFERENCE, "sentences": len(refs),
-                        "words": w.ref_words, "alpha": chosen[0], "hotword_weight": chosen[1],
+        rows[system] = {**common, "split": "test", "system": system, "reference": REFERENCE,
+                        "alpha": chosen[0], "hotword_weight": chosen[1],
                         "grid": {"alpha": ALPHAS if chosen[0] is not None else None, "hotword_weight": HOTWORD_WEIGHTS},
-                        "dev_wer": dev[chosen], "wer": w.wer, "ci95": [100 * ci["ci95min"], 100 * ci["ci95max"]],
-                        "ner": report["ner"], "ner_ci95": report["ner_ci95"], "name_tokens": report["name_tokens"],
-                        "name_errors": report["name_errors"], "false_names": report["false_names"],
-                        "name_sentences": sum(1 for r in refs.values() if names & set(r)), "seconds": secs}
-    refs = sets["test"]
-    for system, row in rows.items():
-        if system != REFERENCE:  # paired over the same test sentences; the same output has no P
-            row["same_output_as_reference"] = hyps[system] == hyps[REFERENCE]
-            if not row["same_output_as_reference"]:
-                row["p_reference_fewer_name_errors"] = p_fewer_name_errors(refs, hyps[system], hyps[REFERENCE], names,
-                                                                           1000)
-                row["p_reference_better_wer"] = bootstrap_ci(refs, hyps[system], hyps[REFERENCE],
-                                                             replications=1000)["p_s2_improv_over_s1"]
+                        "dev_wer": dev[chosen], **names_scores(refs, hyps[system], names), "seconds": secs}
+    against_reference(rows, hyps, sets["test"], names, REFERENCE)
+    for row in rows.values():
         emit(row, args.out)
 
 
