@@ -192,35 +192,48 @@ def verdict(p: float, better: str, worse: str) -> str:
 
 def repeats_table(demo: dict, repeats: list[dict]) -> str:
     """The LightRNN's paired comparisons in every run of the demo's recipe on record (the latest demo record
-    and ``docs/bench/demo_repeats/``), so that a reader sees which verdicts hold from run to run."""
+    and ``docs/bench/demo_repeats/``), so that a reader sees which verdicts hold from run to run, and, per
+    comparison, the verdict every run shares or the verdicts seen."""
     runs = [*repeats, demo]
     if len(runs) < 2:
         return ""
     names = [k for k in demo["sets"].get("names", {}).get("names", {}).get("p_lightrnn_fewer_name_errors", {})]
-    head = ["run", "dev ppl: LightRNN / adaptive", *(f"{s}: P(LightRNN + trigram better)" for s in sets(demo)),
-            *(f"P(fewer name errors than {k.removesuffix(' rescoring')})" for k in names),
-            "LightRNN's contact list"]
-    rows = []
+    compared = [*(f"{s}: P(LightRNN + trigram better)" for s in sets(demo)),
+                *(f"P(fewer name errors than {k.removesuffix(' rescoring')})" for k in names)]
+    head = ["run", "dev ppl: LightRNN / adaptive", *compared, "LightRNN's contact list"]
+    rows, verdicts = [], {c: [] for c in compared}
     for r in runs:
         prov = r["provenance"]
         seed = f", training seed {r['training_seed']}" if "training_seed" in r else ""
         row = [f"`{(prov.get('commit') or '')[:8]}` {prov['date'][:10]}, {prov.get('cpu_id') or prov['cpu']}{seed}",
                f"{r['lms']['LightRNN']['dev_ppl']:.1f} / {r['lms']['LSTM (adaptive softmax)']['dev_ppl']:.1f}"]
+        cells = []
         for s in sets(demo):
             c = r["sets"].get(s, {}).get("lightrnn_vs_lstm")
-            other = c["lstm"].split(" +")[0] + " better" if c else ""
-            row.append(f"{c['p_lightrnn_better']:.3f} ({verdict(c['p_lightrnn_better'], 'LightRNN better', other)})"
-                       if c else "")
+            cells.append((c["p_lightrnn_better"], "LightRNN better", c["lstm"].split(" +")[0] + " better") if c else None)
         ps = r["sets"].get("names", {}).get("names", {}).get("p_lightrnn_fewer_name_errors", {})
-        row += [f"{ps[k]:.3f} ({verdict(ps[k], 'LightRNN fewer', 'LightRNN more')})" if k in ps else "" for k in names]
+        cells += [(ps[k], "LightRNN fewer", "LightRNN more") if k in ps else None for k in names]
+        for column, cell in zip(compared, cells):
+            if cell is None:
+                row.append("")
+                continue
+            v = verdict(*cell)
+            verdicts[column].append(v)
+            row.append(f"{cell[0]:.3f} ({v})")
         row.append(r["lms"]["LightRNN"].get("names", {}).get("way", ""))
         rows.append(row)
+    holds = []
+    for column, vs in verdicts.items():
+        seen = list(dict.fromkeys(vs))
+        holds.append(f"- {column}: " + (f"{seen[0]} in every run" if len(seen) == 1 and len(vs) == len(runs)
+                                        else "changes from run to run (" + "; ".join(seen) + ")"))
     return (f"The same comparisons in every run of this recipe on record ({len(runs)} runs, the latest last; "
             "`docs/bench/demo_repeats/`; training seed 0, the recipe's, where none is named). Two runs on one machine "
             "type agree digit for digit; runs on different CPUs train LMs that agree to rounding only, and the "
             "LightRNN's reallocation and the weight tuning turn that into other WERs, as other training seeds do "
             "(`benchmarks/reliability/seed_spread.py`): a verdict that changes from run to run is within the spread "
-            "of training, whatever its P in one run.\n\n" + table(head, rows))
+            "of training, whatever its P in one run.\n\n" + table(head, rows) + "\n\nAcross the runs:\n\n"
+            + "\n".join(holds))
 
 
 def comparison_lines(demo: dict) -> list[str]:

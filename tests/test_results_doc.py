@@ -82,3 +82,10 @@ def test_every_run_of_the_recipe_on_record_shows_its_verdicts_side_by_side():
     assert cells[0][fewer] == "0.010 (LightRNN more)"
     p = demo["sets"]["names"]["names"]["p_lightrnn_fewer_name_errors"][first]
     assert cells[1][fewer].startswith(f"{p:.3f} (")
+    latest = copy.deepcopy(demo)
+    latest["sets"]["asterisk"]["lightrnn_vs_lstm"]["p_lightrnn_better"] = 0.5
+    for run in (latest, other):
+        run["sets"]["synthetic"]["lightrnn_vs_lstm"]["p_lightrnn_better"] = 0.99
+    text = render.repeats_table(latest, [other])
+    assert "- asterisk: P(LightRNN + trigram better): changes from run to run (LightRNN better; noise)" in text
+    assert "- synthetic: P(LightRNN + trigram better): LightRNN better in every run" in text
