@@ -586,7 +586,7 @@ def main() -> None:
         shutil.copyfile(args.demo, DEMO)
     demo = json.loads(DEMO.read_text())
     runs = read_jsonl(RUNS)
-    repeats = [json.loads(p.read_text()) for p in sorted(REPEATS.glob("*.json"))]
+    repeats = sorted((json.loads(p.read_text()) for p in REPEATS.glob("*.json")), key=lambda r: r["provenance"]["date"])
     want = {RESULTS: results_document(demo, read_jsonl(SEARCH), read_jsonl(LONG_LINES), runs, repeats),
             README: rendered_readme(README.read_text(), demo, runs, repeats)}
     stale = [p for p, text in want.items() if not p.exists() or p.read_text() != text]
