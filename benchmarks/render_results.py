@@ -434,7 +434,8 @@ def ctc_names_section(rows: list[dict], record: Path) -> str:
                  "Emissions built from the demo's name-rich sentences, every contact name leaning acoustically to the "
                  "LM vocabulary's closest word of the same length, so that without an LM the decoder writes that word. "
                  "Each system's alpha (beta 0) and hotword weight (none: no hotwords) are chosen on dev sentences of "
-                 "the same kind")
+                 "the same kind. A run's `--demo` is the recipe directory whose LMs it used (`/tmp/seeddemoN`: the "
+                 "demo's data and first pass with the LMs `benchmarks/reliability/seed_spread.py` trained with seed N)")
         setting, column = (lambda r: ("-" if r["alpha"] is None else f"{r['alpha']:g}") + " / "
                            + ("none" if r["hotword_weight"] is None else f"{r['hotword_weight']:g}"),
                            "alpha / hotword weight")
