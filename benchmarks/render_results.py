@@ -78,7 +78,7 @@ def names_table(demo: dict) -> str:
              if "synthetic_without_a_name" in r else ""] for k, r in res["systems"].items()]
     first = next(iter(res["systems"].values()))
     lines = [f"- P(LightRNN + trigram makes fewer name errors than {k.removesuffix(' rescoring')}) = {p:.3f}: "
-             + ("LightRNN better" if p >= NOISE else "LightRNN worse" if p <= 1 - NOISE else "noise")
+             + verdict(p, "LightRNN better", "LightRNN worse")
              for k, p in res["p_lightrnn_fewer_name_errors"].items()]
     return (f"Name-rich test ({first['name_tokens']} name tokens, every utterance has one), and the synthetic test's "
             "utterances without a name: % [95 % CI]\n\n"
@@ -242,8 +242,8 @@ def comparison_lines(demo: dict) -> list[str]:
         c = demo["sets"][s].get("lightrnn_vs_lstm")
         if c:
             p = c["p_lightrnn_better"]
-            verdict = "LightRNN better" if p >= NOISE else f"{c['lstm']} better" if p <= 1 - NOISE else "noise"
-            out.append(f"- {s}: P(LightRNN + trigram better than {c['lstm']}) = {p:.3f}: {verdict}.")
+            out.append(f"- {s}: P(LightRNN + trigram better than {c['lstm']}) = {p:.3f}: "
+                       f"{verdict(p, 'LightRNN better', c['lstm'] + ' better')}.")
     return out
 
 

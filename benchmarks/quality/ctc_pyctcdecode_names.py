@@ -26,7 +26,6 @@ system. pyctcdecode pins numpy < 2: run it in ``make test-k2``'s environment.
 
 from __future__ import annotations
 
-import bisect
 import sys
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from pyctcdecode.alphabet import Alphabet
 from pyctcdecode.decoder import BeamSearchDecoderCTC
 from pyctcdecode.language_model import AbstractLanguageModel
 
-from lightrnn_asr.decoders.pyctcdecode_lm import AVG_TOKEN_LEN, LN10, PyctcdecodeLM, build_pyctcdecoder
+from lightrnn_asr.decoders.pyctcdecode_lm import LN10, PyctcdecodeLM, build_pyctcdecoder, partial_token_score
 from lightrnn_asr.evaluation.wer import compute_wer
 from lightrnn_asr.lm.checkpoint import load_checkpoint
 from lightrnn_asr.lm.ngram import NgramLM
@@ -75,9 +74,7 @@ class NgramPyctcdecodeLM(AbstractLanguageModel):
         return ("<s>",)
 
     def score_partial_token(self, partial_token: str) -> float:
-        i = bisect.bisect_left(self._sorted, partial_token)
-        score = 0.0 if i < len(self._sorted) and self._sorted[i].startswith(partial_token) else self.unk_score_offset
-        return score * len(partial_token) / AVG_TOKEN_LEN if len(partial_token) > AVG_TOKEN_LEN else score
+        return partial_token_score(self._sorted, partial_token, self.unk_score_offset)
 
     def score(self, prev_state: tuple[str, ...], word: str, is_last_word: bool = False):
         lp = self.ngram.logprob(word, prev_state)

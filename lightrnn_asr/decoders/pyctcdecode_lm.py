@@ -36,10 +36,19 @@ from lightrnn_asr.lm.interface import LanguageModel
 from lightrnn_asr.text.vocabulary import Vocabulary
 from lightrnn_asr.training.openvocab import add_words
 
-__all__ = ["LightRNNState", "PyctcdecodeLM", "build_pyctcdecoder"]
+__all__ = ["LightRNNState", "PyctcdecodeLM", "build_pyctcdecoder", "partial_token_score"]
 
 LN10 = math.log(10.0)
 AVG_TOKEN_LEN = 6  # pyctcdecode's: partial words longer than this get a larger OOV offset
+
+
+def partial_token_score(known: Sequence[str], partial_token: str, unk_score_offset: float) -> float:
+    """pyctcdecode's score of a partial word (its KenLM ``LanguageModel.score_partial_token``): 0 when a word of
+    ``known`` (sorted) starts with ``partial_token``, else ``unk_score_offset`` (log10 units), times
+    ``len / 6`` beyond 6 characters."""
+    i = bisect.bisect_left(known, partial_token)
+    score = 0.0 if i < len(known) and known[i].startswith(partial_token) else unk_score_offset
+    return score * len(partial_token) / AVG_TOKEN_LEN if len(partial_token) > AVG_TOKEN_LEN else score
 
 
 class LightRNNState:
@@ -98,10 +107,7 @@ class PyctcdecodeLM(AbstractLanguageModel):
     def score_partial_token(self, partial_token: str) -> float:
         """``unk_score_offset`` (times ``len / 6`` beyond 6 characters) when no vocabulary word starts with
         ``partial_token``, else 0."""
-        i = bisect.bisect_left(self._sorted, partial_token)
-        known = i < len(self._sorted) and self._sorted[i].startswith(partial_token)
-        score = 0.0 if known else self.unk_score_offset
-        return score * len(partial_token) / AVG_TOKEN_LEN if len(partial_token) > AVG_TOKEN_LEN else score
+        return partial_token_score(self._sorted, partial_token, self.unk_score_offset)
 
     def score(self, prev_state: LightRNNState, word: str, is_last_word: bool = False) -> tuple[float, LightRNNState]:
         """``(alpha * (log P(word | history) [+ OOV offset] [+ log P(</s> | ...)]) + beta, state after word)``;

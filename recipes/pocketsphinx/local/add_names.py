@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--names", type=Path, default=Path(__file__).with_name("sense_and_sensibility_names.txt"))
     args = ap.parse_args()
     torch.set_num_threads(2)
-    prov = provenance()  # at the start: the commit this run loaded
+    provenance()  # the commit, read when the run starts
     args.out.mkdir(parents=True, exist_ok=True)
 
     base = load_checkpoint(args.exp / "lm" / "lightrnn" / "best.pt")
@@ -151,7 +151,7 @@ def main() -> None:
         + "\n"
     )
     results["placements"] = placements
-    results["provenance"] = {**prov, "date": provenance()["date"]}
+    results["provenance"] = provenance()
     report = f"{provenance_line(results['provenance'])}.\n\n" + report
     (args.out / "names.md").write_text(report)
     (args.out / "names.json").write_text(json.dumps(results, indent=1))

@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--max-histories", type=int, default=2, help="lattice rescoring: histories per lattice state")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    prov = provenance()  # at the start: the commit this run loaded
+    provenance()  # the commit, read when the run starts
     args.out.mkdir(parents=True, exist_ok=True)
     names_dir = args.data / "names"
     classes = read_contacts(names_dir / "words.txt")
@@ -215,7 +215,7 @@ def main() -> None:
         else:
             row.insert(3, "")
     n_tokens = results["systems"]["first pass (pocketsphinx 1-best)"]["name_tokens"]
-    results["provenance"] = {**prov, "date": provenance()["date"]}
+    results["provenance"] = provenance()
     report = (
         f"{provenance_line(results['provenance'])}.\n\n"
         f"{len(names)} names added ({len(examples)} example sentences for the fitted variant; classes' "
