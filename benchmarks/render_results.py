@@ -339,9 +339,11 @@ def budgets_section(rows: list[dict]) -> str:
             options = without(options, key)
         trunk[system] = options
     best: dict[str, dict] = {}
-    for r in rows:  # each system's candidates trained with the recipe's other options
-        system = next((s for s in trunk if r["system"].split("_")[0].rstrip("0123456789") == s), None)
-        if system and " ".join(trunk[system]) in r["command"] and r["dev_ppl"] < best.get(system, {"dev_ppl": 1e9})["dev_ppl"]:
+    for r in rows:  # each system's candidates (the recipe's systems are named by model type), its other options
+        words = r["command"].split()
+        system = words[words.index("--model-type") + 1]
+        if system in trunk and " ".join(trunk[system]) in r["command"] \
+                and r["dev_ppl"] < best.get(system, {"dev_ppl": 1e9})["dev_ppl"]:
             best[system] = r
     return ("## Equal-time token budgets at the recognizer's vocabulary (`benchmarks/speed/lexicon_scale.py "
             "--time-budget`)\n\nEach system trains for the same seconds, one after the other on a machine running "
